@@ -1,0 +1,1 @@
+"""Shared foundation of the nrskg packages: the error hierarchy (imported by every layer)."""
