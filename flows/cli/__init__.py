@@ -1,0 +1,7 @@
+"""`nrskg` command line: one module per command group, each only parses options and calls a library function."""
+
+from flows.cli._app import app
+
+# Command modules register themselves on `app` when imported (one import line each).
+
+__all__ = ["app"]
