@@ -1,0 +1,47 @@
+"""Negative relation sampling: which relation types a training batch scores.
+
+Scoring all K relation tables costs K x L x L cells per sentence, almost all of them "-". NRS keeps every
+relation type that occurs in the batch (they carry the positive cells) and adds negative types drawn
+uniformly, so that exactly `ns` types are scored; only those columns of the relation matrix get gradients.
+Inference always scores all K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def sample_relations(
+    positive: Iterable[int], num_relations: int, ns: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The sorted, distinct relation indices to score: every positive, plus uniform negatives up to `ns`.
+
+    Returns all K indices when `ns >= num_relations`. When the batch has more positive types than `ns`,
+    all positives are kept and no negative is drawn, so the result is LONGER than `ns`: dropping a positive
+    type would train its gold cells as "-". The draw depends only on `rng`, so a seeded generator
+    reproduces it.
+    """
+    if ns < 1:
+        raise ValueError(f"ns must be >= 1, got {ns}")
+    if num_relations < 1:
+        raise ValueError(f"num_relations must be >= 1, got {num_relations}")
+    positives = np.unique(np.fromiter(positive, dtype=np.int64))
+    if len(positives) and (positives[0] < 0 or positives[-1] >= num_relations):
+        raise ValueError(
+            f"positive relation indices must lie in [0, {num_relations}), got {positives.tolist()}"
+        )
+    if ns >= num_relations:
+        return np.arange(num_relations, dtype=np.int64)
+    wanted = ns - len(positives)
+    if wanted <= 0:
+        return positives
+    candidates = np.setdiff1d(np.arange(num_relations, dtype=np.int64), positives, assume_unique=True)
+    negatives = rng.choice(candidates, size=wanted, replace=False)
+    return np.sort(np.concatenate([positives, negatives]))
+
+
+def positives_in_batch(batch_triples: Iterable[Iterable[tuple[int, ...]]]) -> set[int]:
+    """The relation indices present in a batch: one iterable of token-span triples (rel first) per example."""
+    return {int(triple[0]) for example in batch_triples for triple in example}
