@@ -1,0 +1,113 @@
+"""Examples to tensors: gold triples as token spans, length-bucketed batches, padded inputs, label tables.
+
+Label tables are built per batch, for the batch's sampled relations only: a (K, L, L) table per sentence would
+cost K times the memory for columns the batch never scores.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from extractor import tagging
+from extractor.alignment import char_span_to_tokens
+from extractor.model import IGNORE_INDEX
+from extractor.schema import Example
+from extractor.tokenization import TextTokenizer
+
+Span = tuple[
+    int, int, int, int, int
+]  # (relation id, head begin, head end, tail begin, tail end), token-inclusive
+
+
+@dataclass
+class EncodedExample:
+    input_ids: list[int]  # with the two special tokens
+    offsets: list[tuple[int, int]]  # character span of each text token
+    spans: list[Span] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # (B, T)
+    attention_mask: torch.Tensor  # (B, T)
+    relation_ids: torch.Tensor | None = None  # (NS,) sorted
+    labels: torch.Tensor | None = None  # (B, L, L, NS), L = T - 1
+
+    def to(self, device: torch.device | str) -> Batch:
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(
+            move(self.input_ids), move(self.attention_mask), move(self.relation_ids), move(self.labels)
+        )
+
+
+def encode_examples(
+    examples: list[Example], tokenizer: TextTokenizer, relation_index: dict[str, int]
+) -> tuple[list[EncodedExample], Counter[str]]:
+    """Tokenize examples and map their triples to token spans; count each triple it cannot represent."""
+    lost: Counter[str] = Counter()
+    encoded = []
+    for example, tokens in zip(examples, tokenizer([e.text for e in examples]), strict=True):
+        spans: set[Span] = set()
+        for triple in example.triples:
+            relation = relation_index.get(triple.relation)
+            if relation is None:
+                lost["relation not in the model's schema"] += 1
+                continue
+            head = char_span_to_tokens(tokens.offsets, triple.head.start, triple.head.end)
+            tail = char_span_to_tokens(tokens.offsets, triple.tail.start, triple.tail.end)
+            if head is None or tail is None:
+                # Past the truncation point, or a boundary inside a subword piece.
+                lost["entity boundary not on a token boundary, or truncated"] += 1
+                continue
+            spans.add((relation, *head, *tail))
+        encoded.append(EncodedExample(tokens.input_ids, tokens.offsets, sorted(spans)))
+    return encoded, lost
+
+
+def length_batches(
+    lengths: list[int], batch_size: int, rng: np.random.Generator | None = None
+) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so little compute goes to padding.
+
+    With `rng` (training) equal lengths are ordered randomly and the batch order is shuffled; without it the
+    order is deterministic (inference restores the input order from the indices).
+    """
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
+    order = order[np.argsort(np.asarray(lengths)[order], kind="stable")]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def pad_inputs(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), both (B, T), right-padded to the longest sequence."""
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        attention_mask[row, : len(seq)] = 1
+    return input_ids, attention_mask
+
+
+def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) -> Batch:
+    """A training batch scoring `relation_ids` (sorted): label column n is relation `relation_ids[n]`."""
+    input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
+    column = {int(r): n for n, r in enumerate(relation_ids)}
+    size = input_ids.shape[1] - 1  # L: the table drops the leading special token
+    labels = torch.full((len(items), size, size, len(column)), IGNORE_INDEX, dtype=torch.long)
+    for row, item in enumerate(items):
+        n = len(item.offsets)
+        kept = [(column[s[0]], *s[1:]) for s in item.spans if s[0] in column]
+        table = torch.as_tensor(np.asarray(tagging.encode(kept, len(column), n)))  # (NS, n, n)
+        labels[row, :n, :n, :] = table.permute(1, 2, 0)
+    return Batch(input_ids, attention_mask, torch.as_tensor(relation_ids, dtype=torch.long), labels)

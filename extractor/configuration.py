@@ -1,0 +1,98 @@
+"""Typed configuration of the NRS-OneRel model and of its training run (fields with defaults, no logic).
+
+Both round-trip through JSON: a model's `config.json` holds the model config with the training config
+it was trained under, so a checkpoint says how it was made and how its inputs must be windowed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+TokenizationMode = Literal["char", "subword"]
+
+
+@dataclass
+class NRSOneRelConfig:
+    """What a trained model is: its encoder, relation schema and head sizes.
+
+    `relations[k]` is column block k of R; `head_types[k]`/`tail_types[k]` are the types its arguments carry
+    (the relation schema decides an entity's type, since OneRel tags spans, not types).
+    `max_tokens` counts the two special tokens; long inputs are cut into windows of `window_chars` characters.
+    """
+
+    encoder: str = (
+        ""  # what the user asked for: a local path, a hub id or "tiny" (the weights live in the checkpoint)
+    )
+    relations: list[str] = field(default_factory=list)
+    head_types: list[str] = field(default_factory=list)
+    tail_types: list[str] = field(default_factory=list)
+    d_e: int = 256  # hidden size of the pair representation ReLU(W_s s_i + W_o o_j + b)
+    dropout: float = 0.1
+    num_labels: int = 8  # tagging.NUM_LABELS: a cell's class is the set of its horn marks
+    max_tokens: int = 512
+    tokenization: TokenizationMode = "char"
+    window_chars: int = 200
+    window_stride: int = 150
+    model_version: str = ""
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relations)
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained. Learning rates are per parameter group: a pretrained encoder wants a small one.
+
+    The model sizes (d_e, dropout, max_tokens, tokenization, windows) are here too so that one object fully
+    describes a run; `train` copies them into the `NRSOneRelConfig`.
+    """
+
+    ns: int = 8  # relation types scored per batch (all K when ns >= K)
+    lr: float = 1e-3  # head (W_s, W_o, R)
+    encoder_lr: float = 5e-5
+    weight_decay: float = 0.01
+    batch_size: int = 16
+    epochs: int = 20
+    max_steps: int = 0  # 0: no cap beyond `epochs`
+    warmup_ratio: float = 0.1
+    grad_clip: float = 1.0
+    patience: int = 5  # evaluations without a better validation F1 before stopping
+    eval_every_steps: int = 0  # 0: evaluate once per epoch
+    seed: int = 13
+    val_fraction: float = 0.1  # 0: no validation split; the best checkpoint is then chosen on training F1
+    train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
+    window_chars: int = 200
+    window_stride: int = 150
+    d_e: int = 256
+    dropout: float = 0.1
+    max_tokens: int = 512
+    tokenization: TokenizationMode = "char"
+    device: str = "auto"  # "auto": CUDA when available, else CPU
+    amp: bool = True  # autocast on CUDA (bf16 when supported, else fp16 with a grad scaler)
+
+
+def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+def from_json(cls: type[NRSOneRelConfig] | type[TrainConfig], data: dict[str, Any]):
+    """Build `cls` from a dict, ignoring keys it does not know, so older checkpoints still load."""
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def save_config(path: Path, model: NRSOneRelConfig, train: TrainConfig | None = None) -> None:
+    data = {"model_type": "nrs-onerel", **to_json(model)}
+    if train is not None:
+        data["train"] = to_json(train)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def load_config(path: Path) -> tuple[NRSOneRelConfig, TrainConfig | None]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    train = data.pop("train", None)
+    return from_json(NRSOneRelConfig, data), (from_json(TrainConfig, train) if train is not None else None)

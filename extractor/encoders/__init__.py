@@ -1,0 +1,42 @@
+"""Encoders that work offline: a tiny random BERT for tests and e5-small converted from a PyPI wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoConfig
+
+from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
+from nrskg.errors import ModelError
+
+TINY = "tiny"
+
+
+def resolve_encoder(
+    spec: str, train_texts: list[str], workdir: Path | str, tiny: TinyEncoderConfig | None = None
+) -> str:
+    """Where to load the encoder from: "tiny" (built in `workdir` from `train_texts`), a folder or a hub id.
+
+    A hub id must already be in the local HuggingFace cache: this workplace has no hub access, and an error
+    now beats a network timeout in the middle of training.
+    """
+    if spec == TINY:
+        return str(build_tiny_encoder(train_texts, Path(workdir) / "tiny-encoder", tiny))
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(
+                f"encoder directory {path} has no config.json: not a HuggingFace model directory"
+            )
+        return str(path)
+    try:
+        AutoConfig.from_pretrained(spec, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ModelError(
+            f"encoder {spec!r} is neither a local directory nor a hub id in the local cache; "
+            "download it where the hub is reachable, or use `nrskg encoder e5 --out DIR` or `--encoder tiny`"
+        ) from e
+    return spec
+
+
+__all__ = ["TINY", "TinyEncoderConfig", "build_tiny_encoder", "resolve_encoder"]

@@ -1,0 +1,243 @@
+"""Inference: texts in, triples with character offsets and confidences out.
+
+Long texts are cut into the overlapping windows the model was trained on and the windows' triples are merged
+back. Windows are sorted by length into batches (little padding), scored over all K relations, and put back in
+input order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+from extractor import tagging
+from extractor.alignment import tokens_to_char_span
+from extractor.batching import length_batches, pad_inputs
+from extractor.datasets.windows import window_spans
+from extractor.model import CellPredictions, NRSOneRelModel
+from extractor.schema import Entity, Triple
+from extractor.tokenization import TextTokenizer
+from nrskg.errors import DataFormatError, ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 32
+TRIPLE_COLUMNS = [
+    "sent_id", "head", "head_type", "head_start", "head_end", "relation",
+    "tail", "tail_type", "tail_start", "tail_end", "confidence", "model_version",
+]  # fmt: skip
+
+
+@dataclass(frozen=True, order=True)
+class PredictedTriple(Triple):
+    confidence: float = 0.0  # mean probability of the triple's three horn marks
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as e:
+        raise ModelError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA where supported (fp16 otherwise); full precision on CPU."""
+    if device.type != "cuda":
+        return nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+@dataclass
+class _Window:
+    text_index: int
+    start: int  # character offset of the window in its text
+    text: str
+
+
+class Extractor:
+    """A loaded model ready to extract; also wraps a model in memory (evaluation during training)."""
+
+    def __init__(
+        self,
+        model: NRSOneRelModel,
+        tokenizer: PreTrainedTokenizerBase,
+        device: str = "auto",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        row_block: int | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.config = model.config
+        self.tokenizer = TextTokenizer(tokenizer, self.config.tokenization, self.config.max_tokens)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.batch_size = batch_size
+        self.row_block = row_block
+        # P(cell carries mark) sums the classes whose mark set holds it (a cell may carry several marks).
+        self.mark_classes = {mark: list(tagging.classes_with_mark(mark)) for mark in tagging.MARKS}
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str,
+        device: str = "auto",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        row_block: int | None = None,
+    ) -> Extractor:
+        model, tokenizer = NRSOneRelModel.from_pretrained(model_dir)
+        return cls(model, tokenizer, device, batch_size, row_block)
+
+    @property
+    def model_version(self) -> str:
+        return self.config.model_version
+
+    def extract(self, texts: list[str], progress: bool = False) -> list[list[PredictedTriple]]:
+        """Triples of each text, offsets into that text, sorted by position."""
+        windows = [
+            _Window(n, start, text[start:end])
+            for n, text in enumerate(texts)
+            for start, end in window_spans(text, self.config.window_chars, self.config.window_stride)
+            if end > start
+        ]
+        tokens = self.tokenizer([w.text for w in windows])
+        found: list[dict[tuple, PredictedTriple]] = [{} for _ in texts]
+        was_training = self.model.training
+        self.model.eval()
+        batches = length_batches([len(t.input_ids) for t in tokens], self.batch_size)
+        try:
+            for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
+                input_ids, attention_mask = pad_inputs([tokens[i].input_ids for i in batch], self.pad_id)
+                with autocast(self.device):
+                    cells = self.model.predict(
+                        input_ids.to(self.device), attention_mask.to(self.device), self.row_block
+                    )
+                for row, triples in self._decode(cells, len(batch)).items():
+                    window = windows[batch[row]]
+                    for span, confidence in triples:
+                        self._add(
+                            found[window.text_index],
+                            texts[window.text_index],
+                            window,
+                            tokens[batch[row]].offsets,
+                            span,
+                            confidence,
+                        )
+        finally:
+            self.model.train(was_training)
+        return [sorted(per_text.values()) for per_text in found]
+
+    def _decode(self, cells: CellPredictions, rows: int) -> dict[int, list[tuple[tagging.SpanTriple, float]]]:
+        """Per batch row, the decoded token-span triples with their confidences."""
+        index = cells.index.cpu().numpy()
+        classes = cells.classes.cpu().numpy()
+        mark_probs = {
+            mark: cells.probs[:, cols].sum(dim=1).float().cpu().numpy()
+            for mark, cols in self.mark_classes.items()
+        }
+        out: dict[int, list[tuple[tagging.SpanTriple, float]]] = defaultdict(list)
+        for row in range(rows):
+            picked = np.flatnonzero(index[:, 0] == row)
+            if not len(picked):
+                continue
+            _, i, j, k = index[picked].T
+            where = {
+                (kk, ii, jj): n
+                for n, kk, ii, jj in zip(picked.tolist(), k.tolist(), i.tolist(), j.tolist(), strict=True)
+            }
+            for span in tagging.decode_cells(k, i, j, classes[picked]):
+                probs = [mark_probs[mark][where[rel, r, c]] for rel, r, c, mark in tagging.cells(span)]
+                out[row].append((span, float(np.mean(probs))))
+        return out
+
+    def _add(
+        self,
+        found: dict[tuple, PredictedTriple],
+        text: str,
+        window: _Window,
+        offsets: list[tuple[int, int]],
+        span: tagging.SpanTriple,
+        confidence: float,
+    ) -> None:
+        """Map a window's token-span triple to the text's characters; overlapping windows keep the best."""
+        rel, hb, he, tb, te = span
+        hs, he_ = (window.start + x for x in tokens_to_char_span(offsets, hb, he))
+        ts, te_ = (window.start + x for x in tokens_to_char_span(offsets, tb, te))
+        head = Entity(hs, he_, text[hs:he_], self.config.head_types[rel])
+        tail = Entity(ts, te_, text[ts:te_], self.config.tail_types[rel])
+        triple = PredictedTriple(head, self.config.relations[rel], tail, confidence)
+        key = (hs, he_, rel, ts, te_)
+        if key not in found or found[key].confidence < confidence:
+            found[key] = triple
+
+
+def read_texts(path: Path | str) -> list[tuple[str, str]]:
+    """(id, text) pairs from .txt (one text per line, id = line number) or .jsonl ("text", optional "id")."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataFormatError(f"{path}: cannot read as UTF-8 text: {e}") from e
+    if path.suffix == ".txt":
+        return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+    if path.suffix != ".jsonl":
+        raise DataFormatError(f"{path}: expected a .txt or .jsonl input file")
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(f"{path}: line {n}: not JSON: {e.msg}") from e
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataFormatError(f'{path}: line {n}: expected an object with a string "text"')
+        out.append((str(record.get("id", n)), record["text"]))
+    return out
+
+
+def triples_frame(ids: list[str], triples: list[list[PredictedTriple]], model_version: str) -> pd.DataFrame:
+    """One row per triple, in the pipeline's triple columns."""
+    rows = [
+        (sent_id, t.head.text, t.head.type, t.head.start, t.head.end, t.relation,
+         t.tail.text, t.tail.type, t.tail.start, t.tail.end, t.confidence, model_version)
+        for sent_id, per_text in zip(ids, triples, strict=True)
+        for t in per_text
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=TRIPLE_COLUMNS)
+
+
+def extract_file(
+    model_dir: Path | str,
+    input_path: Path | str,
+    out_path: Path | str,
+    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    row_block: int | None = None,
+) -> pd.DataFrame:
+    """Extract from a .txt/.jsonl file into a .jsonl or .parquet file of triple rows; return the rows."""
+    out = Path(out_path)
+    if out.suffix not in (".jsonl", ".parquet"):
+        raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
+    records = read_texts(input_path)
+    extractor = Extractor.load(model_dir, device, batch_size, row_block)
+    triples = extractor.extract([text for _, text in records], progress=True)
+    frame = triples_frame([i for i, _ in records], triples, extractor.model_version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    log.info("%d triples from %d texts -> %s", len(frame), len(records), out)
+    return frame

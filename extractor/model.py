@@ -1,0 +1,220 @@
+"""NRS-OneRel: a transformer encoder and OneRel's relation-specific horns tagging head, on sampled relations.
+
+Reads top to bottom: the output type, the head, the model (forward, predict), then saving and loading.
+
+Shapes: B batch, T input tokens (with both specials), L = T - 1 table size (the leading [CLS] is dropped, so
+table index n is text token n; the trailing [SEP] and padding are masked), d encoder hidden, d_e pair hidden,
+K relations, NS scored relations, C labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from extractor.configuration import NRSOneRelConfig, TrainConfig, load_config, save_config
+from nrskg.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100  # label of cells that are not scored (padding, the trailing special token)
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+ENCODER_DIR = (
+    "encoder"  # the encoder's own config.json and the tokenizer files; the weights live in WEIGHTS_NAME
+)
+
+
+@dataclass
+class NRSOneRelOutput:
+    loss: torch.Tensor | None  # mean cross-entropy over scored cells, when labels are given
+    logits: torch.Tensor  # (B, L, L, NS, C)
+
+
+@dataclass
+class CellPredictions:
+    """Sparse predicted tables: N non-empty cells of the (B, L, L, K) class tables."""
+
+    index: torch.Tensor  # (N, 4): batch row, head token, tail token, relation
+    classes: torch.Tensor  # (N,) predicted class (argmax), never 0
+    probs: torch.Tensor  # (N, C) softmax over the classes of each cell
+
+
+class OneRelHead(nn.Module):
+    """v_ij = R^T ReLU(W_s s_i + W_o o_j + b): OneRel's W[s_i; o_j] split into two projections.
+
+    W[s;o] is linear, so it equals W_s s + W_o o. Projecting tokens once, broadcast-adding over (i, j), costs
+    O(L d d_e + L^2 d_e) instead of the O(L^2 d d_e) of materialising the L x L x 2d concatenation.
+    """
+
+    def __init__(self, hidden_size: int, config: NRSOneRelConfig) -> None:
+        super().__init__()
+        self.num_labels = config.num_labels
+        self.w_s = nn.Linear(hidden_size, config.d_e)  # its bias is the b of the formula
+        self.w_o = nn.Linear(hidden_size, config.d_e, bias=False)
+        self.dropout = nn.Dropout(config.dropout)
+        # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix.
+        self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_relations * config.num_labels))
+        nn.init.xavier_uniform_(self.relation_matrix)
+
+    def forward(
+        self, hidden: torch.Tensor, relation_ids: torch.Tensor, row_block: int | None = None
+    ) -> torch.Tensor:
+        """Logits (B, L, L, NS, C) for the relations `relation_ids` (NS,) only."""
+        blocks = list(self.row_blocks(hidden, relation_ids, row_block))
+        return torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]
+
+    def row_blocks(
+        self, hidden: torch.Tensor, relation_ids: torch.Tensor, row_block: int | None = None
+    ) -> Iterator[torch.Tensor]:
+        """Logits (B, rows, L, NS, C) for successive blocks of `row_block` head rows, to cap memory."""
+        d_e = self.relation_matrix.shape[0]
+        r = self.relation_matrix.view(d_e, -1, self.num_labels)[
+            :, relation_ids
+        ]  # (d_e, NS, C): only these get grads
+        s = self.w_s(hidden)  # (B, L, d_e)
+        o = self.w_o(hidden)  # (B, L, d_e)
+        step = row_block or hidden.shape[1]
+        for i in range(0, hidden.shape[1], step):
+            pair = F.relu(s[:, i : i + step, None, :] + o[:, None, :, :])  # (B, rows, L, d_e)
+            pair = self.dropout(pair)
+            yield torch.einsum("bijd,dnc->bijnc", pair, r)  # (B, rows, L, NS, C)
+
+
+def table_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, L) True at text tokens: positions 1 .. n of the input, i.e. not [CLS], [SEP] or padding."""
+    lengths = attention_mask.sum(dim=1) - 2  # (B,) text tokens per row
+    positions = torch.arange(attention_mask.shape[1] - 1, device=attention_mask.device)  # (L,)
+    return positions[None, :] < lengths[:, None]
+
+
+class NRSOneRelModel(nn.Module):
+    def __init__(self, config: NRSOneRelConfig, encoder: nn.Module) -> None:
+        super().__init__()
+        if config.num_relations == 0:
+            raise ModelError("the model config lists no relations")
+        if not (len(config.head_types) == len(config.tail_types) == config.num_relations):
+            raise ModelError(
+                f"{config.num_relations} relations but {len(config.head_types)} head types "
+                f"and {len(config.tail_types)} tail types"
+            )
+        self.config = config
+        self.encoder = encoder
+        self.head = OneRelHead(encoder.config.hidden_size, config)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # (B, T)
+        attention_mask: torch.Tensor,  # (B, T)
+        relation_ids: torch.Tensor | None = None,  # (NS,) sorted relation ids; None scores all K
+        labels: torch.Tensor | None = None,  # (B, L, L, NS) class ids, IGNORE_INDEX where not scored
+        row_block: int | None = None,
+    ) -> NRSOneRelOutput:
+        if relation_ids is None:
+            relation_ids = torch.arange(self.config.num_relations, device=input_ids.device)
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask
+        ).last_hidden_state  # (B, T, d)
+        logits = self.head(hidden[:, 1:], relation_ids, row_block)  # (B, L, L, NS, C)
+
+        loss = None
+        if labels is not None:
+            valid = table_mask(attention_mask)  # (B, L)
+            cells = valid[:, :, None] & valid[:, None, :]  # (B, L, L)
+            labels = labels.masked_fill(~cells[..., None], IGNORE_INDEX)  # (B, L, L, NS)
+            # Mean over scored cells: the loss scale, hence the effective learning rate, is independent of NS.
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
+            )
+        return NRSOneRelOutput(loss=loss, logits=logits)
+
+    @torch.no_grad()
+    def predict(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, row_block: int | None = None
+    ) -> CellPredictions:
+        """The non-empty cells of the predicted tables over all K relations, scored block by block.
+
+        With `row_block` only rows x L x d_e pair features and rows x L x K x C logits exist at a time; the
+        result is sparse: a sentence has a few dozen non-empty cells among its K L^2.
+        """
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask
+        ).last_hidden_state  # (B, T, d)
+        valid = table_mask(attention_mask)  # (B, L)
+        every = torch.arange(self.config.num_relations, device=input_ids.device)  # (K,)
+        step = row_block or valid.shape[1]
+        found = []
+        for start, logits in zip(
+            range(0, valid.shape[1], step), self.head.row_blocks(hidden[:, 1:], every, row_block), strict=True
+        ):  # logits (B, rows, L, K, C)
+            probs = logits.float().softmax(dim=-1)  # (B, rows, L, K, C)
+            classes = probs.argmax(dim=-1)  # (B, rows, L, K)
+            cells = valid[:, start : start + step, None] & valid[:, None, :]  # (B, rows, L)
+            classes = classes.masked_fill(~cells[..., None], 0)
+            index = classes.nonzero()  # (N, 4): b, row in block, column, relation
+            b, i, j, k = index.unbind(dim=1)
+            found.append((index + index.new_tensor([0, start, 0, 0]), classes[b, i, j, k], probs[b, i, j, k]))
+        index, classes, probs = (torch.cat(parts) for parts in zip(*found, strict=True))
+        return CellPredictions(index=index, classes=classes, probs=probs)
+
+    # ---- saving and loading: one directory, loadable offline ----
+
+    def save_pretrained(
+        self, out_dir: Path | str, tokenizer: PreTrainedTokenizerBase, train_config: TrainConfig | None = None
+    ) -> None:
+        """config.json (with the train config), model.safetensors, and encoder/ (its config + tokenizer)."""
+        out = Path(out_dir)
+        (out / ENCODER_DIR).mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
+        self.encoder.config.save_pretrained(out / ENCODER_DIR)
+        tokenizer.save_pretrained(out / ENCODER_DIR)
+        save_config(out / CONFIG_NAME, self.config, train_config)
+
+    @classmethod
+    def from_pretrained(cls, model_dir: Path | str) -> tuple[NRSOneRelModel, PreTrainedTokenizerBase]:
+        """The model (eval mode, CPU) and its tokenizer from a directory written by `save_pretrained`."""
+        path = Path(model_dir)
+        if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
+            raise ModelError(f"{path}: not a model directory (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+        try:
+            config, _ = load_config(path / CONFIG_NAME)
+            encoder_config = AutoConfig.from_pretrained(path / ENCODER_DIR, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(path / ENCODER_DIR, local_files_only=True)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"{path}: cannot read the model configuration or tokenizer: {e}") from e
+        model = cls(config, AutoModel.from_config(encoder_config))
+        try:
+            model.load_state_dict(load_file(str(path / WEIGHTS_NAME)))
+        except (OSError, RuntimeError) as e:
+            raise ModelError(f"{path}: weights do not match its config: {e}") from e
+        return model.eval(), tokenizer
+
+
+def build_model(config: NRSOneRelConfig, encoder_path: str) -> tuple[NRSOneRelModel, PreTrainedTokenizerBase]:
+    """A fresh head on a pretrained encoder (a local directory, or a hub id already in the local cache)."""
+    try:
+        encoder = AutoModel.from_pretrained(encoder_path)
+        tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"cannot load encoder {encoder_path!r}: {e}") from e
+    return NRSOneRelModel(config, encoder), tokenizer
+
+
+__all__ = [
+    "CellPredictions",
+    "NRSOneRelModel",
+    "NRSOneRelOutput",
+    "OneRelHead",
+    "build_model",
+    "table_mask",
+    "IGNORE_INDEX",
+]

@@ -1,0 +1,282 @@
+"""Train NRS-OneRel: read top to bottom, like nanoGPT's train.py, but as one importable function.
+
+data -> document split (documents sharing text stay together) -> windows -> token spans
+-> per batch: sample NS relations, build their label tables, AdamW step (warmup, linear decay, clipping, AMP)
+-> evaluate on the validation split each epoch (or every N steps), keep the best checkpoint, stop early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import tempfile
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from extractor.batching import EncodedExample, collate, encode_examples, length_batches
+from extractor.configuration import NRSOneRelConfig, TrainConfig, save_config
+from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
+from extractor.encoders import TinyEncoderConfig, resolve_encoder
+from extractor.evaluate import evaluate
+from extractor.infer import Extractor, autocast, resolve_device
+from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel, build_model
+from extractor.sampling import sample_relations
+from extractor.schema import Example
+from extractor.tagging import NUM_LABELS
+from extractor.tokenization import TextTokenizer
+from nrskg.errors import DataFormatError
+
+log = logging.getLogger(__name__)
+
+METRICS_LOG = "metrics.jsonl"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    model_version: str
+    best_val_f1: float  # on the training sample when there is no validation split
+    train_f1: float
+    steps: int
+    epochs: float
+    wall_time_s: float
+    metrics: dict[str, object] = field(default_factory=dict)
+
+
+def train(
+    data_path: Path | str,
+    fmt: str,
+    encoder: str,
+    out_dir: Path | str,
+    config: TrainConfig | None = None,
+    tiny: TinyEncoderConfig | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on a data set and leave the best checkpoint, loadable offline, in `out_dir`."""
+    config = config or TrainConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    # ---- data: split by document, then window long sentences ----
+    docs = load(data_path, fmt)
+    if config.val_fraction > 0:
+        train_docs, val_docs = split_documents(docs, config.val_fraction, config.seed)
+    else:
+        train_docs, val_docs = list(docs), []
+    train_sentences = _examples(train_docs)
+    val_sentences = _examples(val_docs)
+    schema = relation_schema(train_docs)
+    if not schema:
+        raise DataFormatError(f"{data_path}: no relation triples in the training documents")
+    windows, window_report = window_examples(train_sentences, config.window_chars, config.window_stride)
+    log.info(
+        "%d train / %d val documents, %d train windows, %d relations; windowing lost %d of %d triples",
+        len(train_docs), len(val_docs), len(windows), len(schema),
+        window_report.triples_lost, window_report.triples_total,
+    )  # fmt: skip
+
+    # ---- model ----
+    with tempfile.TemporaryDirectory() as workdir:  # a tiny encoder's files end up inside the checkpoint
+        encoder_path = resolve_encoder(encoder, [e.text for e in train_sentences], workdir, tiny)
+        model_config = NRSOneRelConfig(
+            encoder=encoder,
+            relations=[r.name for r in schema],
+            head_types=[r.head_type for r in schema],
+            tail_types=[r.tail_type for r in schema],
+            d_e=config.d_e,
+            dropout=config.dropout,
+            num_labels=NUM_LABELS,
+            max_tokens=config.max_tokens,
+            tokenization=config.tokenization,
+            window_chars=config.window_chars,
+            window_stride=config.window_stride,
+        )
+        model, hf_tokenizer = build_model(model_config, encoder_path)
+    device = resolve_device(config.device)
+    model.to(device)
+    relation_index = {name: k for k, name in enumerate(model_config.relations)}
+    data, lost = encode_examples(
+        windows, TextTokenizer(hf_tokenizer, config.tokenization, config.max_tokens), relation_index
+    )
+    if lost:
+        log.warning("triples the model cannot see in training: %s", dict(lost))
+    pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
+
+    # ---- optimiser and schedule ----
+    batches_per_epoch = math.ceil(len(data) / config.batch_size)
+    total_steps = config.epochs * batches_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = _optimizer(model, config)
+    warmup = int(config.warmup_ratio * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, warmup, total_steps)
+    )
+    # fp16 autocast needs loss scaling; bf16 (and CPU, where AMP is off) does not.
+    fp16 = config.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler(device.type, enabled=fp16)
+
+    # ---- loop ----
+    extractor = Extractor(model, hf_tokenizer, str(device), batch_size=max(config.batch_size, 32))
+    selection = val_sentences or _sample(train_sentences, config.train_eval_limit, config.seed)
+    metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
+    best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
+    eval_every = config.eval_every_steps or batches_per_epoch
+    bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress)
+    running_loss = 0.0
+    try:
+        while step < total_steps and bad_evals < config.patience:
+            epoch += 1
+            model.train()
+            for batch_indices in length_batches([d.length for d in data], config.batch_size, rng):
+                items = [data[i] for i in batch_indices]
+                loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
+                scheduler.step()
+                step += 1
+                running_loss += loss
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", best_f1=f"{max(best_f1, 0):.3f}")
+                if step % eval_every == 0 or step == total_steps:
+                    report = evaluate(extractor, selection)
+                    record = {
+                        "step": step,
+                        "epoch": epoch,
+                        "train_loss": running_loss / eval_every,
+                        "lr": scheduler.get_last_lr()[0],
+                        "val_f1": report.f1,
+                        "val_precision": report.precision,
+                        "val_recall": report.recall,
+                        "elapsed_s": round(time.perf_counter() - started, 2),
+                    }
+                    running_loss = 0.0
+                    metrics_log.write(json.dumps(record) + "\n")
+                    metrics_log.flush()
+                    log.info(
+                        "step %d epoch %d loss %.4f val F1 %.4f", step, epoch, record["train_loss"], report.f1
+                    )
+                    if report.f1 > best_f1:
+                        best_f1, best_step, bad_evals = report.f1, step, 0
+                        _save_checkpoint(model, hf_tokenizer, config, out)
+                    else:
+                        bad_evals += 1
+                    model.train()
+                if step >= total_steps or bad_evals >= config.patience:
+                    break
+    finally:
+        bar.close()
+        metrics_log.close()
+
+    # ---- the best checkpoint: its training F1 and the metrics file ----
+    best = Extractor.load(out, str(device), batch_size=max(config.batch_size, 32))
+    train_f1 = evaluate(best, _sample(train_sentences, config.train_eval_limit, config.seed)).f1
+    wall = time.perf_counter() - started
+    metrics = {
+        "model_version": best.model_version,
+        "best_val_f1": best_f1,
+        "selected_on": "validation" if val_sentences else "training sample",
+        "best_step": best_step,
+        "train_f1": train_f1,
+        "steps": step,
+        "epochs": round(step / batches_per_epoch, 2),
+        "wall_time_s": round(wall, 2),
+        "train_documents": len(train_docs),
+        "val_documents": len(val_docs),
+        "train_windows": len(data),
+        "triples_lost_to_windows": window_report.triples_lost,
+        "triples_lost_to_tokens": dict(lost),
+        "device": str(device),
+        "config": asdict(config),
+    }
+    (out / METRICS_FILE).write_text(
+        json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    log.info("best F1 %.4f at step %d, train F1 %.4f, %.1f s -> %s", best_f1, best_step, train_f1, wall, out)
+    return TrainResult(out, best.model_version, best_f1, train_f1, step, metrics["epochs"], wall, metrics)
+
+
+def _step(
+    model: NRSOneRelModel,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    items: list[EncodedExample],
+    config: TrainConfig,
+    rng: np.random.Generator,
+    pad_id: int,
+    device: torch.device,
+) -> float:
+    """One optimisation step on one batch, scoring only NS sampled relations; returns the loss."""
+    positive = {span[0] for item in items for span in item.spans}
+    relation_ids = sample_relations(positive, model.config.num_relations, config.ns, rng)
+    batch = collate(items, relation_ids, pad_id).to(device)
+    with autocast(device) if config.amp else nullcontext():
+        out = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels)
+    scaler.scale(out.loss).backward()
+    scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return out.loss.item()
+
+
+def _optimizer(model: NRSOneRelModel, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with a small learning rate for the pretrained encoder and a larger one for the fresh head.
+
+    Weight decay applies to matrices only (nanoGPT's rule), not to biases and LayerNorm gains.
+    """
+    groups = []
+    for module, lr in ((model.encoder, config.encoder_lr), (model.head, config.lr)):
+        params = [p for p in module.parameters() if p.requires_grad]
+        groups.append(
+            {"params": [p for p in params if p.dim() >= 2], "lr": lr, "weight_decay": config.weight_decay}
+        )
+        groups.append({"params": [p for p in params if p.dim() < 2], "lr": lr, "weight_decay": 0.0})
+    return torch.optim.AdamW([g for g in groups if g["params"]])
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warmup to the full rate over `warmup` steps, then linear decay to zero at `total`."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _examples(docs: list[Document]) -> list[Example]:
+    return [example for doc in docs for example in doc.examples]
+
+
+def _sample(examples: list[Example], limit: int, seed: int) -> list[Example]:
+    """At most `limit` examples (all when 0), the same ones for a given seed."""
+    if not limit or len(examples) <= limit:
+        return examples
+    picked = np.random.default_rng(seed).choice(len(examples), size=limit, replace=False)
+    return [examples[i] for i in sorted(picked)]
+
+
+def model_version(weights: Path) -> str:
+    """`<UTC time>-<first 8 hex of the weights' sha256>`: sortable by time, and tied to the exact weights."""
+    digest = hashlib.sha256()
+    with weights.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
+
+
+def _save_checkpoint(model: NRSOneRelModel, tokenizer, config: TrainConfig, out: Path) -> None:
+    """Write the checkpoint, then stamp its config with the version derived from the weights just written."""
+    model.save_pretrained(out, tokenizer, config)
+    model.config.model_version = model_version(out / WEIGHTS_NAME)
+    save_config(out / CONFIG_NAME, model.config, config)
