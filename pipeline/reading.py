@@ -1,0 +1,309 @@
+"""Discover and decode a corpus: every input ends as a Document or a manifest row saying why not.
+
+A corpus is a folder (searched recursively) or single files: `.txt` and `.md` (brat `.txt` too:
+the `.ann` beside it is not an input), `.json` (an object, or a list of objects, with a text field)
+and `.jsonl` (one object per line; each line is its own document, sourced as `path#L12`). One bad
+file or line never stops the run: it gets a manifest row with status `failed:<kind>` and a
+message naming the file and line.
+
+Encodings are detected without guessing on short files: strict UTF-8 (with or without BOM) first,
+then strict GB18030 (a superset of GBK and GB2312) if the result looks like Chinese text, and only
+then charset-normalizer, whose answer is accepted above a confidence bar; below it the file is
+`failed:undecodable` rather than mojibake.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import charset_normalizer
+import pandas as pd
+from tqdm import tqdm
+
+from nrskg.errors import PipelineError
+from pipeline.normalise import Normalised, normalise
+from pipeline.settings import NormaliseSettings, ReadSettings
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = ["doc_id", "source", "status", "reason", "n_chars", "encoding"]
+NEW, SKIPPED, LOADED = "new", "skipped", "loaded"
+
+# Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are CJK or
+# common punctuation: GB18030 maps almost any byte pair to *some* character, so a Latin-1 file
+# could otherwise "decode" as Chinese.
+_CHINESE_LIKE = re.compile(
+    r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2010-\u2027\u00b7\u00d7\u2460-\u24ff]"
+)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_MIN_CHINESE_SHARE = 0.8
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, eq=False)
+class Document:
+    """One readable input. `doc_id` hashes the normalised text: renaming keeps it, editing changes it."""
+
+    doc_id: str
+    source: str
+    norm: Normalised
+    encoding: str
+
+    @property
+    def text(self) -> str:
+        """The normalised text the pipeline splits and the extractor reads."""
+        return self.norm.text
+
+    @property
+    def original(self) -> str:
+        """The text as decoded from the source, which `norm.offsets` points into."""
+        return self.norm.original
+
+
+class Corpus(NamedTuple):
+    """What reading returns: the readable documents and one manifest row per input, failed or not."""
+
+    documents: list[Document]
+    manifest: pd.DataFrame
+
+
+class _Failed(Exception):
+    """An input that cannot become a document; `kind` goes into the status `failed:<kind>`."""
+
+    def __init__(self, kind: str, reason: str, encoding: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.encoding = kind, reason, encoding
+
+
+def doc_id_of(normalised_text: str) -> str:
+    """The content hash that identifies a document across runs, renames and copies."""
+    return hashlib.sha256(normalised_text.encode("utf-8")).hexdigest()
+
+
+def decode(data: bytes, where: str, settings: ReadSettings | None = None) -> tuple[str, str]:
+    """Decode file bytes to `(text, encoding)`, or raise `_Failed` naming `where`."""
+    settings = settings or ReadSettings()
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(data[len(codecs.BOM_UTF8) :], "utf-8", where), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16", where), "utf-16"
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _Failed("binary", f"{where}: NUL byte at offset {nul}: binary, not text")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "utf-8" or _looks_chinese(text):
+            return _check_text(text, where, encoding, settings), encoding
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise _Failed("undecodable", f"{where}: not UTF-8 or GB18030, and no encoding fits")
+    if best.chaos > settings.max_detect_chaos or best.coherence < settings.min_detect_coherence:
+        raise _Failed(
+            "undecodable",
+            f"{where}: not UTF-8 or GB18030; best guess {best.encoding} is below the bar "
+            f"(chaos {best.chaos:.2f} > {settings.max_detect_chaos} or coherence {best.coherence:.2f} "
+            f"< {settings.min_detect_coherence})",
+        )
+    return _check_text(str(best), where, best.encoding, settings), best.encoding
+
+
+def _strict(data: bytes, encoding: str, where: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise _Failed("undecodable", f"{where}: byte {e.start}: not {encoding} ({e.reason})", encoding) from e
+
+
+def _looks_chinese(text: str) -> bool:
+    non_ascii = len(_NON_ASCII.findall(text))
+    return non_ascii == 0 or len(_CHINESE_LIKE.findall(text)) >= _MIN_CHINESE_SHARE * non_ascii
+
+
+def _check_text(text: str, where: str, encoding: str, settings: ReadSettings) -> str:
+    controls = len(_CONTROL.findall(text))
+    if text and controls > settings.max_control_ratio * len(text):
+        raise _Failed("binary", f"{where}: {controls} control characters in {len(text)}: not text", encoding)
+    return text
+
+
+def discover(paths: Path | str | Iterable[Path | str], settings: ReadSettings | None = None) -> list[Path]:
+    """The input files: a file as given, or every file with a corpus suffix under a folder, in a stable order.
+
+    Hidden files and folders (`.git`, `.DS_Store`) are not inputs; a missing path is a usage error.
+    """
+    settings = settings or ReadSettings()
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(
+                (
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower() in settings.suffixes
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                ),
+                key=lambda p: _natural_key(p.relative_to(path)),
+            )
+        else:
+            raise PipelineError(f"{path}: no such file or folder")
+    return found
+
+
+def _natural_key(path: Path) -> list[tuple[int, int | str]]:
+    """Sort `2.txt` before `10.txt`; tuples keep numbers and words comparable."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", path.as_posix()) if p]
+
+
+def read_corpus(
+    paths: Path | str | Iterable[Path | str],
+    settings: ReadSettings | None = None,
+    normalise_settings: NormaliseSettings | None = None,
+) -> Corpus:
+    """Read every input under `paths` into documents plus a manifest with one row per input.
+
+    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`),
+    `skipped` (same text as an earlier input of this corpus, which carries the document) and
+    `failed:<kind>`. `n_chars` counts normalised characters, what the pipeline goes on to process.
+    """
+    settings = settings or ReadSettings()
+    documents: list[Document] = []
+    rows: list[dict[str, object]] = []
+    first_source: dict[str, str] = {}
+    files = discover(paths, settings)
+    for path in tqdm(files, desc="read", unit="file", disable=None):
+        for source, outcome in _read_file(path, settings):
+            if isinstance(outcome, _Failed):
+                log.warning("%s", outcome.reason)
+                rows.append(_row(None, source, f"failed:{outcome.kind}", outcome.reason, 0, outcome.encoding))
+                continue
+            text, encoding = outcome
+            norm = normalise(text, normalise_settings)
+            if not norm.text:
+                reason = f"{source}: no text after normalisation"
+                log.warning("%s", reason)
+                rows.append(_row(None, source, "failed:empty", reason, 0, encoding))
+                continue
+            doc_id = doc_id_of(norm.text)
+            if doc_id in first_source:
+                reason = f"same text as {first_source[doc_id]}"
+                rows.append(_row(doc_id, source, SKIPPED, reason, len(norm.text), encoding))
+                continue
+            first_source[doc_id] = source
+            documents.append(Document(doc_id=doc_id, source=source, norm=norm, encoding=encoding))
+            rows.append(_row(doc_id, source, NEW, "", len(norm.text), encoding))
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})
+    log.info(
+        "read %d inputs from %d files: %d documents, %d failed",
+        len(manifest),
+        len(files),
+        len(documents),
+        int(manifest["status"].str.startswith("failed:").sum()),
+    )
+    return Corpus(documents, manifest)
+
+
+def _row(
+    doc_id: str | None, source: str, status: str, reason: str, n_chars: int, encoding: str | None
+) -> dict[str, object]:
+    return dict(
+        doc_id=doc_id, source=source, status=status, reason=reason, n_chars=n_chars, encoding=encoding
+    )
+
+
+def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
+    """Each input in one file as `(source, (text, encoding))` or `(source, _Failed)`."""
+    source = str(path)
+    try:
+        suffix = path.suffix.lower()
+        if suffix not in settings.suffixes:
+            expected = ", ".join(settings.suffixes)
+            raise _Failed("unsupported", f"{source}: suffix {suffix or '(none)'} is not one of {expected}")
+        size = path.stat().st_size
+        if size > settings.max_file_bytes:
+            limit = settings.max_file_bytes
+            raise _Failed("too-large", f"{source}: {size} bytes is over max_file_bytes {limit}")
+        data = path.read_bytes()
+        if not data.strip():
+            raise _Failed("empty", f"{source}: empty file")
+        text, encoding = decode(data, source, settings)
+    except _Failed as failed:
+        yield source, failed
+        return
+    except OSError as e:
+        yield source, _Failed("unreadable", f"{source}: cannot read ({e.strerror or e})")
+        return
+    if suffix == ".jsonl":
+        yield from _json_lines(text, source, encoding, settings.text_field)
+    elif suffix == ".json":
+        yield from _json_document(text, source, encoding, settings.text_field)
+    else:
+        yield source, (text, encoding)
+
+
+def _json_lines(
+    text: str, source: str, encoding: str, field: str
+) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
+    """One input per non-blank line; a bad line fails alone, named `path#L<line>`."""
+    any_line = False
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        any_line = True
+        where = f"{source}#L{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            reason = f"{where}: column {e.colno}: invalid JSON ({e.msg})"
+            yield where, _Failed("invalid-json", reason, encoding)
+            continue
+        yield where, _text_field(record, where, encoding, field)
+    if not any_line:
+        yield source, _Failed("empty", f"{source}: no JSON lines", encoding)
+
+
+def _json_document(
+    text: str, source: str, encoding: str, field: str
+) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
+    """A `.json` file holds one object or a list of them; many `.json` files in the wild are JSON lines."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data":
+            yield from _json_lines(text, source, encoding, field)
+        else:
+            reason = f"{source}: line {e.lineno} column {e.colno}: invalid JSON ({e.msg})"
+            yield source, _Failed("invalid-json", reason, encoding)
+        return
+    if isinstance(record, list):
+        for index, item in enumerate(record):
+            where = f"{source}#[{index}]"
+            yield where, _text_field(item, where, encoding, field)
+    else:
+        yield source, _text_field(record, source, encoding, field)
+
+
+def _text_field(record: object, where: str, encoding: str, field: str) -> tuple[str, str] | _Failed:
+    if not isinstance(record, dict):
+        reason = f"{where}: expected a JSON object, got {type(record).__name__}"
+        return _Failed("invalid-json", reason, encoding)
+    value = record.get(field)
+    if not isinstance(value, str):
+        keys = ", ".join(sorted(map(str, record))[:10])
+        return _Failed("no-text", f"{where}: no string field {field!r} (fields: {keys})", encoding)
+    return value, encoding

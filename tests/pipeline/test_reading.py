@@ -1,0 +1,157 @@
+"""Reading a corpus: one manifest row per input, whatever state the input is in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nrskg.errors import PipelineError
+from pipeline.reading import MANIFEST_COLUMNS, decode, discover, doc_id_of, read_corpus
+
+
+def _status(manifest, source_suffix: str) -> str:
+    rows = manifest[manifest["source"].str.endswith(source_suffix)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]["status"]
+
+
+@pytest.fixture
+def broken_corpus(tmp_path: Path) -> Path:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "good.txt").write_text("二甲双胍是2型糖尿病的一线用药。", encoding="utf-8")
+    (tmp_path / "short_utf8.txt").write_text("糖尿病", encoding="utf-8")
+    (tmp_path / "gbk.txt").write_bytes("糖尿病患者好".encode("gbk"))  # 6 characters, 12 bytes
+    (tmp_path / "bom.md").write_bytes(b"\xef\xbb\xbf" + "# 胰岛素\n胰岛素降低血糖。".encode())
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.txt").write_text(" \n\u3000\n", encoding="utf-8")
+    (tmp_path / "sub" / "brat.txt").write_text("糖尿病\n肾病。", encoding="utf-8")
+    (tmp_path / "sub" / "brat.ann").write_text("T1\tDisease 0 3\t糖尿病\n", encoding="utf-8")
+    (tmp_path / "lines.jsonl").write_text(
+        '{"text": "高血糖损伤血管。"}\n{"text": oops}\n\n{"title": "no text"}\n[1, 2]\n', encoding="utf-8"
+    )
+    (tmp_path / "one.json").write_text(json.dumps({"text": "运动改善胰岛素抵抗。"}), encoding="utf-8")
+    (tmp_path / "long.txt").write_text("血糖控制，" * 400_000, encoding="utf-8")  # 2M chars, one line
+    return tmp_path
+
+
+def test_every_input_gets_one_row_with_the_right_status(broken_corpus: Path) -> None:
+    documents, manifest = read_corpus(broken_corpus)
+    assert list(manifest.columns) == MANIFEST_COLUMNS
+    assert len(manifest) == 14  # 10 files + 4 JSON lines (a blank line is not an input), no .ann
+    expected = {
+        "good.txt": "new",
+        "short_utf8.txt": "new",
+        "gbk.txt": "new",
+        "bom.md": "new",
+        "binary.txt": "failed:binary",
+        "empty.txt": "failed:empty",
+        "blank.txt": "failed:empty",
+        "brat.txt": "new",
+        "lines.jsonl#L1": "new",
+        "lines.jsonl#L2": "failed:invalid-json",
+        "lines.jsonl#L4": "failed:no-text",
+        "lines.jsonl#L5": "failed:invalid-json",
+        "one.json": "new",
+        "long.txt": "new",
+    }
+    for suffix, status in expected.items():
+        assert _status(manifest, suffix) == status, suffix
+    failed = manifest[manifest["status"].str.startswith("failed:")]
+    assert failed["reason"].str.len().gt(0).all()
+    assert failed["doc_id"].isna().all()
+    assert "lines.jsonl#L2: column" in failed.set_index("source")["reason"].filter(like="#L2").iloc[0]
+    assert len(documents) == int((manifest["status"] == "new").sum())
+
+
+def test_encodings_are_detected_without_guessing(broken_corpus: Path) -> None:
+    documents, manifest = read_corpus(broken_corpus)
+    by_source = {Path(d.source).name: d for d in documents}
+    assert by_source["gbk.txt"].text == "糖尿病患者好"
+    assert by_source["short_utf8.txt"].text == "糖尿病"
+    assert by_source["bom.md"].text == "# 胰岛素\n胰岛素降低血糖。"
+    encodings = manifest.set_index("source")["encoding"]
+    assert encodings[str(broken_corpus / "gbk.txt")] == "gb18030"
+    assert encodings[str(broken_corpus / "short_utf8.txt")] == "utf-8"
+    assert encodings[str(broken_corpus / "bom.md")] == "utf-8-sig"
+
+
+def test_two_megabyte_single_line_is_read_whole(broken_corpus: Path) -> None:
+    documents, manifest = read_corpus(broken_corpus / "long.txt")
+    assert manifest["n_chars"].tolist() == [2_000_000]
+    assert documents[0].text.startswith("血糖控制，血糖控制")
+
+
+def test_brat_text_keeps_the_map_to_annotation_offsets(broken_corpus: Path) -> None:
+    (doc,) = read_corpus(broken_corpus / "sub" / "brat.txt").documents
+    assert doc.text == "糖尿病肾病。"
+    assert doc.norm.to_original(3, 5) == (4, 6)
+    assert doc.original[4:6] == "肾病"
+
+
+def test_renamed_file_keeps_its_id_and_edited_file_changes_it(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("胰岛素抵抗。", encoding="utf-8")
+    (first,) = read_corpus(tmp_path / "a.txt").documents
+    (tmp_path / "a.txt").rename(tmp_path / "renamed.txt")
+    (renamed,) = read_corpus(tmp_path / "renamed.txt").documents
+    (tmp_path / "renamed.txt").write_text("胰岛素抵抗加重。", encoding="utf-8")
+    (edited,) = read_corpus(tmp_path / "renamed.txt").documents
+    assert first.doc_id == renamed.doc_id == doc_id_of("胰岛素抵抗。")
+    assert edited.doc_id != first.doc_id
+    # Only normalisation-level differences keep the id: full-width digits, CRLF, trailing spaces.
+    (tmp_path / "same.txt").write_bytes("胰岛素抵抗。 \r\n".encode())
+    assert read_corpus(tmp_path / "same.txt").documents[0].doc_id == first.doc_id
+
+
+def test_duplicate_text_in_one_corpus_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("低血糖。", encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes("低血糖。".encode("gbk"))
+    documents, manifest = read_corpus(tmp_path)
+    assert len(documents) == 1
+    assert manifest["status"].tolist() == ["new", "skipped"]
+    assert manifest["doc_id"].nunique() == 1
+    assert manifest.iloc[1]["reason"] == f"same text as {tmp_path / 'a.txt'}"
+
+
+def test_json_text_field_is_configurable_and_lists_are_read(tmp_path: Path) -> None:
+    from pipeline.settings import ReadSettings
+
+    path = tmp_path / "docs.json"
+    path.write_text(json.dumps([{"abstract": "糖尿病足。"}, {"abstract": 3}]), encoding="utf-8")
+    documents, manifest = read_corpus(path, ReadSettings(text_field="abstract"))
+    assert [d.text for d in documents] == ["糖尿病足。"]
+    assert manifest["source"].tolist() == [f"{path}#[0]", f"{path}#[1]"]
+    assert manifest["status"].tolist() == ["new", "failed:no-text"]
+
+
+def test_json_file_that_is_really_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "lines.json"
+    path.write_text('{"text": "一。"}\n{"text": "二。"}\n', encoding="utf-8")
+    assert [d.source for d in read_corpus(path).documents] == [f"{path}#L1", f"{path}#L2"]
+
+
+def test_undecodable_bytes_fail_instead_of_becoming_mojibake() -> None:
+    from pipeline.reading import _Failed
+
+    with pytest.raises(_Failed) as failed:
+        decode(bytes(range(0x80, 0x100)) * 3, "x.txt")
+    assert failed.value.kind in {"undecodable", "binary"}
+    with pytest.raises(_Failed, match="x.txt: byte 0: not utf-8"):
+        decode(b"\xef\xbb\xbf\xff\xfe", "x.txt")
+
+
+def test_unsupported_single_file_and_missing_path(tmp_path: Path) -> None:
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    manifest = read_corpus(tmp_path / "image.png").manifest
+    assert manifest["status"].tolist() == ["failed:unsupported"]
+    with pytest.raises(PipelineError, match="no such file"):
+        read_corpus(tmp_path / "missing")
+
+
+def test_discovery_is_recursive_natural_and_skips_hidden(tmp_path: Path) -> None:
+    for name in ["10.txt", "2.txt", "b/1.md", ".git/x.txt", "c.ann"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)] == ["2.txt", "10.txt", "b/1.md"]
