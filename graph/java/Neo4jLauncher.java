@@ -1,0 +1,130 @@
+// The local Neo4j of nrskg: Neo4j Community 5.26 started in-process, with Bolt (and optionally HTTP + Browser)
+// on loopback. graph/server.py compiles this file with `javac --release 17` against the class path that Maven
+// resolved once, then runs it detached; nothing here needs Maven or the network.
+//
+// Usage: java -cp <lib/*>:<classes> Neo4jLauncher --home DIR --bolt-port N [--http-port N] [--auth]
+//                                                 [--pagecache SIZE]
+// With --auth, the initial password of user `neo4j` comes from the environment variable NEO4J_PASSWORD (never from
+// the command line, which other users can read in `ps`), and it is never printed.
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import org.neo4j.configuration.GraphDatabaseSettings;
+import org.neo4j.configuration.SettingValueParsers;
+import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.connectors.HttpConnector;
+import org.neo4j.configuration.connectors.HttpsConnector;
+import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.dbms.api.DatabaseManagementService;
+import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
+import org.neo4j.graphdb.GraphDatabaseService;
+import org.neo4j.graphdb.Result;
+import org.neo4j.graphdb.Transaction;
+import org.neo4j.logging.Level;
+import org.neo4j.logging.log4j.Log4jLogProvider;
+
+public final class Neo4jLauncher {
+    /** graph/server.py waits for a line that starts with this; keep the two in step. */
+    static final String READY = "NRSKG-NEO4J READY";
+
+    static final String LOOPBACK = "127.0.0.1";
+    static final String INITIAL_USER = "neo4j";
+    static final String PASSWORD_ENV = "NEO4J_PASSWORD";
+
+    private Neo4jLauncher() {}
+
+    public static void main(String[] argv) throws InterruptedException {
+        Map<String, String> args = parse(argv);
+        Path home = Path.of(require(args, "--home")).toAbsolutePath();
+        int boltPort = Integer.parseInt(require(args, "--bolt-port"));
+        boolean auth = args.containsKey("--auth");
+
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home)
+                // The user log (startup, errors) goes to stdout, which server.py sends to the log file it tails.
+                .setUserLogProvider(new Log4jLogProvider(System.out, Level.INFO))
+                .setConfig(BoltConnector.enabled, true)
+                .setConfig(BoltConnector.listen_address, new SocketAddress(LOOPBACK, boltPort))
+                // Advertised to Browser by the HTTP discovery endpoint; the default would be port 7687.
+                .setConfig(BoltConnector.advertised_address, new SocketAddress(LOOPBACK, boltPort))
+                .setConfig(GraphDatabaseSettings.auth_enabled, auth)
+                .setConfig(HttpsConnector.enabled, false)
+                .setConfig(GraphDatabaseSettings.udc_enabled, false)
+                .setConfig(GraphDatabaseSettings.pagecache_memory,
+                        SettingValueParsers.BYTES.parse(args.getOrDefault("--pagecache", "256m")));
+        String httpPort = args.get("--http-port");
+        builder.setConfig(HttpConnector.enabled, httpPort != null);
+        if (httpPort != null) {
+            SocketAddress http = new SocketAddress(LOOPBACK, Integer.parseInt(httpPort));
+            builder.setConfig(HttpConnector.listen_address, http).setConfig(HttpConnector.advertised_address, http);
+        }
+
+        DatabaseManagementService dbms = builder.build();
+        CountDownLatch stopped = new CountDownLatch(1);
+        // SIGTERM (and SIGINT) run shutdown hooks: stop the DBMS so the store is closed cleanly, not recovered.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.out.println("NRSKG-NEO4J stopping");
+            dbms.shutdown();
+            System.out.println("NRSKG-NEO4J stopped");
+            stopped.countDown();
+        }, "nrskg-neo4j-shutdown"));
+
+        if (auth) {
+            setInitialPassword(dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), System.getenv(PASSWORD_ENV));
+        }
+        System.out.println(READY + " bolt://" + LOOPBACK + ":" + boltPort
+                + (httpPort != null ? " http://" + LOOPBACK + ":" + httpPort + "/browser/" : ""));
+        stopped.await();
+    }
+
+    /**
+     * Sets the password of `neo4j` only while it is still the factory default (change required), so a password
+     * changed later, in Browser or with ALTER CURRENT USER, is never overwritten by the environment.
+     */
+    static void setInitialPassword(GraphDatabaseService system, String password) {
+        boolean changeRequired;
+        try (Transaction tx = system.beginTx();
+                Result rows = tx.execute(
+                        "SHOW USERS YIELD user, passwordChangeRequired WHERE user = $user RETURN passwordChangeRequired",
+                        Map.of("user", INITIAL_USER))) {
+            changeRequired = rows.hasNext() && Boolean.TRUE.equals(rows.next().get("passwordChangeRequired"));
+        }
+        if (!changeRequired) {
+            return;
+        }
+        if (password == null || password.isEmpty()) {
+            System.out.println("NRSKG-NEO4J WARNING auth is on but " + PASSWORD_ENV
+                    + " is not set: user neo4j still has the default password and must change it on first login");
+            return;
+        }
+        try (Transaction tx = system.beginTx()) {
+            tx.execute("ALTER USER " + INITIAL_USER + " SET PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password)).close();
+            tx.commit();
+        }
+        System.out.println("NRSKG-NEO4J initial password of user neo4j set from " + PASSWORD_ENV);
+    }
+
+    static Map<String, String> parse(String[] argv) {
+        Map<String, String> args = new HashMap<>();
+        for (int i = 0; i < argv.length; i++) {
+            if (argv[i].equals("--auth")) {
+                args.put("--auth", "true");
+            } else if (argv[i].startsWith("--") && i + 1 < argv.length) {
+                args.put(argv[i], argv[++i]);
+            } else {
+                throw new IllegalArgumentException("unexpected argument: " + argv[i]);
+            }
+        }
+        return args;
+    }
+
+    static String require(Map<String, String> args, String name) {
+        String value = args.get(name);
+        if (value == null) {
+            throw new IllegalArgumentException("missing argument " + name);
+        }
+        return value;
+    }
+}
