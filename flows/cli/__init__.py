@@ -1,5 +1,6 @@
 """`nrskg` command line: one module per command group, each only parses options and calls a library function."""
 
+from flows.cli import data  # noqa: F401
 from flows.cli import encoder  # noqa: F401
 from flows.cli._app import app
 
