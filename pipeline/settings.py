@@ -36,11 +36,15 @@ class NormaliseSettings(_Frozen):
 
 
 class SentenceSettings(_Frozen):
-    """Sentence splitting and the windows cut from over-long sentences."""
+    """Sentence splitting and the windows cut from over-long sentences.
 
-    max_chars: int = Field(default=256, ge=8)
+    The defaults match the extractor's own windows (`window_chars` 200, stride 150), so a sentence
+    the pipeline passes on is never cut again inside the extractor.
+    """
+
+    max_chars: int = Field(default=200, ge=8)
     """Longest unit given to the extractor; its pair tensor grows with the square of this."""
-    overlap: int = Field(default=32, ge=0)
+    overlap: int = Field(default=50, ge=0)
     """Characters shared by consecutive windows, so a relation cut by one edge is seen whole."""
     min_window: int = Field(default=64, ge=1)
     """A window is cut at a comma only if that leaves at least this many characters in it."""
@@ -57,19 +61,20 @@ class SentenceSettings(_Frozen):
 class BatchSettings(_Frozen):
     """Batching for the extractor and how the budget adapts to the device.
 
-    NRS-OneRel's memory is dominated by the L x L x d_e pair tensor, so budgets count token *pairs*
+    NRS-OneRel's memory is dominated by the L x L pair tensor, so budgets count token *pairs*
     (batch size x longest length squared) when `pairwise` is true.
     """
 
-    max_batch_size: int = Field(default=64, ge=1)
+    max_batch_size: int = Field(default=128, ge=1)
     pairwise: bool = True
-    cpu_budget: int = Field(default=8 * 128 * 128, gt=0)
+    cpu_budget: int = Field(default=16 * 128 * 128, gt=0)
     """CPU is bound by compute, not memory: a fixed modest budget keeps each batch a few seconds."""
-    bytes_per_unit: int = Field(default=16 * 1024, gt=0)
-    """Accelerator memory one budget unit (token or token pair) costs, activations and logits together."""
+    bytes_per_unit: int = Field(default=4096, gt=0)
+    """Accelerator memory one budget unit (a token pair) costs: see `batching.pair_bytes`."""
     memory_fraction: float = Field(default=0.6, gt=0.0, le=1.0)
     """Share of free accelerator memory a batch may use; the rest is weights and allocator slack."""
-    min_budget: int = Field(default=128 * 128, gt=0)
+    min_budget: int = Field(default=256 * 256, gt=0)
+    """Never less than one window of the longest length the extractor accepts."""
     max_budget: int = Field(default=512 * 256 * 256, gt=0)
 
 
