@@ -1,0 +1,78 @@
+"""Negative relation sampling: sizes, positives kept, reproducible, uniform negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from extractor.sampling import positives_in_batch, sample_relations
+
+
+@st.composite
+def draws(draw) -> tuple[set[int], int, int, int]:
+    num_relations = draw(st.integers(1, 50))
+    positives = draw(st.sets(st.integers(0, num_relations - 1), max_size=num_relations))
+    return positives, num_relations, draw(st.integers(1, 60)), draw(st.integers(0, 2**32 - 1))
+
+
+@given(draws())
+def test_sample_scores_exactly_ns_types_and_keeps_every_positive(args):
+    positives, num_relations, ns, seed = args
+    chosen = sample_relations(positives, num_relations, ns, np.random.default_rng(seed))
+    assert chosen.dtype == np.int64
+    assert len(chosen) == max(min(ns, num_relations), len(positives))
+    assert positives <= set(chosen.tolist())
+    assert np.all(np.diff(chosen) > 0)  # sorted and unique
+    assert chosen.min() >= 0 and chosen.max() < num_relations
+    again = sample_relations(positives, num_relations, ns, np.random.default_rng(seed))
+    assert np.array_equal(chosen, again)
+
+
+def test_all_relations_when_ns_reaches_k():
+    rng = np.random.default_rng(0)
+    assert sample_relations([3], 5, 5, rng).tolist() == [0, 1, 2, 3, 4]
+    assert sample_relations([], 5, 99, rng).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_more_positives_than_ns_keeps_all_positives_and_no_negative():
+    chosen = sample_relations([7, 1, 4, 1], 10, 2, np.random.default_rng(0))
+    assert chosen.tolist() == [1, 4, 7]
+
+
+def test_different_seeds_draw_different_negatives():
+    draws = {tuple(sample_relations([0], 40, 5, np.random.default_rng(seed))) for seed in range(20)}
+    assert len(draws) > 10
+
+
+def test_negatives_are_uniform():
+    """Chi-square over 4,000 draws of 3 negatives among 8 candidates; 24.3 is the 0.1% point for 7 dof."""
+    rng = np.random.default_rng(12345)
+    counts = np.zeros(10)
+    for _ in range(4000):
+        counts[sample_relations({0, 1}, 10, 5, rng)] += 1
+    assert counts[0] == counts[1] == 4000
+    expected = 4000 * 3 / 8
+    chi_square = ((counts[2:] - expected) ** 2 / expected).sum()
+    assert chi_square < 24.3
+
+
+@pytest.mark.parametrize(
+    ("positives", "num_relations", "ns", "message"),
+    [
+        ([0], 5, 0, "ns must be >= 1, got 0"),
+        ([5], 5, 2, r"lie in \[0, 5\), got \[5\]"),
+        ([-1], 5, 2, r"got \[-1\]"),
+        ([], 0, 2, "num_relations must be >= 1"),
+    ],
+)
+def test_bad_arguments_raise_with_the_numbers(positives, num_relations, ns, message):
+    with pytest.raises(ValueError, match=message):
+        sample_relations(positives, num_relations, ns, np.random.default_rng(0))
+
+
+def test_positives_in_batch_collects_relation_indices_of_every_example():
+    batch = [[(2, 0, 0, 1, 1), (5, 1, 2, 3, 3)], [], [(2, 4, 4, 0, 0)]]
+    assert positives_in_batch(batch) == {2, 5}
+    assert positives_in_batch([]) == set()
