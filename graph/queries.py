@@ -1,0 +1,325 @@
+"""Every Cypher statement the project runs: schema, write path, re-extraction, benchmark, clinician cookbook.
+
+Values always travel as parameters (`$rows`, `$name`, ...). Labels and relationship types cannot be parameters
+if the planner is to use an index, so the few builders that splice one in accept only identifiers that pass
+the strict patterns below; `graph.schema` is the whitelist that produces them from the model's relation
+schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from graph.types import EVIDENCE_SEPARATOR
+from nrskg.errors import GraphError
+
+RELATIONSHIP_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+LABEL_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+# Names the graph model itself uses; a relation or entity type must not shadow them.
+RESERVED_RELATIONSHIP_TYPES = frozenset({"MENTIONED_IN", "IN"})
+RESERVED_LABELS = frozenset({"Entity", "Document", "Sentence"})
+
+# Positions inside an evidence string "sent_id|head_start|head_end|tail_start|tail_end|model_version".
+_SEP = EVIDENCE_SEPARATOR
+_SENT_ID, _HEAD_START, _HEAD_END, _TAIL_START, _TAIL_END, _MODEL_VERSION = range(6)
+
+
+def check_relationship_type(rel_type: str) -> str:
+    """Refuse anything but a plain upper snake case identifier before it is spliced into a query."""
+    if not RELATIONSHIP_TYPE_PATTERN.match(rel_type) or rel_type in RESERVED_RELATIONSHIP_TYPES:
+        raise GraphError(
+            f"{rel_type!r} is not a valid relationship type (expected {RELATIONSHIP_TYPE_PATTERN.pattern})"
+        )
+    return rel_type
+
+
+def check_label(label: str) -> str:
+    """Refuse anything but a plain Pascal case identifier before it is spliced into a query."""
+    if not LABEL_PATTERN.match(label) or label in RESERVED_LABELS:
+        raise GraphError(f"{label!r} is not a valid entity label (expected {LABEL_PATTERN.pattern})")
+    return label
+
+
+# --- schema
+# -----------------------------------------------------------------------------------------------------
+
+SCHEMA_STATEMENTS: Mapping[str, str] = {
+    "entity_key": "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE e.key IS UNIQUE",
+    "document_doc_id": (
+        "CREATE CONSTRAINT document_doc_id IF NOT EXISTS FOR (d:Document) REQUIRE d.doc_id IS UNIQUE"
+    ),
+    "sentence_sent_id": (
+        "CREATE CONSTRAINT sentence_sent_id IF NOT EXISTS FOR (s:Sentence) REQUIRE s.sent_id IS UNIQUE"
+    ),
+    # A text index serves `name CONTAINS $text` and, unlike a range index, takes names far longer than 8 kB.
+    "entity_name_text": "CREATE TEXT INDEX entity_name_text IF NOT EXISTS FOR (e:Entity) ON (e.name)",
+}
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
+
+# --- write path: one UNWIND $rows statement per kind (and per label / relationship type)
+# -----------------------
+
+MERGE_DOCUMENTS = """
+UNWIND $rows AS row
+MERGE (d:Document {doc_id: row.doc_id})
+SET d.source = row.source
+"""
+
+MERGE_SENTENCES = """
+UNWIND $rows AS row
+MATCH (d:Document {doc_id: row.doc_id})
+MERGE (s:Sentence {sent_id: row.sent_id})
+SET s.text = row.text
+MERGE (s)-[:IN]->(d)
+"""
+
+MERGE_MENTIONS = """
+UNWIND $rows AS row
+MATCH (e:Entity {key: row.entity_key})
+MATCH (s:Sentence {sent_id: row.sent_id})
+MERGE (e)-[:MENTIONED_IN]->(s)
+"""
+
+
+def merge_entities(label: str) -> str:
+    """MERGE on the constrained `:Entity {key}`, then add the static type label; surface forms form a set."""
+    return f"""
+UNWIND $rows AS row
+MERGE (e:Entity {{key: row.key}})
+ON CREATE SET e.name = row.name, e.type = row.type
+SET e:{check_label(label)}
+WITH e, row, coalesce(e.surface_forms, []) AS known
+SET e.surface_forms = known + [form IN row.surface_forms WHERE NOT form IN known]
+"""
+
+
+def merge_relationships(rel_type: str) -> str:
+    """One relationship per (head, type, tail). Evidence merges as a set and `count` is its size, so
+    re-loading the same rows changes neither; `confidence` keeps the maximum ever seen."""
+    return f"""
+UNWIND $rows AS row
+MATCH (h:Entity {{key: row.head_key}})
+MATCH (t:Entity {{key: row.tail_key}})
+MERGE (h)-[r:{check_relationship_type(rel_type)}]->(t)
+ON CREATE SET r.relation = row.relation, r.first_seen = $now, r.confidence = row.confidence
+WITH r, row, coalesce(r.evidence, []) AS known
+WITH r, row, known + [item IN row.evidence WHERE NOT item IN known] AS evidence
+SET r.evidence = evidence,
+    r.count = size(evidence),
+    r.confidence = CASE WHEN row.confidence > r.confidence THEN row.confidence ELSE r.confidence END,
+    r.model_version = row.model_version,
+    r.last_seen = $now
+"""
+
+
+# --- re-extraction: run in the same transaction as the new write
+# ------------------------------------------------
+
+# Every evidence sentence's head is linked by MENTIONED_IN (the writer guarantees it), so the relationships
+# that carry evidence on these documents are found from the documents, through indexes, without scanning all
+# of them.
+STRIP_STALE_EVIDENCE = f"""
+MATCH (d:Document)<-[:IN]-(s:Sentence)
+WHERE d.doc_id IN $doc_ids
+WITH collect(s) AS sentences, collect(s.sent_id) AS sent_ids
+UNWIND sentences AS s
+MATCH (s)<-[:MENTIONED_IN]-(:Entity)-[r]->(:Entity)
+WITH DISTINCT r, sent_ids
+WITH r, [item IN r.evidence
+         WHERE NOT (split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids
+                    AND split(item, '{_SEP}')[{_MODEL_VERSION}] <> $model_version)] AS kept
+WHERE size(kept) < size(r.evidence)
+FOREACH (_ IN CASE WHEN size(kept) = 0 THEN [1] ELSE [] END | DELETE r)
+FOREACH (_ IN CASE WHEN size(kept) > 0 THEN [1] ELSE [] END |
+  SET r.evidence = kept, r.count = size(kept),
+      r.model_version = split(last(kept), '{_SEP}')[{_MODEL_VERSION}])
+"""
+
+DELETE_DOCUMENT_MENTIONS = """
+MATCH (d:Document)<-[:IN]-(:Sentence)<-[m:MENTIONED_IN]-(e:Entity)
+WHERE d.doc_id IN $doc_ids
+DELETE m
+RETURN collect(DISTINCT e.key) AS keys
+"""
+
+DELETE_ORPHAN_ENTITIES = """
+UNWIND $keys AS key
+MATCH (e:Entity {key: key})
+WHERE NOT (e)--()
+DELETE e
+"""
+
+# --- maintenance and benchmark
+# ----------------------------------------------------------------------------------
+
+DELETE_EVERYTHING = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+
+def create_relationships(rel_type: str) -> str:
+    """Blind CREATE of the rows `merge_relationships` writes: the benchmark's upper bound, never a load."""
+    return f"""
+UNWIND $rows AS row
+MATCH (h:Entity {{key: row.head_key}})
+MATCH (t:Entity {{key: row.tail_key}})
+CREATE (h)-[r:{check_relationship_type(rel_type)}]->(t)
+SET r.relation = row.relation, r.evidence = row.evidence, r.count = size(row.evidence),
+    r.confidence = row.confidence, r.model_version = row.model_version,
+    r.first_seen = $now, r.last_seen = $now
+"""
+
+
+# --- the clinician cookbook
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CookbookQuery:
+    """A clinician's question, the Cypher that answers it, and what each parameter means."""
+
+    name: str
+    question: str
+    cypher: str
+    params: Mapping[str, str]
+
+
+def _related_to(
+    head_labels: Sequence[str], rel_types: Sequence[str], tail_label: str, head_column: str
+) -> str:
+    """Entities of `head_labels` that point at one named `tail_label` entity, strongest evidence first."""
+    heads = "|".join(check_label(label) for label in head_labels)
+    rels = "|".join(check_relationship_type(rel_type) for rel_type in rel_types)
+    # `:Entity` on the named end lets the planner seek the name in the text index instead of a label scan.
+    return f"""MATCH (x:{heads})-[r:{rels}]->(:Entity:{check_label(tail_label)} {{name: $name}})
+RETURN x.name AS {head_column}, x.type AS type, r.relation AS relation, r.count AS count,
+       r.confidence AS confidence, x.key AS key
+ORDER BY count DESC, confidence DESC, {head_column}
+LIMIT $limit"""
+
+
+_NAME = "the entity's normalised name, exactly (find it with entities_by_name)"
+_LIMIT = "the most rows to return"
+
+# Identifiers below are those `graph.schema` derives from the DiaKG and Ruijin relation names (Drug_Disease,
+# ADE_Drug, SideEff-Drug, Test_items_Disease, ...); tests/graph/test_schema.py checks that they still match.
+COOKBOOK: tuple[CookbookQuery, ...] = (
+    CookbookQuery(
+        "drugs_for_disease",
+        "Which drugs are used for this disease?",
+        _related_to(["Drug"], ["DRUG_DISEASE"], "Disease", "drug"),
+        {"name": _NAME, "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "adverse_effects_of_drug",
+        "What adverse effects does this drug have?",
+        _related_to(["ADE", "SideEff"], ["ADE_DRUG", "SIDE_EFF_DRUG"], "Drug", "adverse_effect"),
+        {"name": _NAME, "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "tests_for_disease",
+        "Which tests and test items are used to diagnose or monitor this disease?",
+        _related_to(["Test", "TestItems"], ["TEST_DISEASE", "TEST_ITEMS_DISEASE"], "Disease", "test"),
+        {"name": _NAME, "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "symptoms_of_disease",
+        "Which symptoms does this disease show?",
+        _related_to(["Symptom"], ["SYMPTOM_DISEASE"], "Disease", "symptom"),
+        {"name": _NAME, "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "treatments_for_disease",
+        "Which non-drug treatments and operations are used for this disease?",
+        _related_to(
+            ["Treatment", "Operation"], ["TREATMENT_DISEASE", "OPERATION_DISEASE"], "Disease", "treatment"
+        ),
+        {"name": _NAME, "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "drug_administration",
+        "How is this drug given: amount, frequency, duration and method?",
+        _related_to(
+            ["Amount", "Frequency", "Duration", "Method"],
+            ["AMOUNT_DRUG", "FREQUENCY_DRUG", "DURATION_DRUG", "METHOD_DRUG"],
+            "Drug",
+            "detail",
+        ),
+        {"name": _NAME, "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "evidence_for_relationship",
+        "Which sentences support this one relationship, and where in them are head and tail?",
+        f"""MATCH (:Entity {{key: $head_key}})-[r]->(:Entity {{key: $tail_key}})
+WHERE r.relation = $relation
+UNWIND r.evidence AS item
+WITH split(item, '{_SEP}') AS ev
+MATCH (s:Sentence {{sent_id: ev[{_SENT_ID}]}})-[:IN]->(d:Document)
+WITH s, d, ev, toInteger(ev[{_HEAD_START}]) AS hs, toInteger(ev[{_HEAD_END}]) AS he,
+     toInteger(ev[{_TAIL_START}]) AS ts, toInteger(ev[{_TAIL_END}]) AS te
+RETURN s.sent_id AS sent_id, s.text AS sentence, substring(s.text, hs, he - hs) AS head,
+       substring(s.text, ts, te - ts) AS tail,
+       hs AS head_start, he AS head_end, ts AS tail_start, te AS tail_end,
+       ev[{_MODEL_VERSION}] AS model_version, d.doc_id AS doc_id, d.source AS source
+ORDER BY sent_id, head_start, tail_start
+LIMIT $limit""",
+        {
+            "head_key": "the head entity's key, e.g. 'Drug:二甲双胍'",
+            "relation": "the relation's original name, e.g. 'Drug_Disease'",
+            "tail_key": "the tail entity's key",
+            "limit": _LIMIT,
+        },
+    ),
+    CookbookQuery(
+        "most_connected_entities",
+        "Which entities are linked to the most other entities?",
+        """MATCH (e:Entity)
+WITH e, COUNT { (e)-[]-(:Entity) } AS degree
+WHERE degree > 0
+RETURN e.key AS key, e.name AS name, e.type AS type, degree
+ORDER BY degree DESC, key
+LIMIT $limit""",
+        {"limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "entities_by_name",
+        "Which entities have this text in their name?",
+        """MATCH (e:Entity)
+WHERE e.name CONTAINS $text
+RETURN e.key AS key, e.name AS name, e.type AS type, e.surface_forms AS surface_forms,
+       COUNT { (e)-[:MENTIONED_IN]->() } AS mentions
+ORDER BY size(name), mentions DESC, key
+LIMIT $limit""",
+        {"text": "any part of the name, e.g. '双胍'", "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "relationships_of_entity",
+        "What does the graph say about this entity, in both directions?",
+        """MATCH (e:Entity {key: $key})-[r]-(other:Entity)
+RETURN CASE WHEN startNode(r) = e THEN 'out' ELSE 'in' END AS direction, r.relation AS relation,
+       other.key AS other_key, other.name AS other, r.count AS count, r.confidence AS confidence
+ORDER BY count DESC, relation, other_key
+LIMIT $limit""",
+        {"key": "the entity's key, e.g. 'Disease:2型糖尿病'", "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "documents_mentioning_entity",
+        "Which documents mention this entity, and how often?",
+        """MATCH (:Entity {key: $key})-[:MENTIONED_IN]->(s:Sentence)-[:IN]->(d:Document)
+RETURN d.doc_id AS doc_id, d.source AS source, count(s) AS sentences
+ORDER BY sentences DESC, doc_id
+LIMIT $limit""",
+        {"key": "the entity's key", "limit": _LIMIT},
+    ),
+    CookbookQuery(
+        "relation_summary",
+        "How many relationships and evidence sentences does each relation have?",
+        """MATCH (:Entity)-[r]->(:Entity)
+RETURN r.relation AS relation, type(r) AS type, count(r) AS relationships, sum(r.count) AS evidence
+ORDER BY relationships DESC, relation""",
+        {},
+    ),
+)
+
+COOKBOOK_BY_NAME: Mapping[str, CookbookQuery] = {q.name: q for q in COOKBOOK}

@@ -1,0 +1,141 @@
+"""Run a clinician's Cypher safely: a READ transaction, a server-side timeout and a row limit.
+
+Two guards refuse writes. First the query is planned with EXPLAIN (nothing runs) and its query type checked,
+so a write is refused with a clear message before any work; then the query runs in a READ transaction, where
+Neo4j itself rejects a write that slipped past the plan (e.g. inside a procedure); that error is translated
+too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import neo4j.graph
+import neo4j.time
+
+from nrskg.errors import GraphError, ReadOnlyQueryError
+
+# Query types the server reports for a plan: r(ead), w(rite), rw (read and write), s(chema).
+WRITING_QUERY_TYPES = frozenset({"w", "rw", "s"})
+_ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
+_EXPLAIN_OR_PROFILE = re.compile(r"^\s*(?:EXPLAIN|PROFILE)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Rows as plain Python values (graph objects become dicts), and whether the row limit cut them short."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    truncated: bool
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly copy of a driver value: nodes and relationships become dicts, temporals ISO strings."""
+    if isinstance(value, neo4j.graph.Node):
+        return {"labels": sorted(value.labels), **{k: plain(v) for k, v in value.items()}}
+    if isinstance(value, neo4j.graph.Relationship):
+        return {"type": value.type, **{k: plain(v) for k, v in value.items()}}
+    if isinstance(value, neo4j.graph.Path):
+        return [plain(n) for n in value.nodes]
+    if isinstance(value, neo4j.time.Date | neo4j.time.Time | neo4j.time.DateTime | neo4j.time.Duration):
+        return value.iso_format()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
+    plan = tx.run("EXPLAIN " + _EXPLAIN_OR_PROFILE.sub("", cypher), params).consume()
+    if plan.query_type in WRITING_QUERY_TYPES:
+        raise ReadOnlyQueryError(
+            f"refused: this query would write (query type {plan.query_type!r}); only reading queries run here"
+        )
+    result = tx.run(cypher, params)
+    rows: list[dict[str, Any]] = []
+    truncated = False
+    for record in result:
+        if len(rows) == limit:
+            truncated = True
+            break
+        rows.append({key: plain(value) for key, value in record.items()})
+    columns = list(result.keys())
+    result.consume()  # discards what is left past the limit
+    return ReadResult(columns, rows, truncated)
+
+
+def read_table(
+    driver: neo4j.Driver,
+    cypher: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    timeout: float,
+    limit: int,
+    database: str | None = None,
+) -> ReadResult:
+    """Run `cypher` read-only with a server-side `timeout` (seconds), keeping at most `limit` rows."""
+    if limit < 1:
+        raise GraphError(f"row limit must be at least 1, got {limit}")
+    work = neo4j.unit_of_work(timeout=timeout)(_read)
+    try:
+        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+            return session.execute_read(work, cypher, dict(params or {}), limit)
+    except neo4j.exceptions.Neo4jError as e:
+        if e.code == _ACCESS_MODE_CODE:
+            raise ReadOnlyQueryError(f"refused: no writing in a read transaction ({e.message})") from e
+        raise GraphError(f"query failed: {e.message or e}") from e
+    except neo4j.exceptions.DriverError as e:
+        raise GraphError(f"query failed: {e}") from e
+
+
+def run_read(
+    driver: neo4j.Driver,
+    cypher: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    timeout: float,
+    limit: int,
+    database: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of `read_table`, for callers that do not care whether the limit cut them short."""
+    return read_table(driver, cypher, params, timeout=timeout, limit=limit, database=database).rows
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two terminal columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(value: Any, max_width: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("\n", " ")
+    if _width(text) <= max_width:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += _width(ch)
+        if used > max_width - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
+
+
+def format_table(result: ReadResult, max_width: int = 60) -> str:
+    """A plain-text table for a terminal, cells cut at `max_width` columns, with a note when rows were cut."""
+    cells = [[_cell(row.get(c), max_width) for c in result.columns] for row in result.rows]
+    widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    out = [line(result.columns), line(["-" * w for w in widths])] + [line(r) for r in cells]
+    note = f"({len(result.rows)} rows{', cut at the row limit' if result.truncated else ''})"
+    return "\n".join(out + [note])

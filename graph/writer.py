@@ -1,0 +1,213 @@
+"""Write a `GraphBatch` into Neo4j: idempotent, batched, parameters only.
+
+Thin like neo4j-graphrag's `Neo4jWriter`: the batch is turned into a list of `UNWIND $rows` statements (a pure
+function, so the exact Cypher and parameters are testable without a server), and each runs inside a managed
+transaction that the driver retries on transient errors. Unlike graphrag we raise on failure, so that Prefect
+retries fire.
+
+Re-extraction (`replace_documents`) *deletes* stale provenance rather than marking it superseded: readers and
+the cookbook then never need a version filter, and the old model's output stays in its run folder's Parquet
+files.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import neo4j
+from tqdm import tqdm
+
+from graph import queries
+from graph.schema import GraphSchema
+from graph.types import GraphBatch, WriteCounters, graph_key
+from nrskg.errors import DataFormatError, GraphError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One UNWIND statement with its parameters; `what` names it in logs and errors."""
+
+    text: str
+    params: dict[str, Any]
+    what: str
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    """Order-preserving de-duplication: the rows then already hold sets, as the graph will."""
+    return list(dict.fromkeys(items))
+
+
+def plan_statements(
+    batch: GraphBatch, schema: GraphSchema, batch_size: int = DEFAULT_BATCH_SIZE, now: datetime | None = None
+) -> list[Statement]:
+    """The whole write as statements in dependency order (nodes before the relationships that MATCH them).
+
+    Every label and relationship type is looked up in the schema here, so an unknown relation or entity type
+    raises `UnknownRelationError` before anything is written.
+    """
+    if batch_size < 1:
+        raise GraphError(f"batch size must be at least 1, got {batch_size}")
+    now = now or datetime.now(UTC)
+
+    entity_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in batch.entities:
+        row = {
+            "key": graph_key(e.key),
+            "name": e.name,
+            "type": e.type,
+            "surface_forms": _unique(e.surface_forms),
+        }
+        entity_rows[schema.label(e.type)].append(row)
+
+    relation_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    # Head and tail of every evidence sentence are mentioned there; re-extraction relies on that link.
+    mentions = [(m.entity_key, m.sent_id) for m in batch.mentions]
+    for r in batch.relations:
+        relation_rows[schema.relationship_type(r.relation)].append(
+            {
+                "head_key": graph_key(r.head_key),
+                "tail_key": graph_key(r.tail_key),
+                "relation": r.relation,
+                "confidence": r.confidence,
+                "model_version": r.model_version,
+                "evidence": _unique(ev.encode(r.model_version) for ev in r.evidence),
+            }
+        )
+        mentions += [(key, ev.sent_id) for ev in r.evidence for key in (r.head_key, r.tail_key)]
+
+    # (what, statement, rows, parameters besides $rows)
+    kinds: list[tuple[str, str, Sequence[dict[str, Any]], dict[str, Any]]] = [
+        ("documents", queries.MERGE_DOCUMENTS, [d.model_dump() for d in batch.documents], {}),
+        ("sentences", queries.MERGE_SENTENCES, [s.model_dump() for s in batch.sentences], {}),
+    ]
+    kinds += [
+        (f"entities:{label}", queries.merge_entities(label), rows, {}) for label, rows in entity_rows.items()
+    ]
+    mention_rows = [{"entity_key": graph_key(key), "sent_id": sent_id} for key, sent_id in _unique(mentions)]
+    kinds.append(("mentions", queries.MERGE_MENTIONS, mention_rows, {}))
+    kinds += [
+        (f"relations:{t}", queries.merge_relationships(t), rows, {"now": now})
+        for t, rows in relation_rows.items()
+    ]
+    return [
+        Statement(text, {"rows": list(chunk), **extra}, what)
+        for what, text, rows, extra in kinds
+        for chunk in _chunks(rows, batch_size)
+    ]
+
+
+def _counters(summary: neo4j.ResultSummary) -> WriteCounters:
+    c = summary.counters
+    return WriteCounters(
+        nodes_created=c.nodes_created,
+        nodes_deleted=c.nodes_deleted,
+        relationships_created=c.relationships_created,
+        relationships_deleted=c.relationships_deleted,
+        properties_set=c.properties_set,
+        labels_added=c.labels_added,
+    )
+
+
+def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement]) -> WriteCounters:
+    total = WriteCounters()
+    for st in statements:
+        total += _counters(tx.run(st.text, st.params).consume())
+    return total
+
+
+def _graph_error(what: str, e: Exception) -> GraphError:
+    return GraphError(f"writing {what} to Neo4j failed: {e}")
+
+
+def write_graph(
+    driver: neo4j.Driver,
+    batch: GraphBatch,
+    schema: GraphSchema,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    database: str | None = None,
+    now: datetime | None = None,
+) -> WriteCounters:
+    """MERGE the batch into the graph, one managed transaction per statement; returns the summed counters.
+
+    Idempotent: writing the same batch again creates no node and no relationship. Call `ensure_schema` first,
+    or MERGE on `Entity.key` falls back to label scans.
+    """
+    statements = plan_statements(batch, schema, batch_size, now)
+    total = WriteCounters()
+    with driver.session(database=database) as session:
+        for st in tqdm(statements, desc="neo4j write", unit="stmt", disable=None, leave=False):
+            try:
+                total += session.execute_write(_run_statements, [st])
+            except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
+                raise _graph_error(f"{len(st.params['rows'])} {st.what} rows", e) from e
+    logger.info("graph write: %s", total)
+    return total
+
+
+def _replace_in_one_transaction(
+    tx: neo4j.ManagedTransaction, doc_ids: list[str], model_version: str, statements: Sequence[Statement]
+) -> WriteCounters:
+    total = _counters(
+        tx.run(queries.STRIP_STALE_EVIDENCE, {"doc_ids": doc_ids, "model_version": model_version}).consume()
+    )
+    result = tx.run(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids})
+    keys = result.single(strict=True)["keys"]
+    total += _counters(result.consume())
+    total += _run_statements(tx, statements)
+    return total + _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
+
+
+def replace_documents(
+    driver: neo4j.Driver,
+    doc_ids: Sequence[str],
+    batch: GraphBatch,
+    model_version: str,
+    schema: GraphSchema,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    database: str | None = None,
+    now: datetime | None = None,
+) -> WriteCounters:
+    """Swap in a new model version's extraction of `doc_ids` in ONE transaction: no reader sees half of it.
+
+    On those documents, evidence items from other model versions are removed, a relationship left without
+    evidence is deleted, mentions are replaced by the batch's, and entities left with no link at all are
+    deleted. Evidence from other documents is untouched, so a relationship also read elsewhere survives with
+    that evidence.
+    """
+    doc_set = set(doc_ids)
+    for i, s in enumerate(batch.sentences):
+        if s.doc_id not in doc_set:
+            raise DataFormatError(
+                f"sentences[{i}] ({s.sent_id!r}) belongs to {s.doc_id!r}, not a replaced document"
+            )
+    for i, r in enumerate(batch.relations):
+        if r.model_version != model_version:
+            raise DataFormatError(
+                f"relations[{i}] has model version {r.model_version!r}, expected {model_version!r}"
+            )
+    statements = plan_statements(batch, schema, batch_size, now)
+    try:
+        with driver.session(database=database) as session:
+            total = session.execute_write(
+                _replace_in_one_transaction, sorted(doc_set), model_version, statements
+            )
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
+        raise _graph_error(f"the re-extraction of {len(doc_set)} documents", e) from e
+    logger.info("replaced %d documents with model %s: %s", len(doc_set), model_version, total)
+    return total
