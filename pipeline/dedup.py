@@ -1,0 +1,194 @@
+"""Collapse extracted triples into one row per entity and one row per relation (DESIGN.md step 4).
+
+The same drug is written `二甲双胍`, `二甲双胍 ` or (full-width) `Ｍｅｔｆｏｒｍｉｎ`; the same
+relation is read in many sentences and documents. Entities are keyed by type and a normalised
+name; relations by (head key, relation, tail key), with the distinct pieces of evidence counted
+and listed. Every list is sorted and every table ordered by its key, so the same triples in any
+order give identical tables (and identical Parquet files).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+import pandas as pd
+
+from nrskg.errors import DataFormatError
+
+log = logging.getLogger(__name__)
+
+TRIPLE_COLUMNS = [
+    "sent_id",
+    "head",
+    "head_type",
+    "head_start",
+    "head_end",
+    "relation",
+    "tail",
+    "tail_type",
+    "tail_start",
+    "tail_end",
+    "confidence",
+    "model_version",
+]
+ENTITY_COLUMNS = ["key", "name", "type", "surface_forms", "mentions", "n_mentions"]
+RELATION_COLUMNS = [
+    "head_key",
+    "relation",
+    "tail_key",
+    "count",
+    "confidence_max",
+    "evidence",
+    "model_version",
+    "doc_ids",
+]
+EVIDENCE_FIELDS = ["sent_id", "head_start", "head_end", "tail_start", "tail_end"]
+VERSION_SEPARATOR = ","
+_WHITESPACE = re.compile(r"\s+")
+_OFFSETS = ["head_start", "head_end", "tail_start", "tail_end"]
+_TEXT_COLUMNS = ["sent_id", "head", "head_type", "relation", "tail", "tail_type", "model_version", "doc_id"]
+
+
+def normalise_name(name: str) -> str:
+    """The comparable form of a surface form: NFKC (full-width to half-width), case-folded, no spaces."""
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", name).casefold())
+
+
+def entity_key(name: str, entity_type: str) -> str:
+    """`Type:normalised name`, e.g. `Drug:二甲双胍`: one graph node per key."""
+    return f"{entity_type}:{normalise_name(name)}"
+
+
+def doc_id_of_sentence(sent_id: str) -> str:
+    """`doc_id:index` -> `doc_id`."""
+    return sent_id.rpartition(":")[0]
+
+
+def sentence_order(sent_id: str) -> tuple[str, int]:
+    """Sort key putting `d:2` before `d:10`, so lists read in document order."""
+    doc_id, _, index = sent_id.rpartition(":")
+    return (doc_id, int(index)) if index.isdigit() else (sent_id, -1)
+
+
+def prepare_triples(triples: pd.DataFrame) -> pd.DataFrame:
+    """Check and type the triples table, add `doc_id`, `head_key` and `tail_key`.
+
+    Rows whose head or tail name is empty after normalisation cannot be keyed; they are dropped
+    with a warning that counts them.
+    """
+    missing = [c for c in TRIPLE_COLUMNS if c not in triples.columns]
+    if missing:
+        raise DataFormatError(f"triples table: missing columns {missing}; has {list(triples.columns)}")
+    frame = triples.copy()
+    if "doc_id" not in frame.columns:
+        frame["doc_id"] = frame["sent_id"].map(doc_id_of_sentence)
+    try:
+        frame = frame.astype(
+            dict.fromkeys(_OFFSETS, "int64") | {"confidence": "float64"} | dict.fromkeys(_TEXT_COLUMNS, str)
+        )
+    except (TypeError, ValueError) as e:
+        raise DataFormatError(f"triples table: a column has the wrong type ({e})") from e
+    for side in ("head", "tail"):
+        keys = [entity_key(n, t) for n, t in zip(frame[side], frame[f"{side}_type"], strict=True)]
+        frame[f"{side}_key"] = pd.Series(keys, index=frame.index, dtype=str)
+    unkeyable = frame["head_key"].str.endswith(":") | frame["tail_key"].str.endswith(":")
+    if unkeyable.any():
+        log.warning("dropped %d triples whose head or tail name is empty", int(unkeyable.sum()))
+        frame = frame[~unkeyable]
+    return frame.reset_index(drop=True)
+
+
+def deduplicate(
+    triples: pd.DataFrame, sentences: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(entities, relations) from a triples table (columns `TRIPLE_COLUMNS`, `doc_id` optional).
+
+    With `sentences` (the `split_sentences` table), evidence is compared in document offsets, so
+    a triple read twice in the overlap of two windows of one long sentence counts once.
+    """
+    frame = prepare_triples(triples)
+    if sentences is not None:
+        frame = _drop_window_repeats(frame, sentences)
+    return entities_table(frame), relations_table(frame)
+
+
+def _drop_window_repeats(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.DataFrame:
+    """Keep one row per triple at one place of a document (the one in the earliest window)."""
+    start = sentences.set_index("sent_id")["start"]
+    base = frame["sent_id"].map(start)
+    if base.isna().any():
+        unknown = frame.loc[base.isna(), "sent_id"].iloc[0]
+        raise DataFormatError(f"triples table: sentence {unknown!r} is not in the sentences table")
+    absolute = frame[_OFFSETS].add(base.astype("int64"), axis=0)
+    identity = pd.concat([frame[["doc_id", "head_key", "relation", "tail_key"]], absolute], axis=1)
+    order = sorted(range(len(frame)), key=lambda i: (sentence_order(frame["sent_id"].iat[i]), i))
+    keep = ~identity.iloc[order].duplicated()
+    return frame.iloc[order][keep.to_numpy()].sort_index()
+
+
+def entities_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per entity key from the heads and tails of prepared triples (`prepare_triples`)."""
+    mentions = pd.concat(
+        [
+            frame[["sent_id", f"{side}_key", side, f"{side}_type", f"{side}_start", f"{side}_end"]].set_axis(
+                ["sent_id", "key", "surface", "type", "start", "end"], axis=1
+            )
+            for side in ("head", "tail")
+        ],
+        ignore_index=True,
+    ).drop_duplicates(["key", "sent_id", "start", "end", "surface"])
+    rows = []
+    for key, group in mentions.groupby("key", sort=True):
+        counts = group["surface"].value_counts()
+        # Most frequent surface form; ties go to the smallest string, so the choice never depends on order.
+        name = min(counts.index, key=lambda s: (-counts[s], s))
+        rows.append(
+            (
+                key,
+                name,
+                group["type"].iloc[0],
+                sorted(counts.index),
+                sorted(set(group["sent_id"]), key=sentence_order),
+                len(group[["sent_id", "start", "end"]].drop_duplicates()),
+            )
+        )
+    return pd.DataFrame(rows, columns=ENTITY_COLUMNS).astype({"n_mentions": "int64"})
+
+
+def relations_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (head_key, relation, tail_key) from prepared triples (`prepare_triples`)."""
+    rows = []
+    for (head_key, relation, tail_key), group in frame.groupby(
+        ["head_key", "relation", "tail_key"], sort=True
+    ):
+        # One piece of evidence per place; a place reported twice keeps its higher confidence.
+        best = group.groupby(EVIDENCE_FIELDS, sort=False)["confidence"].max()
+        places = sorted(best.items(), key=lambda item: (sentence_order(item[0][0]), item[0][1:]))
+        evidence = [
+            {
+                "sent_id": sent_id,
+                "head_start": int(head_start),
+                "head_end": int(head_end),
+                "tail_start": int(tail_start),
+                "tail_end": int(tail_end),
+                "confidence": float(confidence),
+            }
+            for (sent_id, head_start, head_end, tail_start, tail_end), confidence in places
+        ]
+        rows.append(
+            (
+                head_key,
+                relation,
+                tail_key,
+                len(evidence),
+                float(group["confidence"].max()),
+                evidence,
+                VERSION_SEPARATOR.join(sorted(set(group["model_version"]))),
+                sorted(set(group["doc_id"])),
+            )
+        )
+    return pd.DataFrame(rows, columns=RELATION_COLUMNS).astype(
+        {"count": "int64", "confidence_max": "float64"}
+    )

@@ -1,0 +1,56 @@
+"""Turn the run's tables into the one object the graph writer accepts (`graph.types.GraphBatch`).
+
+The writer never sees a DataFrame (graph/types.py); this is the only place the two meet.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
+
+
+def to_graph_batch(
+    documents: pd.DataFrame, sentences: pd.DataFrame, entities: pd.DataFrame, relations: pd.DataFrame
+) -> GraphBatch:
+    """One `GraphBatch` from documents (`doc_id`, `source`: e.g. the manifest rows to load),
+    the sentences of those documents, and the `deduplicate` tables built from their triples.
+
+    Manifest rows without a `doc_id` (failed inputs) are left out, and a document read from two
+    sources (status `skipped`) is written once, with its first source. The batch validates that
+    every sentence, mention and evidence refers to something inside it, and raises
+    `DataFormatError` naming the first reference that does not.
+    """
+    docs = documents.dropna(subset=["doc_id"]).drop_duplicates("doc_id")
+    return GraphBatch(
+        documents=[
+            DocumentNode(doc_id=d, source=s) for d, s in zip(docs["doc_id"], docs["source"], strict=True)
+        ],
+        sentences=[
+            SentenceNode(sent_id=s, doc_id=d, text=t)
+            for s, d, t in zip(sentences["sent_id"], sentences["doc_id"], sentences["text"], strict=True)
+        ],
+        entities=[
+            EntityNode(key=row.key, name=row.name, type=row.type, surface_forms=list(row.surface_forms))
+            for row in entities.itertuples(index=False)
+        ],
+        mentions=[
+            Mention(entity_key=row.key, sent_id=sent_id)
+            for row in entities.itertuples(index=False)
+            for sent_id in row.mentions
+        ],
+        relations=[
+            RelationEdge(
+                head_key=row.head_key,
+                relation=row.relation,
+                tail_key=row.tail_key,
+                count=int(row.count),
+                confidence=float(row.confidence_max),
+                model_version=row.model_version,
+                evidence=[
+                    Evidence(**{k: v for k, v in e.items() if k != "confidence"}) for e in row.evidence
+                ],
+            )
+            for row in relations.itertuples(index=False)
+        ],
+    )
