@@ -4,7 +4,8 @@ Offsets are `(start, end)` character offsets, end exclusive, one per token, as H
 with `return_offsets_mapping=True` (special tokens removed, or left in: they are `(0, 0)` and ignored here).
 Token spans are `(begin, end)` token indices with the end INCLUSIVE, as in `extractor.tagging`.
 
-Two quirks of HF fast tokenizers are handled on purpose:
+Quirks of HF fast tokenizers handled on purpose (pass offsets through `trim_offsets` first):
+- SentencePiece pieces carry the space before them in their offsets (`trim_offsets` removes it);
 - empty offsets `(s, s)` (special tokens, zero-width pieces) never begin or end a span;
 - SentencePiece tokenizers (XLM-R, multilingual-e5) emit a stand-alone "▁" piece whose offsets overlap
   the next token's, e.g. `(19, 20)` then `(19, 29)` (huggingface/tokenizers#1018). When several tokens
@@ -22,6 +23,23 @@ Offsets = Sequence[tuple[int, int]]
 def char_offsets(text: str) -> list[tuple[int, int]]:
     """Offsets of the character-level tokenizer: token i is character i."""
     return [(i, i + 1) for i in range(len(text))]
+
+
+def trim_offsets(text: str, offsets: Offsets) -> list[tuple[int, int]]:
+    """Offsets without the whitespace at either end of each token; whitespace-only tokens become empty.
+
+    SentencePiece tokenizers (XLM-R, multilingual-e5) put the space a "▁" stands for into the token's
+    offsets: in "素 促泌剂 HbA1c" the piece "▁H" spans " H", so the entity "HbA1c" would begin inside a
+    token. Trimmed, "▁H" spans "H" and a lone "▁" covers nothing, so neither blocks a boundary.
+    """
+    trimmed = []
+    for start, end in offsets:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        trimmed.append((start, end))
+    return trimmed
 
 
 def char_span_to_tokens(offsets: Offsets, start: int, end: int) -> tuple[int, int] | None:
