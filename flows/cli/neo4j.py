@@ -1,0 +1,74 @@
+"""`nrskg neo4j start|stop|status|prefetch`: the local Neo4j server (see graph.server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli._app import cli_errors, neo4j_app
+from graph import server
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Store, pid file and log.",
+        show_default="$NRSKG_NEO4J_HOME or ~/.local/share/nrskg/neo4j",
+    ),
+]
+
+
+def _describe(info: server.ServerInfo) -> str:
+    browser = f", Browser {info.browser_url}" if info.browser_url else ""
+    auth = "auth on" if info.auth else "auth off"
+    return f"Neo4j {info.version} at {info.uri} ({auth}{browser}; pid {info.pid}, log {info.log_file})"
+
+
+@neo4j_app.command("start")
+@cli_errors
+def start_cli(
+    data_dir: DataDirOption = None,
+    port: Annotated[int, typer.Option("--port", help="Bolt port on 127.0.0.1.")] = server.DEFAULT_BOLT_PORT,
+    http_port: Annotated[
+        int | None, typer.Option("--http-port", help="Also serve HTTP and Neo4j Browser on this port.")
+    ] = None,
+    auth: Annotated[
+        bool, typer.Option("--auth/--no-auth", help="Require a password (initial one from $NEO4J_PASSWORD).")
+    ] = False,
+    heap: Annotated[str, typer.Option("--heap", help="JVM heap (-Xmx).")] = server.DEFAULT_HEAP,
+    pagecache: Annotated[
+        str, typer.Option("--pagecache", help="Page cache size.")
+    ] = server.DEFAULT_PAGECACHE,
+) -> None:
+    """Start the local Neo4j (or find it running) and print its URI once Bolt answers."""
+    info = server.start(data_dir, port, http_port, auth=auth, heap=heap, pagecache=pagecache)
+    typer.echo(info.uri)
+    typer.echo(_describe(info), err=True)
+
+
+@neo4j_app.command("stop")
+@cli_errors
+def stop_cli(data_dir: DataDirOption = None) -> None:
+    """Stop the local Neo4j cleanly (SIGTERM; SIGKILL only if it hangs)."""
+    info = server.stop(data_dir)
+    typer.echo(f"stopped {_describe(info)}" if info else "Neo4j was not running")
+
+
+@neo4j_app.command("status")
+@cli_errors
+def status_cli(data_dir: DataDirOption = None) -> None:
+    """Say whether the local Neo4j runs; exit code 3 when it does not (like `systemctl status`)."""
+    info = server.status(data_dir)
+    if info is None:
+        typer.echo("Neo4j is not running")
+        raise typer.Exit(code=3)
+    typer.echo(f"running: {_describe(info)}")
+
+
+@neo4j_app.command("prefetch")
+@cli_errors
+def prefetch_cli() -> None:
+    """Download Neo4j's jars (once) and compile the launcher, so later starts work offline."""
+    typer.echo(server.prefetch())
