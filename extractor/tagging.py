@@ -68,10 +68,9 @@ _MARK_NAMES = {HB_TB: "HB-TB", HB_TE: "HB-TE", HE_TE: "HE-TE"}
 
 # Internally a cell is a bit set: bit (mark - 1) is set when the cell carries `mark`.
 _BIT = {mark: 1 << (mark - 1) for mark in MARKS}
-# Class id -> bit set. Classes 4..7 list the combinations in the order of LABELS; this happens to be an
-# involution (it swaps 3 and 4), but the two tables are kept separate for clarity.
+# Class id -> bit set: 0-3 are OneRel's `-`, HB-TB, HB-TE, HE-TE; 4-7 the combinations, in bit order.
 _CLASS_TO_BITS = np.array([0, 1, 2, 4, 3, 5, 6, 7], dtype=np.int64)
-_BITS_TO_CLASS = np.argsort(_CLASS_TO_BITS).astype(np.int64)
+_BITS_TO_CLASS = np.argsort(_CLASS_TO_BITS).astype(np.int64)  # the inverse permutation
 
 NUM_LABELS = len(_CLASS_TO_BITS)
 
@@ -131,10 +130,8 @@ def encode_cells(
     Sparse, so a long sentence costs nothing like K x L x L, and a batch can scatter its targets into a
     tensor on the device.
     """
-    if num_relations < 1 or length < 1:
-        raise ValueError(
-            f"table shape needs num_relations >= 1 and length >= 1, got {num_relations} and {length}"
-        )
+    if num_relations < 0 or length < 0:  # zero is fine: an empty window has an empty table
+        raise ValueError(f"table shape needs num_relations, length >= 0, got {num_relations}, {length}")
     bits: dict[tuple[int, int, int], int] = defaultdict(int)
     for triple in triples:
         _check_triple(triple, num_relations, length)

@@ -183,6 +183,13 @@ def test_encode_rejects_bad_spans_with_the_numbers(triple, message):
         encode([triple], 2, 5)
 
 
+def test_empty_windows_have_empty_tables():
+    assert encode([], 3, 0).shape == (3, 0, 0)
+    assert decode(encode([], 3, 0)) == set()
+    with pytest.raises(ValueError, match="got 3, -1"):
+        encode([], 3, -1)
+
+
 # ---------------------------------------------------------------- decode
 @settings(max_examples=200)
 @given(guaranteed_sets())
