@@ -82,8 +82,10 @@ def window_spans(text: str, max_chars: int, stride: int, snap: int | None = None
     spans: list[tuple[int, int]] = []
     nominal = 0
     while True:
+        # never past the previous end (no unseen gap), never before the previous start (progress)
+        target = min(nominal, spans[-1][1]) if spans else 0
         floor = spans[-1][0] + 1 if spans else 0
-        start = _snap(levels, nominal, max(nominal - config.snap_chars, floor))
+        start = _snap(levels, target, max(target - config.snap_chars, floor))
         limit = start + max_chars
         end = n if limit >= n else _snap(levels, limit, max(limit - config.snap_chars, start + 1))
         if not spans or end > spans[-1][1]:
