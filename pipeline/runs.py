@@ -1,0 +1,165 @@
+"""The run folder: Parquet intermediates and a summary, written atomically so a run can resume.
+
+    runs/<run-id>/manifest.parquet  sentences.parquet  triples.parquet
+                  entities.parquet  relations.parquet  summary.json
+
+Extraction is the expensive stage and loading the fragile one; keeping every stage's output on
+disk means a failed load resumes from `triples.parquet` without extracting again. Each file is
+written to a temporary name and renamed into place, so a file that exists is complete, and
+`completed_stages` can trust mere existence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nrskg.errors import PipelineError
+
+TABLES = ("manifest", "sentences", "triples", "entities", "relations")
+SUMMARY = "summary.json"
+
+
+class Stage(StrEnum):
+    """The stages of an ingest run, in order; each is complete when all its files exist."""
+
+    READ = "read"
+    SPLIT = "split"
+    EXTRACT = "extract"
+    DEDUP = "dedup"
+    LOAD = "load"
+
+
+STAGE_FILES: dict[Stage, tuple[str, ...]] = {
+    Stage.READ: ("manifest.parquet",),
+    Stage.SPLIT: ("sentences.parquet",),
+    Stage.EXTRACT: ("triples.parquet",),
+    Stage.DEDUP: ("entities.parquet", "relations.parquet"),
+    Stage.LOAD: (SUMMARY,),  # the summary is written after the load, so it marks the run done
+}
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique id: UTC time to the second plus a random suffix for runs in the same second."""
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def create_run(root: Path | str, run_id: str | None = None) -> Path:
+    """Make `root/<run-id>/` and return it; an existing run folder is never reused by accident."""
+    run_dir = Path(root) / (run_id or new_run_id())
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError as e:
+        raise PipelineError(f"{run_dir}: run folder already exists; resume it instead of creating it") from e
+    except OSError as e:
+        raise PipelineError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
+    return run_dir
+
+
+def latest_run(root: Path | str) -> Path | None:
+    """The most recent run folder under `root` (run ids sort by time), or None."""
+    root = Path(root)
+    runs = (
+        sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
+    return runs[-1] if runs else None
+
+
+def _atomic_write(path: Path, write: Any) -> Path:
+    """Call `write(tmp_path)`, then rename over `path`: readers see the old file or the new, never half."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise PipelineError(f"{path}: cannot write ({e.strerror or e})") from e
+    except (TypeError, ValueError) as e:  # pyarrow's ArrowTypeError / ArrowInvalid: a column it cannot store
+        raise PipelineError(f"{path}: cannot store this table ({e})") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _table_path(run_dir: Path | str, name: str) -> Path:
+    if name not in TABLES:
+        raise PipelineError(f"unknown run table {name!r}; expected one of {', '.join(TABLES)}")
+    return Path(run_dir) / f"{name}.parquet"
+
+
+def write_table(run_dir: Path | str, name: str, frame: pd.DataFrame) -> Path:
+    """Write one of `TABLES` as `<name>.parquet` in the run folder, atomically."""
+    return _atomic_write(_table_path(run_dir, name), lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def read_table(run_dir: Path | str, name: str) -> pd.DataFrame:
+    """Read one of `TABLES` back, with list cells as Python lists (Parquet returns numpy arrays)."""
+    path = _table_path(run_dir, name)
+    try:
+        frame = pd.read_parquet(path)
+    except FileNotFoundError as e:
+        raise PipelineError(f"{path}: missing; the stage that writes it has not completed") from e
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise PipelineError(f"{path}: unreadable Parquet ({e})") from e
+    for column in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])]:
+        frame[column] = frame[column].map(_plain)
+    return frame
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays (and arrays of structs) from Parquet list columns back to lists of plain values."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def write_summary(run_dir: Path | str, summary: dict[str, Any]) -> Path:
+    """Write `summary.json` (counts and timings), atomically; this marks the run as loaded."""
+    text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    return _atomic_write(Path(run_dir) / SUMMARY, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def read_summary(run_dir: Path | str) -> dict[str, Any]:
+    path = Path(run_dir) / SUMMARY
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise PipelineError(f"{path}: missing; the run has not finished loading") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise PipelineError(f"{path}: unreadable summary ({e})") from e
+
+
+def completed_stages(run_dir: Path | str) -> list[Stage]:
+    """The stages whose files all exist, stopping at the first incomplete one.
+
+    A later file without its predecessors (say `triples.parquet` without `sentences.parquet`) does
+    not count: resuming must redo the earlier stage, and so everything after it.
+    """
+    run_dir = Path(run_dir)
+    done: list[Stage] = []
+    for stage in Stage:
+        if not all((run_dir / name).is_file() for name in STAGE_FILES[stage]):
+            break
+        done.append(stage)
+    return done
+
+
+def next_stage(run_dir: Path | str) -> Stage | None:
+    """Where a resumed run starts: the first incomplete stage, or None when the run is done."""
+    done = completed_stages(run_dir)
+    remaining = [stage for stage in Stage if stage not in done]
+    return remaining[0] if remaining else None

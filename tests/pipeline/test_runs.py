@@ -1,0 +1,115 @@
+"""Run folders: Parquet round trips, atomic writes and resumable stages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nrskg.errors import PipelineError
+from pipeline.dedup import TRIPLE_COLUMNS, deduplicate
+from pipeline.reading import read_corpus
+from pipeline.runs import (
+    Stage,
+    completed_stages,
+    create_run,
+    latest_run,
+    new_run_id,
+    next_stage,
+    read_summary,
+    read_table,
+    write_summary,
+    write_table,
+)
+from pipeline.sentences import split_corpus
+
+
+@pytest.fixture
+def tables(tmp_path: Path) -> dict[str, pd.DataFrame]:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text(
+        "ＨｂＡ１ｃ升高\n提示血糖控制差。二甲双胍可降低血糖。", encoding="utf-8"
+    )
+    (tmp_path / "corpus" / "b.bin.txt").write_bytes(b"\x00\x01")
+    documents, manifest = read_corpus(tmp_path / "corpus")
+    sentences = split_corpus(documents)
+    sent = sentences["sent_id"].iloc[1]
+    triples = pd.DataFrame(
+        [(sent, "二甲双胍", "Drug", 0, 4, "Drug_Disease", "血糖", "Test", 7, 9, 0.9, "v1")],
+        columns=TRIPLE_COLUMNS,
+    )
+    entities, relations = deduplicate(triples)
+    return dict(
+        manifest=manifest, sentences=sentences, triples=triples, entities=entities, relations=relations
+    )
+
+
+def test_every_table_round_trips_with_plain_lists(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    run_dir = create_run(tmp_path / "runs")
+    for name, frame in tables.items():
+        write_table(run_dir, name, frame)
+    for name, frame in tables.items():
+        back = read_table(run_dir, name)
+        assert back.columns.tolist() == frame.columns.tolist()
+        assert back.astype(object).to_dict("records") == frame.astype(object).to_dict("records"), name
+    assert (
+        read_table(run_dir, "relations")["evidence"].iloc[0][0]["sent_id"] == tables["triples"]["sent_id"][0]
+    )
+    assert isinstance(read_table(run_dir, "entities")["mentions"].iloc[0], list)
+    assert (
+        read_table(run_dir, "sentences")["orig_map"].iloc[0] is not None
+    )  # "ＨｂＡ１ｃ升高\n提示" maps non-contiguously
+
+
+def test_stages_complete_in_order_and_resume_from_the_first_gap(
+    tmp_path: Path, tables: dict[str, pd.DataFrame]
+) -> None:
+    run_dir = create_run(tmp_path, "run-1")
+    assert completed_stages(run_dir) == [] and next_stage(run_dir) == Stage.READ
+    write_table(run_dir, "manifest", tables["manifest"])
+    write_table(run_dir, "triples", tables["triples"])  # without sentences it does not count
+    assert completed_stages(run_dir) == [Stage.READ] and next_stage(run_dir) == Stage.SPLIT
+    write_table(run_dir, "sentences", tables["sentences"])
+    write_table(run_dir, "entities", tables["entities"])
+    assert completed_stages(run_dir) == [Stage.READ, Stage.SPLIT, Stage.EXTRACT]
+    write_table(run_dir, "relations", tables["relations"])
+    assert next_stage(run_dir) == Stage.LOAD
+    write_summary(run_dir, {"documents": {"new": 1, "failed": 1}, "note": "血糖"})
+    assert completed_stages(run_dir) == list(Stage) and next_stage(run_dir) is None
+    assert read_summary(run_dir) == {"documents": {"new": 1, "failed": 1}, "note": "血糖"}
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    run_dir = create_run(tmp_path, "run-1")
+    unstorable = pd.DataFrame({"x": [object()]})
+    with pytest.raises(PipelineError, match="manifest.parquet"):
+        write_table(run_dir, "manifest", unstorable)
+    assert list(run_dir.iterdir()) == []
+    assert completed_stages(run_dir) == []
+
+
+def test_run_ids_sort_by_time_and_folders_are_not_reused(tmp_path: Path) -> None:
+    early = new_run_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    late = new_run_id(datetime(2026, 11, 2, 3, 4, 5, tzinfo=UTC))
+    assert early.startswith("20260102T030405Z-") and early < late
+    create_run(tmp_path, early)
+    create_run(tmp_path, late)
+    assert latest_run(tmp_path) == tmp_path / late
+    assert latest_run(tmp_path / "nothing") is None
+    with pytest.raises(PipelineError, match="already exists"):
+        create_run(tmp_path, early)
+
+
+def test_missing_or_unknown_tables_fail_clearly(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="has not completed"):
+        read_table(tmp_path, "triples")
+    with pytest.raises(PipelineError, match="unknown run table"):
+        write_table(tmp_path, "scratch", pd.DataFrame())
+    with pytest.raises(PipelineError, match="has not finished"):
+        read_summary(tmp_path)
+    (tmp_path / "entities.parquet").write_bytes(b"not parquet")
+    with pytest.raises(PipelineError, match="unreadable"):
+        read_table(tmp_path, "entities")
