@@ -119,8 +119,9 @@ SET r.evidence = evidence,
 # ------------------------------------------------
 
 # Every evidence sentence's head is linked by MENTIONED_IN (the writer guarantees it), so the relationships
-# that carry evidence on these documents are found from the documents, through indexes, without scanning all
-# of them.
+# that carry evidence on these documents are found from the documents, through indexes, without a scan.
+# A relationship left without evidence is deleted only after the new write (DELETE_EMPTIED_RELATIONSHIPS):
+# one the new model finds again survives with its first_seen, its confidence restarting from the new one.
 STRIP_STALE_EVIDENCE = f"""
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids
@@ -132,10 +133,21 @@ WITH r, [item IN r.evidence
          WHERE NOT (split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids
                     AND split(item, '{_SEP}')[{_MODEL_VERSION}] <> $model_version)] AS kept
 WHERE size(kept) < size(r.evidence)
-FOREACH (_ IN CASE WHEN size(kept) = 0 THEN [1] ELSE [] END | DELETE r)
-FOREACH (_ IN CASE WHEN size(kept) > 0 THEN [1] ELSE [] END |
-  SET r.evidence = kept, r.count = size(kept),
-      r.model_version = split(last(kept), '{_SEP}')[{_MODEL_VERSION}])
+SET r.evidence = kept,
+    r.count = size(kept),
+    r.model_version = CASE WHEN size(kept) > 0
+                           THEN split(last(kept), '{_SEP}')[{_MODEL_VERSION}] ELSE r.model_version END,
+    r.confidence = CASE WHEN size(kept) > 0 THEN r.confidence ELSE 0.0 END
+WITH r, kept
+WHERE size(kept) = 0
+RETURN collect(elementId(r)) AS emptied
+"""
+
+DELETE_EMPTIED_RELATIONSHIPS = """
+UNWIND $ids AS id
+MATCH ()-[r]->()
+WHERE elementId(r) = id AND size(r.evidence) = 0
+DELETE r
 """
 
 DELETE_DOCUMENT_MENTIONS = """

@@ -162,13 +162,17 @@ def write_graph(
 def _replace_in_one_transaction(
     tx: neo4j.ManagedTransaction, doc_ids: list[str], model_version: str, statements: Sequence[Statement]
 ) -> WriteCounters:
-    total = _counters(
-        tx.run(queries.STRIP_STALE_EVIDENCE, {"doc_ids": doc_ids, "model_version": model_version}).consume()
+    def single(text: str, params: dict[str, Any], field: str) -> tuple[Any, WriteCounters]:
+        result = tx.run(text, params)
+        value = result.single(strict=True)[field]
+        return value, _counters(result.consume())
+
+    emptied, total = single(
+        queries.STRIP_STALE_EVIDENCE, {"doc_ids": doc_ids, "model_version": model_version}, "emptied"
     )
-    result = tx.run(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids})
-    keys = result.single(strict=True)["keys"]
-    total += _counters(result.consume())
-    total += _run_statements(tx, statements)
+    keys, counters = single(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
+    total += counters + _run_statements(tx, statements)
+    total += _counters(tx.run(queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
     return total + _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
 
 
@@ -186,9 +190,9 @@ def replace_documents(
     """Swap in a new model version's extraction of `doc_ids` in ONE transaction: no reader sees half of it.
 
     On those documents, evidence items from other model versions are removed, a relationship left without
-    evidence is deleted, mentions are replaced by the batch's, and entities left with no link at all are
-    deleted. Evidence from other documents is untouched, so a relationship also read elsewhere survives with
-    that evidence.
+    evidence (and not found again by the new model) is deleted, mentions are replaced by the batch's, and
+    entities left with no link at all are deleted. Evidence from other documents is untouched, so a
+    relationship also read elsewhere survives with that evidence.
     """
     doc_set = set(doc_ids)
     for i, s in enumerate(batch.sentences):

@@ -1,0 +1,189 @@
+"""The writer against a mocked driver: the exact statements and parameters, batching, counters and errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from unittest.mock import MagicMock
+
+import neo4j
+import pytest
+from pydantic import ValidationError
+
+from graph import queries
+from graph.schema import GraphSchema
+from graph.types import (
+    MAX_ID_LENGTH,
+    DocumentNode,
+    EntityNode,
+    Evidence,
+    GraphBatch,
+    Mention,
+    RelationEdge,
+    SentenceNode,
+    WriteCounters,
+    graph_key,
+)
+from graph.writer import plan_statements, replace_documents, write_graph
+from nrskg.errors import DataFormatError, GraphError, UnknownRelationError
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+SCHEMA = GraphSchema.from_names(["Drug_Disease", "ADE_Drug"], ["Drug", "Disease", "ADE"])
+DRUG, DISEASE = "Drug:二甲双胍", "Disease:2型糖尿病"
+EV = Evidence(sent_id="d1:0", head_start=0, head_end=4, tail_start=6, tail_end=11)
+
+
+def make_batch(relation: str = "Drug_Disease", model_version: str = "v1") -> GraphBatch:
+    return GraphBatch(
+        documents=[DocumentNode(doc_id="d1", source="guide.txt")],
+        sentences=[
+            SentenceNode(sent_id="d1:0", doc_id="d1", text="二甲双胍治疗2型糖尿病"),
+            SentenceNode(sent_id="d1:1", doc_id="d1", text="2型糖尿病"),
+        ],
+        entities=[
+            EntityNode(key=DRUG, name="二甲双胍", type="Drug", surface_forms=["二甲双胍", "二甲双胍", "格"]),
+            EntityNode(key=DISEASE, name="2型糖尿病", type="Disease", surface_forms=["2型糖尿病"]),
+        ],
+        mentions=[Mention(entity_key=DISEASE, sent_id="d1:1")],
+        relations=[
+            RelationEdge(
+                head_key=DRUG, relation=relation, tail_key=DISEASE, count=2, confidence=0.9,
+                model_version=model_version, evidence=[EV, EV],
+            )
+        ],
+    )  # fmt: skip
+
+
+def mocked_driver(counters: dict[str, int] | None = None) -> tuple[MagicMock, MagicMock, MagicMock]:
+    """A driver whose managed transactions really call the transaction function, with a mocked `tx`."""
+    driver = MagicMock(spec=neo4j.Driver)
+    session = driver.session.return_value.__enter__.return_value
+    tx = MagicMock(spec=neo4j.ManagedTransaction)
+    session.execute_write.side_effect = lambda fn, *args: fn(tx, *args)
+    values = {name: 0 for name in WriteCounters.model_fields} | (counters or {})
+    tx.run.return_value.consume.return_value.counters = SimpleNamespace(**values)
+    return driver, session, tx
+
+
+def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_order() -> None:
+    statements = plan_statements(make_batch(), SCHEMA, now=NOW)
+    assert [s.what for s in statements] == [
+        "documents", "sentences", "entities:Drug", "entities:Disease", "mentions", "relations:DRUG_DISEASE",
+    ]  # fmt: skip
+    assert [s.text for s in statements] == [
+        queries.MERGE_DOCUMENTS,
+        queries.MERGE_SENTENCES,
+        queries.merge_entities("Drug"),
+        queries.merge_entities("Disease"),
+        queries.MERGE_MENTIONS,
+        queries.merge_relationships("DRUG_DISEASE"),
+    ]
+    docs, sents, drugs, _, mentions, rels = (s.params for s in statements)
+    assert docs == {"rows": [{"doc_id": "d1", "source": "guide.txt"}]}
+    assert sents["rows"][0] == {"sent_id": "d1:0", "doc_id": "d1", "text": "二甲双胍治疗2型糖尿病"}
+    assert drugs == {
+        "rows": [{"key": DRUG, "name": "二甲双胍", "type": "Drug", "surface_forms": ["二甲双胍", "格"]}]
+    }
+    # The explicit mention first, then head and tail of every evidence sentence, each once.
+    assert mentions == {
+        "rows": [
+            {"entity_key": DISEASE, "sent_id": "d1:1"},
+            {"entity_key": DRUG, "sent_id": "d1:0"},
+            {"entity_key": DISEASE, "sent_id": "d1:0"},
+        ]
+    }
+    assert rels == {
+        "rows": [
+            {
+                "head_key": DRUG, "tail_key": DISEASE, "relation": "Drug_Disease", "confidence": 0.9,
+                "model_version": "v1", "evidence": ["d1:0|0|4|6|11|v1"],
+            }
+        ],
+        "now": NOW,
+    }  # fmt: skip
+
+
+def test_plan_splits_rows_into_batches_of_the_configured_size() -> None:
+    statements = plan_statements(make_batch(), SCHEMA, batch_size=1, now=NOW)
+    assert [s.what for s in statements].count("sentences") == 2
+    assert [s.what for s in statements].count("mentions") == 3
+    assert all(len(s.params["rows"]) == 1 for s in statements)
+    with pytest.raises(GraphError, match="batch size must be at least 1"):
+        plan_statements(make_batch(), SCHEMA, batch_size=0)
+
+
+def test_write_runs_each_statement_in_its_own_managed_transaction_and_sums_counters() -> None:
+    driver, session, tx = mocked_driver({"nodes_created": 2, "properties_set": 3})
+    total = write_graph(driver, make_batch(), SCHEMA, database="kg", now=NOW)
+    driver.session.assert_called_once_with(database="kg")
+    planned = plan_statements(make_batch(), SCHEMA, now=NOW)
+    assert [(c.args[0], c.args[1]) for c in tx.run.call_args_list] == [(s.text, s.params) for s in planned]
+    assert session.execute_write.call_count == len(planned)
+    assert total == WriteCounters(nodes_created=2 * len(planned), properties_set=3 * len(planned))
+
+
+def test_unknown_relation_or_entity_type_is_refused_before_anything_is_written() -> None:
+    driver, _, _ = mocked_driver()
+    with pytest.raises(UnknownRelationError, match="relation 'Cures' is not in the relation schema"):
+        write_graph(driver, make_batch(relation="Cures"), SCHEMA)
+    with pytest.raises(UnknownRelationError, match="entity type 'Drug'"):
+        write_graph(driver, make_batch(), GraphSchema.from_names(["Drug_Disease"], ["Disease"]))
+    driver.session.assert_not_called()
+
+
+def test_driver_errors_become_graph_errors_naming_the_rows() -> None:
+    driver, session, _ = mocked_driver()
+    session.execute_write.side_effect = neo4j.exceptions.ServiceUnavailable("connection lost")
+    with pytest.raises(GraphError, match="writing 1 documents rows to Neo4j failed: connection lost"):
+        write_graph(driver, make_batch(), SCHEMA)
+
+
+def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
+    driver, session, tx = mocked_driver({"relationships_deleted": 1})
+    tx.run.return_value.single.return_value = {"keys": ["Drug:old"], "emptied": ["5:abc:7"]}
+    total = replace_documents(driver, ["d1", "d1"], make_batch(model_version="v2"), "v2", SCHEMA, now=NOW)
+    assert session.execute_write.call_count == 1
+    calls = [(c.args[0], c.args[1]) for c in tx.run.call_args_list]
+    planned = plan_statements(make_batch(model_version="v2"), SCHEMA, now=NOW)
+    assert calls[0] == (queries.STRIP_STALE_EVIDENCE, {"doc_ids": ["d1"], "model_version": "v2"})
+    assert calls[1] == (queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": ["d1"]})
+    assert calls[2:-2] == [(s.text, s.params) for s in planned]
+    assert calls[-2] == (queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": ["5:abc:7"]})
+    assert calls[-1] == (queries.DELETE_ORPHAN_ENTITIES, {"keys": ["Drug:old"]})
+    assert total.relationships_deleted == len(calls)
+
+
+def test_replace_refuses_rows_of_other_versions_or_documents() -> None:
+    driver, _, _ = mocked_driver()
+    with pytest.raises(DataFormatError, match="relations\\[0\\] has model version 'v1', expected 'v2'"):
+        replace_documents(driver, ["d1"], make_batch(model_version="v1"), "v2", SCHEMA)
+    with pytest.raises(DataFormatError, match="belongs to 'd1', not a replaced document"):
+        replace_documents(driver, ["d9"], make_batch(model_version="v2"), "v2", SCHEMA)
+    driver.session.assert_not_called()
+
+
+def test_batch_refuses_references_that_do_not_resolve() -> None:
+    good = make_batch()
+    with pytest.raises(DataFormatError, match="relations\\[0\\].*entity 'Drug:x' is not in the batch"):
+        GraphBatch(
+            **{**dict(good), "relations": [good.relations[0].model_copy(update={"head_key": "Drug:x"})]}
+        )
+    with pytest.raises(DataFormatError, match="mentions\\[0\\]: sentence 'd1:9' is not in the batch"):
+        GraphBatch(**{**dict(good), "mentions": [Mention(entity_key=DRUG, sent_id="d1:9")]})
+    with pytest.raises(DataFormatError, match="sentences\\[0\\].*document 'd2' is not in the batch"):
+        GraphBatch(**{**dict(good), "sentences": [SentenceNode(sent_id="d2:0", doc_id="d2", text="x")]})
+
+
+def test_evidence_fields_that_would_break_the_encoding_are_refused() -> None:
+    with pytest.raises(ValidationError, match="must not contain '\\|'"):
+        Evidence(sent_id="d1|0", head_start=0, head_end=1, tail_start=1, tail_end=2)
+    with pytest.raises(ValidationError, match="empty span"):
+        Evidence(sent_id="d1:0", head_start=3, head_end=3, tail_start=1, tail_end=2)
+    assert EV.encode("v7") == "d1:0|0|4|6|11|v7"
+
+
+def test_graph_key_keeps_short_keys_and_bounds_long_ones_uniquely() -> None:
+    assert graph_key(DRUG) == DRUG
+    long_a, long_b = "Drug:" + "糖" * 10_000, "Drug:" + "糖" * 9_999 + "尿"
+    assert len(graph_key(long_a)) == MAX_ID_LENGTH and len(graph_key(long_a).encode()) < 8000
+    assert graph_key(long_a) != graph_key(long_b) and graph_key(long_a).startswith("Drug:糖糖")

@@ -1,0 +1,222 @@
+"""The writer on the real local Neo4j: constraints, idempotence, hostile names, whitelist, re-extraction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import neo4j
+import pytest
+
+from graph import queries
+from graph.schema import GraphSchema, ensure_schema
+from graph.settings import Neo4jSettings
+from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
+from graph.writer import replace_documents, write_graph
+from nrskg.errors import UnknownRelationError
+
+pytestmark = pytest.mark.neo4j
+
+SCHEMA = GraphSchema.from_names(["Drug_Disease", "ADE_Drug"], ["Drug", "Disease", "ADE"])
+T1, T2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def graph(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> tuple[neo4j.Driver, str]:
+    ensure_schema(clean_graph, neo4j_settings.database)
+    return clean_graph, neo4j_settings.database
+
+
+def rows(graph: tuple[neo4j.Driver, str], cypher: str, **params: Any) -> list[dict[str, Any]]:
+    driver, database = graph
+    records, _, _ = driver.execute_query(cypher, params, database_=database)
+    return [r.data() for r in records]
+
+
+def entity(name: str, type_: str = "Drug") -> EntityNode:
+    return EntityNode(key=f"{type_}:{name}", name=name, type=type_, surface_forms=[name])
+
+
+def relation(head: str, tail: str, sents: list[str], version: str, conf: float = 0.8) -> RelationEdge:
+    evidence = [Evidence(sent_id=s, head_start=0, head_end=1, tail_start=2, tail_end=3) for s in sents]
+    return RelationEdge(
+        head_key=f"Drug:{head}", relation="Drug_Disease", tail_key=f"Disease:{tail}", count=len(sents),
+        confidence=conf, model_version=version, evidence=evidence,
+    )  # fmt: skip
+
+
+def docs_batch(
+    doc_ids: list[str], entities: list[EntityNode], relations: list[RelationEdge], **kw: Any
+) -> GraphBatch:
+    return GraphBatch(
+        documents=[DocumentNode(doc_id=d, source=f"{d}.txt") for d in doc_ids],
+        sentences=[
+            SentenceNode(sent_id=f"{d}:{i}", doc_id=d, text=f"{d} 第{i}句") for d in doc_ids for i in (0, 1)
+        ],
+        entities=entities,
+        relations=relations,
+        **kw,
+    )
+
+
+def test_constraints_and_name_index_exist(graph: tuple[neo4j.Driver, str]) -> None:
+    constraints = {
+        r["name"]: (r["labelsOrTypes"], r["properties"]) for r in rows(graph, queries.SHOW_CONSTRAINTS)
+    }
+    assert constraints["entity_key"] == (["Entity"], ["key"])
+    assert constraints["document_doc_id"] == (["Document"], ["doc_id"])
+    assert constraints["sentence_sent_id"] == (["Sentence"], ["sent_id"])
+    indexes = rows(
+        graph, "SHOW INDEXES YIELD name, type, state WHERE name = 'entity_name_text' RETURN type, state"
+    )
+    assert indexes == [{"type": "TEXT", "state": "ONLINE"}]
+    assert ensure_schema(graph[0], graph[1])  # a second call is a no-op, not an error
+
+
+def test_second_identical_load_creates_nothing_and_doubles_no_count(graph: tuple[neo4j.Driver, str]) -> None:
+    batch = docs_batch(
+        ["d1"],
+        [entity("二甲双胍"), entity("2型糖尿病", "Disease")],
+        [relation("二甲双胍", "2型糖尿病", ["d1:0", "d1:1"], "v1")],
+        mentions=[Mention(entity_key="Disease:2型糖尿病", sent_id="d1:1")],
+    )
+    first = write_graph(graph[0], batch, SCHEMA, database=graph[1], now=T1)
+    # 1 document, 2 sentences, 2 entities; IN x2, MENTIONED_IN x4 (head and tail of 2 sentences), 1 relation.
+    assert (first.nodes_created, first.relationships_created) == (5, 7)
+    second = write_graph(graph[0], batch, SCHEMA, database=graph[1], batch_size=1, now=T2)
+    assert (second.nodes_created, second.relationships_created, second.labels_added) == (0, 0, 0)
+    [rel] = rows(graph, "MATCH (:Drug)-[r:DRUG_DISEASE]->(:Disease) RETURN properties(r) AS p")
+    p = rel["p"]
+    assert p["count"] == 2 and p["evidence"] == ["d1:0|0|1|2|3|v1", "d1:1|0|1|2|3|v1"]
+    assert (p["relation"], p["confidence"], p["model_version"]) == ("Drug_Disease", 0.8, "v1")
+    assert (p["first_seen"].to_native(), p["last_seen"].to_native()) == (T1, T2)
+
+
+def test_evidence_merges_as_a_set_and_confidence_keeps_the_maximum(graph: tuple[neo4j.Driver, str]) -> None:
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+    write_graph(
+        graph[0], docs_batch(["d1"], ents, [relation("二甲双胍", "2型糖尿病", ["d1:0"], "v1", 0.9)]), SCHEMA
+    )
+    write_graph(
+        graph[0],
+        docs_batch(["d1"], ents, [relation("二甲双胍", "2型糖尿病", ["d1:0", "d1:1"], "v1", 0.5)]),
+        SCHEMA,
+    )
+    [rel] = rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.count AS count, r.confidence AS confidence")
+    assert rel == {"count": 2, "confidence": 0.9}
+
+
+HOSTILE_NAMES = [
+    'it\'s "quoted"',
+    "back`tick`",
+    "}) DETACH DELETE n //",
+    "'}) MATCH (n) DETACH DELETE n //",
+    "\\u0027; DROP CONSTRAINT entity_key",
+    "胰岛素🩺💉",
+    "x" * 10_240,
+    "糖" * 10_240,
+]
+
+
+def test_injection_like_and_huge_names_are_stored_verbatim_and_harm_nothing(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    ents = [entity(n) for n in HOSTILE_NAMES] + [entity("2型糖尿病", "Disease")]
+    rels = [relation(n, "2型糖尿病", ["d1:0"], "v1") for n in HOSTILE_NAMES]
+    counters = write_graph(graph[0], docs_batch(["d1"], ents, rels), SCHEMA, database=graph[1])
+    assert counters.nodes_created == 3 + len(ents) and counters.nodes_deleted == 0
+    stored = rows(
+        graph, "MATCH (e:Drug) RETURN e.name AS name, e.surface_forms AS forms, labels(e) AS labels"
+    )
+    assert sorted(r["name"] for r in stored) == sorted(HOSTILE_NAMES)
+    assert all(r["forms"] == [r["name"]] and sorted(r["labels"]) == ["Drug", "Entity"] for r in stored)
+    assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN count(r) AS n") == [{"n": len(HOSTILE_NAMES)}]
+    assert rows(graph, "MATCH (n) RETURN count(n) AS n") == [{"n": 3 + len(ents)}]
+    assert {r["name"] for r in rows(graph, queries.SHOW_CONSTRAINTS)} >= {"entity_key", "sentence_sent_id"}
+
+
+def test_unknown_relation_type_is_refused_with_a_clear_error_and_nothing_written(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    bad = relation("二甲双胍", "2型糖尿病", ["d1:0"], "v1").model_copy(
+        update={"relation": "Cures`]->() DELETE n"}
+    )
+    batch = docs_batch(["d1"], [entity("二甲双胍"), entity("2型糖尿病", "Disease")], [bad])
+    with pytest.raises(
+        UnknownRelationError, match="relation 'Cures`\\]->\\(\\) DELETE n' is not in the relation schema"
+    ):
+        write_graph(graph[0], batch, SCHEMA, database=graph[1])
+    assert rows(graph, "MATCH (n) RETURN count(n) AS n") == [{"n": 0}]
+
+
+def test_re_extraction_replaces_exactly_the_stale_relationships(graph: tuple[neo4j.Driver, str]) -> None:
+    disease = entity("2型糖尿病", "Disease")
+    v1 = docs_batch(
+        ["d1", "d2"],
+        [entity(n) for n in ("A", "B", "C", "Z")] + [disease],
+        [
+            relation("A", "2型糖尿病", ["d1:0"], "v1", 0.9),  # found again by v2: kept, evidence renewed
+            relation("B", "2型糖尿病", ["d1:1", "d2:0"], "v1"),  # v2 misses it on d1: keeps its d2 evidence
+            relation("C", "2型糖尿病", ["d2:1"], "v1"),  # on d2 only: untouched
+            relation("Z", "2型糖尿病", ["d1:1"], "v1"),  # v2 misses it: deleted, and Z with it
+        ],
+    )
+    write_graph(graph[0], v1, SCHEMA, database=graph[1], now=T1)
+    v2 = docs_batch(
+        ["d1"],
+        [entity("A"), entity("D"), disease],
+        [relation("A", "2型糖尿病", ["d1:0"], "v2", 0.6), relation("D", "2型糖尿病", ["d1:1"], "v2")],
+    )
+    counters = replace_documents(graph[0], ["d1"], v2, "v2", SCHEMA, database=graph[1], now=T2)
+    got = {
+        r["head"]: r
+        for r in rows(
+            graph,
+            """MATCH (h:Drug)-[r:DRUG_DISEASE]->(:Disease)
+               RETURN h.name AS head, r.evidence AS evidence, r.count AS count, r.model_version AS version,
+                      r.confidence AS confidence, r.first_seen AS first_seen""",
+        )
+    }
+    assert sorted(got) == ["A", "B", "C", "D"]
+    assert got["A"]["evidence"] == ["d1:0|0|1|2|3|v2"] and got["A"]["version"] == "v2"
+    assert got["A"]["confidence"] == 0.6 and got["A"]["first_seen"].to_native() == T1
+    assert got["B"]["evidence"] == ["d2:0|0|1|2|3|v1"] and (got["B"]["count"], got["B"]["version"]) == (
+        1,
+        "v1",
+    )
+    assert got["C"]["evidence"] == ["d2:1|0|1|2|3|v1"]
+    assert got["D"]["evidence"] == ["d1:1|0|1|2|3|v2"] and got["D"]["first_seen"].to_native() == T2
+    assert rows(graph, "MATCH (e:Entity {key: 'Drug:Z'}) RETURN count(e) AS n") == [{"n": 0}]
+    # B is still linked to d2 where it was read, no longer to d1 where v2 did not see it.
+    assert rows(graph, "MATCH (:Entity {key: 'Drug:B'})-[:MENTIONED_IN]->(s) RETURN s.sent_id AS s") == [
+        {"s": "d2:0"}
+    ]
+    assert (counters.relationships_deleted >= 1, counters.nodes_deleted) == (True, 1)
+    # Doing it again changes no relationship: v2 evidence is not stale for v2.
+    again = replace_documents(graph[0], ["d1"], v2, "v2", SCHEMA, database=graph[1], now=T2)
+    assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN count(r) AS n") == [{"n": 4}]
+    assert again.nodes_created == again.nodes_deleted == 0
+
+
+def _operators(plan: dict[str, Any]) -> list[str]:
+    return [plan["operatorType"].split("@")[0]] + [
+        op for c in plan.get("children", []) for op in _operators(c)
+    ]
+
+
+def test_plans_seek_the_key_index_and_dynamic_types_would_scan(graph: tuple[neo4j.Driver, str]) -> None:
+    """Why relationship types are spliced from the whitelist rather than passed as `$(type)` in 5.26."""
+    driver, database = graph
+    static = queries.merge_relationships("DRUG_DISEASE")
+    dynamic = static.replace("[r:DRUG_DISEASE]", "[r:$(row.type)]")
+    params = {"rows": [], "now": T1}
+    with driver.session(database=database) as session:
+        static_ops = _operators(session.run("EXPLAIN " + static, params).consume().plan)
+        dynamic_ops = _operators(session.run("EXPLAIN " + dynamic, params).consume().plan)
+        entity_ops = _operators(
+            session.run("EXPLAIN " + queries.merge_entities("Drug"), params).consume().plan
+        )
+    assert static_ops.count("NodeUniqueIndexSeek(Locking)") == 2 and "Expand(Into)" in static_ops
+    assert not any("Scan" in op for op in static_ops)
+    assert "DirectedAllRelationshipsScan" in dynamic_ops
+    assert "NodeUniqueIndexSeek(Locking)" in entity_ops and not any("Scan" in op for op in entity_ops)
