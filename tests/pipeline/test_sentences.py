@@ -127,3 +127,10 @@ def test_every_span_slices_back_and_sentences_do_not_overlap(original: str) -> N
         assert row.orig_start < row.orig_end <= len(original)
     whole = frame[frame["part"] <= 1]
     assert (whole["start"].iloc[1:].to_numpy() >= whole["end"].iloc[:-1].to_numpy()).all()
+
+
+def test_ocr_spaced_decimals_do_not_end_sentences() -> None:
+    assert _split("两组差异显著(P<0. 001)。血脂 7. 25 mmol/L [3. 5]。") == [
+        "两组差异显著(P<0. 001)。",
+        "血脂 7. 25 mmol/L [3. 5]。",
+    ]

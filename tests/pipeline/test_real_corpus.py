@@ -1,0 +1,51 @@
+"""The pipeline on real OCR'd literature: the offset map must carry brat annotations through normalisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.normalise import normalise
+from pipeline.reading import read_corpus
+from pipeline.sentences import sentence_to_original, split_corpus
+
+pytestmark = pytest.mark.shared_data
+
+
+def _entities(ann: Path) -> list[tuple[int, int, str]]:
+    """Contiguous brat entities as (start, end, text)."""
+    found = []
+    for line in ann.read_text(encoding="utf-8").splitlines():
+        if line.startswith("T") and ";" not in line.split("\t")[1]:
+            _, type_span, text = line.split("\t")
+            _, start, end = type_span.split(" ")
+            found.append((int(start), int(end), text))
+    return found
+
+
+def test_ruijin_annotations_survive_normalisation_and_splitting(shared_data: Path) -> None:
+    folder = shared_data / "ruijin_round2" / "train"
+    files = [folder / f"{n}.txt" for n in ("0", "1", "2")]
+    documents, manifest = read_corpus(files)
+    assert manifest["status"].tolist() == ["new"] * 3
+    sentences = split_corpus(documents).set_index("doc_id", drop=False)
+    checked = 0
+    for doc in documents:
+        offsets = doc.norm.offsets
+        rows = sentences.loc[[doc.doc_id]]
+        for start, end, text in _entities(Path(doc.source).with_suffix(".ann")):
+            if doc.original[start:end] != text:
+                continue  # the data set's few mismatched annotations
+            # Original span -> normalised span: the characters that came from inside it.
+            a, b = np.searchsorted(offsets, start), np.searchsorted(offsets, end)
+            assert doc.text[a:b] == normalise(text).text
+            assert doc.norm.to_original(a, b) == (start, end)
+            # And through the sentence that holds it, back to the original again.
+            holder = rows[(rows["start"] <= a) & (rows["end"] >= b)]
+            if len(holder):
+                row = holder.iloc[0]
+                assert sentence_to_original(row, a - row["start"], b - row["start"]) == (start, end)
+                checked += 1
+    assert checked > 1000
