@@ -44,6 +44,7 @@ _ABBREVIATIONS = frozenset(
 )
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}|[ivxIVX]{1,4}|[A-Za-z])$")
+_LOOK_BACK = 16
 _COMMAS, _SPACES = "，、,：:", " "
 
 
@@ -86,11 +87,13 @@ def _ends_with_full_stop(text: str, begin: int, match: re.Match[str]) -> bool:
         return False  # "et al. reported", "approx. five"
     if rest and rest[0].isdigit() and match.start() > 0 and text[match.start() - 1].isdigit():
         return False  # "P<0. 001", "[3. 5]": a decimal with an OCR space
-    before = text[begin : match.start()]
-    word = _WORD_BEFORE.search(before)
+    # Look back a few characters only: rescanning the whole sentence at every candidate full stop
+    # would be quadratic on a long line of abbreviations.
+    word = _WORD_BEFORE.search(text[max(begin, match.start() - _LOOK_BACK) : match.start()])
     if match.group("mark") == "." and word and word.group(1).lower() in _ABBREVIATIONS:
         return False
-    return not _LIST_NUMBER.match(before)  # "1. Introduction", "A. Methods"
+    short = match.start() - begin <= _LOOK_BACK
+    return not (short and _LIST_NUMBER.match(text[begin : match.start()]))  # "1. Methods", "A. Aims"
 
 
 def _add(bounds: list[tuple[int, int]], text: str, start: int, end: int) -> None:

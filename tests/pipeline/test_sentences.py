@@ -134,3 +134,11 @@ def test_ocr_spaced_decimals_do_not_end_sentences() -> None:
         "两组差异显著(P<0. 001)。",
         "血脂 7. 25 mmol/L [3. 5]。",
     ]
+
+
+@pytest.mark.parametrize("line", ["糖" * 2_000_000, "血糖控制，" * 400_000, "Fig. " * 200_000])
+def test_megabyte_single_lines_split_in_linear_time(line: str) -> None:
+    doc = _doc(line)
+    frame = split_sentences(doc)
+    assert frame["end"].max() == len(doc.text)
+    assert (frame["end"] - frame["start"]).max() <= SentenceSettings().max_chars
