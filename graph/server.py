@@ -283,7 +283,9 @@ def _is_our_launcher(pid: int, data_dir: Path) -> bool:
 
 
 def _port_free(port: int) -> bool:
+    """No one listens on HOST:port (SO_REUSEADDR like Netty: TIME_WAIT left by a stop is no conflict)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
+import neo4j
 import pytest
+
+from graph import server
+from graph.connection import driver, verify
+from graph.settings import Neo4jSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -15,3 +24,77 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").exists():
         pytest.skip(f"../shared/data not found at {SHARED_DATA}: the real data sets are not available here")
     return SHARED_DATA
+
+
+# --- Neo4j --------------------------------------------------------------------------------------------------
+# Integration tests run against a real Neo4j: the one NEO4J_URI names (with NEO4J_USER / NEO4J_PASSWORD /
+# NEO4J_DATABASE), else one local server that this session starts on a free port in a temporary folder and
+# stops at the end. The first start on a fresh machine downloads ~150 MB of jars from Maven
+# (`nrskg neo4j prefetch` ahead of pytest keeps that out of the test timings).
+
+WIPE_EXTERNAL_ENV = "NRSKG_TESTS_MAY_WIPE_NEO4J"
+TEST_PAGECACHE = "64m"
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it; a tiny race before Neo4j binds it, fine for tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((server.HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _external_uri() -> str | None:
+    return os.environ.get("NEO4J_URI", "").strip() or None
+
+
+@pytest.fixture(scope="session")
+def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.ServerInfo | None]:
+    """The local server this session started, or None when NEO4J_URI names an external one."""
+    if _external_uri():
+        yield None
+        return
+    if shutil.which("java") is None and not os.environ.get("CI"):
+        pytest.skip("no `java` on PATH: cannot start the local Neo4j (set NEO4J_URI to use another server)")
+    data_dir = tmp_path_factory.mktemp("neo4j")
+    # Generous timeout: a cold JVM on a busy 2-core CI machine; jar download has its own timeout in prefetch.
+    info = server.start(data_dir, free_port(), pagecache=TEST_PAGECACHE, timeout_s=300)
+    try:
+        yield info
+    finally:
+        server.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri(local_neo4j: server.ServerInfo | None) -> str:
+    """Bolt URI of the Neo4j the integration tests use for the whole session."""
+    return local_neo4j.uri if local_neo4j else os.environ["NEO4J_URI"].strip()
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings(neo4j_uri: str) -> Neo4jSettings:
+    """Settings for the test server: credentials from NEO4J_* when external, none for the local one."""
+    if _external_uri():
+        return Neo4jSettings.from_env()
+    return Neo4jSettings(uri=neo4j_uri)
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_settings: Neo4jSettings) -> Iterator[neo4j.Driver]:
+    """One driver for the session, already checked to answer."""
+    with driver(neo4j_settings) as drv:
+        verify(drv, neo4j_settings.uri)
+        yield drv
+
+
+@pytest.fixture
+def clean_graph(neo4j_driver: neo4j.Driver, neo4j_settings: Neo4jSettings) -> neo4j.Driver:
+    """The session driver on an empty database (all nodes and relationships deleted; constraints kept).
+
+    On an external server this wipes its database, so it needs NRSKG_TESTS_MAY_WIPE_NEO4J=1.
+    """
+    if _external_uri() and os.environ.get(WIPE_EXTERNAL_ENV) != "1":
+        pytest.skip(
+            f"would empty the external database {neo4j_settings.uri}; set {WIPE_EXTERNAL_ENV}=1 to allow"
+        )
+    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n", database_=neo4j_settings.database)
+    return neo4j_driver

@@ -1,0 +1,104 @@
+"""The local Neo4j: start/stop/status against real JVMs (the session one, plus one of its own to stop)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from graph import server
+from graph.connection import driver, verify
+from graph.settings import Neo4jSettings
+from nrskg.errors import GraphError
+from tests.conftest import TEST_PAGECACHE, free_port
+
+pytestmark = pytest.mark.neo4j
+
+
+@pytest.fixture
+def local(local_neo4j: server.ServerInfo | None) -> server.ServerInfo:
+    if local_neo4j is None:
+        pytest.skip("NEO4J_URI names an external server: these tests manage the local one")
+    return local_neo4j
+
+
+def test_start_is_idempotent(local: server.ServerInfo) -> None:
+    started = time.monotonic()
+    again = server.start(local.data_dir, local.port, pagecache=TEST_PAGECACHE)
+    assert again == local
+    assert time.monotonic() - started < 5, "a second start must find the running server, not launch a JVM"
+
+
+def test_status_reports_the_running_server_and_nothing_elsewhere(
+    local: server.ServerInfo, tmp_path: Path
+) -> None:
+    assert server.status(local.data_dir) == local
+    assert (local.data_dir / server.PID_FILE).read_text().strip() == str(local.pid)
+    assert server.status(tmp_path) is None
+    assert server.stop(tmp_path / "never-started") is None
+
+
+def test_taken_port_is_a_clear_error(local: server.ServerInfo, tmp_path: Path) -> None:
+    with pytest.raises(GraphError, match=rf"port {local.port} on 127\.0\.0\.1 is taken"):
+        server.start(tmp_path, local.port)
+    assert server.status(tmp_path) is None
+
+
+def test_cypher_round_trip(clean_graph: neo4j.Driver) -> None:
+    name = "二甲双胍 `'\"}) DETACH DELETE n //"
+    clean_graph.execute_query("CREATE (:Probe {name: $name})", name=name)
+    records, _, _ = clean_graph.execute_query("MATCH (p:Probe) RETURN p.name AS name, count(*) AS n")
+    assert [(r["name"], r["n"]) for r in records] == [(name, 1)]
+
+
+def test_clean_graph_starts_empty(clean_graph: neo4j.Driver) -> None:
+    records, _, _ = clean_graph.execute_query("MATCH (n) RETURN count(n) AS n")
+    assert records[0]["n"] == 0
+
+
+def test_jvm_that_dies_reports_its_log(tmp_path: Path) -> None:
+    with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*pagecache-is-not-a-size"):
+        server.start(tmp_path, free_port(), pagecache="pagecache-is-not-a-size", timeout_s=120)
+    assert server.status(tmp_path) is None
+    assert not (tmp_path / server.PID_FILE).exists()
+
+
+def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(GraphError, match="`java` not found"):
+        server.start(tmp_path / "data", free_port())
+
+
+def test_auth_needs_a_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    with pytest.raises(GraphError, match="NEO4J_PASSWORD"):
+        server.start(tmp_path, free_port(), auth=True)
+
+
+@pytest.mark.slow
+def test_second_instance_with_auth_then_stop(local: server.ServerInfo, tmp_path: Path) -> None:
+    """A server of its own (never the session one): its password works, others are refused; then stop."""
+    password = "a-test-password-1"
+    info = server.start(tmp_path, free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
+    assert info.port != local.port and info.auth
+    assert password not in (tmp_path / server.LOG_FILE).read_text()
+    assert password not in (tmp_path / server.INFO_FILE).read_text()
+
+    with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
+        assert drv.execute_query("RETURN 41 + 1 AS x").records[0]["x"] == 42
+    with driver(Neo4jSettings(uri=info.uri, password="not-the-password")) as drv:
+        with pytest.raises(GraphError, match="refused the credentials"):
+            verify(drv, info.uri)
+
+    stopped = server.stop(tmp_path)
+    assert stopped == info
+    assert server.status(tmp_path) is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(info.pid, 0)
+    assert "NRSKG-NEO4J stopped" in (tmp_path / server.LOG_FILE).read_text(), "SIGTERM must shut down cleanly"
+    assert server._port_free(info.port)
+    assert server.status(local.data_dir) == local, "stopping one instance must leave the session one alone"

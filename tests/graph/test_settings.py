@@ -1,0 +1,51 @@
+"""Neo4jSettings: environment, overrides, and a password that never shows."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from graph.settings import DEFAULT_URI, Neo4jSettings
+
+
+def test_defaults_point_at_the_local_server_without_auth() -> None:
+    settings = Neo4jSettings.from_env({})
+    assert settings.uri == DEFAULT_URI == "bolt://127.0.0.1:7687"
+    assert settings.database == "neo4j"
+    assert settings.auth() is None
+
+
+def test_environment_then_overrides() -> None:
+    env = {
+        "NEO4J_URI": "neo4j+s://abc.databases.neo4j.io",
+        "NEO4J_USER": "reader",
+        "NEO4J_PASSWORD": "s3cret-pw",
+        "NEO4J_DATABASE": "kg",
+        "NEO4J_UNRELATED": "x",
+    }
+    settings = Neo4jSettings.from_env(env, batch_size=250, row_limit=None)
+    assert (settings.uri, settings.user, settings.database) == (
+        "neo4j+s://abc.databases.neo4j.io",
+        "reader",
+        "kg",
+    )
+    assert settings.auth() == ("reader", "s3cret-pw")
+    assert settings.batch_size == 250
+    assert settings.row_limit == Neo4jSettings().row_limit, "a None override keeps the default"
+
+
+def test_blank_environment_values_are_ignored() -> None:
+    assert Neo4jSettings.from_env({"NEO4J_URI": "  ", "NEO4J_PASSWORD": ""}) == Neo4jSettings()
+
+
+def test_password_never_shows() -> None:
+    settings = Neo4jSettings(password="s3cret-pw")
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "s3cret-pw" not in text
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValidationError, match="batch_size"):
+        Neo4jSettings(batch_size=0)
+    with pytest.raises(ValidationError, match="typo"):
+        Neo4jSettings(typo=1)
