@@ -37,14 +37,12 @@ log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ["doc_id", "source", "status", "reason", "n_chars", "encoding"]
 NEW, SKIPPED, LOADED = "new", "skipped", "loaded"
 
-# Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are CJK or
-# common punctuation: GB18030 maps almost any byte pair to *some* character, so a Latin-1 file
-# could otherwise "decode" as Chinese.
-_CHINESE_LIKE = re.compile(
-    r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2010-\u2027\u00b7\u00d7\u2460-\u24ff]"
-)
+# Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are in
+# GB2312 (the 7,445 common characters and symbols of simplified Chinese): GB18030 maps almost any
+# byte pair to *some* character, so a Big5 or Latin-1 file would otherwise "decode" as rare
+# characters and private-use code points.
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_MIN_CHINESE_SHARE = 0.8
+_MIN_GB2312_SHARE = 0.8
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -105,7 +103,12 @@ def decode(data: bytes, where: str, settings: ReadSettings | None = None) -> tup
             continue
         if encoding == "utf-8" or _looks_chinese(text):
             return _check_text(text, where, encoding, settings), encoding
-    best = charset_normalizer.from_bytes(data).best()
+    # UTF-16/32 without a BOM would have NUL bytes in any text with ASCII in it; a guess of those
+    # for NUL-free bytes is always wrong.
+    matches = [
+        m for m in charset_normalizer.from_bytes(data) if not m.encoding.startswith(("utf_16", "utf_32"))
+    ]
+    best = min(matches, key=lambda m: m.chaos, default=None)
     if best is None:
         raise _Failed("undecodable", f"{where}: not UTF-8 or GB18030, and no encoding fits")
     if best.chaos > settings.max_detect_chaos or best.coherence < settings.min_detect_coherence:
@@ -127,7 +130,8 @@ def _strict(data: bytes, encoding: str, where: str) -> str:
 
 def _looks_chinese(text: str) -> bool:
     non_ascii = len(_NON_ASCII.findall(text))
-    return non_ascii == 0 or len(_CHINESE_LIKE.findall(text)) >= _MIN_CHINESE_SHARE * non_ascii
+    outside_gb2312 = text.encode("gb2312", "replace").count(b"?") - text.count("?")
+    return outside_gb2312 <= (1 - _MIN_GB2312_SHARE) * non_ascii
 
 
 def _check_text(text: str, where: str, encoding: str, settings: ReadSettings) -> str:

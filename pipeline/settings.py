@@ -20,10 +20,11 @@ class ReadSettings(_Frozen):
     """Field of a JSON object (one per `.jsonl` line) that holds the document text."""
     max_file_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     """Larger files are recorded as `failed:too-large` instead of exhausting memory."""
-    min_detect_coherence: float = Field(default=0.2, ge=0.0, le=1.0)
-    """Last-resort charset detection is accepted only at or above this coherence ..."""
     max_detect_chaos: float = Field(default=0.1, ge=0.0, le=1.0)
-    """... and at or below this mess ratio; below the bar a file is `failed:undecodable`, never guessed."""
+    """Last-resort charset detection is accepted only at or below this mess ratio ..."""
+    min_detect_coherence: float = Field(default=0.0, ge=0.0, le=1.0)
+    """... and at or above this language coherence (0 by default: it is 0 for most short Chinese
+    texts, Big5 ones included). Below the bar a file is `failed:undecodable`, never guessed."""
     max_control_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
     """Decoded text with more control characters than this share is binary, not text."""
 

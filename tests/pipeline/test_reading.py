@@ -132,6 +132,13 @@ def test_json_file_that_is_really_json_lines(tmp_path: Path) -> None:
     assert [d.source for d in read_corpus(path).documents] == [f"{path}#L1", f"{path}#L2"]
 
 
+def test_big5_is_not_mistaken_for_gb18030() -> None:
+    text = "糖尿病患者應控制血糖，並定期檢查腎功能。"
+    assert decode(text.encode("big5"), "x.txt") == (text, "big5")
+    gbk = "二甲双胍是2型糖尿病患者的一线用药，≥65岁注意肾功能（eGFR）μmol/L"
+    assert decode(gbk.encode("gbk"), "x.txt") == (gbk, "gb18030")
+
+
 def test_undecodable_bytes_fail_instead_of_becoming_mojibake() -> None:
     from pipeline.reading import _Failed
 
