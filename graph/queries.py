@@ -204,7 +204,7 @@ def _related_to(
     heads = "|".join(check_label(label) for label in head_labels)
     rels = "|".join(check_relationship_type(rel_type) for rel_type in rel_types)
     # `:Entity` on the named end lets the planner seek the name in the text index instead of a label scan.
-    return f"""MATCH (x:{heads})-[r:{rels}]->(:Entity:{check_label(tail_label)} {{name: $name}})
+    return f"""MATCH (x:{heads})-[r:{rels}]->(:Entity&{check_label(tail_label)} {{name: $name}})
 RETURN x.name AS {head_column}, x.type AS type, r.relation AS relation, r.count AS count,
        r.confidence AS confidence, x.key AS key
 ORDER BY count DESC, confidence DESC, {head_column}

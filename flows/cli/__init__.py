@@ -3,6 +3,7 @@
 from flows.cli import data  # noqa: F401
 from flows.cli import encoder  # noqa: F401
 from flows.cli import neo4j  # noqa: F401
+from flows.cli import query  # noqa: F401
 from flows.cli._app import app
 
 # Command modules register themselves on `app` when imported (one import line each).

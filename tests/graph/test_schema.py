@@ -112,8 +112,8 @@ def test_cookbook_uses_only_identifiers_the_diabetes_schema_produces() -> None:
     for q in queries.COOKBOOK:
         for group in re.findall(r"\[\w*:([A-Z_|]+)\]", q.cypher):
             assert set(group.split("|")) <= allowed_types, (q.name, group)
-        for group in re.findall(r"\(\w*:([A-Za-z:|]+)[ )]", q.cypher):
-            assert set(re.split(r"[|:]", group)) <= allowed_labels, (q.name, group)
+        for group in re.findall(r"\(\w*:([A-Za-z:|&]+)[ )]", q.cypher):
+            assert set(re.split(r"[|:&]", group)) <= allowed_labels, (q.name, group)
 
 
 def test_ensure_schema_runs_every_statement_then_waits_for_indexes() -> None:

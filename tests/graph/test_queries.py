@@ -1,0 +1,214 @@
+"""Every cookbook query on a small real graph, the read-only guards and `nrskg query` (real Neo4j)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from graph.queries import COOKBOOK, COOKBOOK_BY_NAME
+from graph.read import read_table, run_read
+from graph.schema import GraphSchema, ensure_schema
+from graph.settings import Neo4jSettings
+from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
+from graph.writer import write_graph
+from nrskg.errors import GraphError, ReadOnlyQueryError
+from tests.graph.test_schema import DIAKG_RELATIONS, ENTITY_TYPES, RUIJIN_RELATIONS
+
+pytestmark = pytest.mark.neo4j
+
+SCHEMA = GraphSchema.from_names(DIAKG_RELATIONS + RUIJIN_RELATIONS, ENTITY_TYPES)
+TIMEOUT_S = 10.0
+SENTENCES = {
+    "d1:0": "二甲双胍是2型糖尿病的一线用药",
+    "d1:1": "二甲双胍每日两次，每次500mg，可降低2型糖尿病患者血糖",
+    "d1:2": "胰岛素用于2型糖尿病，可引起低血糖",
+    "d1:3": "二甲双胍罕见乳酸酸中毒",
+    "d2:0": "2型糖尿病常有多饮，需查糖化血红蛋白和OGTT",
+    "d2:1": "2型糖尿病可饮食控制，肥胖者可行代谢手术",
+}
+# (head type, head, relation, tail type, tail, sentence ids)
+TRIPLES = [
+    ("Drug", "二甲双胍", "Drug_Disease", "Disease", "2型糖尿病", ["d1:0", "d1:1"]),
+    ("Drug", "胰岛素", "Drug_Disease", "Disease", "2型糖尿病", ["d1:2"]),
+    ("ADE", "乳酸酸中毒", "ADE_Drug", "Drug", "二甲双胍", ["d1:3"]),
+    ("SideEff", "低血糖", "SideEff-Drug", "Drug", "胰岛素", ["d1:2"]),
+    ("Frequency", "每日两次", "Frequency_Drug", "Drug", "二甲双胍", ["d1:1"]),
+    ("Amount", "500mg", "Amount_Drug", "Drug", "二甲双胍", ["d1:1"]),
+    ("Symptom", "多饮", "Symptom_Disease", "Disease", "2型糖尿病", ["d2:0"]),
+    ("Test_items", "糖化血红蛋白", "Test_items_Disease", "Disease", "2型糖尿病", ["d2:0"]),
+    ("Test", "OGTT", "Test_Disease", "Disease", "2型糖尿病", ["d2:0"]),
+    ("Treatment", "饮食控制", "Treatment_Disease", "Disease", "2型糖尿病", ["d2:1"]),
+    ("Operation", "代谢手术", "Operation_Disease", "Disease", "2型糖尿病", ["d2:1"]),
+]
+
+
+def evidence(sent_id: str, head: str, tail: str) -> Evidence:
+    text = SENTENCES[sent_id]
+    hs, ts = text.index(head), text.index(tail)
+    return Evidence(
+        sent_id=sent_id, head_start=hs, head_end=hs + len(head), tail_start=ts, tail_end=ts + len(tail)
+    )
+
+
+def small_graph() -> GraphBatch:
+    names = {(ht, h) for ht, h, *_ in TRIPLES} | {(tt, t) for *_, tt, t, _ in TRIPLES}
+    return GraphBatch(
+        documents=[DocumentNode(doc_id=d, source=f"guides/{d}.txt") for d in ("d1", "d2")],
+        sentences=[SentenceNode(sent_id=s, doc_id=s.split(":")[0], text=t) for s, t in SENTENCES.items()],
+        entities=[EntityNode(key=f"{t}:{n}", name=n, type=t, surface_forms=[n]) for t, n in sorted(names)],
+        relations=[
+            RelationEdge(
+                head_key=f"{ht}:{h}", relation=rel, tail_key=f"{tt}:{t}", count=len(sents), confidence=0.9,
+                model_version="v1", evidence=[evidence(s, h, t) for s in sents],
+            )
+            for ht, h, rel, tt, t, sents in TRIPLES
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def loaded(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> str:
+    """The small graph on an empty database; returns the database name."""
+    ensure_schema(clean_graph, neo4j_settings.database)
+    write_graph(clean_graph, small_graph(), SCHEMA, database=neo4j_settings.database)
+    return neo4j_settings.database
+
+
+def cookbook(driver: neo4j.Driver, database: str, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
+    query = COOKBOOK_BY_NAME[query_name]
+    assert set(params) | {"limit"} >= set(query.params), f"{query_name} needs {sorted(query.params)}"
+    return run_read(
+        driver, query.cypher, {"limit": 20, **params}, timeout=TIMEOUT_S, limit=100, database=database
+    )
+
+
+def column(rows: list[dict[str, Any]], key: str) -> list[Any]:
+    return [r[key] for r in rows]
+
+
+def test_every_cookbook_query_is_covered_here() -> None:
+    covered = {
+        "drugs_for_disease", "adverse_effects_of_drug", "tests_for_disease", "symptoms_of_disease",
+        "treatments_for_disease", "drug_administration", "evidence_for_relationship",
+        "most_connected_entities", "entities_by_name", "relationships_of_entity",
+        "documents_mentioning_entity", "relation_summary",
+    }  # fmt: skip
+    assert {q.name for q in COOKBOOK} == covered
+
+
+def test_relation_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    def ask(name: str, entity: str, key: str) -> list[Any]:
+        return column(cookbook(neo4j_driver, loaded, name, name=entity), key)
+
+    drugs = cookbook(neo4j_driver, loaded, "drugs_for_disease", name="2型糖尿病")
+    assert [(r["drug"], r["count"], r["relation"]) for r in drugs] == [
+        ("二甲双胍", 2, "Drug_Disease"),
+        ("胰岛素", 1, "Drug_Disease"),
+    ]
+    assert ask("adverse_effects_of_drug", "二甲双胍", "adverse_effect") == ["乳酸酸中毒"]
+    assert ask("adverse_effects_of_drug", "胰岛素", "adverse_effect") == ["低血糖"]
+    assert ask("tests_for_disease", "2型糖尿病", "test") == ["OGTT", "糖化血红蛋白"]
+    assert ask("symptoms_of_disease", "2型糖尿病", "symptom") == ["多饮"]
+    assert ask("treatments_for_disease", "2型糖尿病", "treatment") == ["代谢手术", "饮食控制"]
+    assert ask("drug_administration", "二甲双胍", "detail") == ["500mg", "每日两次"]
+    assert ask("drugs_for_disease", "1型糖尿病", "drug") == []
+
+
+def test_evidence_for_one_relationship(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    rows = cookbook(
+        neo4j_driver, loaded, "evidence_for_relationship",
+        head_key="Drug:二甲双胍", relation="Drug_Disease", tail_key="Disease:2型糖尿病",
+    )  # fmt: skip
+    assert column(rows, "sent_id") == ["d1:0", "d1:1"]
+    assert column(rows, "sentence") == [SENTENCES["d1:0"], SENTENCES["d1:1"]]
+    assert {(r["head"], r["tail"], r["doc_id"], r["source"], r["model_version"]) for r in rows} == {
+        ("二甲双胍", "2型糖尿病", "d1", "guides/d1.txt", "v1")
+    }
+    start = SENTENCES["d1:1"].index("2型糖尿病")
+    assert (rows[1]["tail_start"], rows[1]["tail_end"]) == (start, start + len("2型糖尿病"))
+
+
+def test_entity_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    top = cookbook(neo4j_driver, loaded, "most_connected_entities", limit=2)
+    assert [(r["key"], r["degree"]) for r in top] == [("Disease:2型糖尿病", 7), ("Drug:二甲双胍", 4)]
+    found = cookbook(neo4j_driver, loaded, "entities_by_name", text="糖")
+    assert column(found, "key") == ["SideEff:低血糖", "Disease:2型糖尿病", "Test_items:糖化血红蛋白"]
+    assert found[1]["mentions"] == 5 and found[1]["surface_forms"] == ["2型糖尿病"]
+    about = cookbook(neo4j_driver, loaded, "relationships_of_entity", key="Drug:二甲双胍")
+    assert sorted((r["direction"], r["relation"], r["other"]) for r in about) == [
+        ("in", "ADE_Drug", "乳酸酸中毒"),
+        ("in", "Amount_Drug", "500mg"),
+        ("in", "Frequency_Drug", "每日两次"),
+        ("out", "Drug_Disease", "2型糖尿病"),
+    ]
+    docs = cookbook(neo4j_driver, loaded, "documents_mentioning_entity", key="Drug:二甲双胍")
+    assert docs == [{"doc_id": "d1", "source": "guides/d1.txt", "sentences": 3}]
+    summary = {r["relation"]: (r["type"], r["relationships"], r["evidence"]) for r in cookbook(
+        neo4j_driver, loaded, "relation_summary"
+    )}  # fmt: skip
+    assert summary["Drug_Disease"] == ("DRUG_DISEASE", 2, 3) and summary["SideEff-Drug"] == (
+        "SIDE_EFF_DRUG",
+        1,
+        1,
+    )
+    assert len(summary) == len({t[2] for t in TRIPLES})
+
+
+def test_reads_are_limited_and_writes_refused(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    result = read_table(
+        neo4j_driver, "UNWIND range(1, 10) AS x RETURN x", timeout=TIMEOUT_S, limit=3, database=loaded
+    )
+    assert (result.columns, result.rows, result.truncated) == (["x"], [{"x": 1}, {"x": 2}, {"x": 3}], True)
+    for write in (
+        "CREATE (n:Drug {name: 'x'}) RETURN n",
+        "MATCH (n) DETACH DELETE n",
+        "CREATE INDEX x FOR (n:A) ON n.b",
+    ):
+        with pytest.raises(ReadOnlyQueryError, match="refused: this query would write"):
+            run_read(neo4j_driver, write, timeout=TIMEOUT_S, limit=10, database=loaded)
+    assert run_read(
+        neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
+    ) == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
+    # The second guard we rely on: Neo4j itself refuses a write inside a READ transaction.
+    with (
+        neo4j_driver.session(database=loaded) as session,
+        pytest.raises(neo4j.exceptions.ClientError) as caught,
+    ):
+        session.execute_read(lambda tx: tx.run("CREATE (:Probe)").consume())
+    assert caught.value.code == "Neo.ClientError.Statement.AccessMode"
+
+
+def test_slow_query_hits_the_timeout(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    slow = "UNWIND range(1, 100000000) AS x WITH x WHERE x % 7 = 0 RETURN count(x)"
+    with pytest.raises(GraphError, match="query failed"):
+        run_read(neo4j_driver, slow, timeout=0.2, limit=1, database=loaded)
+
+
+def _env(settings: Neo4jSettings) -> dict[str, str]:
+    env = {"NEO4J_URI": settings.uri, "NEO4J_USER": settings.user, "NEO4J_DATABASE": settings.database}
+    return env | ({"NEO4J_PASSWORD": settings.password.get_secret_value()} if settings.password else {})
+
+
+def test_cli_query_prints_rows_and_refuses_writes(
+    neo4j_driver: neo4j.Driver, neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    cypher = COOKBOOK_BY_NAME["drugs_for_disease"].cypher
+    shown = runner.invoke(app, ["query", cypher, "--param", "name=2型糖尿病", "-p", "limit=5"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "二甲双胍" in shown.output and "胰岛素" in shown.output and "(2 rows)" in shown.output
+    as_json = runner.invoke(
+        app, ["query", "UNWIND [1, 2, 3] AS x RETURN x", "--limit", "2", "--json"], env=env
+    )
+    assert as_json.exit_code == 0 and '"truncated": true' in as_json.output
+    refused = runner.invoke(app, ["query", "MATCH (n) DETACH DELETE n"], env=env)
+    assert refused.exit_code == 1 and "refused" in refused.output
+    nodes = run_read(
+        neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
+    )
+    assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]

@@ -1,0 +1,68 @@
+"""The read-only runner without a server: value conversion, table layout and error translation."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import neo4j
+import neo4j.time
+import pytest
+
+from graph.read import ReadResult, format_table, plain, read_table
+from nrskg.errors import GraphError, ReadOnlyQueryError
+
+
+def test_plain_turns_driver_values_into_json_friendly_ones() -> None:
+    when = neo4j.time.DateTime(2026, 1, 2, 3, 4, 5)
+    assert plain({"seen": [when], "n": 1, "t": ("a", 2.5)}) == {
+        "seen": ["2026-01-02T03:04:05.000000000"],
+        "n": 1,
+        "t": ["a", 2.5],
+    }
+
+
+def test_format_table_aligns_wide_characters_and_notes_truncation() -> None:
+    result = ReadResult(
+        ["drug", "count"], [{"drug": "二甲双胍", "count": 2}, {"drug": "x", "count": 10}], True
+    )
+    lines = format_table(result).splitlines()
+    assert lines[0] == "drug      count"  # "二甲双胍" is 8 columns wide
+    assert lines[2] == "二甲双胍  2"
+    assert lines[3] == "x         10"
+    assert lines[-1] == "(2 rows, cut at the row limit)"
+    cut = format_table(ReadResult(["s"], [{"s": "糖" * 50}], False), max_width=9).splitlines()[2]
+    assert cut == "糖糖糖糖…"
+
+
+def _driver_raising(error: Exception) -> MagicMock:
+    driver = MagicMock(spec=neo4j.Driver)
+    driver.session.return_value.__enter__.return_value.execute_read.side_effect = error
+    return driver
+
+
+def test_server_refusal_of_a_write_becomes_read_only_query_error() -> None:
+    # Constructed the way the driver hydrates a server failure.
+    refusal = neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.ClientError.Statement.AccessMode", message="Writing in read access mode not allowed."
+    )
+    with pytest.raises(ReadOnlyQueryError, match="refused: no writing in a read transaction"):
+        read_table(_driver_raising(refusal), "CALL custom.write()", timeout=1.0, limit=5)
+    syntax = neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.ClientError.Statement.SyntaxError", message="Invalid input 'MATC'"
+    )
+    with pytest.raises(GraphError, match="query failed: Invalid input 'MATC'"):
+        read_table(_driver_raising(syntax), "MATC (n) RETURN n", timeout=1.0, limit=5)
+
+
+def test_plan_with_a_write_is_refused_before_the_query_runs() -> None:
+    driver = MagicMock(spec=neo4j.Driver)
+    session = driver.session.return_value.__enter__.return_value
+    tx = MagicMock(spec=neo4j.ManagedTransaction)
+    session.execute_read.side_effect = lambda fn, *args: fn(tx, *args)
+    tx.run.return_value.consume.return_value.query_type = "rw"
+    with pytest.raises(ReadOnlyQueryError, match="query type 'rw'"):
+        read_table(driver, "PROFILE CREATE (n) RETURN n", {"a": 1}, timeout=2.0, limit=5, database="kg")
+    tx.run.assert_called_once_with("EXPLAIN  CREATE (n) RETURN n", {"a": 1})
+    driver.session.assert_called_once_with(database="kg", default_access_mode=neo4j.READ_ACCESS)
+    with pytest.raises(GraphError, match="row limit must be at least 1"):
+        read_table(driver, "RETURN 1", timeout=1.0, limit=0)
