@@ -86,9 +86,8 @@ def doc_id_of(normalised_text: str) -> str:
     return hashlib.sha256(normalised_text.encode("utf-8")).hexdigest()
 
 
-def decode(data: bytes, where: str, settings: ReadSettings | None = None) -> tuple[str, str]:
+def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     """Decode file bytes to `(text, encoding)`, or raise `_Failed` naming `where`."""
-    settings = settings or ReadSettings()
     if data.startswith(codecs.BOM_UTF8):
         return _strict(data[len(codecs.BOM_UTF8) :], "utf-8", where), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -222,6 +221,20 @@ def read_corpus(
     return Corpus(documents, manifest)
 
 
+def with_status(
+    manifest: pd.DataFrame, doc_ids: Iterable[str], status: str, reason: str = ""
+) -> pd.DataFrame:
+    """A copy of `manifest` where the `new` rows of `doc_ids` get `status` (`skipped`, `loaded`).
+
+    Failed rows and in-corpus duplicates keep what reading found out about them.
+    """
+    out = manifest.copy()
+    rows = out["doc_id"].isin(set(doc_ids)) & (out["status"] == NEW)
+    out.loc[rows, "status"] = status
+    out.loc[rows, "reason"] = reason
+    return out
+
+
 def _row(
     doc_id: str | None, source: str, status: str, reason: str, n_chars: int, encoding: str | None
 ) -> dict[str, object]:
@@ -245,7 +258,7 @@ def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[
         data = path.read_bytes()
         if not data.strip():
             raise _Failed("empty", f"{source}: empty file")
-        text, encoding = decode(data, source, settings)
+        text, encoding = _decode(data, source, settings)
     except _Failed as failed:
         yield source, failed
         return

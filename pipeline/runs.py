@@ -127,6 +127,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def table_counts(
+    manifest: pd.DataFrame,
+    sentences: pd.DataFrame | None = None,
+    triples: pd.DataFrame | None = None,
+    entities: pd.DataFrame | None = None,
+    relations: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """The counts a run summary and its Prefect artifact report, as plain JSON-ready numbers.
+
+    `documents` counts manifest rows by status (`seen` is all of them, `failed` all `failed:*`);
+    `failures` breaks the failures down by kind. Tables not given are left out.
+    """
+    status = manifest["status"].astype(str)
+    failed = status[status.str.startswith("failed:")]
+    counts: dict[str, Any] = {
+        "documents": {
+            "seen": len(manifest),
+            **{s: int((status == s).sum()) for s in ("new", "skipped", "loaded")},
+            "failed": len(failed),
+        },
+        "failures": {kind: int(n) for kind, n in sorted(failed.value_counts().items())},
+    }
+    for name, frame in (("sentences", sentences), ("triples", triples), ("entities", entities)):
+        if frame is not None:
+            counts[name] = len(frame)
+    if relations is not None:
+        counts["relations"] = len(relations)
+        counts["evidence"] = int(relations["count"].sum()) if len(relations) else 0
+    return counts
+
+
 def write_summary(run_dir: Path | str, summary: dict[str, Any]) -> Path:
     """Write `summary.json` (counts and timings), atomically; this marks the run as loaded."""
     text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nrskg.errors import PipelineError
-from pipeline.reading import MANIFEST_COLUMNS, decode, discover, doc_id_of, read_corpus
+from pipeline.normalise import normalise
+from pipeline.reading import MANIFEST_COLUMNS, discover, doc_id_of, read_corpus, with_status
 
 
 def _status(manifest, source_suffix: str) -> str:
@@ -132,21 +133,38 @@ def test_json_file_that_is_really_json_lines(tmp_path: Path) -> None:
     assert [d.source for d in read_corpus(path).documents] == [f"{path}#L1", f"{path}#L2"]
 
 
-def test_big5_is_not_mistaken_for_gb18030() -> None:
-    text = "糖尿病患者應控制血糖，並定期檢查腎功能。"
-    assert decode(text.encode("big5"), "x.txt") == (text, "big5")
+def _read_bytes(tmp_path: Path, data: bytes) -> tuple[list[str], dict]:
+    path = tmp_path / "x.txt"
+    path.write_bytes(data)
+    documents, manifest = read_corpus(path)
+    return [d.text for d in documents], manifest.iloc[0].to_dict()
+
+
+def test_big5_is_not_mistaken_for_gb18030(tmp_path: Path) -> None:
+    big5 = "糖尿病患者應控制血糖，並定期檢查腎功能。"
+    texts, row = _read_bytes(tmp_path, big5.encode("big5"))
+    assert (texts, row["encoding"]) == ([big5], "big5")
     gbk = "二甲双胍是2型糖尿病患者的一线用药，≥65岁注意肾功能（eGFR）μmol/L"
-    assert decode(gbk.encode("gbk"), "x.txt") == (gbk, "gb18030")
+    texts, row = _read_bytes(tmp_path, gbk.encode("gbk"))
+    assert (texts, row["encoding"]) == ([normalise(gbk).text], "gb18030")
 
 
-def test_undecodable_bytes_fail_instead_of_becoming_mojibake() -> None:
-    from pipeline.reading import _Failed
+def test_undecodable_bytes_fail_instead_of_becoming_mojibake(tmp_path: Path) -> None:
+    texts, row = _read_bytes(tmp_path, bytes(range(0x80, 0x100)) * 3)
+    assert texts == [] and row["status"] in {"failed:undecodable", "failed:binary"}
+    texts, row = _read_bytes(tmp_path, b"\xef\xbb\xbf\xff\xfe")
+    assert (row["status"], row["encoding"]) == ("failed:undecodable", "utf-8")
+    assert row["reason"] == f"{tmp_path / 'x.txt'}: byte 0: not utf-8 (invalid start byte)"
 
-    with pytest.raises(_Failed) as failed:
-        decode(bytes(range(0x80, 0x100)) * 3, "x.txt")
-    assert failed.value.kind in {"undecodable", "binary"}
-    with pytest.raises(_Failed, match="x.txt: byte 0: not utf-8"):
-        decode(b"\xef\xbb\xbf\xff\xfe", "x.txt")
+
+def test_with_status_marks_only_new_rows(broken_corpus: Path) -> None:
+    documents, manifest = read_corpus(broken_corpus)
+    loaded = with_status(manifest, [documents[0].doc_id, None], "loaded")
+    assert (loaded["status"] == "loaded").sum() == 1
+    assert (
+        loaded["status"].str.startswith("failed:").sum() == manifest["status"].str.startswith("failed:").sum()
+    )
+    assert (manifest["status"] == "loaded").sum() == 0  # the input is not changed
 
 
 def test_unsupported_single_file_and_missing_path(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pipeline.runs import (
     next_stage,
     read_summary,
     read_table,
+    table_counts,
     write_summary,
     write_table,
 )
@@ -113,3 +114,17 @@ def test_missing_or_unknown_tables_fail_clearly(tmp_path: Path) -> None:
     (tmp_path / "entities.parquet").write_bytes(b"not parquet")
     with pytest.raises(PipelineError, match="unreadable"):
         read_table(tmp_path, "entities")
+
+
+def test_table_counts_report_statuses_and_sizes(tables: dict[str, pd.DataFrame]) -> None:
+    counts = table_counts(**tables)
+    assert counts["documents"] == {"seen": 2, "new": 1, "skipped": 0, "loaded": 0, "failed": 1}
+    assert counts["failures"] == {"failed:binary": 1}
+    assert (counts["sentences"], counts["triples"], counts["entities"], counts["relations"]) == (
+        len(tables["sentences"]),
+        1,
+        2,
+        1,
+    )
+    assert counts["evidence"] == 1
+    assert set(table_counts(tables["manifest"])) == {"documents", "failures"}
