@@ -30,6 +30,9 @@ import numpy as np
 
 from pipeline.settings import NormaliseSettings
 
+SENTENCE_MARKS = "。！？!?；;…"
+CLOSERS = "”’\"')）]】」』》"
+"""Quotes and brackets that close after a sentence mark and belong to the sentence before them."""
 _SPACE, _NEWLINE, _CR = 0x20, 0x0A, 0x0D
 _BMP = 0x10000
 
@@ -38,8 +41,8 @@ _BMP = 0x10000
 _DELETED, _TERMINAL, _CLOSER, _CJK = 1, 2, 4, 8
 _FLAGS = np.zeros(_BMP, dtype=np.uint8)
 _FLAGS[[0xAD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]] |= _DELETED
-_FLAGS[[ord(c) for c in "。！？!?；;…"]] |= _TERMINAL
-_FLAGS[[ord(c) for c in "”’\"')）]】」』》"]] |= _CLOSER
+_FLAGS[[ord(c) for c in SENTENCE_MARKS]] |= _TERMINAL
+_FLAGS[[ord(c) for c in CLOSERS]] |= _CLOSER
 for _first, _last in [
     (0x3000, 0x303F),
     (0x3400, 0x4DBF),

@@ -20,6 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from pipeline.normalise import CLOSERS
 from pipeline.reading import Document
 from pipeline.settings import SentenceSettings
 
@@ -36,11 +37,10 @@ SENTENCE_COLUMNS = [
     "orig_map",
 ]
 
-_CLOSERS = "”’\"'」』》）)]】"
-_MARK = re.compile(rf"(?P<mark>[。！？!?…]+|[；;]|\.+)[{re.escape(_CLOSERS)}]*|\n")
+_MARK = re.compile(rf"(?P<mark>[。！？!?…]+|[；;]|\.+)[{re.escape(CLOSERS)}]*|\n")
 _OPENERS, _CLOSING_BRACKETS = "（([【《「『", "）)]】》」』"
 _ABBREVIATIONS = frozenset(
-    "al approx ca cf dr e.g eg etc fig figs i.e ie incl mr mrs ms no nos prof ref refs st vs vol".split()
+    "al approx ca cf dr e.g eg fig figs i.e ie incl mr mrs ms no nos prof ref refs st vs vol".split()
 )
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}|[ivxIVX]{1,4}|[A-Za-z])$")
