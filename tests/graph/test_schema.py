@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from unittest.mock import MagicMock, call
 
 import neo4j
@@ -135,3 +136,10 @@ def test_ensure_schema_turns_driver_errors_into_graph_errors() -> None:
     )
     with pytest.raises(GraphError, match="could not create constraints and indexes: down"):
         ensure_schema(driver)
+
+
+def test_docs_list_every_cookbook_query_verbatim() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "queries.md").read_text(encoding="utf-8")
+    for q in queries.COOKBOOK:
+        assert q.question in docs and q.cypher.strip() in docs, q.name
+        assert all(f"`${name}`" in docs for name in q.params), q.name

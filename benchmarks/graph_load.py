@@ -1,0 +1,289 @@
+"""How fast triples reach Neo4j: batched UNWIND MERGE vs one MERGE per triple vs a blind UNWIND CREATE.
+
+    python -m benchmarks.graph_load [--quick] [--repeats N]
+
+All methods write the same synthetic rows with the production statements of `graph.queries` (the rows come
+from `graph.writer.plan_statements`), in one run on one server, after a warm-up that compiles every plan. Only
+the relationship statements are timed: documents, sentences, entities and mentions are written before each
+method; the last row times the whole `write_graph` for comparison.
+Uses the server of NEO4J_URI, or starts a throwaway local Neo4j (graph.server) in a temporary folder. The
+database is emptied between methods, so never point NEO4J_URI at data you want to keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import neo4j
+
+from graph import queries, server
+from graph.connection import driver as open_driver
+from graph.schema import GraphSchema, ensure_schema
+from graph.settings import Neo4jSettings
+from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
+from graph.writer import Statement, plan_statements, write_graph
+
+log = logging.getLogger("benchmarks.graph_load")
+
+RESULTS = Path(__file__).resolve().parent / "results" / "graph_load.json"
+# (relation, head type, tail type): four relationship types, so rows are grouped by type as in production.
+RELATIONS = [
+    ("Drug_Disease", "Drug", "Disease"),
+    ("ADE_Drug", "ADE", "Drug"),
+    ("Test_Disease", "Test", "Disease"),
+    ("Symptom_Disease", "Symptom", "Disease"),
+]
+SCHEMA = GraphSchema.from_names(
+    [r for r, _, _ in RELATIONS], sorted({t for _, h, d in RELATIONS for t in (h, d)})
+)
+DOCUMENTS = 10
+
+
+@dataclass(frozen=True)
+class Size:
+    triples: int
+    per_triple: int  # one transaction per triple is slow: it runs on the first rows only
+    batch_sizes: tuple[int, ...]
+    sentences: int
+
+
+FULL = Size(triples=10_000, per_triple=1_000, batch_sizes=(100, 1_000, 5_000), sentences=1_000)
+QUICK = Size(triples=2_000, per_triple=300, batch_sizes=(100, 1_000), sentences=100)
+WARM_UP = Size(triples=200, per_triple=20, batch_sizes=(100,), sentences=10)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    method: str
+    batch_size: int
+    triples: int
+    seconds: float
+
+    @property
+    def triples_per_s(self) -> float:
+        return self.triples / self.seconds
+
+
+def synthetic_batch(size: Size) -> GraphBatch:
+    """`size.triples` distinct (head, relation, tail) rows, each with one piece of evidence."""
+    per_relation = math.ceil(size.triples / len(RELATIONS))
+    pool = math.isqrt(per_relation) + 1  # heads per type; (k % pool, k // pool) is a distinct pair per k
+    names: set[tuple[str, str]] = set()
+    relations = []
+    for i in range(size.triples):
+        relation, head_type, tail_type = RELATIONS[i % len(RELATIONS)]
+        k = i // len(RELATIONS)
+        head, tail = (head_type, f"{head_type}{k % pool}"), (tail_type, f"{tail_type}{k // pool}")
+        names |= {head, tail}
+        sent = i % size.sentences
+        relations.append(
+            RelationEdge(
+                head_key=f"{head[0]}:{head[1]}", relation=relation, tail_key=f"{tail[0]}:{tail[1]}", count=1,
+                confidence=0.5 + (i % 50) / 100, model_version="bench",
+                evidence=[Evidence(sent_id=f"d{sent % DOCUMENTS}:{sent}", head_start=0, head_end=2,
+                                   tail_start=3, tail_end=5)],
+            )
+        )  # fmt: skip
+    return GraphBatch(
+        documents=[DocumentNode(doc_id=f"d{d}", source=f"synthetic/{d}.txt") for d in range(DOCUMENTS)],
+        sentences=[
+            SentenceNode(sent_id=f"d{s % DOCUMENTS}:{s}", doc_id=f"d{s % DOCUMENTS}", text=f"合成句子 {s}")
+            for s in range(size.sentences)
+        ],
+        entities=[EntityNode(key=f"{t}:{n}", name=n, type=t, surface_forms=[n]) for t, n in sorted(names)],
+        relations=relations,
+    )
+
+
+def _run(drv: neo4j.Driver, database: str, statements: Sequence[Statement]) -> None:
+    with drv.session(database=database) as session:
+        for st in statements:
+            session.execute_write(lambda tx, st=st: tx.run(st.text, st.params).consume())
+
+
+def _reset(drv: neo4j.Driver, database: str, nodes: Sequence[Statement]) -> None:
+    """Empty the database and write everything but the relationships."""
+    with drv.session(database=database) as session:
+        session.run(queries.DELETE_EVERYTHING).consume()
+    _run(drv, database, nodes)
+
+
+def _timed(method: str, batch_size: int, triples: int, work: Callable[[], object]) -> Measurement:
+    start = time.perf_counter()
+    work()
+    m = Measurement(method, batch_size, triples, time.perf_counter() - start)
+    log.info("%-28s batch %5d: %6d triples in %6.2f s = %8.0f triples/s", method, batch_size, triples,
+             m.seconds, m.triples_per_s)  # fmt: skip
+    return m
+
+
+def _count_relations(drv: neo4j.Driver, database: str) -> int:
+    records, _, _ = drv.execute_query(queries.COOKBOOK_BY_NAME["relation_summary"].cypher, database_=database)
+    return sum(r["relationships"] for r in records)
+
+
+def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
+    """Every method on the same rows; checks after each that exactly `triples` relationships exist."""
+    batch = synthetic_batch(size)
+    rels = [
+        st
+        for st in plan_statements(batch, SCHEMA, batch_size=size.triples)
+        if st.what.startswith("relations:")
+    ]
+    nodes = [st for st in plan_statements(batch, SCHEMA) if not st.what.startswith("relations:")]
+    triples = sum(len(st.params["rows"]) for st in rels)
+
+    def chunked(text_for: dict[str, str], batch_size: int, limit: int | None = None) -> list[Statement]:
+        out, taken = [], 0
+        for st in rels:
+            rel_rows = st.params["rows"][: None if limit is None else max(0, limit - taken)]
+            taken += len(rel_rows)
+            for i in range(0, len(rel_rows), batch_size):
+                params = {"rows": rel_rows[i : i + batch_size], "now": st.params["now"]}
+                out.append(Statement(text_for[st.text], params, st.what))
+        return out
+
+    merge = {st.text: st.text for st in rels}
+    create = {st.text: queries.create_relationships(st.what.split(":", 1)[1]) for st in rels}
+    results = []
+
+    def check(expected: int) -> None:
+        got = _count_relations(drv, database)
+        if got != expected:
+            raise RuntimeError(f"expected {expected} relationships after the run, found {got}")
+
+    for batch_size in size.batch_sizes:
+        _reset(drv, database, nodes)
+        statements = chunked(merge, batch_size)
+        results.append(
+            _timed("UNWIND MERGE", batch_size, triples, lambda s=statements: _run(drv, database, s))
+        )
+        check(triples)
+    # Same statements again: every relationship exists, so this is the idempotent re-load path.
+    statements = chunked(merge, size.batch_sizes[-1])
+    results.append(
+        _timed(
+            "UNWIND MERGE, all existing",
+            size.batch_sizes[-1],
+            triples,
+            lambda: _run(drv, database, statements),
+        )
+    )
+    check(triples)
+    _reset(drv, database, nodes)
+    statements = chunked(merge, 1, limit=size.per_triple)
+    results.append(_timed("MERGE per triple", 1, len(statements), lambda: _run(drv, database, statements)))
+    check(len(statements))
+    _reset(drv, database, nodes)
+    statements = chunked(create, size.batch_sizes[-1])
+    results.append(
+        _timed(
+            "UNWIND CREATE (blind)", size.batch_sizes[-1], triples, lambda: _run(drv, database, statements)
+        )
+    )
+    check(triples)
+    with drv.session(database=database) as session:
+        session.run(queries.DELETE_EVERYTHING).consume()
+    results.append(
+        _timed("write_graph (whole batch)", size.batch_sizes[-1], triples,
+               lambda: write_graph(drv, batch, SCHEMA, batch_size=size.batch_sizes[-1], database=database))
+    )  # fmt: skip
+    check(triples)
+    return results
+
+
+def format_table(results: Sequence[Measurement]) -> str:
+    per_triple = next(m.triples_per_s for m in results if m.method == "MERGE per triple")
+    header = ("method", "batch", "triples", "seconds", "triples/s", "x per-triple")
+    lines = ["{:28s} {:>6s} {:>8s} {:>8s} {:>10s} {:>12s}".format(*header)]
+    lines += [
+        f"{m.method:28s} {m.batch_size:6d} {m.triples:8d} {m.seconds:8.2f} {m.triples_per_s:10.0f} "
+        f"{m.triples_per_s / per_triple:12.1f}"
+        for m in results
+    ]
+    return "\n".join(lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((server.HOST, 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def neo4j_for_benchmark() -> Iterator[tuple[Neo4jSettings, str]]:
+    """The server of NEO4J_URI, or a throwaway local one; yields the settings and a description."""
+    if os.environ.get("NEO4J_URI", "").strip():
+        settings = Neo4jSettings.from_env()
+        yield settings, f"external server {settings.uri}"
+        return
+    with tempfile.TemporaryDirectory(prefix="nrskg-bench-") as tmp:
+        start = time.perf_counter()
+        info = server.start(Path(tmp), _free_port())
+        log.info("local Neo4j %s started in %.1f s", info.version, time.perf_counter() - start)
+        try:
+            yield Neo4jSettings(uri=info.uri), f"local Neo4j {info.version} (graph.server)"
+        finally:
+            server.stop(Path(tmp))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK.triples} triples instead of {FULL.triples}"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of every method; the fastest is reported (shared machines)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("neo4j").setLevel(logging.ERROR)  # "label does not exist" notices on the empty database
+    size = QUICK if args.quick else FULL
+    with neo4j_for_benchmark() as (settings, where), open_driver(settings) as drv:
+        ensure_schema(drv, settings.database)
+        log.info("warm-up (compiles every plan; not reported)")
+        measure(drv, settings.database, WARM_UP)
+        runs = [measure(drv, settings.database, size) for _ in range(args.repeats)]
+        with drv.session(database=settings.database) as session:
+            session.run(queries.DELETE_EVERYTHING).consume()
+    # The fastest of the repeats: on a shared machine, slower runs measure the neighbours, not Neo4j.
+    results = [min(same, key=lambda m: m.seconds) for same in zip(*runs, strict=True)]
+    table = format_table(results)
+    print(
+        f"\n{where}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"fastest of {args.repeats} runs"
+    )
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "server": where,
+        "cpus": os.cpu_count(),
+        "size": asdict(size),
+        "repeats": args.repeats,
+        "results": [
+            asdict(m) | {"triples_per_s": round(m.triples_per_s, 1), "all_seconds": [r.seconds for r in same]}
+            for m, same in zip(results, zip(*runs, strict=True), strict=True)
+        ],
+    }
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
