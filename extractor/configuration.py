@@ -63,6 +63,7 @@ class TrainConfig:
     patience: int = 5  # evaluations without a better validation F1 before stopping
     eval_every_steps: int = 0  # 0: evaluate once per epoch
     seed: int = 13
+    split_seed: int | None = None  # seed of the validation split; None: `seed` (benchmarks fix it across seeds)
     val_fraction: float = 0.1  # 0: no validation split; the best checkpoint is then chosen on training F1
     train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
     window_chars: int = 200

@@ -73,7 +73,8 @@ def train(
     # ---- data: split by document, then window long sentences ----
     docs = load(data_path, fmt)
     if config.val_fraction > 0:
-        train_docs, val_docs = split_documents(docs, config.val_fraction, config.seed)
+        split_seed = config.seed if config.split_seed is None else config.split_seed
+        train_docs, val_docs = split_documents(docs, config.val_fraction, split_seed)
     else:
         train_docs, val_docs = list(docs), []
     train_sentences = _examples(train_docs)
