@@ -66,10 +66,16 @@ def doc_id_of_sentence(sent_id: str) -> str:
     return sent_id.rpartition(":")[0]
 
 
-def sentence_order(sent_id: str) -> tuple[str, int]:
-    """Sort key putting `d:2` before `d:10`, so lists read in document order."""
-    doc_id, _, index = sent_id.rpartition(":")
-    return (doc_id, int(index)) if index.isdigit() else (sent_id, -1)
+def sentence_order(sent_ids: pd.Series) -> pd.DataFrame:
+    """Sort columns (`_doc`, `_index`) putting `d:2` before `d:10`, so lists read in document order."""
+    parts = sent_ids.str.extract(r"^(?P<_doc>.*):(?P<_index>\d+)$")
+    return pd.DataFrame(
+        {
+            "_doc": parts["_doc"].fillna(sent_ids).astype(str),
+            "_index": pd.to_numeric(parts["_index"]).fillna(-1).astype("int64"),
+        },
+        index=sent_ids.index,
+    )
 
 
 def prepare_triples(triples: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +103,7 @@ def prepare_triples(triples: pd.DataFrame) -> pd.DataFrame:
     if unkeyable.any():
         log.warning("dropped %d triples whose head or tail name is empty", int(unkeyable.sum()))
         frame = frame[~unkeyable]
-    return frame.reset_index(drop=True)
+    return pd.concat([frame, sentence_order(frame["sent_id"])], axis=1).reset_index(drop=True)
 
 
 def deduplicate(
@@ -116,79 +122,79 @@ def deduplicate(
 
 def _drop_window_repeats(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.DataFrame:
     """Keep one row per triple at one place of a document (the one in the earliest window)."""
-    start = sentences.set_index("sent_id")["start"]
-    base = frame["sent_id"].map(start)
+    base = frame["sent_id"].map(sentences.set_index("sent_id")["start"])
     if base.isna().any():
         unknown = frame.loc[base.isna(), "sent_id"].iloc[0]
         raise DataFormatError(f"triples table: sentence {unknown!r} is not in the sentences table")
-    absolute = frame[_OFFSETS].add(base.astype("int64"), axis=0)
-    identity = pd.concat([frame[["doc_id", "head_key", "relation", "tail_key"]], absolute], axis=1)
-    order = sorted(range(len(frame)), key=lambda i: (sentence_order(frame["sent_id"].iat[i]), i))
-    keep = ~identity.iloc[order].duplicated()
-    return frame.iloc[order][keep.to_numpy()].sort_index()
+    place = frame[_OFFSETS].add(base.astype("int64"), axis=0)
+    identity = pd.concat([frame[["doc_id", "head_key", "relation", "tail_key"]], place], axis=1)
+    earliest_first = frame.sort_values(["_doc", "_index"], kind="stable").index
+    repeated = identity.loc[earliest_first].duplicated()
+    return frame.drop(index=repeated[repeated].index)
 
 
 def entities_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per entity key from the heads and tails of prepared triples (`prepare_triples`)."""
+    columns = ["sent_id", "_doc", "_index", "key", "surface", "type", "start", "end"]
     mentions = pd.concat(
         [
-            frame[["sent_id", f"{side}_key", side, f"{side}_type", f"{side}_start", f"{side}_end"]].set_axis(
-                ["sent_id", "key", "surface", "type", "start", "end"], axis=1
-            )
+            frame[
+                [
+                    "sent_id",
+                    "_doc",
+                    "_index",
+                    f"{side}_key",
+                    side,
+                    f"{side}_type",
+                    f"{side}_start",
+                    f"{side}_end",
+                ]
+            ].set_axis(columns, axis=1)
             for side in ("head", "tail")
         ],
         ignore_index=True,
     ).drop_duplicates(["key", "sent_id", "start", "end", "surface"])
-    rows = []
-    for key, group in mentions.groupby("key", sort=True):
-        counts = group["surface"].value_counts()
-        # Most frequent surface form; ties go to the smallest string, so the choice never depends on order.
-        name = min(counts.index, key=lambda s: (-counts[s], s))
-        rows.append(
-            (
-                key,
-                name,
-                group["type"].iloc[0],
-                sorted(counts.index),
-                sorted(set(group["sent_id"]), key=sentence_order),
-                len(group[["sent_id", "start", "end"]].drop_duplicates()),
-            )
-        )
-    return pd.DataFrame(rows, columns=ENTITY_COLUMNS).astype({"n_mentions": "int64"})
+    by_key = mentions.groupby("key", sort=True)
+    # Most frequent surface form; ties go to the smallest string, so the choice never depends on order.
+    surfaces = mentions.groupby(["key", "surface"]).size().rename("n").reset_index()
+    surfaces = surfaces.sort_values(["key", "n", "surface"], ascending=[True, False, True], kind="stable")
+    places = mentions.drop_duplicates(["key", "sent_id", "start", "end"])
+    sentences = mentions.drop_duplicates(["key", "sent_id"]).sort_values(
+        ["key", "_doc", "_index"], kind="stable"
+    )
+    table = pd.DataFrame(
+        {
+            "name": surfaces.drop_duplicates("key").set_index("key")["surface"],
+            "type": by_key["type"].first(),
+            "surface_forms": surfaces.sort_values(["key", "surface"]).groupby("key")["surface"].agg(list),
+            "mentions": sentences.groupby("key")["sent_id"].agg(list),
+            "n_mentions": places.groupby("key").size(),
+        }
+    )
+    return table.rename_axis("key").reset_index()[ENTITY_COLUMNS].astype({"n_mentions": "int64"})
 
 
 def relations_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (head_key, relation, tail_key) from prepared triples (`prepare_triples`)."""
-    rows = []
-    for (head_key, relation, tail_key), group in frame.groupby(
-        ["head_key", "relation", "tail_key"], sort=True
-    ):
-        # One piece of evidence per place; a place reported twice keeps its higher confidence.
-        best = group.groupby(EVIDENCE_FIELDS, sort=False)["confidence"].max()
-        places = sorted(best.items(), key=lambda item: (sentence_order(item[0][0]), item[0][1:]))
-        evidence = [
-            {
-                "sent_id": sent_id,
-                "head_start": int(head_start),
-                "head_end": int(head_end),
-                "tail_start": int(tail_start),
-                "tail_end": int(tail_end),
-                "confidence": float(confidence),
-            }
-            for (sent_id, head_start, head_end, tail_start, tail_end), confidence in places
-        ]
-        rows.append(
-            (
-                head_key,
-                relation,
-                tail_key,
-                len(evidence),
-                float(group["confidence"].max()),
-                evidence,
-                VERSION_SEPARATOR.join(sorted(set(group["model_version"]))),
-                sorted(set(group["doc_id"])),
-            )
-        )
-    return pd.DataFrame(rows, columns=RELATION_COLUMNS).astype(
-        {"count": "int64", "confidence_max": "float64"}
+    keys = ["head_key", "relation", "tail_key"]
+    # One piece of evidence per place; a place reported twice keeps its higher confidence.
+    evidence = (
+        frame.groupby([*keys, "_doc", "_index", *EVIDENCE_FIELDS], sort=True)["confidence"]
+        .max()
+        .reset_index()
     )
+    evidence["item"] = evidence[[*EVIDENCE_FIELDS, "confidence"]].to_dict("records")
+    grouped = evidence.groupby(keys, sort=True)
+    versions = frame[[*keys, "model_version"]].drop_duplicates().sort_values("model_version")
+    doc_ids = frame[[*keys, "doc_id"]].drop_duplicates().sort_values("doc_id")
+    table = pd.DataFrame(
+        {
+            "count": grouped.size(),
+            "confidence_max": grouped["confidence"].max(),
+            "evidence": grouped["item"].agg(list),
+            "model_version": versions.groupby(keys)["model_version"].agg(VERSION_SEPARATOR.join),
+            "doc_ids": doc_ids.groupby(keys)["doc_id"].agg(list),
+        }
+    )
+    table = table.reset_index()[RELATION_COLUMNS]
+    return table.astype({"count": "int64", "confidence_max": "float64"})
