@@ -119,7 +119,8 @@ def read_table(run_dir: Path | str, name: str) -> pd.DataFrame:
 def _plain(value: Any) -> Any:
     """numpy arrays (and arrays of structs) from Parquet list columns back to lists of plain values."""
     if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
+        # Numeric arrays convert in C; only arrays of objects (structs, strings) need a look inside.
+        return [_plain(v) for v in value.tolist()] if value.dtype == np.dtype(object) else value.tolist()
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
