@@ -102,12 +102,10 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
             continue
         if encoding == "utf-8" or _looks_chinese(text):
             return _check_text(text, where, encoding, settings), encoding
-    # UTF-16/32 without a BOM would have NUL bytes in any text with ASCII in it; a guess of those
-    # for NUL-free bytes is always wrong.
-    matches = [
-        m for m in charset_normalizer.from_bytes(data) if not m.encoding.startswith(("utf_16", "utf_32"))
-    ]
-    best = min(matches, key=lambda m: m.chaos, default=None)
+    # Matches come best first. UTF-16/32 without a BOM would have NUL bytes in any text with ASCII
+    # in it, so guessing them for NUL-free bytes is always wrong.
+    matches = charset_normalizer.from_bytes(data)
+    best = next((m for m in matches if not m.encoding.startswith(("utf_16", "utf_32"))), None)
     if best is None:
         raise _Failed("undecodable", f"{where}: not UTF-8 or GB18030, and no encoding fits")
     if best.chaos > settings.max_detect_chaos or best.coherence < settings.min_detect_coherence:
