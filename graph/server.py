@@ -89,8 +89,16 @@ class ServerInfo:
 
     @property
     def browser_url(self) -> str | None:
-        """Neo4j Browser of this server, when it was started with an HTTP port."""
-        return f"http://{HOST}:{self.http_port}/browser/" if self.http_port else None
+        """Neo4j Browser of this server (when started with an HTTP port), with its connection filled in.
+
+        Without the query string Browser offers neo4j:// with a username and waits; with it an auth-off server
+        connects at once and an auth-on one asks only for the password.
+        """
+        if self.http_port is None:
+            return None
+        query = f"dbms=bolt://neo4j@{HOST}:{self.port}" if self.auth else f"dbms=bolt://{HOST}:{self.port}"
+        method = "" if self.auth else "&preselectAuthMethod=NO_AUTH"
+        return f"http://{HOST}:{self.http_port}/browser/?{query}{method}"
 
     def to_json(self) -> str:
         return json.dumps(

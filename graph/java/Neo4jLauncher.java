@@ -2,8 +2,7 @@
 // on loopback. graph/server.py compiles this file with `javac --release 17` against the class path that Maven
 // resolved once, then runs it detached; nothing here needs Maven or the network.
 //
-// Usage: java -cp <lib/*>:<classes> Neo4jLauncher --home DIR --bolt-port N [--http-port N] [--auth]
-//                                                 [--pagecache SIZE]
+// Usage: java -cp <lib/*>:<classes> Neo4jLauncher --home DIR --bolt-port N --pagecache SIZE [--http-port N] [--auth]
 // With --auth, the initial password of user `neo4j` comes from the environment variable NEO4J_PASSWORD (never from
 // the command line, which other users can read in `ps`), and it is never printed.
 
@@ -11,6 +10,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.SettingValueParsers;
 import org.neo4j.configuration.connectors.BoltConnector;
@@ -24,6 +24,7 @@ import org.neo4j.graphdb.Result;
 import org.neo4j.graphdb.Transaction;
 import org.neo4j.logging.Level;
 import org.neo4j.logging.log4j.Log4jLogProvider;
+import org.neo4j.server.configuration.ServerSettings;
 
 public final class Neo4jLauncher {
     /** graph/server.py waits for a line that starts with this; keep the two in step. */
@@ -51,11 +52,16 @@ public final class Neo4jLauncher {
                 .setConfig(GraphDatabaseSettings.auth_enabled, auth)
                 .setConfig(HttpsConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.udc_enabled, false)
+                // Netty waits this many quiet seconds per Bolt connector after the store is closed: 5 s by
+                // default, twice, which made every stop take ~11 s for nothing.
+                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
                 .setConfig(GraphDatabaseSettings.pagecache_memory,
-                        SettingValueParsers.BYTES.parse(args.getOrDefault("--pagecache", "256m")));
+                        SettingValueParsers.BYTES.parse(require(args, "--pagecache")));
         String httpPort = args.get("--http-port");
         builder.setConfig(HttpConnector.enabled, httpPort != null);
         if (httpPort != null) {
+            // Hospital data: Browser must not phone home (there is usually no route out anyway).
+            builder.setConfig(ServerSettings.allow_telemetry, false);
             SocketAddress http = new SocketAddress(LOOPBACK, Integer.parseInt(httpPort));
             builder.setConfig(HttpConnector.listen_address, http).setConfig(HttpConnector.advertised_address, http);
         }
