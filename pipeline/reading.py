@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["doc_id", "source", "status", "reason", "n_chars", "encoding"]
 NEW, SKIPPED, LOADED = "new", "skipped", "loaded"
+PARAGRAPH_BREAK = "\n\n"  # between the texts a dotted `text_field` collects from one record
 
 # Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are in
 # GB2312 (the 7,445 common characters and symbols of simplified Chinese): GB18030 maps almost any
@@ -317,8 +318,21 @@ def _text_field(record: object, where: str, encoding: str, field: str) -> tuple[
     if not isinstance(record, dict):
         reason = f"{where}: expected a JSON object, got {type(record).__name__}"
         return _Failed("invalid-json", reason, encoding)
-    value = record.get(field)
-    if not isinstance(value, str):
+    texts = _strings_at(record, field)
+    if not texts:
         keys = ", ".join(sorted(map(str, record))[:10])
         return _Failed("no-text", f"{where}: no string field {field!r} (fields: {keys})", encoding)
-    return value, encoding
+    return PARAGRAPH_BREAK.join(texts), encoding
+
+
+def _strings_at(record: dict, field: str) -> list[str]:
+    """The strings at a dotted path, through lists: `paragraphs.paragraph` reads every paragraph
+    of a DiaKG document; a plain name is one top-level field."""
+    values: list[object] = [record]
+    for name in field.split("."):
+        values = [v.get(name) for v in _flatten(values) if isinstance(v, dict)]
+    return [v for v in _flatten(values) if isinstance(v, str)]
+
+
+def _flatten(values: list[object]) -> list[object]:
+    return [item for v in values for item in (v if isinstance(v, list) else [v])]

@@ -17,7 +17,8 @@ class ReadSettings(_Frozen):
 
     suffixes: tuple[str, ...] = (".txt", ".md", ".json", ".jsonl")
     text_field: str = "text"
-    """Field of a JSON object (one per `.jsonl` line) that holds the document text."""
+    """Field of a JSON object (one per `.jsonl` line) that holds the document text; a dotted path
+    goes through lists and joins what it finds as paragraphs (`paragraphs.paragraph` for DiaKG)."""
     max_file_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     """Larger files are recorded as `failed:too-large` instead of exhausting memory."""
     max_detect_chaos: float = Field(default=0.1, ge=0.0, le=1.0)

@@ -127,6 +127,26 @@ def test_json_text_field_is_configurable_and_lists_are_read(tmp_path: Path) -> N
     assert manifest["status"].tolist() == ["new", "failed:no-text"]
 
 
+def test_dotted_text_field_collects_paragraphs(tmp_path: Path) -> None:
+    from pipeline.settings import ReadSettings
+
+    record = {"doc_id": "1", "paragraphs": [{"paragraph": "第一段。"}, {"paragraph": "第二段。"}, {"x": 1}]}
+    (tmp_path / "doc.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    (doc,) = read_corpus(tmp_path, ReadSettings(text_field="paragraphs.paragraph")).documents
+    assert doc.text == "第一段。\n\n第二段。"
+
+
+def test_diakg_documents_read_through_their_paragraphs(shared_data: Path) -> None:
+    from pipeline.settings import ReadSettings
+
+    documents, manifest = read_corpus(
+        shared_data / "diakg" / "train", ReadSettings(text_field="paragraphs.paragraph")
+    )
+    assert len(manifest) == 33 and (manifest["status"] == "new").all()
+    assert min(len(d.text) for d in documents) > 1000  # whole guidelines, not one field of them
+    assert sum("糖尿病" in d.text for d in documents) >= 30
+
+
 def test_json_file_that_is_really_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "lines.json"
     path.write_text('{"text": "一。"}\n{"text": "二。"}\n', encoding="utf-8")
