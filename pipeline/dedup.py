@@ -79,7 +79,8 @@ def sentence_order(sent_ids: pd.Series) -> pd.DataFrame:
 
 
 def prepare_triples(triples: pd.DataFrame) -> pd.DataFrame:
-    """Check and type the triples table, add `doc_id`, `head_key` and `tail_key`.
+    """Check and type the triples table; add `doc_id` (if absent), `head_key`, `tail_key`, and
+    the sort columns `_doc`, `_index` (`sentence_order`).
 
     Rows whose head or tail name is empty after normalisation cannot be keyed; they are dropped
     with a warning that counts them.
