@@ -267,13 +267,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = format_table(results)
     print(
         f"\n{where}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"fastest of {args.repeats} runs"
+        f"fastest of {args.repeats} runs, load average {os.getloadavg()[0]:.1f}"
     )
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "server": where,
         "cpus": os.cpu_count(),
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
         "size": asdict(size),
         "repeats": args.repeats,
         "results": [

@@ -192,7 +192,8 @@ def replace_documents(
     On those documents, evidence items from other model versions are removed, a relationship left without
     evidence (and not found again by the new model) is deleted, mentions are replaced by the batch's, and
     entities left with no link at all are deleted. Evidence from other documents is untouched, so a
-    relationship also read elsewhere survives with that evidence.
+    relationship also read elsewhere survives with that evidence. The whole replacement is one transaction
+    held in server memory: call it per document or small group of documents, not for a whole corpus.
     """
     doc_set = set(doc_ids)
     for i, s in enumerate(batch.sentences):
