@@ -57,7 +57,7 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
         pytest.skip("no `java` on PATH: cannot start the local Neo4j (set NEO4J_URI to use another server)")
     data_dir = tmp_path_factory.mktemp("neo4j")
     # Generous timeout: a cold JVM on a busy 2-core CI machine; jar download has its own timeout in prefetch.
-    info = server.start(data_dir, free_port(), pagecache=TEST_PAGECACHE, timeout_s=300)
+    info = server.start(data_dir, free_port(), free_port(), pagecache=TEST_PAGECACHE, timeout_s=300)
     try:
         yield info
     finally:

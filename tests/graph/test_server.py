@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 from pathlib import Path
 
 import neo4j
@@ -45,6 +47,14 @@ def test_taken_port_is_a_clear_error(local: server.ServerInfo, tmp_path: Path) -
     with pytest.raises(GraphError, match=rf"port {local.port} on 127\.0\.0\.1 is taken"):
         server.start(tmp_path, local.port)
     assert server.status(tmp_path) is None
+
+
+def test_http_serves_browser_and_advertises_this_bolt_port(local: server.ServerInfo) -> None:
+    assert local.browser_url is not None
+    with urllib.request.urlopen(local.browser_url, timeout=30) as page:
+        assert page.status == 200 and "<title>Neo4j Browser</title>" in page.read().decode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{local.http_port}/", timeout=30) as discovery:
+        assert json.load(discovery)["bolt_direct"] == local.uri
 
 
 def test_cypher_round_trip(clean_graph: neo4j.Driver) -> None:
