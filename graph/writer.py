@@ -196,11 +196,10 @@ def replace_documents(
     held in server memory: call it per document or small group of documents, not for a whole corpus.
     """
     doc_set = set(doc_ids)
-    for i, s in enumerate(batch.sentences):
-        if s.doc_id not in doc_set:
-            raise DataFormatError(
-                f"sentences[{i}] ({s.sent_id!r}) belongs to {s.doc_id!r}, not a replaced document"
-            )
+    # The batch's own validation ties every sentence to one of its documents, so checking these suffices.
+    for i, d in enumerate(batch.documents):
+        if d.doc_id not in doc_set:
+            raise DataFormatError(f"documents[{i}] ({d.doc_id!r}) is not one of the replaced documents")
     for i, r in enumerate(batch.relations):
         if r.model_version != model_version:
             raise DataFormatError(

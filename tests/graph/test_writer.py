@@ -157,7 +157,9 @@ def test_replace_refuses_rows_of_other_versions_or_documents() -> None:
     driver, _, _ = mocked_driver()
     with pytest.raises(DataFormatError, match="relations\\[0\\] has model version 'v1', expected 'v2'"):
         replace_documents(driver, ["d1"], make_batch(model_version="v1"), "v2", SCHEMA)
-    with pytest.raises(DataFormatError, match="belongs to 'd1', not a replaced document"):
+    with pytest.raises(
+        DataFormatError, match="documents\\[0\\] \\('d1'\\) is not one of the replaced documents"
+    ):
         replace_documents(driver, ["d9"], make_batch(model_version="v2"), "v2", SCHEMA)
     driver.session.assert_not_called()
 
