@@ -42,8 +42,7 @@ def check_label(label: str) -> str:
     return label
 
 
-# --- schema
-# -----------------------------------------------------------------------------------------------------
+# --- schema -------------------------------------------------------------------------------------------------
 
 SCHEMA_STATEMENTS: Mapping[str, str] = {
     "entity_key": "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE e.key IS UNIQUE",
@@ -59,8 +58,7 @@ SCHEMA_STATEMENTS: Mapping[str, str] = {
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
 
-# --- write path: one UNWIND $rows statement per kind (and per label / relationship type)
-# -----------------------
+# --- write path: one UNWIND $rows statement per kind (and per label / relationship type) --------------------
 
 MERGE_DOCUMENTS = """
 UNWIND $rows AS row
@@ -115,8 +113,7 @@ SET r.evidence = evidence,
 """
 
 
-# --- re-extraction: run in the same transaction as the new write
-# ------------------------------------------------
+# --- re-extraction: run in the same transaction as the new write --------------------------------------------
 
 # Every evidence sentence's head is linked by MENTIONED_IN (the writer guarantees it), so the relationships
 # that carry evidence on these documents are found from the documents, through indexes, without a scan.
@@ -164,8 +161,7 @@ WHERE NOT (e)--()
 DELETE e
 """
 
-# --- maintenance and benchmark
-# ----------------------------------------------------------------------------------
+# --- maintenance and benchmark ------------------------------------------------------------------------------
 
 DELETE_EVERYTHING = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
 
@@ -183,8 +179,7 @@ SET r.relation = row.relation, r.evidence = row.evidence, r.count = size(row.evi
 """
 
 
-# --- the clinician cookbook
-# ---------------------------------------------------------------------------------------
+# --- the clinician cookbook ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
