@@ -63,7 +63,9 @@ class TrainConfig:
     patience: int = 5  # evaluations without a better validation F1 before stopping
     eval_every_steps: int = 0  # 0: evaluate once per epoch
     seed: int = 13
-    split_seed: int | None = None  # seed of the validation split; None: `seed` (benchmarks fix it across seeds)
+    split_seed: int | None = (
+        None  # seed of the validation split; None: `seed` (benchmarks fix it across seeds)
+    )
     val_fraction: float = 0.1  # 0: no validation split; the best checkpoint is then chosen on training F1
     train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
     window_chars: int = 200
@@ -74,6 +76,14 @@ class TrainConfig:
     tokenization: TokenizationMode = "char"
     device: str = "auto"  # "auto": CUDA when available, else CPU
     amp: bool = True  # autocast on CUDA (bf16 when supported, else fp16 with a grad scaler)
+
+
+# What learns with the random `tiny` encoder (no pretraining to protect): a large head learning rate, a
+# moderate encoder one, no dropout. It overfits the project's 105-sentence sample to train F1 >= 0.95 in
+# about 50 epochs.
+TINY_TRAIN = TrainConfig(
+    lr=3e-2, encoder_lr=2e-3, d_e=128, dropout=0.0, batch_size=8, epochs=50, warmup_ratio=0.05, patience=100
+)
 
 
 def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:

@@ -136,7 +136,8 @@ class Extractor:
                         )
         finally:
             self.model.train(was_training)
-        return [sorted(per_text.values()) for per_text in found]
+        # Keys are (head start, head end, relation id, tail start, tail end): sorting them orders by position.
+        return [[per_text[key] for key in sorted(per_text)] for per_text in found]
 
     def _decode(self, cells: CellPredictions, rows: int) -> dict[int, list[tuple[tagging.SpanTriple, float]]]:
         """Per batch row, the decoded token-span triples with their confidences."""
@@ -158,7 +159,7 @@ class Extractor:
             }
             for span in tagging.decode_cells(k, i, j, classes[picked]):
                 probs = [mark_probs[mark][where[rel, r, c]] for rel, r, c, mark in tagging.cells(span)]
-                out[row].append((span, float(np.mean(probs))))
+                out[row].append((span, float(sum(probs)) / len(probs)))
         return out
 
     def _add(

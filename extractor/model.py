@@ -163,7 +163,10 @@ class NRSOneRelModel(nn.Module):
             b, i, j, k = index.unbind(dim=1)
             found.append((index + index.new_tensor([0, start, 0, 0]), classes[b, i, j, k], probs[b, i, j, k]))
         index, classes, probs = (torch.cat(parts) for parts in zip(*found, strict=True))
-        return CellPredictions(index=index, classes=classes, probs=probs)
+        # One canonical order (batch row, head, tail, relation) whatever the block size.
+        L, K = valid.shape[1], self.config.num_relations
+        order = (((index[:, 0] * L + index[:, 1]) * L + index[:, 2]) * K + index[:, 3]).argsort()
+        return CellPredictions(index=index[order], classes=classes[order], probs=probs[order])
 
     # ---- saving and loading: one directory, loadable offline ----
 

@@ -137,7 +137,7 @@ def train(
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
     eval_every = config.eval_every_steps or batches_per_epoch
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress)
-    running_loss = 0.0
+    running_loss, losses = 0.0, 0
     try:
         while step < total_steps and bad_evals < config.patience:
             epoch += 1
@@ -147,7 +147,7 @@ def train(
                 loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
                 scheduler.step()
                 step += 1
-                running_loss += loss
+                running_loss, losses = running_loss + loss, losses + 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", best_f1=f"{max(best_f1, 0):.3f}")
                 if step % eval_every == 0 or step == total_steps:
@@ -155,14 +155,14 @@ def train(
                     record = {
                         "step": step,
                         "epoch": epoch,
-                        "train_loss": running_loss / eval_every,
+                        "train_loss": running_loss / losses,
                         "lr": scheduler.get_last_lr()[0],
                         "val_f1": report.f1,
                         "val_precision": report.precision,
                         "val_recall": report.recall,
                         "elapsed_s": round(time.perf_counter() - started, 2),
                     }
-                    running_loss = 0.0
+                    running_loss, losses = 0.0, 0
                     metrics_log.write(json.dumps(record) + "\n")
                     metrics_log.flush()
                     log.info(

@@ -1,0 +1,30 @@
+"""`nrskg evaluate`: micro and per-relation P/R/F1 of a checkpoint on a data set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from extractor.datasets import FORMATS, load
+from extractor.evaluate import evaluate
+from extractor.infer import DEFAULT_BATCH_SIZE, Extractor
+from flows.cli._app import app, cli_errors
+
+
+@app.command("evaluate")
+@cli_errors
+def evaluate_cli(
+    model: Annotated[Path, typer.Option("--model", help="A checkpoint directory written by `nrskg train`.")],
+    data: Annotated[Path, typer.Option("--data", help="A data file or folder.")],
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = DEFAULT_BATCH_SIZE,
+) -> None:
+    """Exact (subject, relation, object) match per sentence."""
+    examples = [example for doc in load(data, fmt) for example in doc.examples]
+    report = evaluate(Extractor.load(model, device, batch_size), examples, progress=not as_json)
+    typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.to_text())

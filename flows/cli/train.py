@@ -1,0 +1,58 @@
+"""`nrskg train`: train NRS-OneRel on a data set and write a checkpoint directory."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from extractor.configuration import TINY_TRAIN, TrainConfig
+from extractor.datasets import FORMATS
+from extractor.encoders import TINY
+from extractor.train import train
+from flows.cli._app import app, cli_errors
+
+
+@app.command("train")
+@cli_errors
+def train_cli(
+    data: Annotated[Path, typer.Option("--data", help="A data file or folder.")],
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.")],
+    encoder: Annotated[
+        str, typer.Option("--encoder", help="A local HF directory, a cached hub id, or 'tiny'.")
+    ] = TINY,
+    ns: Annotated[int | None, typer.Option("--ns", min=1, help="Relation types scored per batch.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the head.")] = None,
+    encoder_lr: Annotated[
+        float | None, typer.Option("--encoder-lr", help="Learning rate of the encoder.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps.")
+    ] = None,
+    val_fraction: Annotated[
+        float | None,
+        typer.Option("--val-fraction", min=0.0, max=0.9, help="Documents held out for validation."),
+    ] = None,
+    tokenization: Annotated[str | None, typer.Option("--tokenization", help="'char' or 'subword'.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+) -> None:
+    """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
+    given = {
+        "ns": ns, "epochs": epochs, "batch_size": batch_size, "lr": lr, "encoder_lr": encoder_lr,
+        "seed": seed, "max_steps": max_steps, "val_fraction": val_fraction, "tokenization": tokenization,
+        "device": device,
+    }  # fmt: skip
+    base = TINY_TRAIN if encoder == TINY else TrainConfig()
+    config = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+    result = train(data, fmt, encoder, out, config)
+    typer.echo(
+        f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
+        f"({result.metrics['selected_on']}), train F1 {result.train_f1:.4f}, "
+        f"{result.steps} steps in {result.wall_time_s:.1f} s"
+    )

@@ -1,0 +1,58 @@
+"""Micro P/R/F1 on exact (subject, relation, object) match per sentence, with per-relation rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from extractor.evaluate import score
+
+DRUG, SYMPTOM = "Drug_Disease", "Symptom_Disease"
+
+
+def test_micro_and_per_relation_scores_on_hand_made_sentences():
+    gold = [
+        {("二甲双胍", DRUG, "2型糖尿病"), ("多饮", SYMPTOM, "糖尿病")},
+        {("胰岛素", DRUG, "1型糖尿病")},
+        set(),
+    ]
+    predicted = [
+        {("二甲双胍", DRUG, "2型糖尿病"), ("多尿", SYMPTOM, "糖尿病")},  # one right, one wrong
+        {("胰岛素", DRUG, "糖尿病")},  # wrong object span
+        {("胰岛素", DRUG, "1型糖尿病")},  # right triple, wrong sentence: does not count
+    ]
+    report = score(gold, predicted)
+    assert (report.micro.gold, report.micro.predicted, report.micro.correct) == (3, 4, 1)
+    assert report.precision == pytest.approx(1 / 4)
+    assert report.recall == pytest.approx(1 / 3)
+    assert report.f1 == pytest.approx(2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3))
+    rows = {s.name: s for s in report.relations}
+    assert [s.name for s in report.relations] == [DRUG, SYMPTOM]  # most gold first
+    assert (rows[DRUG].gold, rows[DRUG].predicted, rows[DRUG].correct) == (2, 3, 1)
+    assert (rows[SYMPTOM].gold, rows[SYMPTOM].predicted, rows[SYMPTOM].correct) == (1, 1, 0)
+    assert rows[SYMPTOM].f1 == 0.0
+
+
+def test_perfect_and_empty_predictions():
+    gold = [{("a", "R", "b")}, {("c", "R", "d")}]
+    assert score(gold, gold).f1 == 1.0
+    empty = score(gold, [set(), set()])
+    assert (empty.precision, empty.recall, empty.f1) == (0.0, 0.0, 0.0)
+
+
+def test_report_as_json_and_text():
+    report = score([{("二甲双胍", DRUG, "糖尿病")}], [{("二甲双胍", DRUG, "糖尿病"), ("x", SYMPTOM, "y")}])
+    data = json.loads(json.dumps(report.to_json()))
+    assert data["sentences"] == 1
+    assert data["micro"]["precision"] == 0.5 and data["micro"]["recall"] == 1.0
+    assert {row["name"] for row in data["relations"]} == {DRUG, SYMPTOM}
+    lines = report.to_text().splitlines()
+    assert lines[0].split()[:2] == ["relation", "gold"]
+    assert lines[-1].split() == ["micro", "1", "2", "1", "0.500", "1.000", "0.667"]
+    assert any(line.startswith(SYMPTOM) for line in lines)
+
+
+def test_mismatched_lengths_are_an_error():
+    with pytest.raises(ValueError, match="1 gold sentences but 0 predicted"):
+        score([set()], [])
