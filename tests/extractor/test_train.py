@@ -1,0 +1,105 @@
+"""Training: the checkpoint folder, metrics and version, reproducibility, and the overfit acceptance test."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from extractor.configuration import TINY_TRAIN, TrainConfig, load_config
+from extractor.datasets import load
+from extractor.encoders import TinyEncoderConfig, resolve_encoder
+from extractor.evaluate import evaluate
+from extractor.infer import Extractor
+from extractor.train import train
+from nrskg.errors import DataFormatError, ModelError
+
+SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
+SMALL = TinyEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64)
+
+
+def sample_subset(tmp_path: Path, per_document: int) -> Path:
+    """The first `per_document` sentences of each document of the project's annotated sample."""
+    taken: dict[str, int] = {}
+    lines = []
+    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
+        doc = json.loads(line).get("doc_id", "")
+        if taken.get(doc, 0) < per_document:
+            taken[doc] = taken.get(doc, 0) + 1
+            lines.append(line)
+    path = tmp_path / "subset.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def quick(**changes) -> TrainConfig:
+    """A few steps of the tiny preset: enough to exercise the loop, not to learn."""
+    return dataclasses.replace(TINY_TRAIN, **{"d_e": 16, "epochs": 2, "device": "cpu", **changes})
+
+
+def test_training_writes_an_offline_loadable_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = sample_subset(tmp_path, 3)
+    result = train(data, "jsonl", "tiny", tmp_path / "model", quick(val_fraction=0.3), SMALL, progress=False)
+
+    out = tmp_path / "model"
+    assert {"config.json", "model.safetensors", "metrics.json", "metrics.jsonl"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert (out / "encoder" / "config.json").is_file() and (out / "encoder" / "tokenizer.json").is_file()
+    config, train_config = load_config(out / "config.json")
+    assert config.relations == sorted(config.relations) and len(config.relations) >= 5
+    assert len(config.head_types) == len(config.tail_types) == len(config.relations)
+    assert train_config is not None and train_config.val_fraction == 0.3
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", result.model_version)
+    assert config.model_version == result.model_version
+
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["model_version"] == result.model_version
+    assert metrics["selected_on"] == "validation" and metrics["val_documents"] >= 1
+    assert metrics["steps"] == result.steps > 0
+    assert {"best_val_f1", "train_f1", "wall_time_s", "best_step"} <= set(metrics)
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]  # one evaluation per epoch
+    assert all(r["train_loss"] > 0 for r in log)
+
+    extractor = Extractor.load(out, device="cpu")
+    assert extractor.model_version == result.model_version
+    assert len(extractor.extract(["二甲双胍可用于治疗2型糖尿病。"])) == 1
+
+
+def test_max_steps_caps_training_and_the_same_seed_gives_the_same_weights(tmp_path):
+    data = sample_subset(tmp_path, 2)
+    config = quick(val_fraction=0.0, max_steps=3, epochs=5)
+    first = train(data, "jsonl", "tiny", tmp_path / "a", config, SMALL, progress=False)
+    second = train(data, "jsonl", "tiny", tmp_path / "b", config, SMALL, progress=False)
+    assert first.steps == second.steps == 3
+    assert first.metrics["selected_on"] == "training sample"
+    # The version's hash part is a digest of the weights.
+    assert first.model_version.split("-")[1] == second.model_version.split("-")[1]
+
+
+def test_bad_encoder_and_data_raise_our_errors(tmp_path):
+    with pytest.raises(ModelError, match="not-a-real/encoder"):
+        resolve_encoder("not-a-real/encoder", [], tmp_path)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"text": "没有关系的句子。", "triples": []}\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="no relation triples"):
+        train(empty, "jsonl", "tiny", tmp_path / "m", quick(val_fraction=0.0), SMALL, progress=False)
+
+
+@pytest.mark.slow
+def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
+    """The issue's acceptance test: train F1 >= 0.95 on >= 50 sentences within 3 minutes on CPU."""
+    config = dataclasses.replace(TINY_TRAIN, val_fraction=0.0, eval_every_steps=140, device="cpu")
+    result = train(SAMPLE, "jsonl", "tiny", tmp_path / "model", config, progress=False)
+    print(f"overfit: train F1 {result.train_f1:.4f} in {result.wall_time_s:.1f} s, {result.steps} steps")
+    assert result.metrics["train_windows"] >= 50
+    assert result.train_f1 >= 0.95
+    assert result.wall_time_s < 180
+    # The saved checkpoint reproduces the figure when loaded again.
+    examples = [e for doc in load(SAMPLE, "jsonl") for e in doc.examples]
+    assert evaluate(tmp_path / "model", examples).f1 == pytest.approx(result.train_f1)
