@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,13 +35,6 @@ WIPE_EXTERNAL_ENV = "NRSKG_TESTS_MAY_WIPE_NEO4J"
 TEST_PAGECACHE = "64m"
 
 
-def free_port() -> int:
-    """A port nothing listens on now (the OS picks it; a tiny race before Neo4j binds it, fine for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((server.HOST, 0))
-        return probe.getsockname()[1]
-
-
 def _external_uri() -> str | None:
     return os.environ.get("NEO4J_URI", "").strip() or None
 
@@ -57,7 +49,9 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
         pytest.skip("no `java` on PATH: cannot start the local Neo4j (set NEO4J_URI to use another server)")
     data_dir = tmp_path_factory.mktemp("neo4j")
     # Generous timeout: a cold JVM on a busy 2-core CI machine; jar download has its own timeout in prefetch.
-    info = server.start(data_dir, free_port(), free_port(), pagecache=TEST_PAGECACHE, timeout_s=300)
+    info = server.start(
+        data_dir, server.free_port(), server.free_port(), pagecache=TEST_PAGECACHE, timeout_s=300
+    )
     try:
         yield info
     finally:

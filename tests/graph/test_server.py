@@ -15,7 +15,7 @@ from graph import server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError
-from tests.conftest import TEST_PAGECACHE, free_port
+from tests.conftest import TEST_PAGECACHE
 
 pytestmark = pytest.mark.neo4j
 
@@ -71,7 +71,7 @@ def test_clean_graph_starts_empty(clean_graph: neo4j.Driver) -> None:
 
 def test_jvm_that_dies_reports_its_log(tmp_path: Path) -> None:
     with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*pagecache-is-not-a-size"):
-        server.start(tmp_path, free_port(), pagecache="pagecache-is-not-a-size", timeout_s=120)
+        server.start(tmp_path, server.free_port(), pagecache="pagecache-is-not-a-size", timeout_s=120)
     assert server.status(tmp_path) is None
     assert not (tmp_path / server.PID_FILE).exists()
 
@@ -80,20 +80,20 @@ def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(GraphError, match="`java` not found"):
-        server.start(tmp_path / "data", free_port())
+        server.start(tmp_path / "data", server.free_port())
 
 
 def test_auth_needs_a_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     with pytest.raises(GraphError, match="NEO4J_PASSWORD"):
-        server.start(tmp_path, free_port(), auth=True)
+        server.start(tmp_path, server.free_port(), auth=True)
 
 
 @pytest.mark.slow
 def test_second_instance_with_auth_then_stop(local: server.ServerInfo, tmp_path: Path) -> None:
     """A server of its own (never the session one): its password works, others are refused; then stop."""
     password = "a-test-password-1"
-    info = server.start(tmp_path, free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
+    info = server.start(tmp_path, server.free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
     assert info.port != local.port and info.auth
     assert password not in (tmp_path / server.LOG_FILE).read_text()
     assert password not in (tmp_path / server.INFO_FILE).read_text()
