@@ -70,8 +70,36 @@ MERGE_SENTENCES = """
 UNWIND $rows AS row
 MATCH (d:Document {doc_id: row.doc_id})
 MERGE (s:Sentence {sent_id: row.sent_id})
-SET s.text = row.text
+SET s.text = row.text, s.start = row.start, s.end = row.end
 MERGE (s)-[:IN]->(d)
+"""
+
+# Which model version last extracted a document: the flows skip documents loaded by the current version and
+# re-extract the others. Set by `replace_documents` in the same transaction as the documents' new extraction.
+MARK_DOCUMENTS_LOADED = """
+UNWIND $doc_ids AS id
+MATCH (d:Document {doc_id: id})
+SET d.model_version = $model_version, d.loaded_at = $now
+"""
+
+LOADED_VERSIONS = """
+UNWIND $doc_ids AS id
+MATCH (d:Document {doc_id: id})
+RETURN d.doc_id AS doc_id, d.model_version AS model_version
+"""
+
+STALE_DOCUMENTS = """
+MATCH (d:Document)
+WHERE d.model_version IS NULL OR d.model_version <> $model_version
+RETURN d.doc_id AS doc_id, d.source AS source, d.model_version AS model_version
+ORDER BY doc_id
+"""
+
+SENTENCES_OF_DOCUMENTS = """
+UNWIND $doc_ids AS id
+MATCH (s:Sentence)-[:IN]->(d:Document {doc_id: id})
+RETURN s.sent_id AS sent_id, d.doc_id AS doc_id, s.text AS text, s.start AS start, s.end AS end
+ORDER BY doc_id, start, sent_id
 """
 
 MERGE_MENTIONS = """

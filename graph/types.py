@@ -56,6 +56,8 @@ class SentenceNode(_Frozen):
     sent_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     doc_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     text: str
+    start: int | None = Field(default=None, ge=0, description="Offset in the (normalised) document text.")
+    end: int | None = Field(default=None, ge=0)
 
     _check_sent_id = field_validator("sent_id")(_no_separator)
 

@@ -160,7 +160,11 @@ def write_graph(
 
 
 def _replace_in_one_transaction(
-    tx: neo4j.ManagedTransaction, doc_ids: list[str], model_version: str, statements: Sequence[Statement]
+    tx: neo4j.ManagedTransaction,
+    doc_ids: list[str],
+    model_version: str,
+    statements: Sequence[Statement],
+    now: datetime,
 ) -> WriteCounters:
     def single(text: str, params: dict[str, Any], field: str) -> tuple[Any, WriteCounters]:
         result = tx.run(text, params)
@@ -173,7 +177,9 @@ def _replace_in_one_transaction(
     keys, counters = single(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
     total += counters + _run_statements(tx, statements)
     total += _counters(tx.run(queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
-    return total + _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
+    total += _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
+    marked = {"doc_ids": doc_ids, "model_version": model_version, "now": now}
+    return total + _counters(tx.run(queries.MARK_DOCUMENTS_LOADED, marked).consume())
 
 
 def replace_documents(
@@ -191,7 +197,8 @@ def replace_documents(
 
     On those documents, evidence items from other model versions are removed, a relationship left without
     evidence (and not found again by the new model) is deleted, mentions are replaced by the batch's, and
-    entities left with no link at all are deleted. Evidence from other documents is untouched, so a
+    entities left with no link at all are deleted, and the documents are marked as loaded by `model_version`
+    (what the flows read to skip or re-extract them). Evidence from other documents is untouched, so a
     relationship also read elsewhere survives with that evidence. The whole replacement is one transaction
     held in server memory: call it per document or small group of documents, not for a whole corpus.
     """
@@ -205,11 +212,12 @@ def replace_documents(
             raise DataFormatError(
                 f"relations[{i}] has model version {r.model_version!r}, expected {model_version!r}"
             )
+    now = now or datetime.now(UTC)
     statements = plan_statements(batch, schema, batch_size, now)
     try:
         with driver.session(database=database) as session:
             total = session.execute_write(
-                _replace_in_one_transaction, sorted(doc_set), model_version, statements
+                _replace_in_one_transaction, sorted(doc_set), model_version, statements, now
             )
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
         raise _graph_error(f"the re-extraction of {len(doc_set)} documents", e) from e

@@ -27,8 +27,8 @@ def to_graph_batch(
             DocumentNode(doc_id=d, source=s) for d, s in zip(docs["doc_id"], docs["source"], strict=True)
         ],
         sentences=[
-            SentenceNode(sent_id=s, doc_id=d, text=t)
-            for s, d, t in zip(sentences["sent_id"], sentences["doc_id"], sentences["text"], strict=True)
+            SentenceNode(sent_id=row.sent_id, doc_id=row.doc_id, text=row.text, start=row.start, end=row.end)
+            for row in sentences[["sent_id", "doc_id", "text", "start", "end"]].itertuples(index=False)
         ],
         entities=[
             EntityNode(key=row.key, name=row.name, type=row.type, surface_forms=list(row.surface_forms))

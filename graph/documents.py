@@ -1,0 +1,48 @@
+"""What the graph knows about documents: which model version loaded them, and their stored sentences.
+
+The flows use this to skip documents already loaded by the current model and to re-extract the others
+from the sentences stored in the graph, without needing the original files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import neo4j
+import pandas as pd
+
+from graph import queries
+from nrskg.errors import GraphError
+
+SENTENCE_FIELDS = ["sent_id", "doc_id", "text", "start", "end"]
+DOCUMENT_FIELDS = ["doc_id", "source", "model_version"]
+
+
+def _read(driver: neo4j.Driver, cypher: str, params: dict, database: str | None) -> list[dict]:
+    try:
+        records, _, _ = driver.execute_query(
+            cypher, params, database_=database, routing_=neo4j.RoutingControl.READ
+        )
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
+        raise GraphError(f"reading documents from Neo4j failed: {e}") from e
+    return [record.data() for record in records]
+
+
+def loaded_versions(
+    driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None
+) -> dict[str, str | None]:
+    """doc_id -> model version of its last load, for those of `doc_ids` that are in the graph."""
+    rows = _read(driver, queries.LOADED_VERSIONS, {"doc_ids": list(doc_ids)}, database)
+    return {row["doc_id"]: row["model_version"] for row in rows}
+
+
+def stale_documents(driver: neo4j.Driver, model_version: str, database: str | None = None) -> pd.DataFrame:
+    """Documents whose last load was by another model version than `model_version`, in doc_id order."""
+    rows = _read(driver, queries.STALE_DOCUMENTS, {"model_version": model_version}, database)
+    return pd.DataFrame(rows, columns=DOCUMENT_FIELDS)
+
+
+def sentences_of(driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None) -> pd.DataFrame:
+    """The stored sentences of `doc_ids` (sent_id, doc_id, text, start, end), in document order."""
+    rows = _read(driver, queries.SENTENCES_OF_DOCUMENTS, {"doc_ids": list(doc_ids)}, database)
+    return pd.DataFrame(rows, columns=SENTENCE_FIELDS)
