@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -90,13 +91,22 @@ def test_auth_needs_a_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.slow
-def test_second_instance_with_auth_then_stop(local: server.ServerInfo, tmp_path: Path) -> None:
-    """A server of its own (never the session one): its password works, others are refused; then stop."""
+def test_second_instance_offline_with_auth_then_stop(
+    local: server.ServerInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server of its own (never the session one), started with only `java` on PATH (no mvn, no javac: the
+    cache is enough); its password works, others are refused; then it stops cleanly."""
+    java_only = tmp_path / "bin"
+    java_only.mkdir()
+    (java_only / "java").symlink_to(shutil.which("java") or "java")
+    monkeypatch.setenv("PATH", str(java_only))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    data_dir = tmp_path / "data"
     password = "a-test-password-1"
-    info = server.start(tmp_path, server.free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, server.free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
     assert info.port != local.port and info.auth
-    assert password not in (tmp_path / server.LOG_FILE).read_text()
-    assert password not in (tmp_path / server.INFO_FILE).read_text()
+    assert password not in (data_dir / server.LOG_FILE).read_text()
+    assert password not in (data_dir / server.INFO_FILE).read_text()
 
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
         assert drv.execute_query("RETURN 41 + 1 AS x").records[0]["x"] == 42
@@ -104,11 +114,11 @@ def test_second_instance_with_auth_then_stop(local: server.ServerInfo, tmp_path:
         with pytest.raises(GraphError, match="refused the credentials"):
             verify(drv, info.uri)
 
-    stopped = server.stop(tmp_path)
+    stopped = server.stop(data_dir)
     assert stopped == info
-    assert server.status(tmp_path) is None
+    assert server.status(data_dir) is None
     with pytest.raises(ProcessLookupError):
         os.kill(info.pid, 0)
-    assert "NRSKG-NEO4J stopped" in (tmp_path / server.LOG_FILE).read_text(), "SIGTERM must shut down cleanly"
+    assert "NRSKG-NEO4J stopped" in (data_dir / server.LOG_FILE).read_text(), "SIGTERM must shut down cleanly"
     assert server._port_free(info.port)
     assert server.status(local.data_dir) == local, "stopping one instance must leave the session one alone"
