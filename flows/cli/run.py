@@ -1,0 +1,69 @@
+"""`nrskg ingest`, `nrskg reextract`, `nrskg demo`: the Prefect flows, run in ephemeral mode (no server needed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli._app import app, cli_errors
+
+Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
+Model = Annotated[
+    str | None, typer.Option("--model", help="A model directory (default: the registry's current model).")
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per extraction batch.")]
+
+
+@app.command("ingest")
+@cli_errors
+def ingest_cli(
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder or a single file.", exists=True)],
+    model: Model = None,
+    registry: Registry = "models",
+    runs_root: Annotated[str, typer.Option("--runs", help="Where run folders go.")] = "runs",
+    device: Device = "auto",
+    batch_size: BatchSize = 32,
+) -> None:
+    """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default the local server)."""
+    from flows.ingest import ingest
+
+    summary = ingest(str(corpus), model, registry, runs_root, device, batch_size)
+    typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+
+
+@app.command("reextract")
+@cli_errors
+def reextract_cli(
+    model: Model = None,
+    registry: Registry = "models",
+    doc_ids: Annotated[
+        list[str] | None, typer.Option("--doc-id", help="Only these documents (repeatable).")
+    ] = None,
+    device: Device = "auto",
+    batch_size: BatchSize = 32,
+) -> None:
+    """Re-extract documents loaded by an older model version with the current model, replacing stale triples."""
+    from flows.reextract import reextract
+
+    summary = reextract(model, registry, doc_ids, device, batch_size)
+    typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+
+
+@app.command("demo")
+@cli_errors
+def demo_cli(
+    retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even if one exists.")] = False,
+) -> None:
+    """The main job on the embedded default: local Neo4j, the project's sample, two cookbook answers."""
+    from flows.demo import demo, summary_lines
+    from graph.read import format_table
+
+    result = demo(retrain=retrain)
+    typer.echo("\n".join(summary_lines(result)))
+    for question, answer in result.answers.items():
+        typer.echo(f"\n{question}\n{format_table(answer)}")

@@ -1,0 +1,171 @@
+"""The ingest flow: corpus folder -> documents -> sentences -> triples -> dedup -> Neo4j, with a run folder.
+
+Every input ends with a recorded status in the run's manifest (`loaded`, `skipped`, `failed:<reason>`).
+Documents already in the graph with the same content hash and model version are skipped; a document loaded
+by an older model version is replaced (the load swaps its extraction in one transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows import tasks
+from flows.models import model_config, resolve_model
+from graph.settings import Neo4jSettings
+from graph.types import WriteCounters
+from pipeline import runs
+from pipeline.dedup import TRIPLE_COLUMNS
+from pipeline.reading import NEW, with_status
+from pipeline.sentences import SENTENCE_COLUMNS
+from pipeline.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+LOADED = "loaded"
+SKIPPED = "skipped"
+
+
+@dataclass
+class IngestSummary:
+    """What one run did; written to summary.json and published as the run's artifact."""
+
+    run_dir: str
+    model_version: str
+    documents_seen: int = 0
+    documents_new: int = 0
+    documents_skipped: int = 0
+    documents_failed: int = 0
+    sentences: int = 0
+    triples: int = 0
+    entities: int = 0
+    relations: int = 0
+    graph: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(
+    corpus: str,
+    model: str | None = None,
+    registry: str = "models",
+    runs_root: str = "runs",
+    device: str = "auto",
+    batch_size: int = 32,
+    chunk_documents: int = 500,
+    neo4j: Neo4jSettings | None = None,
+    pipeline: PipelineSettings | None = None,
+) -> IngestSummary:
+    """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's current).
+
+    Documents go through split -> extract -> dedup -> load in chunks; each chunk's load is one transaction and
+    its extraction is cached, so a run that failed half-way is simply run again: loaded chunks are skipped and
+    the chunk that failed re-uses its cached triples.
+    """
+    neo4j = neo4j or Neo4jSettings.from_env()
+    pipeline = pipeline or PipelineSettings()
+    entry = resolve_model(model, registry)
+    schema = tasks.graph_schema(model_config(entry))
+    run_dir = runs.create_run(runs_root)
+    summary = IngestSummary(run_dir=str(run_dir), model_version=entry.version)
+    clock = _Clock(summary.seconds)
+    started = time.perf_counter()
+
+    with clock("read"):
+        corpus_read = tasks.read(corpus, pipeline)
+    versions = tasks.loaded_versions([d.doc_id for d in corpus_read.documents], neo4j)
+    todo = [d for d in corpus_read.documents if versions.get(d.doc_id) != entry.version]
+    done = [d.doc_id for d in corpus_read.documents if versions.get(d.doc_id) == entry.version]
+    manifest = with_status(corpus_read.manifest, done, SKIPPED, f"already loaded with model {entry.version}")
+    new_rows = manifest[manifest["status"] == NEW]
+
+    parts: dict[str, list[pd.DataFrame]] = {"sentences": [], "triples": []}
+    counters = WriteCounters()
+    for start in range(0, len(todo), chunk_documents):
+        chunk = todo[start : start + chunk_documents]
+        ids = [d.doc_id for d in chunk]
+        with clock("split"):
+            sentences = tasks.split(chunk, pipeline)
+        with clock("extract"):
+            triples = tasks.extract(sentences, entry.path, entry.version, device, batch_size)
+        with clock("dedup"):
+            entities, relations = tasks.dedup(triples, sentences)
+            batch = tasks.graph_batch(new_rows[new_rows["doc_id"].isin(ids)], sentences, entities, relations)
+        with clock("load"):
+            counters += tasks.load(batch, ids, entry.version, schema, neo4j)
+        manifest = with_status(manifest, ids, LOADED)
+        parts["sentences"].append(sentences)
+        parts["triples"].append(triples)
+
+    with clock("write run folder"):
+        sentences = _concat(parts["sentences"], SENTENCE_COLUMNS)
+        triples = _concat(parts["triples"], [*TRIPLE_COLUMNS, "doc_id"])
+        entities, relations = tasks.dedup(triples, sentences)
+        for name, frame in (("manifest", manifest), ("sentences", sentences), ("triples", triples),
+                            ("entities", entities), ("relations", relations)):  # fmt: skip
+            runs.write_table(run_dir, name, frame)
+
+    status = manifest["status"]
+    summary.documents_seen = len(manifest)
+    summary.documents_new = int((status == LOADED).sum())
+    summary.documents_skipped = int((status == SKIPPED).sum())
+    summary.documents_failed = int(status.str.startswith("failed:").sum())
+    summary.sentences, summary.triples = len(sentences), len(triples)
+    summary.entities, summary.relations = len(entities), len(relations)
+    summary.graph = counters.model_dump()
+    summary.seconds["total"] = round(time.perf_counter() - started, 3)
+    runs.write_summary(run_dir, asdict(summary))
+    _publish(summary, manifest)
+    return summary
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+class _Clock:
+    """Wall time per stage, so the summary can split a run's time by stage."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+
+    def __call__(self, stage: str) -> _Clock:
+        self.stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.into[self.stage] = round(self.into.get(self.stage, 0.0) + time.perf_counter() - self.started, 3)
+
+
+def _publish(summary: IngestSummary, manifest: pd.DataFrame) -> None:
+    """One markdown artifact of counts per run and a table of the documents' statuses."""
+    rows = [
+        ("documents seen", summary.documents_seen),
+        ("documents loaded", summary.documents_new),
+        ("documents skipped", summary.documents_skipped),
+        ("documents failed", summary.documents_failed),
+        ("sentences", summary.sentences),
+        ("triples", summary.triples),
+        ("entities", summary.entities),
+        ("relations", summary.relations),
+        *((f"graph: {k.replace('_', ' ')}", v) for k, v in summary.graph.items()),
+    ]
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    create_markdown_artifact(
+        key="ingest-summary",
+        markdown=f"# Ingest with model {summary.model_version}\n\n| what | count |\n|---|---|\n{table}\n",
+        description=f"run folder {summary.run_dir}",
+    )
+    create_table_artifact(
+        key="ingest-manifest",
+        table=manifest[["source", "status", "reason"]].astype(str).to_dict(orient="records"),
+        description="one row per input",
+    )

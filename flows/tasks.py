@@ -1,0 +1,151 @@
+"""Prefect tasks: each wraps one coarse step of the pipeline (a whole corpus or chunk, never a sentence).
+
+Prefect costs tens of milliseconds per task run, so tasks stay coarse. Retries sit only where a retry can help:
+Neo4j reads and writes (a server restart, a leader switch). Extraction holds a slot of the `gpu` global
+concurrency limit so that parallel runs do not oversubscribe the device, and its result is cached on its inputs
+(sentence texts + model version), so a run that failed while loading re-runs without re-extracting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.concurrency.sync import concurrency
+from prefect.tasks import exponential_backoff
+
+from extractor.configuration import NRSOneRelConfig
+from extractor.infer import Extractor, triples_frame
+from graph import documents as graph_documents
+from graph.connection import driver
+from graph.schema import GraphSchema, ensure_schema
+from graph.settings import Neo4jSettings
+from graph.types import GraphBatch, WriteCounters
+from graph.writer import replace_documents
+from pipeline.dedup import deduplicate, doc_id_of_sentence
+from pipeline.graph_batch import to_graph_batch
+from pipeline.reading import Corpus, Document, read_corpus
+from pipeline.sentences import split_corpus
+from pipeline.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+GPU_LIMIT = "gpu"
+"""Global concurrency limit held while a model runs. Create it on a Prefect server with
+`prefect gcl create gpu --limit 1`; where it does not exist (ephemeral mode) the slot is a no-op."""
+NEO4J_RETRIES = 3
+NEO4J_BACKOFF = exponential_backoff(backoff_factor=2)
+EXTRACT_CACHE_EXPIRY = timedelta(days=7)
+
+
+def _transient(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry only errors that may go away: a refused credential or a bad query will not."""
+    try:
+        state.result()
+    except Exception as e:  # noqa: BLE001 - the state's exception is what we classify
+        text = str(e)
+        return not any(word in text for word in ("refused the credentials", "not in the relation schema"))
+    return False
+
+
+@task(name="read-corpus")
+def read(corpus: str, settings: PipelineSettings) -> Corpus:
+    return read_corpus(corpus, settings.read, settings.normalise)
+
+
+@task(name="loaded-versions", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
+def loaded_versions(doc_ids: list[str], neo4j: Neo4jSettings) -> dict[str, str | None]:
+    """The model version each of `doc_ids` was last loaded with (documents not in the graph are absent)."""
+    with driver(neo4j) as drv:
+        return graph_documents.loaded_versions(drv, doc_ids, database=neo4j.database)
+
+
+@task(name="stale-documents", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
+def stale_documents(model_version: str, neo4j: Neo4jSettings) -> pd.DataFrame:
+    """Documents in the graph not (yet) extracted by `model_version`: doc_id, source, model_version."""
+    with driver(neo4j) as drv:
+        return graph_documents.stale_documents(drv, model_version, database=neo4j.database)
+
+
+@task(name="graph-sentences", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
+def graph_sentences(doc_ids: list[str], neo4j: Neo4jSettings) -> pd.DataFrame:
+    """The stored sentences of `doc_ids`, so re-extraction needs no access to the original files."""
+    with driver(neo4j) as drv:
+        return graph_documents.sentences_of(drv, doc_ids, database=neo4j.database)
+
+
+@task(name="split-sentences")
+def split(documents: list[Document], settings: PipelineSettings) -> pd.DataFrame:
+    return split_corpus(documents, settings.sentences)
+
+
+def _extract_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
+    """Same sentences, same model version -> same triples; the key hashes exactly those."""
+    digest = hashlib.sha256(parameters["model_version"].encode("utf-8"))
+    sentences: pd.DataFrame = parameters["sentences"]
+    for sent_id, text in zip(sentences["sent_id"], sentences["text"], strict=True):
+        digest.update(f"\x00{sent_id}\x01{text}".encode())
+    return f"extract-{digest.hexdigest()}"
+
+
+@task(
+    name="extract",
+    cache_key_fn=_extract_cache_key,
+    cache_expiration=EXTRACT_CACHE_EXPIRY,
+    persist_result=True,
+    result_serializer="pickle",
+)
+def extract(
+    sentences: pd.DataFrame, model_dir: str, model_version: str, device: str, batch_size: int
+) -> pd.DataFrame:
+    """Triples of every sentence (DESIGN.md step 3, plus doc_id); holds a `gpu` slot while the model runs."""
+    if sentences.empty:
+        return triples_frame([], [], model_version).assign(doc_id=pd.Series(dtype="string"))
+    with concurrency(GPU_LIMIT, occupy=1):
+        extractor = Extractor.load(model_dir, device=device, batch_size=batch_size)
+        if extractor.model_version != model_version:
+            raise ValueError(f"{model_dir} holds model {extractor.model_version}, expected {model_version}")
+        found = extractor.extract(sentences["text"].tolist(), progress=True)
+    frame = triples_frame(sentences["sent_id"].tolist(), found, model_version)
+    return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
+
+
+@task(name="dedup")
+def dedup(triples: pd.DataFrame, sentences: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return deduplicate(triples, sentences)
+
+
+@task(name="graph-batch")
+def graph_batch(
+    documents: pd.DataFrame, sentences: pd.DataFrame, entities: pd.DataFrame, relations: pd.DataFrame
+) -> GraphBatch:
+    return to_graph_batch(documents, sentences, entities, relations)
+
+
+def graph_schema(config: NRSOneRelConfig) -> GraphSchema:
+    """The whitelist of relationship types and labels: exactly the model's relations and entity types."""
+    return GraphSchema.from_names(config.relations, sorted({*config.head_types, *config.tail_types}))
+
+
+@task(
+    name="load",
+    retries=NEO4J_RETRIES,
+    retry_delay_seconds=NEO4J_BACKOFF,
+    retry_condition_fn=_transient,
+)
+def load(
+    batch: GraphBatch, doc_ids: list[str], model_version: str, schema: GraphSchema, neo4j: Neo4jSettings
+) -> WriteCounters:
+    """Write the documents' extraction, replacing what older model versions said about them, in one transaction.
+
+    Idempotent: loading the same batch again creates nothing, so a retry after a lost commit is safe.
+    """
+    with driver(neo4j) as drv:
+        ensure_schema(drv, database=neo4j.database)
+        return replace_documents(
+            drv, doc_ids, batch, model_version, schema, batch_size=neo4j.batch_size, database=neo4j.database
+        )
