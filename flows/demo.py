@@ -28,7 +28,7 @@ CORPUS = SAMPLE / "corpus"
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Where the demo keeps its model registry and run folders, and the small training budget for the sample."""
+    """Where the demo keeps its registry and run folders, and the small training budget for the sample."""
 
     registry: str = "models"
     runs_root: str = "runs"
@@ -52,7 +52,7 @@ class DemoResult:
 
 
 def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoResult:
-    """Start the local Neo4j unless NEO4J_URI points elsewhere, train on the sample if no model exists, ingest."""
+    """Start the local Neo4j unless NEO4J_URI points elsewhere, train on the sample if needed, ingest."""
     settings = settings or DemoSettings()
     neo4j = Neo4jSettings.from_env()
     if neo4j.uri == Neo4jSettings().uri:

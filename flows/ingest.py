@@ -61,11 +61,11 @@ def ingest(
     neo4j: Neo4jSettings | None = None,
     pipeline: PipelineSettings | None = None,
 ) -> IngestSummary:
-    """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's current).
+    """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's).
 
-    Documents go through split -> extract -> dedup -> load in chunks; each chunk's load is one transaction and
-    its extraction is cached, so a run that failed half-way is simply run again: loaded chunks are skipped and
-    the chunk that failed re-uses its cached triples.
+    Documents go through split -> extract -> dedup -> load in chunks; each chunk's load is one transaction
+    and its extraction is cached, so a run that failed half-way is simply run again: loaded chunks are
+    skipped and the chunk that failed re-uses its cached triples.
     """
     neo4j = neo4j or Neo4jSettings.from_env()
     pipeline = pipeline or PipelineSettings()

@@ -1,9 +1,9 @@
-"""Prefect tasks: each wraps one coarse step of the pipeline (a whole corpus or chunk, never a sentence).
+"""Prefect tasks: each wraps one coarse step of the pipeline (a corpus or a chunk, never one sentence).
 
-Prefect costs tens of milliseconds per task run, so tasks stay coarse. Retries sit only where a retry can help:
-Neo4j reads and writes (a server restart, a leader switch). Extraction holds a slot of the `gpu` global
-concurrency limit so that parallel runs do not oversubscribe the device, and its result is cached on its inputs
-(sentence texts + model version), so a run that failed while loading re-runs without re-extracting.
+Prefect costs tens of milliseconds per task run, so tasks stay coarse. Retries sit only where a retry can
+help: Neo4j reads and writes (a server restart, a leader switch). Extraction holds a slot of the `gpu` global
+concurrency limit so that parallel runs do not oversubscribe the device, and its result is cached on its
+inputs (sentence texts + model version), so a run that failed while loading re-runs without re-extracting.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def graph_schema(config: NRSOneRelConfig) -> GraphSchema:
 def load(
     batch: GraphBatch, doc_ids: list[str], model_version: str, schema: GraphSchema, neo4j: Neo4jSettings
 ) -> WriteCounters:
-    """Write the documents' extraction, replacing what older model versions said about them, in one transaction.
+    """Write the documents' extraction in one transaction, replacing what older model versions said.
 
     Idempotent: loading the same batch again creates nothing, so a retry after a lost commit is safe.
     """

@@ -1,4 +1,4 @@
-"""The train flow: train a new model version, evaluate it against the current one, promote only if it is better.
+"""The train flow: train a new model version, evaluate it against the current one, promote it if better.
 
 Both models are scored on the same held-out documents (the validation split of the training data, split by
 document with overlapping documents kept together), so the comparison is like for like.

@@ -6,7 +6,9 @@ from flows.cli import (
     evaluate,  # noqa: F401
     extract,  # noqa: F401
     neo4j,  # noqa: F401
+    pretrain,  # noqa: F401
     query,  # noqa: F401
+    run,  # noqa: F401
     train,  # noqa: F401
 )
 from flows.cli._app import app

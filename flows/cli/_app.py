@@ -1,4 +1,4 @@
-"""The one typer application. Command modules register on it; only this package turns errors into exit codes."""
+"""The typer app: command modules register on it; only this package turns errors into exit codes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import typer
 
 from nrskg.errors import NrskgError
 
-app = typer.Typer(name="nrskg", help="Knowledge graphs from Chinese diabetes literature.", no_args_is_help=True)
+app = typer.Typer(
+    name="nrskg", help="Knowledge graphs from Chinese diabetes literature.", no_args_is_help=True
+)
 data_app = typer.Typer(help="Data sets: statistics and oracle recall.", no_args_is_help=True)
 encoder_app = typer.Typer(help="Encoders that work offline.", no_args_is_help=True)
 neo4j_app = typer.Typer(help="The local Neo4j server.", no_args_is_help=True)
@@ -39,4 +41,7 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

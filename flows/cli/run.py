@@ -1,4 +1,4 @@
-"""`nrskg ingest`, `nrskg reextract`, `nrskg demo`: the Prefect flows, run in ephemeral mode (no server needed)."""
+"""`nrskg ingest`, `reextract`, `demo`: the Prefect flows in ephemeral mode (no Prefect server needed)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def ingest_cli(
     device: Device = "auto",
     batch_size: BatchSize = 32,
 ) -> None:
-    """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default the local server)."""
+    """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     from flows.ingest import ingest
 
     summary = ingest(str(corpus), model, registry, runs_root, device, batch_size)
@@ -47,7 +47,7 @@ def reextract_cli(
     device: Device = "auto",
     batch_size: BatchSize = 32,
 ) -> None:
-    """Re-extract documents loaded by an older model version with the current model, replacing stale triples."""
+    """Re-extract documents an older model version loaded with the current model; stale triples go."""
     from flows.reextract import reextract
 
     summary = reextract(model, registry, doc_ids, device, batch_size)
