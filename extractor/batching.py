@@ -42,7 +42,9 @@ class Batch:
     labels: torch.Tensor | None = None  # (B, L, L, NS), L = T - 1
 
     def to(self, device: torch.device | str) -> Batch:
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=True)
+
         return Batch(
             move(self.input_ids), move(self.attention_mask), move(self.relation_ids), move(self.labels)
         )

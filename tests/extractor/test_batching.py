@@ -1,0 +1,53 @@
+"""Length-bucketed batches and per-batch label tables for the sampled relations."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from extractor import tagging
+from extractor.batching import EncodedExample, collate, length_batches, pad_inputs
+from extractor.model import IGNORE_INDEX
+
+
+def test_length_batches_cover_every_index_once_in_similar_lengths():
+    lengths = [9, 3, 7, 3, 12, 5, 8]
+    batches = length_batches(lengths, 3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert [[lengths[i] for i in b] for b in batches] == [[3, 3, 5], [7, 8, 9], [12]]
+    shuffled = length_batches(lengths, 3, np.random.default_rng(0))
+    assert sorted(i for b in shuffled for i in b) == list(range(len(lengths)))
+    assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) <= 4 for b in shuffled)
+    assert shuffled == length_batches(lengths, 3, np.random.default_rng(0))  # seeded: reproducible
+
+
+def test_pad_inputs_right_pads_and_masks():
+    input_ids, attention_mask = pad_inputs([[2, 5, 3], [2, 3]], pad_id=0)
+    assert input_ids.tolist() == [[2, 5, 3], [2, 3, 0]]
+    assert attention_mask.tolist() == [[1, 1, 1], [1, 1, 0]]
+
+
+def test_collate_builds_label_tables_for_the_sampled_relations_only():
+    # Relation 4 (head tokens 0-1, tail token 3) and relation 1 (single-token head and tail).
+    long = EncodedExample(
+        [2, 11, 12, 13, 14, 3], [(i, i + 1) for i in range(4)], [(4, 0, 1, 3, 3), (1, 2, 2, 0, 0)]
+    )
+    short = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(1, 0, 0, 1, 1)])
+    batch = collate([long, short], np.array([1, 4]), pad_id=0)
+    assert batch.input_ids.shape == (2, 6) and batch.labels.shape == (2, 5, 5, 2)
+    assert batch.relation_ids.tolist() == [1, 4]
+    # Column n of the labels is relation relation_ids[n], re-indexed to 0..NS-1 for the tagger.
+    expected_long = tagging.encode([(1, 0, 1, 3, 3), (0, 2, 2, 0, 0)], 2, 4)  # (NS, L, L)
+    assert torch.equal(batch.labels[0, :4, :4], torch.as_tensor(expected_long).permute(1, 2, 0))
+    assert bool((batch.labels[0, 4:] == IGNORE_INDEX).all()) and bool(
+        (batch.labels[0, :, 4:] == IGNORE_INDEX).all()
+    )
+    expected_short = tagging.encode([(0, 0, 0, 1, 1)], 2, 2)
+    assert torch.equal(batch.labels[1, :2, :2], torch.as_tensor(expected_short).permute(1, 2, 0))
+    assert int((batch.labels[1] != IGNORE_INDEX).sum()) == 2 * 2 * 2
+
+
+def test_collate_drops_triples_of_relations_not_sampled():
+    item = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(0, 0, 0, 1, 1)])
+    batch = collate([item], np.array([2, 3]), pad_id=0)
+    assert int(batch.labels[0, :2, :2].abs().sum()) == 0  # relation 0 not scored: its cells are not labelled
