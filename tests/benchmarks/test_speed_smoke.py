@@ -36,14 +36,18 @@ def test_toy_run_has_every_row_and_ratio(tmp_path) -> None:
 
     training = result["training"]
     assert [(r["L"], r["arm"], r["ns"]) for r in training] == [
-        (L, arm, ns) for L in (8, 16) for arm, ns in (("reference", 6), ("ours", 5), ("ours", 10))
+        (L, arm, ns)
+        for L in (8, 16)
+        for arm, ns in (("encoder only", 0), ("reference", 6), ("ours", 5), ("ours", 10))
     ]
     for row in training:
         assert "error" not in row
         assert row["step_ms"] > 0 and len(row["step_ms_all"]) == TOY.timed_steps
         assert row["time_ratio"] > 0 and row["peak_mb"] > 0
-    assert [r["ns_scored"] for r in training if r["L"] == 8] == [6, 5, 6]
+    assert [r["ns_scored"] for r in training if r["L"] == 8] == [0, 6, 5, 6]
     assert all(r["time_ratio"] == 1.0 for r in training if r["arm"] == "reference")
+    # The heads' own cost: each step minus the encoder-only step of the same L.
+    assert all("head_ratio" in r for r in training if r["arm"] != "encoder only")
 
     inference = result["inference"]
     assert [r["batching"] for r in inference] == ["length buckets", "input order"]
@@ -58,7 +62,11 @@ def test_toy_run_has_every_row_and_ratio(tmp_path) -> None:
     assert all(r["delta_mb"] >= 0 and r["ms"] > 0 for r in result["row_block"])
 
     headline = result["headline"]
-    assert set(headline["train_time_ratio_ns10_by_L"]) == {"8", "16"}
+    assert (
+        set(headline["train_time_ratio_ns10_by_L"])
+        == set(headline["head_time_ratio_ns10_by_L"])
+        == {"8", "16"}
+    )
     assert set(headline["extract_vs_encoder"]) == {"length buckets", "input order"}
     assert "training step" in report(result)
 
