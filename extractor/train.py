@@ -171,7 +171,9 @@ def train(
                     if report.f1 > best_f1:
                         best_f1, best_step, bad_evals = report.f1, step, 0
                         _save_checkpoint(model, hf_tokenizer, config, out)
-                    else:
+                    elif best_f1 > 0:
+                        # Patience starts once triples are found: OneRel first predicts "-" everywhere for a
+                        # while (F1 0), which is a phase to train through, not convergence.
                         bad_evals += 1
                     model.train()
                 if step >= total_steps or bad_evals >= config.patience:
