@@ -1,0 +1,63 @@
+"""`nrskg train`, `evaluate` and `extract` end to end through the CLI (a few steps, tiny encoder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
+runner = CliRunner()
+
+
+def test_train_evaluate_extract(tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:16]) + "\n", encoding="utf-8")
+    model = tmp_path / "model"
+    trained = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--format", "jsonl", "--encoder", "tiny", "--out", str(model),
+         "--ns", "4", "--epochs", "1", "--max-steps", "2", "--val-fraction", "0", "--device", "cpu"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "2 steps" in trained.output and (model / "model.safetensors").is_file()
+    assert json.loads((model / "config.json").read_text(encoding="utf-8"))["train"]["ns"] == 4
+
+    scored = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--format",
+            "jsonl",
+            "--json",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert scored.exit_code == 0, scored.output
+    report = json.loads(scored.output[scored.output.index("{") :])
+    assert report["sentences"] == 16 and report["micro"]["gold"] > 0
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("二甲双胍可用于治疗2型糖尿病。\n胰岛素是1型糖尿病的基础治疗药物。\n", encoding="utf-8")
+    out = tmp_path / "triples.jsonl"
+    extracted = runner.invoke(
+        app, ["extract", "--model", str(model), "--input", str(texts), "--out", str(out), "--device", "cpu"]
+    )
+    assert extracted.exit_code == 0, extracted.output
+    assert out.is_file() and str(out) in extracted.output
+
+
+def test_errors_become_one_line_and_exit_code_1(tmp_path):
+    result = runner.invoke(
+        app, ["evaluate", "--model", str(tmp_path), "--data", str(SAMPLE), "--format", "jsonl"]
+    )
+    assert result.exit_code == 1
+    assert "not a model directory" in result.output
