@@ -73,6 +73,7 @@ GOAL_TRAIN_RATIO = 0.35  # issue 5: our NS = 10 step at most 0.35x the reference
 GOAL_INFER_RATIO = 0.7  # issue 5: extraction at least 0.7x the bare encoder's sentences/s
 HEADLINE_NS = 10
 ENCODER_ONLY = "encoder only"
+PARTS = ("training", "inference", "row_block")
 GOLD_TRIPLES = 3  # gold triples per synthetic training sentence
 GOLD_RELATIONS = 4  # they use the first few relation types: fewer than the smallest NS, so NS is exact
 
@@ -87,6 +88,7 @@ class SpeedConfig:
     # CPU runs only. One thread: on a shared machine OpenMP threads wait for each other at every barrier; a
     # tiny-encoder step measured 300-3400 ms with 2 threads against 70-170 ms with 1 at load average 10.
     cpu_threads: int = 1
+    parts: tuple[str, ...] = PARTS  # which of the three measurements to run
     seed: int = 13
     # training
     lengths: tuple[int, ...] = (64, 128, 256)
@@ -586,15 +588,15 @@ def run(config: SpeedConfig) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         encoder_path = prepare_encoder(config.encoder, texts, workdir)
-        training = bench_training(config, encoder_path, device)
+        training = bench_training(config, encoder_path, device) if "training" in config.parts else []
         model_dir = (
             Path(config.model_dir)
             if config.model_dir
             else build_inference_model(config, encoder_path, workdir / "model")
         )
         picked = texts[: config.infer_texts] if config.infer_texts else texts
-        inference = bench_inference(config, model_dir, picked, device)
-        row_block = bench_row_block(config, model_dir, device)
+        inference = bench_inference(config, model_dir, picked, device) if "inference" in config.parts else []
+        row_block = bench_row_block(config, model_dir, device) if "row_block" in config.parts else []
     result: dict[str, object] = {
         "config": asdict(config),
         "machine": machine(device),
@@ -638,8 +640,12 @@ def report(result: dict[str, object]) -> str:
     ])  # fmt: skip
 
 
-def default_out(quick: bool, device: str) -> Path:
-    suffix = ("_quick" if quick else "") + ("_cuda" if device.startswith("cuda") else "")
+def default_out(config: SpeedConfig, quick: bool) -> Path:
+    """benchmarks/results/speed[_quick][_cuda][_<encoder>][_<part>...].json: one file per kind of run."""
+    suffix = "_quick" if quick else ""
+    suffix += "_cuda" if config.device.startswith("cuda") else ""
+    suffix += f"_{Path(config.encoder).name}" if config.encoder != "tiny" else ""
+    suffix += "".join(f"_{part}" for part in config.parts) if set(config.parts) != set(PARTS) else ""
     return RESULTS / f"speed{suffix}.json"
 
 
@@ -661,6 +667,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     )
     parser.add_argument("--model", default=None, help="a trained checkpoint for the inference part")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     parser.add_argument("--no-amp", action="store_true", help="full precision on CUDA too")
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON output (default benchmarks/results/speed*.json)"
@@ -669,10 +676,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     config = replace(
         preset(args.quick, args.device), encoder=args.encoder, texts_path=args.texts, model_dir=args.model,
-        amp=not args.no_amp, cpu_threads=args.threads,
+        amp=not args.no_amp, cpu_threads=args.threads, parts=tuple(args.only or PARTS),
     )  # fmt: skip
     result = run(config)
-    out = save_result(result, args.out or default_out(args.quick, args.device))
+    out = save_result(result, args.out or default_out(config, args.quick))
     print(report(result))
     print(f"-> {out}")
     return result
