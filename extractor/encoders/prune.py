@@ -32,6 +32,19 @@ COPIED_FILES = ("tokenizer_config.json", "special_tokens_map.json")
 MARKER_FILE = "nrskg_pruned.json"  # what was kept and from where
 
 
+def corpus_texts(data: list[tuple[Path | str, str]], text_files: list[Path | str]) -> list[str]:
+    """The sentences of labelled data sets, (path, format) each, plus raw text files (a text per line)."""
+    from extractor.datasets import load  # the readers are needed only here
+
+    texts = [example.text for path, fmt in data for doc in load(path, fmt) for example in doc.examples]
+    for file in text_files:
+        try:
+            texts += Path(file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ModelError(f"{file}: cannot read as UTF-8 text: {e}") from e
+    return texts
+
+
 def kept_token_ids(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[int]:
     """Sorted ids of the special tokens, the space piece and every piece char mode looks up for `texts`."""
     lookup = CharVocabulary(tokenizer)
@@ -164,4 +177,4 @@ def _renumber_specials(node: object, remap: dict[int, int]) -> object:
     return node
 
 
-__all__ = ["kept_token_ids", "prune_vocabulary"]
+__all__ = ["corpus_texts", "kept_token_ids", "prune_vocabulary"]

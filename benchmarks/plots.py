@@ -1,0 +1,77 @@
+"""Plots of the quality results: F1 against NS per data set (like the paper's Fig. 3/4).
+
+    python -m benchmarks.plots benchmarks/results/quality_diakg.json benchmarks/results/quality_cmeie.json \
+        --out docs/quality_ns.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _datasets(paths: list[Path]) -> dict[str, dict]:
+    """Every data set's entry across result files (a later file wins on a name clash)."""
+    merged: dict[str, dict] = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        merged |= {name: entry for name, entry in data["datasets"].items() if entry["summary"]}
+    return merged
+
+
+def ns_curve(paths: list[Path], out: Path, title: str | None = None) -> Path:
+    """One panel per data set: mean validation F1 per NS, min-max bars over seeds, OneRel (NS=K) as a line."""
+    datasets = _datasets(paths)
+    if not datasets:
+        raise ValueError(f"no finished runs in {', '.join(map(str, paths))}")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.8 * len(datasets), 3.8), squeeze=False)
+    for ax, (name, entry) in zip(axes[0], datasets.items(), strict=True):
+        rows = sorted(entry["summary"], key=lambda r: r["ns"])
+        ns = [r["ns"] for r in rows]
+        mean = [r["f1_mean"] for r in rows]
+        low = [r["f1_mean"] - r["f1_min"] for r in rows]
+        high = [r["f1_max"] - r["f1_mean"] for r in rows]
+        ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=4, label="NRS-OneRel (mean, min-max)")
+        for r in rows:
+            ax.annotate(f"n={r['n']}", (r["ns"], r["f1_mean"]), textcoords="offset points", xytext=(4, -12),
+                        fontsize=7)  # fmt: skip
+        every = next((r for r in rows if r["ns"] == entry["K"]), None)
+        if every is not None:
+            ax.axhline(every["f1_mean"], color="grey", linestyle="--", label=f"OneRel, all K={entry['K']}")
+            ax.axhspan(every["f1_min"], every["f1_max"], color="grey", alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_xticks(ns, [str(v) for v in ns])
+        ax.minorticks_off()
+        ax.set_xlabel("NS: relation types scored per training batch")
+        ax.set_ylabel("validation F1 (micro, exact triples)")
+        ax.set_title(f"{name} (K={entry['K']})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.plots", description="F1 against NS from quality JSON."
+    )
+    p.add_argument("results", type=Path, nargs="+", help="benchmarks/results/quality*.json")
+    p.add_argument("--out", type=Path, required=True, help="PNG to write")
+    p.add_argument("--title")
+    args = p.parse_args()
+    print(ns_curve(args.results, args.out, args.title))
+
+
+if __name__ == "__main__":
+    main()

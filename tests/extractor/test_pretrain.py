@@ -1,0 +1,115 @@
+"""Whole-word masking: whole words, about 15% of tokens, never specials; a few MLM steps lower the loss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import AutoModel, AutoTokenizer
+
+from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
+from extractor.model import IGNORE_INDEX
+from extractor.pretrain import (
+    METRICS_FILE,
+    PretrainConfig,
+    chunks,
+    mask_inputs,
+    pretrain,
+    read_texts,
+    segment,
+    whole_word_mask,
+    word_index,
+)
+from extractor.tokenization import TextTokenizer
+from nrskg.errors import DataFormatError
+
+WORDS = [
+    "2型",
+    "糖尿病",
+    "患者",
+    "应",
+    "口服",
+    "二甲双胍",
+    "控制",
+    "血糖",
+    "，",
+    "定期",
+    "监测",
+    "糖化血红蛋白",
+    "。",
+]
+TEXTS = ["2型糖尿病患者应口服二甲双胍控制血糖。", "胰岛素治疗可降低糖化血红蛋白。", "定期监测血糖和血压。"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = TinyEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, max_positions=64)
+    return build_tiny_encoder(TEXTS + ["".join(WORDS)], tmp_path_factory.mktemp("tiny"), config)
+
+
+def test_whole_words_are_masked_entirely_or_not_at_all() -> None:
+    ids = word_index(WORDS * 8)
+    for seed in range(20):
+        picked = whole_word_mask(ids, 0.15, np.random.default_rng(seed))
+        for word in set(ids):
+            states = {bool(picked[i]) for i, w in enumerate(ids) if w == word}
+            assert len(states) == 1, f"word {word} partly masked"
+
+
+def test_about_fifteen_percent_of_tokens_are_picked() -> None:
+    ids = word_index(WORDS * 20)
+    shares = [whole_word_mask(ids, 0.15, np.random.default_rng(s)).mean() for s in range(30)]
+    assert 0.12 <= float(np.mean(shares)) <= 0.16
+    assert max(shares) <= 0.15 + 1e-9  # a word that would overshoot the budget is skipped
+
+
+def test_special_tokens_are_never_masked(tiny_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    words = WORDS * 2
+    ids = TextTokenizer(tokenizer, "char", 128)(["".join(words)])[0].input_ids
+    for seed in range(20):
+        inputs, labels = mask_inputs(ids, word_index(words), tokenizer, 0.3, np.random.default_rng(seed))
+        assert inputs[0] == ids[0] and inputs[-1] == ids[-1]
+        assert labels[0] == labels[-1] == IGNORE_INDEX
+        picked = [i for i, label in enumerate(labels) if label != IGNORE_INDEX]
+        assert picked and all(labels[i] == ids[i] for i in picked)  # labels are the original tokens
+        unpicked = [i for i in range(len(ids)) if i not in picked]
+        assert all(inputs[i] == ids[i] for i in unpicked)
+        masked = sum(inputs[i] == tokenizer.mask_token_id for i in picked)
+        assert masked >= 0.5 * len(picked)  # 80% [MASK] on average
+
+
+def test_chunks_end_at_word_boundaries() -> None:
+    pieces = chunks(WORDS, 10)
+    assert ["".join(p) for p in pieces if p] and "".join("".join(p) for p in pieces) == "".join(WORDS)
+    assert all(len("".join(p)) <= 10 for p in pieces)
+    assert all(set(p) <= set(WORDS) for p in pieces)
+
+
+def test_jieba_segments_with_a_user_dictionary(tmp_path: Path) -> None:
+    user_dict = tmp_path / "dict.txt"
+    user_dict.write_text("糖化血红蛋白 1000\n", encoding="utf-8")
+    words = segment(["定期监测糖化血红蛋白。"], user_dict)[0]
+    assert "糖化血红蛋白" in words and "".join(words) == "定期监测糖化血红蛋白。"
+
+
+def test_read_texts_accepts_raw_and_segmented(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("糖尿病\n\n血糖\n", encoding="utf-8")
+    assert read_texts(tmp_path / "a.txt") == ["糖尿病", "血糖"]
+    (tmp_path / "b.jsonl").write_text(json.dumps({"words": ["糖尿", "病"]}) + "\n", encoding="utf-8")
+    assert read_texts(tmp_path / "b.jsonl") == [["糖尿", "病"]]
+    (tmp_path / "c.jsonl").write_text('{"oops": 1}\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="c.jsonl:1"):
+        read_texts(tmp_path / "c.jsonl")
+
+
+def test_a_few_mlm_steps_reduce_the_loss(tiny_dir: Path, tmp_path: Path) -> None:
+    config = PretrainConfig(steps=40, batch_size=8, max_chars=24, lr=3e-3, warmup_ratio=0.0, log_every=8)
+    result = pretrain(tiny_dir, [WORDS] * 8, tmp_path / "out", config, progress=False)
+    assert result.last_loss < result.first_loss - 0.3
+    assert AutoModel.from_pretrained(tmp_path / "out").config.vocab_size == len(
+        AutoTokenizer.from_pretrained(tmp_path / "out")
+    )
+    assert json.loads((tmp_path / "out" / METRICS_FILE).read_text())["steps"] == 40
