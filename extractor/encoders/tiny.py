@@ -6,6 +6,7 @@ files), so it loads through exactly the same AutoModel / AutoTokenizer path as a
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,13 @@ class TinyEncoderConfig:
 
 
 def character_vocabulary(texts: list[str]) -> list[str]:
-    """Special tokens, then each non-space character of `texts` once, sorted: reproducible."""
-    chars = sorted({c for text in texts for c in text if not c.isspace()})
+    """Special tokens, then each non-space character of `texts` once, sorted: reproducible.
+
+    Characters are stored in their NFKC form ("～" as "~"), the form the pipeline's normalisation gives the
+    texts it extracts from; the char-mode lookup folds raw training text to the same entries.
+    """
+    chars = sorted({unicodedata.normalize("NFKC", c) for text in texts for c in text if not c.isspace()})
+    chars = [c for c in chars if len(c) == 1 and not c.isspace()]
     return SPECIAL_TOKENS + [c for c in chars if c not in SPECIAL_TOKENS]
 
 

@@ -81,3 +81,12 @@ def test_bad_settings_raise_model_error(bert_tokenizer):
         TextTokenizer(bert_tokenizer, "word", 64)
     with pytest.raises(ModelError, match="max_tokens=2"):
         TextTokenizer(bert_tokenizer, "char", 2)
+
+
+def test_char_mode_folds_full_width_forms_to_the_vocabulary_entry(tmp_path):
+    """Training text with "～" and "，" and normalised text with "~" and "," must reach the same ids."""
+    path = build_tiny_encoder(["每日1～2次，口服"], tmp_path / "enc")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    full, half = TextTokenizer(tokenizer, "char", 64)(["1～2次，口服", "1~2次,口服"])
+    assert full.input_ids == half.input_ids
+    assert tokenizer.unk_token_id not in full.input_ids
