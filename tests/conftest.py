@@ -16,6 +16,9 @@ from graph.settings import Neo4jSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# No model hub here: a hub id that is not cached must fail at once, not after network retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -17,8 +17,7 @@ def resolve_encoder(
 ) -> str:
     """Where to load the encoder from: "tiny" (built in `workdir` from `train_texts`), a folder or a hub id.
 
-    A hub id must already be in the local HuggingFace cache: this workplace has no hub access, and an error
-    now beats a network timeout in the middle of training.
+    A hub id is resolved now (cache, else download), because an error now beats one in the middle of training.
     """
     if spec == TINY:
         return str(build_tiny_encoder(train_texts, Path(workdir) / "tiny-encoder", tiny))
@@ -30,10 +29,12 @@ def resolve_encoder(
             )
         return str(path)
     try:
-        AutoConfig.from_pretrained(spec, local_files_only=True)
+        # The local cache first; otherwise the hub, unless HF_HUB_OFFLINE=1 (this workplace has no hub access,
+        # and its tests set it so that a missing model fails at once instead of after network retries).
+        AutoConfig.from_pretrained(spec)
     except (OSError, ValueError) as e:
         raise ModelError(
-            f"encoder {spec!r} is neither a local directory nor a hub id in the local cache; "
+            f"encoder {spec!r} is neither a local directory nor a hub id that could be loaded ({e}); "
             "download it where the hub is reachable, or use `nrskg encoder e5 --out DIR` or `--encoder tiny`"
         ) from e
     return spec
