@@ -75,7 +75,9 @@ def promote(root: Path, version: str) -> None:
     """Make `version` the current model."""
     registry = load(root)
     if version not in registry.versions:
-        raise ModelError(f"cannot promote {version!r}: not in the registry at {root} ({sorted(registry.versions)})")
+        raise ModelError(
+            f"cannot promote {version!r}: not in the registry at {root} ({sorted(registry.versions)})"
+        )
     registry.current = version
     registry.versions[version].promoted_at = datetime.now(UTC).isoformat(timespec="seconds")
     save(root, registry)
