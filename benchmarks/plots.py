@@ -45,6 +45,7 @@ def ns_curve(paths: list[Path], out: Path, title: str | None = None) -> Path:
         if every is not None:
             ax.axhline(every["f1_mean"], color="grey", linestyle="--", label=f"OneRel, all K={entry['K']}")
             ax.axhspan(every["f1_min"], every["f1_max"], color="grey", alpha=0.15)
+        ax.set_ylim(0, max(0.05, 1.15 * max(r["f1_max"] for r in rows)))  # F1 from 0: no zoomed-in gaps
         ax.set_xscale("log")
         ax.set_xticks(ns, [str(v) for v in ns])
         ax.minorticks_off()
