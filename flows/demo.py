@@ -28,12 +28,10 @@ CORPUS = SAMPLE / "corpus"
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Where the demo keeps its registry and run folders, and the small training budget for the sample."""
+    """Where the demo keeps its registry and run folders; the sample is trained with the tiny-encoder preset."""
 
     registry: str = "models"
     runs_root: str = "runs"
-    epochs: int = 40
-    ns: int = 8
     seed: int = 13
     val_fraction: float = 0.0  # 105 sentences: select on training F1 and keep every sentence for training
     questions: tuple[tuple[str, dict[str, str]], ...] = (
@@ -61,8 +59,8 @@ def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoRes
     trained = retrain or model_registry.current(Path(settings.registry)) is None
     if trained:
         train_flow(
-            str(ANNOTATED), "jsonl", encoder="tiny", registry=settings.registry, ns=settings.ns,
-            epochs=settings.epochs, seed=settings.seed, val_fraction=settings.val_fraction, device="cpu",
+            str(ANNOTATED), "jsonl", encoder="tiny", registry=settings.registry, seed=settings.seed,
+            val_fraction=settings.val_fraction, device="cpu",
         )  # fmt: skip
     summary = ingest(str(CORPUS), registry=settings.registry, runs_root=settings.runs_root, neo4j=neo4j)
     answers = {}
