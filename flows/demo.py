@@ -28,7 +28,7 @@ CORPUS = SAMPLE / "corpus"
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Where the demo keeps its registry and run folders; the sample is trained with the tiny-encoder preset."""
+    """Where the demo keeps its registry and run folders; the sample trains with the tiny preset."""
 
     registry: str = "models"
     runs_root: str = "runs"
