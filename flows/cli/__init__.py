@@ -1,4 +1,4 @@
-"""`nrskg` command line: one module per command group, each only parses options and calls a library function."""
+"""`nrskg` command line: one module per command group; each parses options and calls a library function."""
 
 from flows.cli import (
     data,  # noqa: F401
