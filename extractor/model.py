@@ -155,13 +155,15 @@ class NRSOneRelModel(nn.Module):
         for start, logits in zip(
             range(0, valid.shape[1], step), self.head.row_blocks(hidden[:, 1:], every, row_block), strict=True
         ):  # logits (B, rows, L, K, C)
-            probs = logits.float().softmax(dim=-1)  # (B, rows, L, K, C)
-            classes = probs.argmax(dim=-1)  # (B, rows, L, K)
+            # argmax of the logits is the argmax of the softmax; the softmax is taken only on the few
+            # non-empty cells (over all K L^2 cells it was 60% of CPU extraction time).
+            classes = logits.argmax(dim=-1)  # (B, rows, L, K)
             cells = valid[:, start : start + step, None] & valid[:, None, :]  # (B, rows, L)
             classes = classes.masked_fill(~cells[..., None], 0)
             index = classes.nonzero()  # (N, 4): b, row in block, column, relation
             b, i, j, k = index.unbind(dim=1)
-            found.append((index + index.new_tensor([0, start, 0, 0]), classes[b, i, j, k], probs[b, i, j, k]))
+            probs = logits[b, i, j, k].float().softmax(dim=-1)  # (N, C)
+            found.append((index + index.new_tensor([0, start, 0, 0]), classes[b, i, j, k], probs))
         index, classes, probs = (torch.cat(parts) for parts in zip(*found, strict=True))
         # One canonical order (batch row, head, tail, relation) whatever the block size.
         L, K = valid.shape[1], self.config.num_relations
