@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from extractor.datasets.document import bad
+from extractor.datasets.document import bad, read_text
 
 T = TypeVar("T")
 
@@ -34,3 +35,11 @@ def parse_json(text: str, path: Path | str, where: str = "") -> Any:
     except json.JSONDecodeError as e:
         position = where or f"line {e.lineno}"
         raise bad(path, position, f"invalid JSON at column {e.colno}: {e.msg}") from e
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "line N", parsed record) for every non-empty line of a JSON-lines file."""
+    for n, line in enumerate(read_text(path, "utf-8-sig").splitlines(), start=1):
+        if line.strip():
+            where = f"line {n}"
+            yield n, where, parse_json(line, path, where)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from extractor.datasets._json import field_of, parse_json
-from extractor.datasets.document import Document, bad, read_text
+from extractor.datasets._json import field_of, json_lines
+from extractor.datasets.document import Document, bad
 from extractor.datasets.locate import closest_pair, occurrences, text_id
 from extractor.schema import Entity, Example, Triple
 
@@ -21,11 +21,7 @@ from extractor.schema import Entity, Example, Triple
 def read_jsonl(path: Path) -> list[Document]:
     """Documents in order of first appearance; each line is one Example `<doc_id>:<index within the doc>`."""
     docs: dict[str, Document] = {}
-    for n, line in enumerate(read_text(path, "utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {n}"
-        record = parse_json(line, path, where)
+    for _, where, record in json_lines(path):
         text = field_of(record, "text", str, path, where)
         doc_id = (
             str(field_of(record, "doc_id", (str, int), path, where)) if "doc_id" in record else text_id(text)

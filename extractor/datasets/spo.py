@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from extractor.datasets._json import field_of, parse_json
-from extractor.datasets.document import Document, bad, read_text
+from extractor.datasets._json import field_of, json_lines
+from extractor.datasets.document import Document, bad
 from extractor.datasets.locate import closest_pair, occurrences, text_id
 from extractor.schema import Entity, Example, Triple
 
@@ -21,11 +21,7 @@ MAIN_KEY = "@value"
 def read_spo(path: Path) -> list[Document]:
     """One Document (of one Example) per non-empty line; doc_id is a short sha256 of the text."""
     docs = []
-    for n, line in enumerate(read_text(path, "utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {n}"
-        record = parse_json(line, path, where)
+    for n, where, record in json_lines(path):
         text = field_of(record, "text", str, path, where)
         doc_id = text_id(text)
         doc = Document(doc_id=doc_id, source=f"{path}:{n}", examples=[])
