@@ -1,0 +1,169 @@
+"""The Prefect flows end to end, in a Prefect test harness, against the real local Neo4j.
+
+Models are real tiny-encoder models trained briefly on parts of the project's sample; two models trained on
+different parts extract different triples, which is what re-extraction has to reconcile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from extractor import registry as model_registry
+from extractor.configuration import TINY_TRAIN
+from extractor.train import train
+from flows.ingest import ingest
+from flows.reextract import reextract
+from flows.training import train_flow
+from pipeline import runs
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample"
+# About 200 steps overfit one pseudo-document (11-12 sentences) to train F1 ~0.97; evaluate only at the end.
+QUICK = dataclasses.replace(
+    TINY_TRAIN, max_steps=200, eval_every_steps=200, epochs=1000, val_fraction=0.0, device="cpu", batch_size=4
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness():
+    with prefect_test_harness():
+        yield
+
+
+def _sample_lines(doc_ids: set[str]) -> list[str]:
+    lines = (SAMPLE / "annotated.jsonl").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if json.loads(line)["doc_id"] in doc_ids]
+
+
+def _write_corpus(folder: Path, lines: list[str]) -> Path:
+    """One .txt document per pseudo-document of the sample, its sentences one after another."""
+    folder.mkdir(parents=True, exist_ok=True)
+    docs: dict[str, list[str]] = {}
+    for line in lines:
+        record = json.loads(line)
+        docs.setdefault(record["doc_id"], []).append(record["text"])
+    for doc_id, texts in docs.items():
+        (folder / f"{doc_id}.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two model versions trained on different sample documents, a registry, and a corpus of both parts."""
+    root = tmp_path_factory.mktemp("flows")
+    part_a, part_b = _sample_lines({"sample-01"}), _sample_lines({"sample-03"})
+    paths = {"root": root, "registry": root / "models", "corpus": _write_corpus(root / "corpus", part_a + part_b)}
+    for name, lines, seed in (("a", part_a, 1), ("b", part_b, 2)):
+        data = root / f"train-{name}.jsonl"
+        data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = train(data, "jsonl", "tiny", root / f"model-{name}", dataclasses.replace(QUICK, seed=seed))
+        model_registry.register(paths["registry"], result.model_version, result.out_dir, {"val_f1": 0.0})
+        paths[f"model_{name}"] = result.out_dir
+        paths[f"version_{name}"] = result.model_version
+    return paths
+
+
+def _snapshot(driver) -> dict[str, object]:
+    """Everything re-extraction may change: relationships with their evidence, entities, document versions."""
+    rels, _, _ = driver.execute_query(
+        "MATCH (h:Entity)-[r]->(t:Entity) WHERE r.evidence IS NOT NULL "
+        "RETURN h.key AS h, r.relation AS rel, t.key AS t, r.evidence AS ev, r.model_version AS mv"
+    )
+    ents, _, _ = driver.execute_query("MATCH (e:Entity) RETURN e.key AS key")
+    docs, _, _ = driver.execute_query("MATCH (d:Document) RETURN d.doc_id AS id, d.model_version AS mv")
+    return {
+        "relations": sorted((r["h"], r["rel"], r["t"], tuple(sorted(r["ev"])), r["mv"]) for r in rels),
+        "entities": sorted(r["key"] for r in ents),
+        "documents": sorted((r["id"], r["mv"]) for r in docs),
+    }
+
+
+def test_ingest_then_identical_reingest_creates_nothing(workspace, clean_graph, neo4j_settings, tmp_path):
+    model_registry.promote(workspace["registry"], workspace["version_a"])
+    first = ingest(str(workspace["corpus"]), registry=str(workspace["registry"]), runs_root=str(tmp_path),
+                   neo4j=neo4j_settings, device="cpu")  # fmt: skip
+    assert first.documents_new == 2 and first.documents_failed == 0
+    assert first.triples > 0 and first.graph["relationships_created"] > 0
+    manifest = runs.read_table(first.run_dir, "manifest")
+    assert set(manifest["status"]) == {"loaded"}
+    for table in ("sentences", "triples", "entities", "relations"):
+        assert len(runs.read_table(first.run_dir, table)) > 0
+
+    second = ingest(str(workspace["corpus"]), registry=str(workspace["registry"]), runs_root=str(tmp_path),
+                    neo4j=neo4j_settings, device="cpu")  # fmt: skip
+    assert second.documents_skipped == 2 and second.documents_new == 0
+    assert second.graph["nodes_created"] == 0 and second.graph["relationships_created"] == 0
+    assert set(runs.read_table(second.run_dir, "manifest")["status"]) == {"skipped"}
+
+
+def test_reextract_after_promotion_equals_a_fresh_load_with_the_new_model(
+    workspace, clean_graph, neo4j_settings, tmp_path
+):
+    registry = str(workspace["registry"])
+    model_registry.promote(registry, workspace["version_b"])
+    ingest(str(workspace["corpus"]), registry=registry, runs_root=str(tmp_path), neo4j=neo4j_settings, device="cpu")
+    fresh_b = _snapshot(clean_graph)
+
+    clean_graph.execute_query("MATCH (n) DETACH DELETE n")
+    model_registry.promote(registry, workspace["version_a"])
+    ingest(str(workspace["corpus"]), registry=registry, runs_root=str(tmp_path), neo4j=neo4j_settings, device="cpu")
+    loaded_a = _snapshot(clean_graph)
+    assert loaded_a != fresh_b  # the two models disagree, so re-extraction has work to do
+
+    model_registry.promote(registry, workspace["version_b"])
+    summary = reextract(registry=registry, neo4j=neo4j_settings, device="cpu")
+    assert summary.documents == 2
+    assert _snapshot(clean_graph) == fresh_b
+
+    again = reextract(registry=registry, neo4j=neo4j_settings, device="cpu")  # idempotent: nothing is stale
+    assert again.documents == 0 and again.graph["relationships_created"] == 0
+
+
+def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(workspace, clean_graph, neo4j_settings, tmp_path):
+    corpus = tmp_path / "broken"
+    corpus.mkdir()
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00" * 200)
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "gbk.txt").write_bytes("二甲双胍是2型糖尿病的一线治疗药物。".encode("gbk"))
+    (corpus / "lines.jsonl").write_text(
+        '{"text": "胰岛素可用于1型糖尿病。"}\n{not json\n{"text": "糖尿病肾病需要监测尿白蛋白。"}\n', encoding="utf-8"
+    )
+    (corpus / "long.txt").write_text("糖尿病患者应控制血糖" * 70_000, encoding="utf-8")  # one 2.1 MB line
+    model_registry.promote(workspace["registry"], workspace["version_a"])
+    summary = ingest(str(corpus), registry=str(workspace["registry"]), runs_root=str(tmp_path / "runs"),
+                     neo4j=neo4j_settings, device="cpu")  # fmt: skip
+    manifest = runs.read_table(summary.run_dir, "manifest").set_index("source")
+    status = {Path(source.split("#")[0]).name + ("#" + source.split("#")[1] if "#" in source else ""): s
+              for source, s in manifest["status"].items()}  # fmt: skip
+    assert status["binary.txt"].startswith("failed:")
+    assert status["empty.txt"].startswith("failed:")
+    assert status["lines.jsonl#L2"].startswith("failed:")
+    assert status["gbk.txt"] == "loaded" and status["long.txt"] == "loaded"
+    assert status["lines.jsonl#L1"] == "loaded" and status["lines.jsonl#L3"] == "loaded"
+    assert summary.documents_seen == len(manifest) == 7
+    stored, _, _ = clean_graph.execute_query("MATCH (d:Document) RETURN count(d) AS n")
+    assert stored[0]["n"] == 4
+
+
+def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspace, tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n".join(_sample_lines({"sample-01", "sample-02"})) + "\n", encoding="utf-8")
+    registry = tmp_path / "models"
+    options = {"registry": str(registry), "max_steps": 20, "batch_size": 4, "device": "cpu", "val_fraction": 0.5}
+    first = train_flow(str(data), "jsonl", **options)
+    assert first.promoted and model_registry.current(registry).version == first.version
+    assert (registry / first.version / "model.safetensors").is_file()
+
+    second = train_flow(str(data), "jsonl", seed=7, min_improvement=1.0, **options)  # cannot beat by 1.0 F1
+    assert not second.promoted and second.current_version == first.version
+    assert second.current_f1 is not None
+    assert model_registry.current(registry).version == first.version
+    assert set(model_registry.load(registry).versions) == {first.version, second.version}
+    assert isinstance(pd.read_json(registry / "registry.json", typ="series"), pd.Series)
