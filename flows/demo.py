@@ -35,8 +35,8 @@ class DemoSettings:
     seed: int = 13
     val_fraction: float = 0.0  # 105 sentences: select on training F1 and keep every sentence for training
     questions: tuple[tuple[str, dict[str, str]], ...] = (
-        ("drugs_for_disease", {"name": "2型糖尿病"}),
-        ("adverse_effects_of_drug", {"name": "二甲双胍"}),
+        ("drugs_for_disease", {"name": "糖尿病肾病"}),
+        ("adverse_effects_of_drug", {"name": "胰岛素"}),
     )
 
 

@@ -19,7 +19,13 @@ def driver(settings: Neo4jSettings | None = None) -> neo4j.Driver:
     """
     settings = settings or Neo4jSettings.from_env()
     try:
-        return neo4j.GraphDatabase.driver(settings.uri, auth=settings.auth(), user_agent=USER_AGENT)
+        return neo4j.GraphDatabase.driver(
+            settings.uri,
+            auth=settings.auth(),
+            user_agent=USER_AGENT,
+            # "label/property does not exist" on a graph that has no such node yet is noise, not a problem.
+            notifications_disabled_classifications=[neo4j.NotificationDisabledClassification.UNRECOGNIZED],
+        )
     except (ValueError, neo4j.exceptions.ConfigurationError) as e:
         raise GraphError(f"cannot use NEO4J_URI {settings.uri!r}: {e}") from e
 
