@@ -54,7 +54,9 @@ def test_toy_run_has_every_row_and_ratio(tmp_path) -> None:
     for row in inference:
         assert row["texts"] == 8 and row["windows"] >= 8
         assert row["extract_texts_per_s"] > 0 and row["encoder_texts_per_s"] > 0
-        assert row["ratio"] == pytest.approx(row["encoder_s"] / row["extract_s"], abs=1e-3)
+        # The times are stored rounded to 1 ms; a toy run takes a few ms, so allow for that rounding.
+        rounding = row["ratio"] * (0.0005 / row["encoder_s"] + 0.0005 / row["extract_s"])
+        assert row["ratio"] == pytest.approx(row["encoder_s"] / row["extract_s"], abs=1e-3 + rounding)
     # Bucketing sorts by length, so it never pads more than input order does.
     assert inference[0]["padding_share"] <= inference[1]["padding_share"]
 
