@@ -59,7 +59,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two model versions trained on different sample documents, a registry, and a corpus of both parts."""
     root = tmp_path_factory.mktemp("flows")
     part_a, part_b = _sample_lines({"sample-01"}), _sample_lines({"sample-03"})
-    paths = {"root": root, "registry": root / "models", "corpus": _write_corpus(root / "corpus", part_a + part_b)}
+    corpus = _write_corpus(root / "corpus", part_a + part_b)
+    paths = {"root": root, "registry": root / "models", "corpus": corpus}
     for name, lines, seed in (("a", part_a, 1), ("b", part_b, 2)):
         data = root / f"train-{name}.jsonl"
         data.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -108,12 +109,13 @@ def test_reextract_after_promotion_equals_a_fresh_load_with_the_new_model(
 ):
     registry = str(workspace["registry"])
     model_registry.promote(registry, workspace["version_b"])
-    ingest(str(workspace["corpus"]), registry=registry, runs_root=str(tmp_path), neo4j=neo4j_settings, device="cpu")
+    load = {"registry": registry, "runs_root": str(tmp_path), "neo4j": neo4j_settings, "device": "cpu"}
+    ingest(str(workspace["corpus"]), **load)
     fresh_b = _snapshot(clean_graph)
 
     clean_graph.execute_query("MATCH (n) DETACH DELETE n")
     model_registry.promote(registry, workspace["version_a"])
-    ingest(str(workspace["corpus"]), registry=registry, runs_root=str(tmp_path), neo4j=neo4j_settings, device="cpu")
+    ingest(str(workspace["corpus"]), **load)
     loaded_a = _snapshot(clean_graph)
     assert loaded_a != fresh_b  # the two models disagree, so re-extraction has work to do
 
@@ -126,14 +128,17 @@ def test_reextract_after_promotion_equals_a_fresh_load_with_the_new_model(
     assert again.documents == 0 and again.graph["relationships_created"] == 0
 
 
-def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(workspace, clean_graph, neo4j_settings, tmp_path):
+def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(
+    workspace, clean_graph, neo4j_settings, tmp_path
+):
     corpus = tmp_path / "broken"
     corpus.mkdir()
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00" * 200)
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "gbk.txt").write_bytes("二甲双胍是2型糖尿病的一线治疗药物。".encode("gbk"))
     (corpus / "lines.jsonl").write_text(
-        '{"text": "胰岛素可用于1型糖尿病。"}\n{not json\n{"text": "糖尿病肾病需要监测尿白蛋白。"}\n', encoding="utf-8"
+        '{"text": "胰岛素可用于1型糖尿病。"}\n{not json\n{"text": "糖尿病肾病需要监测尿白蛋白。"}\n',
+        encoding="utf-8",
     )
     (corpus / "long.txt").write_text("糖尿病患者应控制血糖" * 70_000, encoding="utf-8")  # one 2.1 MB line
     model_registry.promote(workspace["registry"], workspace["version_a"])
@@ -156,7 +161,8 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(_sample_lines({"sample-01", "sample-02"})) + "\n", encoding="utf-8")
     registry = tmp_path / "models"
-    options = {"registry": str(registry), "max_steps": 20, "batch_size": 4, "device": "cpu", "val_fraction": 0.5}
+    options = {"registry": str(registry), "max_steps": 20, "batch_size": 4, "device": "cpu"}
+    options["val_fraction"] = 0.5
     first = train_flow(str(data), "jsonl", **options)
     assert first.promoted and model_registry.current(registry).version == first.version
     assert (registry / first.version / "model.safetensors").is_file()

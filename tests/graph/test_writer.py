@@ -81,7 +81,11 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
     docs, sents, drugs, _, mentions, rels = (s.params for s in statements)
     assert docs == {"rows": [{"doc_id": "d1", "source": "guide.txt"}]}
     assert sents["rows"][0] == {
-        "sent_id": "d1:0", "doc_id": "d1", "text": "二甲双胍治疗2型糖尿病", "start": None, "end": None
+        "sent_id": "d1:0",
+        "doc_id": "d1",
+        "text": "二甲双胍治疗2型糖尿病",
+        "start": None,
+        "end": None,
     }
     assert drugs == {
         "rows": [{"key": DRUG, "name": "二甲双胍", "type": "Drug", "surface_forms": ["二甲双胍", "格"]}]
@@ -153,7 +157,8 @@ def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     assert calls[-3] == (queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": ["5:abc:7"]})
     assert calls[-2] == (queries.DELETE_ORPHAN_ENTITIES, {"keys": ["Drug:old"]})
     assert calls[-1] == (
-        queries.MARK_DOCUMENTS_LOADED, {"doc_ids": ["d1"], "model_version": "v2", "now": NOW}
+        queries.MARK_DOCUMENTS_LOADED,
+        {"doc_ids": ["d1"], "model_version": "v2", "now": NOW},
     )
     assert total.relationships_deleted == len(calls)
 
