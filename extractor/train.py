@@ -71,12 +71,7 @@ def train(
     rng = np.random.default_rng(config.seed)
 
     # ---- data: split by document, then window long sentences ----
-    docs = load(data_path, fmt)
-    if config.val_fraction > 0:
-        split_seed = config.seed if config.split_seed is None else config.split_seed
-        train_docs, val_docs = split_documents(docs, config.val_fraction, split_seed)
-    else:
-        train_docs, val_docs = list(docs), []
+    train_docs, val_docs = validation_split(load(data_path, fmt), config)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
     schema = relation_schema(train_docs)
@@ -208,6 +203,14 @@ def train(
     )
     log.info("best F1 %.4f at step %d, train F1 %.4f, %.1f s -> %s", best_f1, best_step, train_f1, wall, out)
     return TrainResult(out, best.model_version, best_f1, train_f1, step, metrics["epochs"], wall, metrics)
+
+
+def validation_split(docs: list[Document], config: TrainConfig) -> tuple[list[Document], list[Document]]:
+    """(train, validation) documents as `train` splits them, so callers can score the same held-out part."""
+    if config.val_fraction <= 0:
+        return list(docs), []
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    return split_documents(docs, config.val_fraction, split_seed)
 
 
 def _step(

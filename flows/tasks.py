@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import neo4j
 import pandas as pd
 from prefect import task
 from prefect.concurrency.sync import concurrency
@@ -26,6 +27,7 @@ from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import GraphBatch, WriteCounters
 from graph.writer import replace_documents
+from nrskg.errors import GraphError
 from pipeline.dedup import deduplicate, doc_id_of_sentence
 from pipeline.graph_batch import to_graph_batch
 from pipeline.reading import Corpus, Document, read_corpus
@@ -43,12 +45,19 @@ EXTRACT_CACHE_EXPIRY = timedelta(days=7)
 
 
 def _transient(_task: Any, _run: Any, state: Any) -> bool:
-    """Retry only errors that may go away: a refused credential or a bad query will not."""
+    """Retry only failures of the connection or the server's transient errors; a refused credential, a bad
+    query or an unknown relation type fails the same way every time."""
     try:
         state.result()
-    except Exception as e:  # noqa: BLE001 - the state's exception is what we classify
-        text = str(e)
-        return not any(word in text for word in ("refused the credentials", "not in the relation schema"))
+    except GraphError as e:
+        cause = e.__cause__
+        if isinstance(cause, neo4j.exceptions.TransientError):
+            return True
+        return isinstance(cause, neo4j.exceptions.DriverError) and not isinstance(
+            cause, neo4j.exceptions.ConfigurationError
+        )
+    except Exception:  # noqa: BLE001 - any other error is not worth a retry
+        return False
     return False
 
 

@@ -17,11 +17,11 @@ from prefect.artifacts import create_markdown_artifact
 
 from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN, TrainConfig
-from extractor.datasets import load, split_documents
+from extractor.datasets import load
 from extractor.encoders import TINY
 from extractor.evaluate import evaluate
 from extractor.schema import Example
-from extractor.train import TrainResult, train
+from extractor.train import TrainResult, train, validation_split
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,7 @@ def train_model(data: str, fmt: str, encoder: str, out_dir: str, config: TrainCo
 @task(name="held-out-examples")
 def held_out(data: str, fmt: str, config: TrainConfig) -> list[Example]:
     """The validation documents of the same split `train` used (same seed, same fraction)."""
-    split_seed = config.seed if config.split_seed is None else config.split_seed
-    _, val_docs = split_documents(load(data, fmt), config.val_fraction, split_seed)
+    _, val_docs = validation_split(load(data, fmt), config)
     return [example for doc in val_docs for example in doc.examples]
 
 
