@@ -36,6 +36,7 @@ class NRSOneRelConfig:
     tokenization: TokenizationMode = "char"
     window_chars: int = 200
     window_stride: int = 150
+    positive_weight: float = 1.0  # weight of the non-"-" classes in the training loss (1: plain mean)
     model_version: str = ""
 
     @property
@@ -76,6 +77,7 @@ class TrainConfig:
     tokenization: TokenizationMode = "char"
     device: str = "auto"  # "auto": CUDA when available, else CPU
     amp: bool = True  # autocast on CUDA (bf16 when supported, else fp16 with a grad scaler)
+    positive_weight: float = 1.0  # loss weight of non-"-" cells; > 1 shortens the all-"-" phase (results.md)
 
 
 # What learns with the random `tiny` encoder (no pretraining to protect): a large head learning rate, a

@@ -131,8 +131,17 @@ class NRSOneRelModel(nn.Module):
             cells = valid[:, :, None] & valid[:, None, :]  # (B, L, L)
             labels = labels.masked_fill(~cells[..., None], IGNORE_INDEX)  # (B, L, L, NS)
             # Mean over scored cells: the loss scale, hence the effective learning rate, is independent of NS.
+            # With positive_weight w, the mean is weighted (non-"-" cells count w times): almost every cell is
+            # "-", and w > 1 keeps the few marked cells from being drowned out early in training.
+            weight = None
+            if self.config.positive_weight != 1.0:
+                weight = torch.full((logits.shape[-1],), self.config.positive_weight, device=logits.device)
+                weight[0] = 1.0
             loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
+                logits.reshape(-1, logits.shape[-1]).float(),
+                labels.reshape(-1),
+                weight=weight,
+                ignore_index=IGNORE_INDEX,
             )
         return NRSOneRelOutput(loss=loss, logits=logits)
 

@@ -99,6 +99,7 @@ def train(
             tokenization=config.tokenization,
             window_chars=config.window_chars,
             window_stride=config.window_stride,
+            positive_weight=config.positive_weight,
         )
         model, hf_tokenizer = build_model(model_config, encoder_path)
     device = resolve_device(config.device)

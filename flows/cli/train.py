@@ -41,12 +41,16 @@ def train_cli(
     ] = None,
     tokenization: Annotated[str | None, typer.Option("--tokenization", help="'char' or 'subword'.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+    positive_weight: Annotated[
+        float | None,
+        typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (1: plain mean)."),
+    ] = None,
 ) -> None:
     """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
     given = {
         "ns": ns, "epochs": epochs, "batch_size": batch_size, "lr": lr, "encoder_lr": encoder_lr,
         "seed": seed, "max_steps": max_steps, "val_fraction": val_fraction, "tokenization": tokenization,
-        "device": device,
+        "device": device, "positive_weight": positive_weight,
     }  # fmt: skip
     base = TINY_TRAIN if encoder == TINY else TrainConfig()
     config = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})

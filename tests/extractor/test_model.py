@@ -98,6 +98,21 @@ def test_loss_is_the_mean_over_scored_cells_and_ignores_padding():
     torch.testing.assert_close(model(input_ids, attention_mask, torch.tensor([0, 1]), noisy).loss, out.loss)
 
 
+def test_positive_weight_gives_the_weighted_mean_over_scored_cells():
+    model = tiny_model()
+    input_ids, attention_mask = inputs()
+    labels = random_labels(2)
+    plain = model(input_ids, attention_mask, torch.tensor([0, 1]), labels)
+    model.config.positive_weight = 5.0
+    weighted = model(input_ids, attention_mask, torch.tensor([0, 1]), labels).loss
+    valid = table_mask(attention_mask)
+    cells = (valid[:, :, None] & valid[:, None, :])[..., None].expand_as(labels)
+    losses = F.cross_entropy(plain.logits[cells], labels[cells], reduction="none")
+    w = torch.where(labels[cells] == 0, 1.0, 5.0)
+    torch.testing.assert_close(weighted, (w * losses).sum() / w.sum())
+    assert not torch.isclose(weighted, plain.loss)
+
+
 def test_loss_does_not_scale_with_ns():
     model = tiny_model()
     with torch.no_grad():  # every relation gets relation 0's column block, so each column scores alike
