@@ -56,7 +56,7 @@ def ingest(
     registry: str = "models",
     runs_root: str = "runs",
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = 0,
     chunk_documents: int = 500,
     neo4j: Neo4jSettings | None = None,
     pipeline: PipelineSettings | None = None,

@@ -36,7 +36,7 @@ def reextract(
     registry: str = "models",
     doc_ids: list[str] | None = None,
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = 0,
     chunk_documents: int = 200,
     neo4j: Neo4jSettings | None = None,
 ) -> ReextractSummary:

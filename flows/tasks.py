@@ -15,12 +15,13 @@ from typing import Any
 
 import neo4j
 import pandas as pd
+import torch
 from prefect import task
 from prefect.concurrency.sync import concurrency
 from prefect.tasks import exponential_backoff
 
 from extractor.configuration import NRSOneRelConfig
-from extractor.infer import Extractor, triples_frame
+from extractor.infer import Extractor, resolve_device, triples_frame
 from graph import documents as graph_documents
 from graph.connection import driver
 from graph.schema import GraphSchema, ensure_schema
@@ -28,6 +29,7 @@ from graph.settings import Neo4jSettings
 from graph.types import GraphBatch, WriteCounters
 from graph.writer import replace_documents
 from nrskg.errors import GraphError
+from pipeline.batching import auto_batch_budget, batch_size_for
 from pipeline.dedup import deduplicate, doc_id_of_sentence
 from pipeline.graph_batch import to_graph_batch
 from pipeline.reading import Corpus, Document, read_corpus
@@ -42,6 +44,7 @@ GPU_LIMIT = "gpu"
 NEO4J_RETRIES = 3
 NEO4J_BACKOFF = exponential_backoff(backoff_factor=2)
 EXTRACT_CACHE_EXPIRY = timedelta(days=7)
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every character-mode input
 
 
 def _transient(_task: Any, _run: Any, state: Any) -> bool:
@@ -115,12 +118,23 @@ def extract(
     if sentences.empty:
         return triples_frame([], [], model_version).assign(doc_id=pd.Series(dtype="string"))
     with concurrency(GPU_LIMIT, occupy=1):
+        if batch_size <= 0:
+            batch_size = _device_batch_size(device, int(sentences["text"].str.len().max()))
         extractor = Extractor.load(model_dir, device=device, batch_size=batch_size)
         if extractor.model_version != model_version:
             raise ValueError(f"{model_dir} holds model {extractor.model_version}, expected {model_version}")
         found = extractor.extract(sentences["text"].tolist(), progress=True)
     frame = triples_frame(sentences["sent_id"].tolist(), found, model_version)
     return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
+
+
+def _device_batch_size(device: str, longest_chars: int) -> int:
+    """Batch size from the device's free memory (L x L pair tensors dominate), by the pipeline's budget."""
+    resolved = resolve_device(device)
+    free = torch.cuda.mem_get_info(resolved)[0] if resolved.type == "cuda" else None
+    size = batch_size_for(auto_batch_budget(resolved.type, free), longest_chars + SPECIAL_TOKENS)
+    log.info("extraction batch size %d on %s (longest sentence %d characters)", size, resolved, longest_chars)
+    return size
 
 
 @task(name="dedup")

@@ -105,3 +105,10 @@ def auto_batch_budget(
     units = int(free_memory_bytes * settings.memory_fraction) // settings.bytes_per_unit
     budget = min(max(units, settings.min_budget), settings.max_budget)
     return BatchBudget(budget, settings.max_batch_size, settings.pairwise)
+
+
+def batch_size_for(budget: BatchBudget, longest: int) -> int:
+    """Sentences per batch so that a batch of the longest inputs stays within `budget` (at least 1)."""
+    return max(
+        1, min(budget.max_batch_size, budget.max_tokens_per_batch // batch_cost(longest, 1, budget.pairwise))
+    )

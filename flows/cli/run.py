@@ -16,7 +16,10 @@ Model = Annotated[
     str | None, typer.Option("--model", help="A model directory (default: the registry's current model).")
 ]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per extraction batch.")]
+BatchSize = Annotated[
+    int,
+    typer.Option("--batch-size", min=0, help="Sentences per extraction batch; 0: from the device memory."),
+]
 
 
 @app.command("ingest")
@@ -27,7 +30,7 @@ def ingest_cli(
     registry: Registry = "models",
     runs_root: Annotated[str, typer.Option("--runs", help="Where run folders go.")] = "runs",
     device: Device = "auto",
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = 0,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     from flows.ingest import ingest
@@ -45,7 +48,7 @@ def reextract_cli(
         list[str] | None, typer.Option("--doc-id", help="Only these documents (repeatable).")
     ] = None,
     device: Device = "auto",
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = 0,
 ) -> None:
     """Re-extract documents an older model version loaded with the current model; stale triples go."""
     from flows.reextract import reextract

@@ -9,6 +9,7 @@ from pipeline.batching import (
     BatchBudget,
     auto_batch_budget,
     batch_cost,
+    batch_size_for,
     buckets,
     padding_waste,
     pair_bytes,
@@ -82,3 +83,12 @@ def test_cpu_budget_ignores_memory_and_unknown_devices_fail() -> None:
 def test_pair_bytes_grows_with_head_and_schema() -> None:
     assert pair_bytes(256, 16, 8) == 4 * (512 + 256)
     assert pair_bytes(256, 16, 8, bytes_per_float=2) == pair_bytes(256, 16, 8) // 2
+
+
+def test_batch_size_for_fits_the_longest_inputs_in_the_budget() -> None:
+    pairs = BatchBudget(max_tokens_per_batch=10 * 202 * 202, max_batch_size=128, pairwise=True)
+    assert batch_size_for(pairs, 202) == 10
+    assert batch_size_for(pairs, 20) == 128  # capped by the size limit
+    assert batch_size_for(pairs, 5000) == 1  # never zero
+    tokens = BatchBudget(max_tokens_per_batch=1000, max_batch_size=64, pairwise=False)
+    assert batch_size_for(tokens, 100) == 10
