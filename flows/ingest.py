@@ -110,13 +110,12 @@ def ingest(
                             ("entities", entities), ("relations", relations)):  # fmt: skip
             runs.write_table(run_dir, name, frame)
 
-    status = manifest["status"]
-    summary.documents_seen = len(manifest)
-    summary.documents_new = int((status == LOADED).sum())
-    summary.documents_skipped = int((status == SKIPPED).sum())
-    summary.documents_failed = int(status.str.startswith("failed:").sum())
-    summary.sentences, summary.triples = len(sentences), len(triples)
-    summary.entities, summary.relations = len(entities), len(relations)
+    counts = runs.table_counts(manifest, sentences, triples, entities, relations)
+    documents = counts["documents"]
+    summary.documents_seen, summary.documents_new = documents["seen"], documents[LOADED]
+    summary.documents_skipped, summary.documents_failed = documents[SKIPPED], documents["failed"]
+    summary.sentences, summary.triples = counts["sentences"], counts["triples"]
+    summary.entities, summary.relations = counts["entities"], counts["relations"]
     summary.graph = counters.model_dump()
     summary.seconds["total"] = round(time.perf_counter() - started, 3)
     runs.write_summary(run_dir, asdict(summary))
