@@ -7,8 +7,11 @@ by an older model version is replaced (the load swaps its extraction in one tran
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
@@ -73,7 +76,7 @@ def ingest(
     schema = tasks.graph_schema(model_config(entry))
     run_dir = runs.create_run(runs_root)
     summary = IngestSummary(run_dir=str(run_dir), model_version=entry.version)
-    clock = _Clock(summary.seconds)
+    clock = functools.partial(_timed, summary.seconds)
     started = time.perf_counter()
 
     with clock("read"):
@@ -127,21 +130,12 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-class _Clock:
-    """Wall time per stage, so the summary can split a run's time by stage."""
-
-    def __init__(self, into: dict[str, float]) -> None:
-        self.into = into
-
-    def __call__(self, stage: str) -> _Clock:
-        self.stage = stage
-        return self
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.into[self.stage] = round(self.into.get(self.stage, 0.0) + time.perf_counter() - self.started, 3)
+@contextmanager
+def _timed(into: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the wall time of the block to `into[stage]`, so the summary can split a run's time by stage."""
+    started = time.perf_counter()
+    yield
+    into[stage] = round(into.get(stage, 0.0) + time.perf_counter() - started, 3)
 
 
 def _publish(summary: IngestSummary, manifest: pd.DataFrame) -> None:
