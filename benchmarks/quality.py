@@ -70,6 +70,8 @@ class QualityConfig:
     tiny: TinyEncoderConfig = field(default_factory=TinyEncoderConfig)
     window_chars: int = 200
     d_e: int = 256
+    positive_weight: float = 1.0  # loss weight of marked cells (TrainConfig.positive_weight), every arm
+    rates: str = "auto"  # "tiny": TINY_TRAIN's rates, "default": TrainConfig's; "auto": tiny for "tiny"
 
 
 QUICK = dict(
@@ -142,8 +144,9 @@ def _best_record(out_dir: Path) -> dict:
 
 def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> dict:
     """Train one arm to the step budget and return its best validation scores."""
-    # The random tiny encoder learns only with the extractor's tiny preset (large rates, no dropout).
-    preset = TINY_TRAIN if config.encoder == "tiny" else TrainConfig()
+    # A random tiny encoder learns only with the extractor's tiny preset (large rates, no dropout).
+    tiny_rates = config.rates == "tiny" or (config.rates == "auto" and config.encoder == "tiny")
+    preset = TINY_TRAIN if tiny_rates else TrainConfig()
     train_config = TrainConfig(
         lr=preset.lr,
         encoder_lr=preset.encoder_lr,
@@ -162,6 +165,7 @@ def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> 
         window_chars=config.window_chars,
         window_stride=config.window_chars * 3 // 4,
         d_e=config.d_e,
+        positive_weight=config.positive_weight,
         train_eval_limit=200,
     )
     with tempfile.TemporaryDirectory(prefix="nrskg-quality-") as out:
@@ -244,9 +248,9 @@ def merge(paths: list[Path]) -> dict:
     Files must agree on the settings that make arms comparable (steps, batch size, split, encoder is listed).
     """
     parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
-    same = ("steps", "batch_size", "split_seed", "val_fraction", "eval_every", "max_docs")
+    same = ("steps", "batch_size", "split_seed", "val_fraction", "eval_every", "max_docs", "positive_weight")
     for part in parts[1:]:
-        differ = [k for k in same if part["config"][k] != parts[0]["config"][k]]
+        differ = [k for k in same if part["config"].get(k, 1.0) != parts[0]["config"].get(k, 1.0)]
         if differ:
             raise ValueError(f"cannot merge runs that differ in {differ}")
     merged = {
@@ -313,6 +317,10 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path]:
     p.add_argument("--steps", type=int, help="optimiser steps per run (same for every arm)")
     p.add_argument("--eval-every", type=int, help="steps between validation evaluations")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--d-e", type=int, help="width of the pair projection (default 256)")
+    p.add_argument(
+        "--positive-weight", type=float, help="loss weight of marked cells, same for every arm (default 1)"
+    )
     p.add_argument("--window-chars", type=int, help="characters per training/evaluation window (default 200)")
     p.add_argument(
         "--seeds", help="comma-separated training seeds; the headline arms get all (default 0,1,2)"
@@ -343,7 +351,8 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path]:
     for option, attribute in (
         ("data_root", "data_root"), ("encoder", "encoder"), ("steps", "steps"), ("eval_every", "eval_every"),
         ("batch_size", "batch_size"), ("window_chars", "window_chars"), ("curve_seeds", "curve_seeds"),
-        ("max_docs", "max_docs"), ("device", "device"), ("time_budget", "time_budget_s"),
+        ("max_docs", "max_docs"), ("device", "device"), ("time_budget", "time_budget_s"), ("d_e", "d_e"),
+        ("positive_weight", "positive_weight"),
     ):  # fmt: skip
         value = getattr(args, option)
         if value is not None:

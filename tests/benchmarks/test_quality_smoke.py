@@ -15,6 +15,7 @@ from benchmarks.quality import (
     headline,
     markdown_table,
     merge,
+    parse_args,
     plan_runs,
     resolve_ns,
     run,
@@ -31,6 +32,12 @@ def test_headline_arms_get_every_seed_and_come_first() -> None:
     runs = plan_runs([2, 5, 8, 10, 16], 16, [0, 1, 2], curve_seeds=1)
     assert runs[:5] == [(2, 0), (5, 0), (8, 0), (10, 0), (16, 0)]
     assert sorted(runs[5:]) == [(10, 1), (10, 2), (16, 1), (16, 2)]
+
+
+def test_loss_weight_and_pair_width_reach_every_arm() -> None:
+    config, _, _ = parse_args(["--positive-weight", "30", "--d-e", "64"])
+    assert (config.positive_weight, config.d_e) == (30.0, 64)
+    assert parse_args([])[0].positive_weight == 1.0  # the plain mean unless asked
 
 
 def test_summary_reports_mean_std_and_range() -> None:
