@@ -25,10 +25,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from extractor.batching import length_batches
 from extractor.configuration import TINY_TRAIN, TrainConfig
-from extractor.datasets import load, relation_schema, split_documents
+from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
 from extractor.encoders import TinyEncoderConfig
 from extractor.train import METRICS_LOG, train
 
@@ -118,6 +120,23 @@ def subset(path: Path, fmt: str, max_docs: int, workdir: Path) -> Path:
     with path.open(encoding="utf-8") as f:
         out.write_text("".join(line for _, line in zip(range(max_docs), f, strict=False)), encoding="utf-8")
     return out
+
+
+def positive_types_per_batch(train_docs: list[Document], config: QualityConfig) -> list[int]:
+    """How many relation types occur in each training batch (windows and length buckets as `train` has).
+
+    NRS scores max(NS, this) types in a batch (positives are never dropped), so NS values at or below it
+    train exactly like each other: the number says which part of the NS grid actually differs.
+    """
+    sentences = [example for doc in train_docs for example in doc.examples]
+    windows, _ = window_examples(sentences, config.window_chars, config.window_chars * 3 // 4)
+    batches = length_batches([len(w.text) for w in windows], config.batch_size, np.random.default_rng(0))
+    return [len({t.relation for i in batch for t in windows[i].triples}) for batch in batches]
+
+
+def scored_types(positives: list[int], ns: int, k: int) -> float:
+    """Mean relation types scored per batch at this NS (all K when NS >= K)."""
+    return float(k) if ns >= k else statistics.fmean(max(ns, p) for p in positives)
 
 
 def arm_summary(runs: list[dict]) -> list[dict]:
@@ -215,6 +234,7 @@ def run(config: QualityConfig, out_json: Path, argv: list[str] | None = None) ->
             train_docs, val_docs = split_documents(docs, config.val_fraction, config.split_seed)
             k = len(relation_schema(train_docs))
             ns_values = resolve_ns(config.ns, k)
+            positives = positive_types_per_batch(train_docs, config)
             entry = {
                 "format": fmt,
                 "K": k,
@@ -222,6 +242,15 @@ def run(config: QualityConfig, out_json: Path, argv: list[str] | None = None) ->
                 "train_documents": len(train_docs),
                 "val_documents": len(val_docs),
                 "val_sentences": sum(len(d.examples) for d in val_docs),
+                "positive_types_per_batch": {
+                    "mean": statistics.fmean(positives),
+                    "median": statistics.median(positives),
+                    "min": min(positives),
+                    "max": max(positives),
+                },
+                "scored_types_per_batch": {
+                    str(ns): round(scored_types(positives, ns, k), 2) for ns in ns_values
+                },
                 "runs": [],
                 "summary": [],
             }

@@ -17,10 +17,14 @@ from benchmarks.quality import (
     merge,
     parse_args,
     plan_runs,
+    positive_types_per_batch,
     resolve_ns,
     run,
+    scored_types,
 )
+from extractor.datasets import Document
 from extractor.encoders import TinyEncoderConfig
+from extractor.schema import Entity, Example, Triple
 
 
 def test_ns_grid_resolves_against_k() -> None:
@@ -38,6 +42,16 @@ def test_loss_weight_and_pair_width_reach_every_arm() -> None:
     config, _, _ = parse_args(["--positive-weight", "30", "--d-e", "64"])
     assert (config.positive_weight, config.d_e) == (30.0, 64)
     assert parse_args([])[0].positive_weight == 1.0  # the plain mean unless asked
+
+
+def test_positive_types_are_counted_per_batch_and_bound_the_scored_types() -> None:
+    a, b = Entity(0, 1, "甲"), Entity(1, 2, "乙")
+    examples = [Example("甲乙", [Triple(a, rel, b)]) for rel in ("r1", "r2", "r3", "r1")]
+    config = QualityConfig(batch_size=2, window_chars=8)
+    positives = positive_types_per_batch([Document("d", "d.json", examples)], config)
+    assert len(positives) == 2 and sum(positives) in (3, 4)  # {r1,r2,r3,r1} in two batches of two
+    assert scored_types([6, 12], 2, 16) == 9.0  # NS below the positives: positives only
+    assert scored_types([6, 12], 10, 16) == 11.0 and scored_types([6, 12], 16, 16) == 16.0
 
 
 def test_summary_reports_mean_std_and_range() -> None:
