@@ -7,6 +7,7 @@ validation scores, slightly optimistic for a test set, but comparable across arm
 
     python -m benchmarks.quality --quick          # tiny encoder, DiaKG subset, a few minutes on CPU
     python -m benchmarks.quality --datasets diakg,cmeie --encoder DIR --steps 600 --seeds 0,1,2 --device cuda
+    python -m benchmarks.quality --merge part1.json part2.json --out all.json --plot docs/all.png
 
 Writes JSON after every run (a killed run keeps what it finished), then a Markdown table and the NS curve.
 """
@@ -294,6 +295,8 @@ def merge(paths: list[Path]) -> dict:
     for part in parts:
         for name, entry in part["datasets"].items():
             into = merged["datasets"].setdefault(name, {**entry, "runs": []})
+            for key, value in entry.items():  # statistics that only newer parts record
+                into.setdefault(key, value)
             seen = {(r["ns"], r["seed"]) for r in into["runs"]}
             into["runs"] += [r for r in entry["runs"] if (r["ns"], r["seed"]) not in seen]
     for entry in merged["datasets"].values():
@@ -337,7 +340,7 @@ def headline(results: dict) -> list[str]:
     return lines
 
 
-def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path]:
+def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny encoder, DiaKG's first 4 documents, 100 steps")
     p.add_argument("--datasets", help=f"comma-separated, from {', '.join(DATASETS)} (default diakg,cmeie)")
@@ -365,6 +368,10 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path]:
     p.add_argument("--time-budget", type=float, help="seconds; runs not started within it are skipped")
     p.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/quality[_quick].json)")
     p.add_argument("--plot", type=Path, help="PNG of the NS curve (default docs/quality_ns[_quick].png)")
+    p.add_argument(
+        "--merge", type=Path, nargs="+", default=[],
+        help="pool these result files (runs split over processes) into --out instead of running",
+    )  # fmt: skip
     args = p.parse_args(argv)
 
     config = QualityConfig(**QUICK) if args.quick else QualityConfig()
@@ -389,15 +396,19 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path]:
     suffix = "_quick" if args.quick else ""
     out = args.out or RESULTS_DIR / f"quality{suffix}.json"
     plot = args.plot or DOCS_DIR / f"quality_ns{suffix}.png"
-    return config, out, plot
+    return config, out, plot, args.merge
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("extractor").setLevel(logging.WARNING)
-    config, out, plot = parse_args(argv)
-    results = run(config, out, argv)
+    config, out, plot, parts = parse_args(argv)
+    if parts:
+        results = merge(parts)
+        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    else:
+        results = run(config, out, argv)
     print(markdown_table(results))
     print("\n".join(headline(results)))
     try:

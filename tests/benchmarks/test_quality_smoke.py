@@ -13,6 +13,7 @@ from benchmarks.quality import (
     QualityConfig,
     arm_summary,
     headline,
+    main,
     markdown_table,
     merge,
     parse_args,
@@ -39,7 +40,7 @@ def test_headline_arms_get_every_seed_and_come_first() -> None:
 
 
 def test_loss_weight_and_pair_width_reach_every_arm() -> None:
-    config, _, _ = parse_args(["--positive-weight", "30", "--d-e", "64"])
+    config, _, _, _ = parse_args(["--positive-weight", "30", "--d-e", "64"])
     assert (config.positive_weight, config.d_e) == (30.0, 64)
     assert parse_args([])[0].positive_weight == 1.0  # the plain mean unless asked
 
@@ -79,6 +80,14 @@ def test_merge_pools_runs_of_several_processes(tmp_path: Path) -> None:
     assert rows[10]["n"] == 2 and rows[10]["f1_mean"] == pytest.approx(0.6)
     assert "diff +0.200" in headline(merged)[0]
     assert "| diakg | 16 | OneRel (all K) | 16 | 1 |" in markdown_table(merged)
+
+    out, png = tmp_path / "pooled.json", tmp_path / "pooled.png"
+    main(
+        ["--merge", str(tmp_path / "a.json"), str(tmp_path / "c.json"), "--out", str(out), "--plot", str(png)]
+    )
+    pooled = json.loads(out.read_text())["datasets"]["diakg"]["runs"]
+    assert sorted((r["ns"], r["seed"]) for r in pooled) == [(10, 0), (16, 0)]
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
