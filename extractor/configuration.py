@@ -37,6 +37,9 @@ class NRSOneRelConfig:
     window_chars: int = 200
     window_stride: int = 150
     positive_weight: float = 1.0  # weight of the non-"-" classes in the training loss (1: plain mean)
+    # Decoding keeps at most this many non-empty cells per window, the most confident: a trained model marks a
+    # few dozen, an undertrained one thousands, whose triples (millions) stall evaluation and flood the graph.
+    max_cells_per_window: int = 512
     model_version: str = ""
 
     @property

@@ -85,6 +85,7 @@ class Extractor:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size
         self.row_block = row_block
+        self.capped_windows = 0  # windows whose non-empty cells exceeded config.max_cells_per_window
         # P(cell carries mark) sums the classes whose mark set holds it (a cell may carry several marks).
         self.mark_classes = {mark: list(tagging.classes_with_mark(mark)) for mark in tagging.MARKS}
 
@@ -114,6 +115,7 @@ class Extractor:
         tokens = self.tokenizer([w.text for w in windows])
         found: list[dict[tuple, PredictedTriple]] = [{} for _ in texts]
         was_training = self.model.training
+        capped_before = self.capped_windows
         self.model.eval()
         batches = length_batches([len(t.input_ids) for t in tokens], self.batch_size)
         try:
@@ -136,6 +138,11 @@ class Extractor:
                         )
         finally:
             self.model.train(was_training)
+        if self.capped_windows > capped_before:
+            log.warning(
+                "%d windows marked more than %d cells; kept the most confident (an undertrained model?)",
+                self.capped_windows - capped_before, self.config.max_cells_per_window,
+            )  # fmt: skip
         # Keys are (head start, head end, relation id, tail start, tail end): sorting them orders by position.
         return [[per_text[key] for key in sorted(per_text)] for per_text in found]
 
@@ -147,11 +154,16 @@ class Extractor:
             mark: cells.probs[:, cols].sum(dim=1).float().cpu().numpy()
             for mark, cols in self.mark_classes.items()
         }
+        marked = 1.0 - cells.probs[:, 0].float().cpu().numpy()  # P(the cell is not "-")
+        cap = self.config.max_cells_per_window
         out: dict[int, list[tuple[tagging.SpanTriple, float]]] = defaultdict(list)
         for row in range(rows):
             picked = np.flatnonzero(index[:, 0] == row)
             if not len(picked):
                 continue
+            if len(picked) > cap:
+                self.capped_windows += 1
+                picked = np.sort(picked[np.argsort(-marked[picked], kind="stable")[:cap]])
             _, i, j, k = index[picked].T
             where = {
                 (kk, ii, jj): n

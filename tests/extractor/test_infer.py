@@ -105,6 +105,18 @@ def test_row_blocks_give_the_same_triples(model_dir, extractor, texts):
     assert [plain(t) for t in blocked.extract(texts)] == [plain(t) for t in extractor.extract(texts)]
 
 
+def test_decoding_keeps_only_the_most_confident_cells_of_a_window(model_dir, texts, caplog):
+    uncapped = Extractor.load(model_dir, device="cpu", batch_size=5)
+    uncapped.config.max_cells_per_window = 10**9
+    capped = Extractor.load(model_dir, device="cpu", batch_size=5)
+    capped.config.max_cells_per_window = 3  # a triple needs up to 3 cells: at most 3 triples per window
+    with caplog.at_level("WARNING", logger="extractor.infer"):
+        found = capped.extract(texts)
+    assert capped.capped_windows > 0 and "kept the most confident" in caplog.text
+    assert all(len(triples) <= 3 for triples in found)  # each sample text is one window
+    assert sum(map(len, found)) < sum(map(len, uncapped.extract(texts))) and uncapped.capped_windows == 0
+
+
 def test_save_then_load_gives_identical_predictions(model_dir, extractor, texts, tmp_path):
     model, tokenizer = NRSOneRelModel.from_pretrained(model_dir)
     model.save_pretrained(tmp_path / "copy", tokenizer)
