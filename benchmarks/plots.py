@@ -27,7 +27,7 @@ def _datasets(paths: list[Path]) -> dict[str, dict]:
     return merged
 
 
-def _tick_labels(ns: list[int]) -> list[str]:
+def tick_labels(ns: list[int]) -> list[str]:
     """NS values as tick labels, a close neighbour (e.g. 22 after 20 on the log axis) moved a line down."""
     return [f"\n{v}" if i and v / ns[i - 1] < CLOSE_TICKS else str(v) for i, v in enumerate(ns)]
 
@@ -54,7 +54,7 @@ def ns_curve(paths: list[Path], out: Path, title: str | None = None) -> Path:
             ax.axhspan(every["f1_min"], every["f1_max"], color="grey", alpha=0.15)
         ax.set_ylim(0, max(0.05, 1.15 * max(r["f1_max"] for r in rows)))  # F1 from 0: no zoomed-in gaps
         ax.set_xscale("log")
-        ax.set_xticks(ns, _tick_labels(ns))
+        ax.set_xticks(ns, tick_labels(ns))
         ax.minorticks_off()
         ax.set_xlabel("NS: relation types scored per training batch")
         ax.set_ylabel("validation F1 (micro, exact triples)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.plots import ns_curve
+from benchmarks.plots import tick_labels, ns_curve
 from benchmarks.quality import (
     QUICK,
     QualityConfig,
@@ -31,6 +31,10 @@ from extractor.schema import Entity, Example, Triple
 def test_ns_grid_resolves_against_k() -> None:
     assert resolve_ns(["2", "5", "10", "20", "K/2", "K"], 16) == [2, 5, 8, 10, 16]  # 20 >= K is OneRel
     assert resolve_ns(["2", "5", "10", "20", "K/2", "K"], 44) == [2, 5, 10, 20, 22, 44]
+
+
+def test_close_ns_ticks_are_moved_a_line_down() -> None:
+    assert tick_labels([2, 5, 10, 20, 22, 44]) == ["2", "5", "10", "20", "\n22", "44"]
 
 
 def test_headline_arms_get_every_seed_and_come_first() -> None:
