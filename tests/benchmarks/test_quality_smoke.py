@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.plots import tick_labels, ns_curve
+from benchmarks.plots import ns_curve, tick_labels
 from benchmarks.quality import (
     QUICK,
     QualityConfig,
