@@ -14,7 +14,7 @@ import torch
 
 from extractor import tagging
 from extractor.alignment import char_span_to_tokens
-from extractor.model import IGNORE_INDEX
+from extractor.losses import IGNORE_INDEX
 from extractor.schema import Example
 from extractor.tokenization import TextTokenizer
 
@@ -38,7 +38,7 @@ class EncodedExample:
 class Batch:
     input_ids: torch.Tensor  # (B, T)
     attention_mask: torch.Tensor  # (B, T)
-    relation_ids: torch.Tensor | None = None  # (NS,) sorted
+    relation_ids: torch.Tensor | None = None  # (NS,) for the batch, or (B, NS) per sentence; rows sorted
     labels: torch.Tensor | None = None  # (B, L, L, NS), L = T - 1
 
     def to(self, device: torch.device | str) -> Batch:
@@ -102,14 +102,18 @@ def pad_inputs(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, t
 
 
 def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) -> Batch:
-    """A training batch scoring `relation_ids` (sorted): label column n is relation `relation_ids[n]`."""
+    """A training batch scoring `relation_ids`: (NS,) for every sentence, or (B, NS) one row per sentence.
+
+    Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`).
+    """
     input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
-    column = {int(r): n for n, r in enumerate(relation_ids)}
+    per_row = relation_ids if relation_ids.ndim == 2 else np.broadcast_to(relation_ids, (len(items), len(relation_ids)))
     size = input_ids.shape[1] - 1  # L: the table drops the leading special token
-    labels = torch.full((len(items), size, size, len(column)), IGNORE_INDEX, dtype=torch.long)
-    for row, item in enumerate(items):
+    labels = torch.full((len(items), size, size, per_row.shape[1]), IGNORE_INDEX, dtype=torch.long)
+    for row, (item, ids) in enumerate(zip(items, per_row, strict=True)):
+        column = {int(r): n for n, r in enumerate(ids)}
         n = len(item.offsets)
         kept = [(column[s[0]], *s[1:]) for s in item.spans if s[0] in column]
         table = torch.as_tensor(np.asarray(tagging.encode(kept, len(column), n)))  # (NS, n, n)
         labels[row, :n, :n, :] = table.permute(1, 2, 0)
-    return Batch(input_ids, attention_mask, torch.as_tensor(relation_ids, dtype=torch.long), labels)
+    return Batch(input_ids, attention_mask, torch.as_tensor(np.asarray(relation_ids), dtype=torch.long), labels)

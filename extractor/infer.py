@@ -86,8 +86,6 @@ class Extractor:
         self.batch_size = batch_size
         self.row_block = row_block
         self.capped_windows = 0  # windows whose non-empty cells exceeded config.max_cells_per_window
-        # P(cell carries mark) sums the classes whose mark set holds it (a cell may carry several marks).
-        self.mark_classes = {mark: list(tagging.classes_with_mark(mark)) for mark in tagging.MARKS}
 
     @classmethod
     def load(
@@ -150,11 +148,9 @@ class Extractor:
         """Per batch row, the decoded token-span triples with their confidences."""
         index = cells.index.cpu().numpy()
         classes = cells.classes.cpu().numpy()
-        mark_probs = {
-            mark: cells.probs[:, cols].sum(dim=1).float().cpu().numpy()
-            for mark, cols in self.mark_classes.items()
-        }
-        marked = 1.0 - cells.probs[:, 0].float().cpu().numpy()  # P(the cell is not "-")
+        mark_probs = cells.mark_probs.float().cpu().numpy()  # (N, 3), columns in tagging.MARKS order
+        column = {mark: n for n, mark in enumerate(tagging.MARKS)}
+        marked = mark_probs.max(axis=1)  # how sure the model is that the cell is not "-"
         cap = self.config.max_cells_per_window
         out: dict[int, list[tuple[tagging.SpanTriple, float]]] = defaultdict(list)
         for row in range(rows):
@@ -170,7 +166,7 @@ class Extractor:
                 for n, kk, ii, jj in zip(picked.tolist(), k.tolist(), i.tolist(), j.tolist(), strict=True)
             }
             for span in tagging.decode_cells(k, i, j, classes[picked]):
-                probs = [mark_probs[mark][where[rel, r, c]] for rel, r, c, mark in tagging.cells(span)]
+                probs = [mark_probs[where[rel, r, c], column[mark]] for rel, r, c, mark in tagging.cells(span)]
                 out[row].append((span, float(sum(probs)) / len(probs)))
         return out
 

@@ -4,7 +4,8 @@ Reads top to bottom: the output type, the head, the model (forward, predict), th
 
 Shapes: B batch, T input tokens (with both specials), L = T - 1 table size (the leading [CLS] is dropped, so
 table index n is text token n; the trailing [SEP] and padding are masked), d encoder hidden, d_e pair hidden,
-K relations, NS scored relations, C labels.
+K relations, NS scored relations (per sentence in training), C logits per cell (3 marks, or 8 classes for the
+softmax loss: `extractor.losses`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from extractor.configuration import NRSOneRelConfig, TrainConfig, load_config, save_config
+from extractor.losses import IGNORE_INDEX, cell_classes, mark_probabilities, table_loss
 from nrskg.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100  # label of cells that are not scored (padding, the trailing special token)
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 ENCODER_DIR = (
@@ -35,7 +36,7 @@ ENCODER_DIR = (
 
 @dataclass
 class NRSOneRelOutput:
-    loss: torch.Tensor | None  # mean cross-entropy over scored cells, when labels are given
+    loss: torch.Tensor | None  # the configured loss over scored cells, when labels are given
     logits: torch.Tensor  # (B, L, L, NS, C)
 
 
@@ -44,8 +45,8 @@ class CellPredictions:
     """Sparse predicted tables: N non-empty cells of the (B, L, L, K) class tables."""
 
     index: torch.Tensor  # (N, 4): batch row, head token, tail token, relation
-    classes: torch.Tensor  # (N,) predicted class (argmax), never 0
-    probs: torch.Tensor  # (N, C) softmax over the classes of each cell
+    classes: torch.Tensor  # (N,) predicted class (a set of marks, `tagging`), never 0
+    mark_probs: torch.Tensor  # (N, 3) P(cell carries HB-TB, HB-TE, HE-TE)
 
 
 class OneRelHead(nn.Module):
@@ -61,6 +62,7 @@ class OneRelHead(nn.Module):
         self.w_s = nn.Linear(hidden_size, config.d_e)  # its bias is the b of the formula
         self.w_o = nn.Linear(hidden_size, config.d_e, bias=False)
         self.dropout = nn.Dropout(config.dropout)
+        self.pair_dropout = config.pair_dropout
         # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix.
         self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_relations * config.num_labels))
         nn.init.xavier_uniform_(self.relation_matrix)
@@ -68,7 +70,7 @@ class OneRelHead(nn.Module):
     def forward(
         self, hidden: torch.Tensor, relation_ids: torch.Tensor, row_block: int | None = None
     ) -> torch.Tensor:
-        """Logits (B, L, L, NS, C) for the relations `relation_ids` (NS,) only."""
+        """Logits (B, L, L, NS, C) for the relations `relation_ids` only: (NS,) for every row, or (B, NS)."""
         blocks = list(self.row_blocks(hidden, relation_ids, row_block))
         return torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]
 
@@ -77,16 +79,19 @@ class OneRelHead(nn.Module):
     ) -> Iterator[torch.Tensor]:
         """Logits (B, rows, L, NS, C) for successive blocks of `row_block` head rows, to cap memory."""
         d_e = self.relation_matrix.shape[0]
-        r = self.relation_matrix.view(d_e, -1, self.num_labels)[
-            :, relation_ids
-        ]  # (d_e, NS, C): only these get grads
+        # (d_e, NS, C), or (d_e, B, NS, C) when each sentence scores its own relations; only these get grads.
+        r = self.relation_matrix.view(d_e, -1, self.num_labels)[:, relation_ids]
+        product = "bijd,dnc->bijnc" if relation_ids.dim() == 1 else "bijd,dbnc->bijnc"
+        if not self.pair_dropout:
+            hidden = self.dropout(hidden)
         s = self.w_s(hidden)  # (B, L, d_e)
         o = self.w_o(hidden)  # (B, L, d_e)
         step = row_block or hidden.shape[1]
         for i in range(0, hidden.shape[1], step):
             pair = F.relu(s[:, i : i + step, None, :] + o[:, None, :, :])  # (B, rows, L, d_e)
-            pair = self.dropout(pair)
-            yield torch.einsum("bijd,dnc->bijnc", pair, r)  # (B, rows, L, NS, C)
+            if self.pair_dropout:
+                pair = self.dropout(pair)
+            yield torch.einsum(product, pair, r)  # (B, rows, L, NS, C)
 
 
 def table_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -114,7 +119,7 @@ class NRSOneRelModel(nn.Module):
         self,
         input_ids: torch.Tensor,  # (B, T)
         attention_mask: torch.Tensor,  # (B, T)
-        relation_ids: torch.Tensor | None = None,  # (NS,) sorted relation ids; None scores all K
+        relation_ids: torch.Tensor | None = None,  # (NS,) or (B, NS) relation ids; None scores all K
         labels: torch.Tensor | None = None,  # (B, L, L, NS) class ids, IGNORE_INDEX where not scored
         row_block: int | None = None,
     ) -> NRSOneRelOutput:
@@ -130,19 +135,7 @@ class NRSOneRelModel(nn.Module):
             valid = table_mask(attention_mask)  # (B, L)
             cells = valid[:, :, None] & valid[:, None, :]  # (B, L, L)
             labels = labels.masked_fill(~cells[..., None], IGNORE_INDEX)  # (B, L, L, NS)
-            # Mean over scored cells: the loss scale, hence the effective learning rate, is independent of NS.
-            # With positive_weight w, the mean is weighted (non-"-" cells count w times): almost every cell is
-            # "-", and w > 1 keeps the few marked cells from being drowned out early in training.
-            weight = None
-            if self.config.positive_weight != 1.0:
-                weight = torch.full((logits.shape[-1],), self.config.positive_weight, device=logits.device)
-                weight[0] = 1.0
-            loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(),
-                labels.reshape(-1),
-                weight=weight,
-                ignore_index=IGNORE_INDEX,
-            )
+            loss = table_loss(self.config.loss, logits, labels, self.config.positive_weight)
         return NRSOneRelOutput(loss=loss, logits=logits)
 
     @torch.no_grad()
@@ -164,20 +157,20 @@ class NRSOneRelModel(nn.Module):
         for start, logits in zip(
             range(0, valid.shape[1], step), self.head.row_blocks(hidden[:, 1:], every, row_block), strict=True
         ):  # logits (B, rows, L, K, C)
-            # argmax of the logits is the argmax of the softmax; the softmax is taken only on the few
-            # non-empty cells (over all K L^2 cells it was 60% of CPU extraction time).
-            classes = logits.argmax(dim=-1)  # (B, rows, L, K)
+            # Classes come straight from the logits (argmax, or marks above zero); probabilities are taken only
+            # on the few non-empty cells (a softmax over all K L^2 cells was 60% of CPU extraction time).
+            classes = cell_classes(self.config.loss, logits)  # (B, rows, L, K)
             cells = valid[:, start : start + step, None] & valid[:, None, :]  # (B, rows, L)
             classes = classes.masked_fill(~cells[..., None], 0)
             index = classes.nonzero()  # (N, 4): b, row in block, column, relation
             b, i, j, k = index.unbind(dim=1)
-            probs = logits[b, i, j, k].float().softmax(dim=-1)  # (N, C)
+            probs = mark_probabilities(self.config.loss, logits[b, i, j, k])  # (N, 3)
             found.append((index + index.new_tensor([0, start, 0, 0]), classes[b, i, j, k], probs))
         index, classes, probs = (torch.cat(parts) for parts in zip(*found, strict=True))
         # One canonical order (batch row, head, tail, relation) whatever the block size.
         L, K = valid.shape[1], self.config.num_relations
         order = (((index[:, 0] * L + index[:, 1]) * L + index[:, 2]) * K + index[:, 3]).argsort()
-        return CellPredictions(index=index[order], classes=classes[order], probs=probs[order])
+        return CellPredictions(index=index[order], classes=classes[order], mark_probs=probs[order])
 
     # ---- saving and loading: one directory, loadable offline ----
 

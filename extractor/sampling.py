@@ -1,9 +1,13 @@
-"""Negative relation sampling: which relation types a training batch scores.
+"""Negative relation sampling: which relation types each training sentence (or batch) scores.
 
 Scoring all K relation tables costs K x L x L cells per sentence, almost all of them "-". NRS keeps every
-relation type that occurs in the batch (they carry the positive cells) and adds negative types drawn
-uniformly, so that exactly `ns` types are scored; only those columns of the relation matrix get gradients.
+relation type that occurs in a sentence (they carry its positive cells) and adds negative types drawn
+uniformly, so that `ns` types are scored; only those columns of the relation matrix get gradients.
 Inference always scores all K.
+
+Per sentence (the method): each sentence gets its own positives plus its own negatives. Per batch (as first
+built): the union of the batch's positives plus shared negatives; a batch of 16 DiaKG sentences already
+holds ~6.5 of the 16 types, so there NS = 5, 10 or K scored nearly the same tables.
 """
 
 from __future__ import annotations
@@ -45,3 +49,16 @@ def sample_relations(
 def positives_in_batch(batch_triples: Iterable[Iterable[tuple[int, ...]]]) -> set[int]:
     """The relation indices present in a batch: one iterable of token-span triples (rel first) per example."""
     return {int(triple[0]) for example in batch_triples for triple in example}
+
+
+def sample_relations_per_example(
+    positives: list[set[int]], num_relations: int, ns: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(B, W) relation indices, each row sorted and distinct: that sentence's positives plus its negatives.
+
+    W = max(ns, most positives in one sentence), capped at K, so the rows form one tensor: a sentence with more
+    positive types than `ns` keeps them all and the others draw negatives up to the same width.
+    """
+    width = min(num_relations, max([ns, *(len(p) for p in positives)]))
+    rows = [sample_relations(p, num_relations, width, rng) for p in positives]
+    return np.stack(rows) if rows else np.zeros((0, width), dtype=np.int64)

@@ -1,7 +1,7 @@
 """Train NRS-OneRel: read top to bottom, like nanoGPT's train.py, but as one importable function.
 
 data -> document split (documents sharing text stay together) -> windows -> token spans
--> per batch: sample NS relations, build their label tables, AdamW step (warmup, linear decay, clipping, AMP)
+-> per sentence: sample NS relations, build their label tables, AdamW step (warmup, linear decay, clipping, AMP)
 -> evaluate on the validation split each epoch (or every N steps), keep the best checkpoint, stop early.
 """
 
@@ -29,9 +29,8 @@ from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import evaluate
 from extractor.infer import Extractor, autocast, resolve_device
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel, build_model
-from extractor.sampling import sample_relations
+from extractor.sampling import sample_relations, sample_relations_per_example
 from extractor.schema import Example
-from extractor.tagging import NUM_LABELS
 from extractor.tokenization import TextTokenizer
 from nrskg.errors import DataFormatError
 
@@ -94,7 +93,7 @@ def train(
             tail_types=[r.tail_type for r in schema],
             d_e=config.d_e,
             dropout=config.dropout,
-            num_labels=NUM_LABELS,
+            loss=config.loss,
             max_tokens=config.max_tokens,
             tokenization=config.tokenization,
             window_chars=config.window_chars,
@@ -128,7 +127,8 @@ def train(
 
     # ---- loop ----
     extractor = Extractor(model, hf_tokenizer, str(device), batch_size=max(config.batch_size, 32))
-    selection = val_sentences or _sample(train_sentences, config.train_eval_limit, config.seed)
+    train_sample = _sample(train_sentences, config.train_eval_limit, config.seed)
+    selection = val_sentences or train_sample
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
     eval_every = config.eval_every_steps or batches_per_epoch
@@ -150,14 +150,16 @@ def train(
                     report = evaluate(extractor, selection)
                     record = {
                         "step": step,
-                        "epoch": epoch,
+                        "epoch": round(step / batches_per_epoch, 3),
                         "train_loss": running_loss / losses,
                         "lr": scheduler.get_last_lr()[0],
                         "val_f1": report.f1,
                         "val_precision": report.precision,
                         "val_recall": report.recall,
-                        "elapsed_s": round(time.perf_counter() - started, 2),
                     }
+                    if config.curve_train_f1 and val_sentences:  # the fitting curve, beside validation
+                        record["train_f1"] = evaluate(extractor, train_sample).f1
+                    record["elapsed_s"] = round(time.perf_counter() - started, 2)
                     running_loss, losses = 0.0, 0
                     metrics_log.write(json.dumps(record) + "\n")
                     metrics_log.flush()
@@ -180,7 +182,7 @@ def train(
 
     # ---- the best checkpoint: its training F1 and the metrics file ----
     best = Extractor.load(out, str(device), batch_size=max(config.batch_size, 32))
-    train_f1 = evaluate(best, _sample(train_sentences, config.train_eval_limit, config.seed)).f1
+    train_f1 = evaluate(best, train_sample).f1
     wall = time.perf_counter() - started
     metrics = {
         "model_version": best.model_version,
@@ -225,8 +227,12 @@ def _step(
     device: torch.device,
 ) -> float:
     """One optimisation step on one batch, scoring only NS sampled relations; returns the loss."""
-    positive = {span[0] for item in items for span in item.spans}
-    relation_ids = sample_relations(positive, model.config.num_relations, config.ns, rng)
+    positives = [{span[0] for span in item.spans} for item in items]
+    k = model.config.num_relations
+    if config.ns_scope == "sentence":
+        relation_ids = sample_relations_per_example(positives, k, config.ns, rng)
+    else:
+        relation_ids = sample_relations(set().union(*positives), k, config.ns, rng)
     batch = collate(items, relation_ids, pad_id).to(device)
     with autocast(device) if config.amp else nullcontext():
         out = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels)

