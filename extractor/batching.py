@@ -107,7 +107,11 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
     Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`).
     """
     input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
-    per_row = relation_ids if relation_ids.ndim == 2 else np.broadcast_to(relation_ids, (len(items), len(relation_ids)))
+    per_row = (
+        relation_ids
+        if relation_ids.ndim == 2
+        else np.broadcast_to(relation_ids, (len(items), len(relation_ids)))
+    )
     size = input_ids.shape[1] - 1  # L: the table drops the leading special token
     labels = torch.full((len(items), size, size, per_row.shape[1]), IGNORE_INDEX, dtype=torch.long)
     for row, (item, ids) in enumerate(zip(items, per_row, strict=True)):
@@ -116,4 +120,6 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
         kept = [(column[s[0]], *s[1:]) for s in item.spans if s[0] in column]
         table = torch.as_tensor(np.asarray(tagging.encode(kept, len(column), n)))  # (NS, n, n)
         labels[row, :n, :n, :] = table.permute(1, 2, 0)
-    return Batch(input_ids, attention_mask, torch.as_tensor(np.asarray(relation_ids), dtype=torch.long), labels)
+    return Batch(
+        input_ids, attention_mask, torch.as_tensor(np.asarray(relation_ids), dtype=torch.long), labels
+    )

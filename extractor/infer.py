@@ -166,7 +166,9 @@ class Extractor:
                 for n, kk, ii, jj in zip(picked.tolist(), k.tolist(), i.tolist(), j.tolist(), strict=True)
             }
             for span in tagging.decode_cells(k, i, j, classes[picked]):
-                probs = [mark_probs[where[rel, r, c], column[mark]] for rel, r, c, mark in tagging.cells(span)]
+                probs = [
+                    mark_probs[where[rel, r, c], column[mark]] for rel, r, c, mark in tagging.cells(span)
+                ]
                 out[row].append((span, float(sum(probs)) / len(probs)))
         return out
 

@@ -1,9 +1,9 @@
 """Training losses over tagged tables, where ~1e-5 of the cells carry a mark and the rest are "-".
 
 Two output forms, chosen by the loss:
-- "softmax": C = 8 logits per cell, one per class (a set of horn marks, `tagging`), cross-entropy averaged over
-  the scored cells, marked cells weighted by `positive_weight`. The mean over ~1e6 "-" cells per sentence is
-  what kept the first model from fitting its training set.
+- "softmax": C = 8 logits per cell, one per class (a set of horn marks, `tagging`), cross-entropy averaged
+  over the scored cells, marked cells weighted by `positive_weight`. The mean over ~1e6 "-" cells per
+  sentence is what kept the first model from fitting its training set.
 - "mcce", "bce", "focal": C = 3 logits per cell, one per mark (HB-TB, HB-TE, HE-TE); a mark is predicted
   where its logit is > 0, so a cell's class is the set of marks above zero.
 
@@ -40,7 +40,7 @@ def mark_targets(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def softmax_loss(logits: torch.Tensor, labels: torch.Tensor, positive_weight: float = 1.0) -> torch.Tensor:
-    """Cross-entropy over the 8 classes, mean over scored cells; marked cells count `positive_weight` times."""
+    """Cross-entropy over the 8 classes, mean over scored cells; marked cells count `positive_weight`x."""
     weight = None
     if positive_weight != 1.0:
         weight = torch.full((logits.shape[-1],), positive_weight, device=logits.device)
@@ -52,7 +52,7 @@ def softmax_loss(logits: torch.Tensor, labels: torch.Tensor, positive_weight: fl
 
 
 def mcce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Multilabel categorical CE per (sentence, relation, mark) table; summed over tables, mean over sentences.
+    """Multilabel categorical CE per (sentence, relation, mark) table; sum over tables, mean over sentences.
 
     Summing over a sentence's tables keeps the gradient of its positive tables the same whatever NS is (a
     mean would shrink it as more empty negative tables are scored).

@@ -157,8 +157,8 @@ class NRSOneRelModel(nn.Module):
         for start, logits in zip(
             range(0, valid.shape[1], step), self.head.row_blocks(hidden[:, 1:], every, row_block), strict=True
         ):  # logits (B, rows, L, K, C)
-            # Classes come straight from the logits (argmax, or marks above zero); probabilities are taken only
-            # on the few non-empty cells (a softmax over all K L^2 cells was 60% of CPU extraction time).
+            # Classes come straight from the logits (argmax, or marks above zero); probabilities are taken
+            # only on the few non-empty cells (a softmax over all K L^2 cells was 60% of CPU extraction time).
             classes = cell_classes(self.config.loss, logits)  # (B, rows, L, K)
             cells = valid[:, start : start + step, None] & valid[:, None, :]  # (B, rows, L)
             classes = classes.masked_fill(~cells[..., None], 0)

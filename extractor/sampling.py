@@ -56,8 +56,8 @@ def sample_relations_per_example(
 ) -> np.ndarray:
     """(B, W) relation indices, each row sorted and distinct: that sentence's positives plus its negatives.
 
-    W = max(ns, most positives in one sentence), capped at K, so the rows form one tensor: a sentence with more
-    positive types than `ns` keeps them all and the others draw negatives up to the same width.
+    W = max(ns, most positives in one sentence), capped at K, so the rows form one tensor: a sentence with
+    more positive types than `ns` keeps them all and the others draw negatives up to the same width.
     """
     width = min(num_relations, max([ns, *(len(p) for p in positives)]))
     rows = [sample_relations(p, num_relations, width, rng) for p in positives]

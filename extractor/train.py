@@ -1,7 +1,7 @@
 """Train NRS-OneRel: read top to bottom, like nanoGPT's train.py, but as one importable function.
 
 data -> document split (documents sharing text stay together) -> windows -> token spans
--> per sentence: sample NS relations, build their label tables, AdamW step (warmup, linear decay, clipping, AMP)
+-> per sentence: sample NS relations; build their label tables; AdamW (warmup, linear decay, clipping, AMP)
 -> evaluate on the validation split each epoch (or every N steps), keep the best checkpoint, stop early.
 """
 

