@@ -18,6 +18,9 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 @dataclass
 class TinyEncoderConfig:
+    """Sizes of the tiny encoder. `seed` fixes its weights alone, like a pretrained encoder's: the training
+    seed still varies the head, the sampled negatives and the batch order."""
+
     hidden: int = 128
     layers: int = 2
     heads: int = 4
@@ -61,6 +64,10 @@ def build_tiny_encoder(
         max_position_embeddings=config.max_positions,
         pad_token_id=0,
     )
-    torch.manual_seed(config.seed)
-    BertModel(bert_config).save_pretrained(out)
+    # The encoder's own seed must not reset the caller's generator: `train` seeds it and then builds this
+    # encoder and the head, so a reset here gave every training seed the same head.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        encoder = BertModel(bert_config)
+    encoder.save_pretrained(out)
     return out
