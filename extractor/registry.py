@@ -2,6 +2,8 @@
 
 `models/registry.json` is the single source of truth, rewritten atomically, so a crashed promotion never
 leaves a half-written registry. Flows read `current()` to pick the model for ingestion and re-extraction.
+The file is shared by a team (readable like any file the user creates, not 0600) and stores each model's path
+relative to itself, so the registry folder can be moved, copied or mounted elsewhere with its models.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ REGISTRY_FILE = "registry.json"
 
 @dataclass
 class ModelEntry:
+    """One registered version; `path` is absolute in memory and relative to the registry folder on disk."""
+
     version: str
     path: str
     metrics: dict[str, float] = field(default_factory=dict)
@@ -43,6 +47,8 @@ def load(root: Path) -> Registry:
         versions = {v: ModelEntry(**entry) for v, entry in raw.get("versions", {}).items()}
     except (json.JSONDecodeError, TypeError) as e:
         raise ModelError(f"{path}: not a model registry: {e}") from e
+    for entry in versions.values():  # older registries hold absolute paths; both read the same
+        entry.path = str((Path(root) / entry.path).resolve())
     return Registry(current=raw.get("current"), versions=versions)
 
 
@@ -50,11 +56,22 @@ def save(root: Path, registry: Registry) -> None:
     """Write atomically (temp file + rename) so readers never see a partial registry."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    payload = {"current": registry.current, "versions": {v: asdict(e) for v, e in registry.versions.items()}}
+    versions = {
+        v: {**asdict(e), "path": os.path.relpath(Path(e.path).resolve(), root.resolve())}
+        for v, e in registry.versions.items()
+    }
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".registry.", suffix=".json")
+    # mkstemp creates the file 0600; the team reads the registry, so give it the mode of any new file.
+    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, ensure_ascii=False, indent=2)
+        json.dump({"current": registry.current, "versions": versions}, f, ensure_ascii=False, indent=2)
     os.replace(tmp, root / REGISTRY_FILE)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def register(root: Path, version: str, model_dir: Path, metrics: dict[str, float]) -> ModelEntry:

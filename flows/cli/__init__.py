@@ -5,6 +5,7 @@ from flows.cli import (
     encoder,  # noqa: F401
     evaluate,  # noqa: F401
     extract,  # noqa: F401
+    models,  # noqa: F401
     neo4j,  # noqa: F401
     pretrain,  # noqa: F401
     query,  # noqa: F401

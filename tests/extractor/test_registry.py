@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -37,3 +38,34 @@ def test_saved_file_is_plain_json(tmp_path):
     registry.register(tmp_path, "v1", tmp_path / "v1", {"val_f1": 0.25})
     raw = json.loads((tmp_path / "registry.json").read_text(encoding="utf-8"))
     assert raw["current"] is None and raw["versions"]["v1"]["metrics"]["val_f1"] == 0.25
+
+
+def test_paths_are_stored_relative_to_the_registry_and_read_back_absolute(tmp_path):
+    root = tmp_path / "team" / "models"
+    registry.register(root, "v1", root / "v1", {"val_f1": 0.5})
+    registry.register(root, "v0", tmp_path / "elsewhere" / "v0", {})
+    raw = json.loads((root / "registry.json").read_text(encoding="utf-8"))
+    assert raw["versions"]["v1"]["path"] == "v1"
+    assert raw["versions"]["v0"]["path"] == "../../elsewhere/v0"
+    assert registry.load(root).versions["v1"].path == str((root / "v1").resolve())
+
+    moved = tmp_path / "moved"
+    (tmp_path / "team").rename(moved)  # the registry folder travels with its models
+    registry.promote(moved / "models", "v1")
+    assert registry.current(moved / "models").path == str((moved / "models" / "v1").resolve())
+
+
+def test_registry_file_is_readable_by_the_team(tmp_path):
+    previous = os.umask(0o022)  # the usual umask; mkstemp alone would still make the file 0600
+    try:
+        registry.register(tmp_path, "v1", tmp_path / "v1", {})
+        registry.promote(tmp_path, "v1")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "registry.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_absolute_paths_of_older_registries_still_load(tmp_path):
+    payload = {"current": "v1", "versions": {"v1": {"version": "v1", "path": str(tmp_path / "abs" / "v1")}}}
+    (tmp_path / "registry.json").write_text(json.dumps(payload), encoding="utf-8")
+    assert registry.current(tmp_path).path == str((tmp_path / "abs" / "v1").resolve())

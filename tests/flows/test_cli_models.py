@@ -1,0 +1,61 @@
+"""`nrskg models list|register|promote` on directories as `nrskg train` writes them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from extractor import registry
+from extractor.configuration import NRSOneRelConfig, save_config
+from flows.cli import app
+
+runner = CliRunner()
+
+
+def checkpoint(folder: Path, version: str, metrics: dict) -> Path:
+    """The files of a `nrskg train --out` directory that the registry reads (no weights needed here)."""
+    folder.mkdir(parents=True)
+    config = NRSOneRelConfig(relations=["Drug_Disease"], head_types=["Drug"], tail_types=["Disease"])
+    config.model_version = version
+    save_config(folder / "config.json", config)
+    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    return folder
+
+
+def test_register_list_promote(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    a = checkpoint(
+        tmp_path / "runs" / "a", "v-a", {"selected_on": "validation", "best_val_f1": 0.4, "train_f1": 0.9}
+    )
+    b = checkpoint(
+        tmp_path / "runs" / "b",
+        "v-b",
+        {"selected_on": "training sample", "best_val_f1": 0.99, "train_f1": 0.99},
+    )
+
+    empty = runner.invoke(app, ["models", "list", "--registry", str(models)])
+    assert empty.exit_code == 0 and "nrskg models register DIR" in empty.output
+
+    for folder in (a, b):
+        done = runner.invoke(app, ["models", "register", str(folder), "--registry", str(models)])
+        assert done.exit_code == 0, done.output
+    assert registry.current(models) is None  # registering alone changes nothing that flows use
+    metrics = {v: e.metrics for v, e in registry.load(models).versions.items()}
+    assert metrics == {"v-a": {"val_f1": 0.4, "train_f1": 0.9}, "v-b": {"train_f1": 0.99}}  # no fake val F1
+
+    promoted = runner.invoke(app, ["models", "promote", "v-a", "--registry", str(models)])
+    assert promoted.exit_code == 0 and "nrskg reextract" in promoted.output
+    listed = runner.invoke(app, ["models", "list", "--registry", str(models)])
+    rows = {line[2:].split()[0]: line for line in listed.output.splitlines()[1:]}
+    assert rows["v-a"].startswith("* ") and "0.4000" in rows["v-a"] and rows["v-b"].startswith("  ")
+    assert registry.current(models).path == str(a.resolve())
+    assert json.loads((models / "registry.json").read_text())["versions"]["v-a"]["path"] == "../runs/a"
+
+
+def test_unknown_version_and_non_model_directory_are_one_line_errors(tmp_path: Path) -> None:
+    unknown = runner.invoke(app, ["models", "promote", "nope", "--registry", str(tmp_path)])
+    assert unknown.exit_code == 1 and "not in the registry" in unknown.output
+    not_a_model = runner.invoke(app, ["models", "register", str(tmp_path), "--registry", str(tmp_path / "m")])
+    assert not_a_model.exit_code == 1 and "not a model directory" in not_a_model.output
