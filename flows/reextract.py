@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows import tasks
+from flows import logs, tasks
 from flows.models import model_config, resolve_model
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
 
 log = logging.getLogger(__name__)
+logs.send_to_flow_runs()
 
 
 @dataclass

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
 
+from flows.logs import configure_console
 from nrskg.errors import NrskgError
 
 app = typer.Typer(
@@ -41,7 +41,4 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_console(verbose)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from extractor.configuration import TINY_TRAIN, TrainConfig
+from extractor.configuration import LOSSES
 from extractor.datasets import FORMATS
 from extractor.encoders import TINY
 from extractor.train import train
 from flows.cli._app import app, cli_errors
+from flows.train_options import train_config
 
 
 @app.command("train")
@@ -41,19 +41,18 @@ def train_cli(
     ] = None,
     tokenization: Annotated[str | None, typer.Option("--tokenization", help="'char' or 'subword'.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+    loss: Annotated[str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)}.")] = None,
     positive_weight: Annotated[
         float | None,
         typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (1: plain mean)."),
     ] = None,
 ) -> None:
     """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
-    given = {
-        "ns": ns, "epochs": epochs, "batch_size": batch_size, "lr": lr, "encoder_lr": encoder_lr,
-        "seed": seed, "max_steps": max_steps, "val_fraction": val_fraction, "tokenization": tokenization,
-        "device": device, "positive_weight": positive_weight,
-    }  # fmt: skip
-    base = TINY_TRAIN if encoder == TINY else TrainConfig()
-    config = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+    config = train_config(
+        encoder, ns=ns, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, seed=seed,
+        max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device, loss=loss,
+        positive_weight=positive_weight,
+    )  # fmt: skip
     result = train(data, fmt, encoder, out, config)
     typer.echo(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
