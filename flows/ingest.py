@@ -1,8 +1,9 @@
 """The ingest flow: corpus folder -> documents -> sentences -> triples -> dedup -> Neo4j, with a run folder.
 
 Every input ends with a recorded status in the run's manifest (`loaded`, `skipped`, `failed:<reason>`).
-Documents already in the graph with the same content hash and model version are skipped; a document loaded
-by an older model version is replaced (the load swaps its extraction in one transaction).
+A document is its source; documents already in the graph with the same text (content hash) and model version
+are skipped, and an edited one, or one loaded by an older model version, is replaced (the load swaps its
+extraction in one transaction). A run that finds nothing to load writes no run folder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows import tasks
+from flows import logs, tasks
 from flows.models import model_config, resolve_model
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
@@ -27,8 +28,10 @@ from pipeline.dedup import TRIPLE_COLUMNS
 from pipeline.reading import NEW, with_status
 from pipeline.sentences import SENTENCE_COLUMNS
 from pipeline.settings import PipelineSettings
+from pipeline.versions import EDITED, plan_loads
 
 log = logging.getLogger(__name__)
+logs.send_to_flow_runs()
 
 LOADED = "loaded"
 SKIPPED = "skipped"
@@ -36,12 +39,17 @@ SKIPPED = "skipped"
 
 @dataclass
 class IngestSummary:
-    """What one run did; written to summary.json and published as the run's artifact."""
+    """What one run did; written to summary.json and published as the run's artifact.
 
-    run_dir: str
+    `run_dir` is None when nothing was loaded (no run folder is written then). `documents_new` counts the
+    documents loaded, `documents_edited` those of them that replaced an earlier text.
+    """
+
+    run_dir: str | None
     model_version: str
     documents_seen: int = 0
     documents_new: int = 0
+    documents_edited: int = 0
     documents_skipped: int = 0
     documents_failed: int = 0
     sentences: int = 0
@@ -74,18 +82,17 @@ def ingest(
     pipeline = pipeline or PipelineSettings()
     entry = resolve_model(model, registry)
     schema = tasks.graph_schema(model_config(entry))
-    run_dir = runs.create_run(runs_root)
-    summary = IngestSummary(run_dir=str(run_dir), model_version=entry.version)
+    summary = IngestSummary(run_dir=None, model_version=entry.version)
     clock = functools.partial(_timed, summary.seconds)
     started = time.perf_counter()
 
     with clock("read"):
         corpus_read = tasks.read(corpus, pipeline)
-    versions = tasks.loaded_versions([d.doc_id for d in corpus_read.documents], neo4j)
-    todo = [d for d in corpus_read.documents if versions.get(d.doc_id) != entry.version]
-    done = [d.doc_id for d in corpus_read.documents if versions.get(d.doc_id) == entry.version]
-    manifest = with_status(corpus_read.manifest, done, SKIPPED, f"already loaded with model {entry.version}")
+    loaded = tasks.loaded_versions([d.doc_id for d in corpus_read.documents], neo4j)
+    manifest, todo_ids = plan_loads(corpus_read.manifest, loaded, entry.version)
+    todo = [d for d in corpus_read.documents if d.doc_id in set(todo_ids)]
     new_rows = manifest[manifest["status"] == NEW]
+    summary.documents_edited = int((new_rows["reason"] == EDITED).sum())
 
     parts: dict[str, list[pd.DataFrame]] = {"sentences": [], "triples": []}
     counters = WriteCounters()
@@ -105,14 +112,9 @@ def ingest(
         parts["sentences"].append(sentences)
         parts["triples"].append(triples)
 
-    with clock("write run folder"):
-        sentences = _concat(parts["sentences"], SENTENCE_COLUMNS)
-        triples = _concat(parts["triples"], [*TRIPLE_COLUMNS, "doc_id"])
-        entities, relations = tasks.dedup(triples, sentences)
-        for name, frame in (("manifest", manifest), ("sentences", sentences), ("triples", triples),
-                            ("entities", entities), ("relations", relations)):  # fmt: skip
-            runs.write_table(run_dir, name, frame)
-
+    sentences = _concat(parts["sentences"], SENTENCE_COLUMNS)
+    triples = _concat(parts["triples"], [*TRIPLE_COLUMNS, "doc_id"])
+    entities, relations = tasks.dedup(triples, sentences)
     counts = runs.table_counts(manifest, sentences, triples, entities, relations)
     documents = counts["documents"]
     summary.documents_seen, summary.documents_new = documents["seen"], documents[LOADED]
@@ -120,9 +122,17 @@ def ingest(
     summary.sentences, summary.triples = counts["sentences"], counts["triples"]
     summary.entities, summary.relations = counts["entities"], counts["relations"]
     summary.graph = counters.model_dump()
+    if todo:  # a run that loads nothing leaves no folder behind; its statuses are in the log and artifact
+        with clock("write run folder"):
+            run_dir = runs.create_run(runs_root)
+            for name, frame in (("manifest", manifest), ("sentences", sentences), ("triples", triples),
+                                ("entities", entities), ("relations", relations)):  # fmt: skip
+                runs.write_table(run_dir, name, frame)
+        summary.run_dir = str(run_dir)
     summary.seconds["total"] = round(time.perf_counter() - started, 3)
-    runs.write_summary(run_dir, asdict(summary))
-    _publish(summary, manifest)
+    if summary.run_dir:
+        runs.write_summary(summary.run_dir, asdict(summary))
+    _report(summary, manifest)
     return summary
 
 
@@ -138,23 +148,43 @@ def _timed(into: dict[str, float], stage: str) -> Iterator[None]:
     into[stage] = round(into.get(stage, 0.0) + time.perf_counter() - started, 3)
 
 
-def _publish(summary: IngestSummary, manifest: pd.DataFrame) -> None:
-    """One markdown artifact of counts per run and a table of the documents' statuses."""
-    rows = [
-        ("documents seen", summary.documents_seen),
-        ("documents loaded", summary.documents_new),
-        ("documents skipped", summary.documents_skipped),
-        ("documents failed", summary.documents_failed),
-        ("sentences", summary.sentences),
-        ("triples", summary.triples),
-        ("entities", summary.entities),
-        ("relations", summary.relations),
-        *((f"graph: {k.replace('_', ' ')}", v) for k, v in summary.graph.items()),
+def summary_rows(summary: IngestSummary) -> list[tuple[str, str]]:
+    """(what, value) rows of a run, for the run's artifact, its log and the CLI's table."""
+    g = summary.graph
+    documents = (
+        f"{summary.documents_seen} seen: {summary.documents_new} loaded ({summary.documents_edited} edited), "
+        f"{summary.documents_skipped} skipped, {summary.documents_failed} failed"
+    )
+    graph = (
+        f"+{g.get('nodes_created', 0)} / -{g.get('nodes_deleted', 0)} nodes, "
+        f"+{g.get('relationships_created', 0)} / -{g.get('relationships_deleted', 0)} relationships"
+    )
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items() if k != "total" and v >= 0.05)
+    return [
+        ("model", summary.model_version),
+        ("documents", documents),
+        ("sentences", str(summary.sentences)),
+        ("triples", str(summary.triples)),
+        ("entities", str(summary.entities)),
+        ("relations", str(summary.relations)),
+        ("graph", graph),
+        ("seconds", f"{summary.seconds.get('total', 0.0):.1f} ({stages})"),
+        ("run folder", summary.run_dir or "none (nothing new to load)"),
     ]
+
+
+def _report(summary: IngestSummary, manifest: pd.DataFrame) -> None:
+    """The counts and every document's status into the flow run's logs (not the terminal, where the CLI
+    prints the table), and two artifacts: a markdown table of counts and a table of statuses."""
+    rows = summary_rows(summary)
+    log.info("ingest: %s", "; ".join(f"{name} {value}" for name, value in rows), extra=logs.RUN_LOG_ONLY)
+    for row in manifest.itertuples(index=False):
+        reason = f" ({row.reason})" if row.reason else ""
+        log.info("document %s: %s%s", row.source, row.status, reason, extra=logs.RUN_LOG_ONLY)
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     create_markdown_artifact(
         key="ingest-summary",
-        markdown=f"# Ingest with model {summary.model_version}\n\n| what | count |\n|---|---|\n{table}\n",
+        markdown=f"# Ingest with model {summary.model_version}\n\n| what | value |\n|---|---|\n{table}\n",
         description=f"run folder {summary.run_dir}",
     )
     create_table_artifact(

@@ -8,16 +8,20 @@ inputs (sentence texts + model version), so a run that failed while loading re-r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import neo4j
 import pandas as pd
 import torch
-from prefect import task
+from prefect import get_client, task
 from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectNotFound
 from prefect.tasks import exponential_backoff
 
 from extractor.configuration import NRSOneRelConfig
@@ -40,7 +44,7 @@ log = logging.getLogger(__name__)
 
 GPU_LIMIT = "gpu"
 """Global concurrency limit held while a model runs. Create it on a Prefect server with
-`prefect gcl create gpu --limit 1`; where it does not exist (ephemeral mode) the slot is a no-op."""
+`prefect gcl create gpu --limit 1`; where it does not exist (ephemeral mode) no slot is taken."""
 NEO4J_RETRIES = 3
 NEO4J_BACKOFF = exponential_backoff(backoff_factor=2)
 EXTRACT_CACHE_EXPIRY = timedelta(days=7)
@@ -70,8 +74,8 @@ def read(corpus: str, settings: PipelineSettings) -> Corpus:
 
 
 @task(name="loaded-versions", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
-def loaded_versions(doc_ids: list[str], neo4j: Neo4jSettings) -> dict[str, str | None]:
-    """The model version each of `doc_ids` was last loaded with (documents not in the graph are absent)."""
+def loaded_versions(doc_ids: list[str], neo4j: Neo4jSettings) -> dict[str, graph_documents.LoadedVersion]:
+    """The text and model version each of `doc_ids` was last loaded with (absent: not in the graph)."""
     with driver(neo4j) as drv:
         return graph_documents.loaded_versions(drv, doc_ids, database=neo4j.database)
 
@@ -117,15 +121,29 @@ def extract(
     """Triples of every sentence (DESIGN.md step 3, plus doc_id); holds a `gpu` slot while the model runs."""
     if sentences.empty:
         return triples_frame([], [], model_version).assign(doc_id=pd.Series(dtype="string"))
-    with concurrency(GPU_LIMIT, occupy=1):
+    with _gpu_slot():
         if batch_size <= 0:
             batch_size = _device_batch_size(device, int(sentences["text"].str.len().max()))
         extractor = Extractor.load(model_dir, device=device, batch_size=batch_size)
         if extractor.model_version != model_version:
             raise ValueError(f"{model_dir} holds model {extractor.model_version}, expected {model_version}")
-        found = extractor.extract(sentences["text"].tolist(), progress=True)
+        found = extractor.extract(sentences["text"].tolist(), progress=sys.stderr.isatty())
     frame = triples_frame(sentences["sent_id"].tolist(), found, model_version)
     return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
+
+
+@contextlib.contextmanager
+def _gpu_slot() -> Iterator[None]:
+    """Hold a `gpu` slot where the limit exists; elsewhere Prefect warns on every run that it does not."""
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(GPU_LIMIT)
+    except ObjectNotFound:
+        log.debug("no %r concurrency limit on this Prefect server: extraction takes no slot", GPU_LIMIT)
+        yield
+        return
+    with concurrency(GPU_LIMIT, occupy=1):
+        yield
 
 
 def _device_batch_size(device: str, longest_chars: int) -> int:

@@ -1,12 +1,14 @@
-"""What the graph knows about documents: which model version loaded them, and their stored sentences.
+"""What the graph knows about documents: which text version and model version loaded them, and their
+stored sentences.
 
-The flows use this to skip documents already loaded by the current model and to re-extract the others
-from the sentences stored in the graph, without needing the original files.
+The flows use this to skip documents already loaded with the same text by the current model, to replace
+edited ones, and to re-extract the others from the sentences stored in the graph without the original files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import neo4j
 import pandas as pd
@@ -16,6 +18,13 @@ from nrskg.errors import GraphError
 
 SENTENCE_FIELDS = ["sent_id", "doc_id", "text", "start", "end"]
 DOCUMENT_FIELDS = ["doc_id", "source", "model_version"]
+
+
+class LoadedVersion(NamedTuple):
+    """What a document's last load was made from: its text's hash and the model version."""
+
+    content_hash: str | None
+    model_version: str | None
 
 
 def _read(driver: neo4j.Driver, cypher: str, params: dict, database: str | None) -> list[dict]:
@@ -30,10 +39,10 @@ def _read(driver: neo4j.Driver, cypher: str, params: dict, database: str | None)
 
 def loaded_versions(
     driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None
-) -> dict[str, str | None]:
-    """doc_id -> model version of its last load, for those of `doc_ids` that are in the graph."""
+) -> dict[str, LoadedVersion]:
+    """doc_id -> (content hash, model version) of its last load, for those of `doc_ids` in the graph."""
     rows = _read(driver, queries.LOADED_VERSIONS, {"doc_ids": list(doc_ids)}, database)
-    return {row["doc_id"]: row["model_version"] for row in rows}
+    return {row["doc_id"]: LoadedVersion(row["content_hash"], row["model_version"]) for row in rows}
 
 
 def stale_documents(driver: neo4j.Driver, model_version: str, database: str | None = None) -> pd.DataFrame:

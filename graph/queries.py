@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from graph.types import EVIDENCE_SEPARATOR
 from nrskg.errors import GraphError
@@ -54,6 +55,9 @@ SCHEMA_STATEMENTS: Mapping[str, str] = {
     ),
     # A text index serves `name CONTAINS $text` and, unlike a range index, takes names far longer than 8 kB.
     "entity_name_text": "CREATE TEXT INDEX entity_name_text IF NOT EXISTS FOR (e:Entity) ON (e.name)",
+    # Look-ups by normalised name search the key (`key CONTAINS`, `key ENDS WITH`): the unique constraint's
+    # range index serves equality and prefixes only.
+    "entity_key_text": "CREATE TEXT INDEX entity_key_text IF NOT EXISTS FOR (e:Entity) ON (e.key)",
 }
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
@@ -63,7 +67,7 @@ SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties
 MERGE_DOCUMENTS = """
 UNWIND $rows AS row
 MERGE (d:Document {doc_id: row.doc_id})
-SET d.source = row.source
+SET d.source = row.source, d.content_hash = coalesce(row.content_hash, d.content_hash)
 """
 
 MERGE_SENTENCES = """
@@ -85,7 +89,7 @@ SET d.model_version = $model_version, d.loaded_at = $now
 LOADED_VERSIONS = """
 UNWIND $doc_ids AS id
 MATCH (d:Document {doc_id: id})
-RETURN d.doc_id AS doc_id, d.model_version AS model_version
+RETURN d.doc_id AS doc_id, d.content_hash AS content_hash, d.model_version AS model_version
 """
 
 STALE_DOCUMENTS = """
@@ -145,8 +149,10 @@ SET r.evidence = evidence,
 
 # Every evidence sentence's head is linked by MENTIONED_IN (the writer guarantees it), so the relationships
 # that carry evidence on these documents are found from the documents, through indexes, without a scan.
-# A relationship left without evidence is deleted only after the new write (DELETE_EMPTIED_RELATIONSHIPS):
-# one the new model finds again survives with its first_seen, its confidence restarting from the new one.
+# All their evidence on these documents goes, whatever model version wrote it: the new write brings back what
+# is still true (an edited text may say something else with the same model). A relationship left without
+# evidence is deleted only after the new write (DELETE_EMPTIED_RELATIONSHIPS): one found again survives with
+# its first_seen, its confidence restarting from the new one.
 STRIP_STALE_EVIDENCE = f"""
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids
@@ -154,9 +160,7 @@ WITH collect(s) AS sentences, collect(s.sent_id) AS sent_ids
 UNWIND sentences AS s
 MATCH (s)<-[:MENTIONED_IN]-(:Entity)-[r]->(:Entity)
 WITH DISTINCT r, sent_ids
-WITH r, [item IN r.evidence
-         WHERE NOT (split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids
-                    AND split(item, '{_SEP}')[{_MODEL_VERSION}] <> $model_version)] AS kept
+WITH r, [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
 WHERE size(kept) < size(r.evidence)
 SET r.evidence = kept,
     r.count = size(kept),
@@ -180,6 +184,14 @@ MATCH (d:Document)<-[:IN]-(:Sentence)<-[m:MENTIONED_IN]-(e:Entity)
 WHERE d.doc_id IN $doc_ids
 DELETE m
 RETURN collect(DISTINCT e.key) AS keys
+"""
+
+# An edited document may have fewer sentences than its old version: those left over go (their mentions and
+# evidence went with STRIP_STALE_EVIDENCE and DELETE_DOCUMENT_MENTIONS).
+DELETE_STALE_SENTENCES = """
+MATCH (d:Document)<-[:IN]-(s:Sentence)
+WHERE d.doc_id IN $doc_ids AND NOT s.sent_id IN $sent_ids
+DETACH DELETE s
 """
 
 DELETE_ORPHAN_ENTITIES = """
@@ -211,31 +223,50 @@ SET r.relation = row.relation, r.evidence = row.evidence, r.count = size(row.evi
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A parameter a person types that the graph stores normalised (`pipeline.keys` normalises it before
+    the query runs, so `ACEI`, `acei` and `ＡＣＥＩ` find the same node).
+
+    kind `name`: a name of `entity_type`, passed to Cypher as the key `$<param>_key`; `key`: a `Type:name`
+    key, normalised in place; `text`: part of a name, normalised in place (it is matched against keys).
+    """
+
+    param: str
+    kind: Literal["name", "key", "text"]
+    entity_type: str = ""
+
+
+@dataclass(frozen=True)
 class CookbookQuery:
-    """A clinician's question, the Cypher that answers it, and what each parameter means."""
+    """A clinician's question, the Cypher that answers it, what each parameter means, and which parameters
+    are normalised like the graph's keys before it runs."""
 
     name: str
     question: str
     cypher: str
     params: Mapping[str, str]
+    lookups: tuple[Lookup, ...] = field(default=())
 
 
 def _related_to(
     head_labels: Sequence[str], rel_types: Sequence[str], tail_label: str, head_column: str
 ) -> str:
-    """Entities of `head_labels` that point at one named `tail_label` entity, strongest evidence first."""
+    """Entities of `head_labels` that point at one named `tail_label` entity, strongest evidence first; the
+    `path` column makes Neo4j Browser draw the answer as a graph."""
     heads = "|".join(check_label(label) for label in head_labels)
     rels = "|".join(check_relationship_type(rel_type) for rel_type in rel_types)
-    # `:Entity` on the named end lets the planner seek the name in the text index instead of a label scan.
-    return f"""MATCH (x:{heads})-[r:{rels}]->(:Entity&{check_label(tail_label)} {{name: $name}})
+    # `:Entity {key}` on the named end is a seek in the unique constraint's index.
+    return f"""MATCH path = (x:{heads})-[r:{rels}]->(:Entity&{check_label(tail_label)} {{key: $name_key}})
 RETURN x.name AS {head_column}, x.type AS type, r.relation AS relation, r.count AS count,
-       r.confidence AS confidence, x.key AS key
+       r.confidence AS confidence, x.key AS key, path
 ORDER BY count DESC, confidence DESC, {head_column}
 LIMIT $limit"""
 
 
-_NAME = "the entity's normalised name, exactly (find it with entities_by_name)"
+_NAME = "the entity's name; case, full-width forms and spaces do not matter (entities_by_name finds names)"
 _LIMIT = "the most rows to return"
+_DISEASE, _DRUG = (Lookup("name", "name", "Disease"),), (Lookup("name", "name", "Drug"),)
+_KEY = (Lookup("key", "key"),)
 
 # Identifiers below are those `graph.schema` derives from the DiaKG and Ruijin relation names (Drug_Disease,
 # ADE_Drug, SideEff-Drug, Test_items_Disease, ...); tests/graph/test_schema.py checks that they still match.
@@ -245,24 +276,28 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
         "Which drugs are used for this disease?",
         _related_to(["Drug"], ["DRUG_DISEASE"], "Disease", "drug"),
         {"name": _NAME, "limit": _LIMIT},
+        _DISEASE,
     ),
     CookbookQuery(
         "adverse_effects_of_drug",
         "What adverse effects does this drug have?",
         _related_to(["ADE", "SideEff"], ["ADE_DRUG", "SIDE_EFF_DRUG"], "Drug", "adverse_effect"),
         {"name": _NAME, "limit": _LIMIT},
+        _DRUG,
     ),
     CookbookQuery(
         "tests_for_disease",
         "Which tests and test items are used to diagnose or monitor this disease?",
         _related_to(["Test", "TestItems"], ["TEST_DISEASE", "TEST_ITEMS_DISEASE"], "Disease", "test"),
         {"name": _NAME, "limit": _LIMIT},
+        _DISEASE,
     ),
     CookbookQuery(
         "symptoms_of_disease",
         "Which symptoms does this disease show?",
         _related_to(["Symptom"], ["SYMPTOM_DISEASE"], "Disease", "symptom"),
         {"name": _NAME, "limit": _LIMIT},
+        _DISEASE,
     ),
     CookbookQuery(
         "treatments_for_disease",
@@ -271,6 +306,7 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
             ["Treatment", "Operation"], ["TREATMENT_DISEASE", "OPERATION_DISEASE"], "Disease", "treatment"
         ),
         {"name": _NAME, "limit": _LIMIT},
+        _DISEASE,
     ),
     CookbookQuery(
         "drug_administration",
@@ -282,6 +318,7 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
             "detail",
         ),
         {"name": _NAME, "limit": _LIMIT},
+        _DRUG,
     ),
     CookbookQuery(
         "evidence_for_relationship",
@@ -305,6 +342,7 @@ LIMIT $limit""",
             "tail_key": "the tail entity's key",
             "limit": _LIMIT,
         },
+        (Lookup("head_key", "key"), Lookup("tail_key", "key")),
     ),
     CookbookQuery(
         "most_connected_entities",
@@ -321,22 +359,27 @@ LIMIT $limit""",
         "entities_by_name",
         "Which entities have this text in their name?",
         """MATCH (e:Entity)
-WHERE e.name CONTAINS $text
+WHERE e.key CONTAINS $text AND substring(e.key, size(e.type) + 1) CONTAINS $text
 RETURN e.key AS key, e.name AS name, e.type AS type, e.surface_forms AS surface_forms,
        COUNT { (e)-[:MENTIONED_IN]->() } AS mentions
 ORDER BY size(name), mentions DESC, key
 LIMIT $limit""",
-        {"text": "any part of the name, e.g. '双胍'", "limit": _LIMIT},
+        {
+            "text": "any part of the name, e.g. '双胍' (case and full-width forms do not matter)",
+            "limit": _LIMIT,
+        },
+        (Lookup("text", "text"),),
     ),
     CookbookQuery(
         "relationships_of_entity",
         "What does the graph say about this entity, in both directions?",
-        """MATCH (e:Entity {key: $key})-[r]-(other:Entity)
+        """MATCH path = (e:Entity {key: $key})-[r]-(other:Entity)
 RETURN CASE WHEN startNode(r) = e THEN 'out' ELSE 'in' END AS direction, r.relation AS relation,
-       other.key AS other_key, other.name AS other, r.count AS count, r.confidence AS confidence
+       other.key AS other_key, other.name AS other, r.count AS count, r.confidence AS confidence, path
 ORDER BY count DESC, relation, other_key
 LIMIT $limit""",
         {"key": "the entity's key, e.g. 'Disease:2型糖尿病'", "limit": _LIMIT},
+        _KEY,
     ),
     CookbookQuery(
         "documents_mentioning_entity",
@@ -346,6 +389,7 @@ RETURN d.doc_id AS doc_id, d.source AS source, count(s) AS sentences
 ORDER BY sentences DESC, doc_id
 LIMIT $limit""",
         {"key": "the entity's key", "limit": _LIMIT},
+        _KEY,
     ),
     CookbookQuery(
         "relation_summary",
@@ -358,3 +402,49 @@ ORDER BY relationships DESC, relation""",
 )
 
 COOKBOOK_BY_NAME: Mapping[str, CookbookQuery] = {q.name: q for q in COOKBOOK}
+
+
+def cookbook_query(name: str) -> CookbookQuery:
+    """The cookbook query called `name` (`drugs-for-disease` and `drugs_for_disease` alike)."""
+    query = COOKBOOK_BY_NAME.get(name.replace("-", "_"))
+    if query is None:
+        raise GraphError(f"no cookbook query {name!r}; `nrskg query --list` names them")
+    return query
+
+
+# --- an entity's neighbourhood, for `nrskg view` ------------------------------------------------------------
+
+# Every type's entity of one normalised name: the key ends with ":<name>" (the text index serves ENDS WITH);
+# the second test drops names that merely end the same way after a colon inside a name.
+ENTITIES_NAMED = """
+MATCH (e:Entity)
+WHERE e.key ENDS WITH ':' + $name AND substring(e.key, size(e.type) + 1) = $name
+RETURN e.key AS key, e.name AS name, e.type AS type
+ORDER BY key
+LIMIT $limit
+"""
+
+# The strongest relationships around the centre entities, each with its first evidence sentences and the
+# head and tail offsets in them (what `nrskg view` shows on hover).
+NEIGHBOURHOOD = f"""
+MATCH (c:Entity)-[r]-(:Entity)
+WHERE c.key IN $keys
+WITH DISTINCT r
+ORDER BY r.count DESC, r.confidence DESC, r.relation
+LIMIT $limit
+WITH r, startNode(r) AS h, endNode(r) AS t
+CALL (r) {{
+  UNWIND r.evidence[0..$evidence] AS item
+  WITH split(item, '{_SEP}') AS ev
+  OPTIONAL MATCH (s:Sentence {{sent_id: ev[{_SENT_ID}]}})-[:IN]->(d:Document)
+  RETURN collect({{
+    sentence: s.text, source: d.source,
+    head_start: toInteger(ev[{_HEAD_START}]), head_end: toInteger(ev[{_HEAD_END}]),
+    tail_start: toInteger(ev[{_TAIL_START}]), tail_end: toInteger(ev[{_TAIL_END}])
+  }}) AS evidence
+}}
+RETURN h.key AS head_key, h.name AS head, h.type AS head_type, r.relation AS relation,
+       t.key AS tail_key, t.name AS tail, t.type AS tail_type, r.count AS count, r.confidence AS confidence,
+       r.model_version AS model_version, evidence
+ORDER BY count DESC, confidence DESC, relation, head_key, tail_key
+"""

@@ -48,8 +48,12 @@ def _no_separator(value: str) -> str:
 
 
 class DocumentNode(_Frozen):
+    """A document is its source; `content_hash` is the version of its text (None: keep the stored one, as
+    re-extraction from the stored sentences does)."""
+
     doc_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     source: str
+    content_hash: str | None = None
 
 
 class SentenceNode(_Frozen):

@@ -162,6 +162,7 @@ def write_graph(
 def _replace_in_one_transaction(
     tx: neo4j.ManagedTransaction,
     doc_ids: list[str],
+    sent_ids: list[str],
     model_version: str,
     statements: Sequence[Statement],
     now: datetime,
@@ -171,11 +172,13 @@ def _replace_in_one_transaction(
         value = result.single(strict=True)[field]
         return value, _counters(result.consume())
 
-    emptied, total = single(
-        queries.STRIP_STALE_EVIDENCE, {"doc_ids": doc_ids, "model_version": model_version}, "emptied"
-    )
+    emptied, total = single(queries.STRIP_STALE_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
     keys, counters = single(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
-    total += counters + _run_statements(tx, statements)
+    total += counters
+    total += _counters(
+        tx.run(queries.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids}).consume()
+    )
+    total += _run_statements(tx, statements)
     total += _counters(tx.run(queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
     total += _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
     marked = {"doc_ids": doc_ids, "model_version": model_version, "now": now}
@@ -193,12 +196,13 @@ def replace_documents(
     database: str | None = None,
     now: datetime | None = None,
 ) -> WriteCounters:
-    """Swap in a new model version's extraction of `doc_ids` in ONE transaction: no reader sees half of it.
+    """Swap in a new extraction of `doc_ids` (a new model version, or an edited text) in ONE transaction: no
+    reader sees half of it.
 
-    On those documents, evidence items from other model versions are removed, a relationship left without
-    evidence (and not found again by the new model) is deleted, mentions are replaced by the batch's, and
-    entities left with no link at all are deleted, and the documents are marked as loaded by `model_version`
-    (what the flows read to skip or re-extract them). Evidence from other documents is untouched, so a
+    On those documents, all evidence items are removed, sentences the batch no longer has are deleted, a
+    relationship left without evidence (and not found again) is deleted, mentions are replaced by the
+    batch's, entities left with no link at all are deleted, and the documents are marked as loaded by
+    `model_version` (what the flows read to skip or re-extract them). Other documents are untouched, so a
     relationship also read elsewhere survives with that evidence. The whole replacement is one transaction
     held in server memory: call it per document or small group of documents, not for a whole corpus.
     """
@@ -214,10 +218,11 @@ def replace_documents(
             )
     now = now or datetime.now(UTC)
     statements = plan_statements(batch, schema, batch_size, now)
+    sent_ids = [s.sent_id for s in batch.sentences]
     try:
         with driver.session(database=database) as session:
             total = session.execute_write(
-                _replace_in_one_transaction, sorted(doc_set), model_version, statements, now
+                _replace_in_one_transaction, sorted(doc_set), sent_ids, model_version, statements, now
             )
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
         raise _graph_error(f"the re-extraction of {len(doc_set)} documents", e) from e

@@ -13,18 +13,19 @@ from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention,
 def to_graph_batch(
     documents: pd.DataFrame, sentences: pd.DataFrame, entities: pd.DataFrame, relations: pd.DataFrame
 ) -> GraphBatch:
-    """One `GraphBatch` from documents (`doc_id`, `source`: e.g. the manifest rows to load),
-    the sentences of those documents, and the `deduplicate` tables built from their triples.
+    """One `GraphBatch` from documents (`doc_id`, `source`, optional `content_hash`: e.g. the manifest
+    rows to load), the sentences of those documents, and the `deduplicate` tables built from their triples.
 
-    Manifest rows without a `doc_id` (failed inputs) are left out, and a document read from two
-    sources (status `skipped`) is written once, with its first source. The batch validates that
-    every sentence, mention and evidence refers to something inside it, and raises
-    `DataFormatError` naming the first reference that does not.
+    Manifest rows without a `doc_id` (failed inputs) are left out, and a document listed twice is written
+    once. The batch validates that every sentence, mention and evidence refers to something inside it,
+    and raises `DataFormatError` naming the first reference that does not.
     """
     docs = documents.dropna(subset=["doc_id"]).drop_duplicates("doc_id")
+    hashes = docs["content_hash"].tolist() if "content_hash" in docs else [None] * len(docs)
     return GraphBatch(
         documents=[
-            DocumentNode(doc_id=d, source=s) for d, s in zip(docs["doc_id"], docs["source"], strict=True)
+            DocumentNode(doc_id=d, source=s, content_hash=h if isinstance(h, str) else None)
+            for d, s, h in zip(docs["doc_id"], docs["source"], hashes, strict=True)
         ],
         sentences=[
             SentenceNode(sent_id=row.sent_id, doc_id=row.doc_id, text=row.text, start=row.start, end=row.end)

@@ -2,9 +2,13 @@
 
 A corpus is a folder (searched recursively) or single files: `.txt` and `.md` (brat `.txt` too:
 the `.ann` beside it is not an input), `.json` (an object, or a list of objects, with a text field)
-and `.jsonl` (one object per line; each line is its own document, sourced as `path#L12`). One bad
-file or line never stops the run: it gets a manifest row with status `failed:<kind>` and a
-message naming the file and line.
+and `.jsonl` (one object per line; each line is its own document, sourced as `path#L12`, or as
+`path#id=ID` when the object has an `id`). One bad file or line never stops the run: it gets a
+manifest row with status `failed:<kind>` and a message naming the file and line.
+
+A document is identified by its source (the absolute path, plus the record's `id` or line), and
+the hash of its normalised text is its version: an edited file keeps its `doc_id` and changes its
+`content_hash`, so the flows replace its old extraction instead of adding a second document.
 
 Encodings are detected without guessing on short files: strict UTF-8 (with or without BOM) first,
 then strict GB18030 (a superset of GBK and GB2312) if the result looks like Chinese text, and only
@@ -34,7 +38,7 @@ from pipeline.settings import NormaliseSettings, ReadSettings
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ["doc_id", "source", "status", "reason", "n_chars", "encoding"]
+MANIFEST_COLUMNS = ["doc_id", "source", "content_hash", "status", "reason", "n_chars", "encoding"]
 NEW, SKIPPED, LOADED = "new", "skipped", "loaded"
 PARAGRAPH_BREAK = "\n\n"  # between the texts a dotted `text_field` collects from one record
 
@@ -49,10 +53,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 @dataclass(frozen=True, eq=False)
 class Document:
-    """One readable input. `doc_id` hashes the normalised text: renaming keeps it, editing changes it."""
+    """One readable input. `doc_id` hashes the source: editing keeps it, renaming changes it; the
+    `content_hash` of the normalised text is the document's version."""
 
     doc_id: str
     source: str
+    content_hash: str
     norm: Normalised
     encoding: str
 
@@ -82,8 +88,14 @@ class _Failed(Exception):
         self.kind, self.reason, self.encoding = kind, reason, encoding
 
 
-def doc_id_of(normalised_text: str) -> str:
-    """The content hash that identifies a document across runs, renames and copies."""
+def doc_id_of(source: str) -> str:
+    """The id of the document read from `source` (`/abs/path`, `/abs/path#L12`, `/abs/path#id=ID`):
+    a hash, so any path fits the graph's id rules (no `|`, bounded length)."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def content_hash_of(normalised_text: str) -> str:
+    """The version of a document's text: equal for texts that differ only in what normalisation removes."""
     return hashlib.sha256(normalised_text.encode("utf-8")).hexdigest()
 
 
@@ -182,6 +194,7 @@ def read_corpus(
     Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`),
     `skipped` (same text as an earlier input of this corpus, which carries the document) and
     `failed:<kind>`. `n_chars` counts normalised characters, what the pipeline goes on to process.
+    Sources are absolute paths, so a corpus named by a relative or an absolute path reads the same.
     """
     settings = settings or ReadSettings()
     documents: list[Document] = []
@@ -189,26 +202,28 @@ def read_corpus(
     first_source: dict[str, str] = {}
     files = discover(paths, settings)
     for path in tqdm(files, desc="read", unit="file", disable=None):
-        for source, outcome in _read_file(path, settings):
+        for source, outcome in _read_file(path.resolve(), settings):
             if isinstance(outcome, _Failed):
                 log.warning("%s", outcome.reason)
-                rows.append(_row(None, source, f"failed:{outcome.kind}", outcome.reason, 0, outcome.encoding))
+                rows.append(
+                    _row(None, source, None, f"failed:{outcome.kind}", outcome.reason, 0, outcome.encoding)
+                )
                 continue
             text, encoding = outcome
             norm = normalise(text, normalise_settings)
             if not norm.text:
                 reason = f"{source}: no text after normalisation"
                 log.warning("%s", reason)
-                rows.append(_row(None, source, "failed:empty", reason, 0, encoding))
+                rows.append(_row(None, source, None, "failed:empty", reason, 0, encoding))
                 continue
-            doc_id = doc_id_of(norm.text)
-            if doc_id in first_source:
-                reason = f"same text as {first_source[doc_id]}"
-                rows.append(_row(doc_id, source, SKIPPED, reason, len(norm.text), encoding))
+            doc_id, content_hash = doc_id_of(source), content_hash_of(norm.text)
+            if content_hash in first_source:
+                reason = f"same text as {first_source[content_hash]}"
+                rows.append(_row(doc_id, source, content_hash, SKIPPED, reason, len(norm.text), encoding))
                 continue
-            first_source[doc_id] = source
-            documents.append(Document(doc_id=doc_id, source=source, norm=norm, encoding=encoding))
-            rows.append(_row(doc_id, source, NEW, "", len(norm.text), encoding))
+            first_source[content_hash] = source
+            documents.append(Document(doc_id, source, content_hash, norm, encoding))
+            rows.append(_row(doc_id, source, content_hash, NEW, "", len(norm.text), encoding))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})
     log.info(
         "read %d inputs from %d files: %d documents, %d failed",
@@ -221,25 +236,34 @@ def read_corpus(
 
 
 def with_status(
-    manifest: pd.DataFrame, doc_ids: Iterable[str], status: str, reason: str = ""
+    manifest: pd.DataFrame, doc_ids: Iterable[str], status: str, reason: str | None = None
 ) -> pd.DataFrame:
-    """A copy of `manifest` where the `new` rows of `doc_ids` get `status` (`skipped`, `loaded`).
+    """A copy of `manifest` where the `new` rows of `doc_ids` get `status` (`skipped`, `loaded`) and, when
+    given, `reason` (else they keep theirs).
 
     Failed rows and in-corpus duplicates keep what reading found out about them.
     """
     out = manifest.copy()
     rows = out["doc_id"].isin(set(doc_ids)) & (out["status"] == NEW)
     out.loc[rows, "status"] = status
-    out.loc[rows, "reason"] = reason
+    if reason is not None:
+        out.loc[rows, "reason"] = reason
     return out
 
 
 def _row(
-    doc_id: str | None, source: str, status: str, reason: str, n_chars: int, encoding: str | None
+    doc_id: str | None,
+    source: str,
+    content_hash: str | None,
+    status: str,
+    reason: str,
+    n_chars: int,
+    encoding: str | None,
 ) -> dict[str, object]:
     return dict(
-        doc_id=doc_id, source=source, status=status, reason=reason, n_chars=n_chars, encoding=encoding
-    )
+        doc_id=doc_id, source=source, content_hash=content_hash, status=status, reason=reason,
+        n_chars=n_chars, encoding=encoding,
+    )  # fmt: skip
 
 
 def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
@@ -275,8 +299,13 @@ def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[
 def _json_lines(
     text: str, source: str, encoding: str, field: str
 ) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
-    """One input per non-blank line; a bad line fails alone, named `path#L<line>`."""
+    """One input per non-blank line; a bad line fails alone, named `path#L<line>`.
+
+    A line whose object has an `id` (a string or a number) is sourced as `path#id=<id>`, so it keeps its
+    identity when lines are inserted above it; a second line with the same id in the file fails.
+    """
     any_line = False
+    first_line: dict[str, int] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -288,9 +317,27 @@ def _json_lines(
             reason = f"{where}: column {e.colno}: invalid JSON ({e.msg})"
             yield where, _Failed("invalid-json", reason, encoding)
             continue
+        record_id = _record_id(record)
+        if record_id is not None:
+            if record_id in first_line:
+                reason = f"{where}: id {record_id!r} again (first on line {first_line[record_id]})"
+                yield where, _Failed("duplicate-id", reason, encoding)
+                continue
+            first_line[record_id] = number
+            where = f"{source}#id={record_id}"
         yield where, _text_field(record, where, encoding, field)
     if not any_line:
         yield source, _Failed("empty", f"{source}: no JSON lines", encoding)
+
+
+def _record_id(record: object) -> str | None:
+    """The `id` of a JSON object, as text; None when there is none (or it is not a string or number)."""
+    if not isinstance(record, dict):
+        return None
+    value = record.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) if str(value).strip() else None
 
 
 def _json_document(

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.logging.handlers import APILogHandler
 from prefect.testing.utilities import prefect_test_harness
 
 from extractor import registry as model_registry
@@ -21,6 +24,7 @@ from flows.ingest import ingest
 from flows.reextract import reextract
 from flows.training import train_flow
 from pipeline import runs
+from pipeline.versions import EDITED
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -71,6 +75,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
+def run_logs(state) -> list[str]:
+    """The messages a flow run's logs hold in the Prefect API (what its UI shows)."""
+    APILogHandler.flush()
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
+    return [log.message for log in logs]
+
+
 def _snapshot(driver) -> dict[str, object]:
     """Everything re-extraction may change: relationships with their evidence, entities, document versions."""
     rels, _, _ = driver.execute_query(
@@ -101,7 +114,60 @@ def test_ingest_then_identical_reingest_creates_nothing(workspace, clean_graph, 
                     neo4j=neo4j_settings, device="cpu")  # fmt: skip
     assert second.documents_skipped == 2 and second.documents_new == 0
     assert second.graph["nodes_created"] == 0 and second.graph["relationships_created"] == 0
-    assert set(runs.read_table(second.run_dir, "manifest")["status"]) == {"skipped"}
+    assert second.run_dir is None and list(tmp_path.iterdir()) == [Path(first.run_dir)]  # no empty folder
+
+
+def test_edited_source_replaces_its_old_version_and_the_run_logs_say_so(
+    workspace, clean_graph, neo4j_settings, tmp_path
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in workspace["corpus"].iterdir():
+        (corpus / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    model_registry.promote(workspace["registry"], workspace["version_a"])
+    load = {"registry": str(workspace["registry"]), "runs_root": str(tmp_path / "runs"),
+            "neo4j": neo4j_settings, "device": "cpu"}  # fmt: skip
+    first = ingest(str(corpus), **load)
+    edited, untouched = sorted(corpus.iterdir())
+    before, _, _ = clean_graph.execute_query(
+        "MATCH (d:Document {source: $source}) RETURN d.loaded_at AS at, d.doc_id AS id", source=str(untouched)
+    )
+    lines = edited.read_text(encoding="utf-8").splitlines()
+    edited.write_text("\n".join(["胰岛素可用于2型糖尿病。", *lines[2:]]) + "\n", encoding="utf-8")
+
+    state = ingest(str(corpus), **load, return_state=True)
+    second = state.result()
+    manifest = runs.read_table(second.run_dir, "manifest").set_index("source")
+    assert manifest.loc[str(edited), ["status", "reason"]].tolist() == ["loaded", EDITED]
+    assert manifest.loc[str(untouched), "status"] == "skipped"
+    assert (second.documents_new, second.documents_edited, second.documents_skipped) == (1, 1, 1)
+    docs, _, _ = clean_graph.execute_query("MATCH (d:Document) RETURN d.source AS source, d.doc_id AS id")
+    assert sorted(d["source"] for d in docs) == sorted([str(edited), str(untouched)])  # replaced, not added
+    stored, _, _ = clean_graph.execute_query(
+        "MATCH (s:Sentence)-[:IN]->(:Document {source: $source}) RETURN s.text AS text ORDER BY s.start",
+        source=str(edited),
+    )
+    sentences = runs.read_table(second.run_dir, "sentences")  # of the edited document only
+    assert [r["text"] for r in stored] == sentences["text"].tolist()
+    assert "胰岛素可用于2型糖尿病。" in sentences["text"].tolist()
+    stale, _, _ = clean_graph.execute_query(
+        "MATCH ()-[r]->() UNWIND r.evidence AS item WITH split(item, '|')[0] AS sent_id "
+        "WHERE sent_id STARTS WITH $doc + ':' AND NOT sent_id IN $ids RETURN count(*) AS n",
+        doc=manifest.loc[str(edited), "doc_id"],
+        ids=sentences["sent_id"].tolist(),
+    )
+    assert stale[0]["n"] == 0  # no evidence points at a sentence of the old text
+    after, _, _ = clean_graph.execute_query(
+        "MATCH (d:Document {source: $source}) RETURN d.loaded_at AS at, d.doc_id AS id", source=str(untouched)
+    )
+    assert [r.data() for r in after] == [r.data() for r in before]  # the unchanged one was not rewritten
+    assert first.documents_new == 2
+
+    messages = run_logs(state)  # model, counters and every status reach the flow run's logs
+    assert any(m.startswith("ingest: model ") and "graph +" in m for m in messages), messages
+    assert f"document {edited}: loaded ({EDITED})" in messages
+    assert any(m.startswith(f"document {untouched}: skipped (already loaded with model ") for m in messages)
+    assert any(m.startswith("replaced 1 documents with model ") for m in messages)  # graph.writer's own line
 
 
 def test_reextract_after_promotion_equals_a_fresh_load_with_the_new_model(
@@ -163,8 +229,13 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     registry = tmp_path / "models"
     options = {"registry": str(registry), "max_steps": 20, "batch_size": 4, "device": "cpu"}
     options["val_fraction"] = 0.5
-    first = train_flow(str(data), "jsonl", **options)
+    state = train_flow(str(data), "jsonl", **options, return_state=True)
+    first = state.result()
     assert first.promoted and model_registry.current(registry).version == first.version
+    assert first.held_out and any(
+        m.startswith(f"model {first.version}: held-out F1 ") and "promoted to current" in m
+        for m in run_logs(state)
+    )
     assert (registry / first.version / "model.safetensors").is_file()
 
     second = train_flow(str(data), "jsonl", seed=7, min_improvement=1.0, **options)  # cannot beat by 1.0 F1

@@ -79,7 +79,7 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
         queries.merge_relationships("DRUG_DISEASE"),
     ]
     docs, sents, drugs, _, mentions, rels = (s.params for s in statements)
-    assert docs == {"rows": [{"doc_id": "d1", "source": "guide.txt"}]}
+    assert docs == {"rows": [{"doc_id": "d1", "source": "guide.txt", "content_hash": None}]}
     assert sents["rows"][0] == {
         "sent_id": "d1:0",
         "doc_id": "d1",
@@ -151,9 +151,11 @@ def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     assert session.execute_write.call_count == 1
     calls = [(c.args[0], c.args[1]) for c in tx.run.call_args_list]
     planned = plan_statements(make_batch(model_version="v2"), SCHEMA, now=NOW)
-    assert calls[0] == (queries.STRIP_STALE_EVIDENCE, {"doc_ids": ["d1"], "model_version": "v2"})
+    assert calls[0] == (queries.STRIP_STALE_EVIDENCE, {"doc_ids": ["d1"]})
     assert calls[1] == (queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": ["d1"]})
-    assert calls[2:-3] == [(s.text, s.params) for s in planned]
+    sent_ids = [s.sent_id for s in make_batch().sentences]
+    assert calls[2] == (queries.DELETE_STALE_SENTENCES, {"doc_ids": ["d1"], "sent_ids": sent_ids})
+    assert calls[3:-3] == [(s.text, s.params) for s in planned]
     assert calls[-3] == (queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": ["5:abc:7"]})
     assert calls[-2] == (queries.DELETE_ORPHAN_ENTITIES, {"keys": ["Drug:old"]})
     assert calls[-1] == (

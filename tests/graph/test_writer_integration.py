@@ -198,6 +198,88 @@ def test_re_extraction_replaces_exactly_the_stale_relationships(graph: tuple[neo
     assert again.nodes_created == again.nodes_deleted == 0
 
 
+def _document_world(graph: tuple[neo4j.Driver, str], doc_id: str) -> dict[str, Any]:
+    """Everything that hangs off one document: its node, sentences, mentions, its evidence items, and all the
+    properties of relationships read only there; replacing another document must leave all of it alone."""
+    [doc] = rows(graph, "MATCH (d:Document {doc_id: $id}) RETURN properties(d) AS p", id=doc_id)
+    found = rows(
+        graph,
+        """MATCH (d:Document {doc_id: $id})<-[:IN]-(s:Sentence)
+           OPTIONAL MATCH (s)<-[:MENTIONED_IN]-(e:Entity)
+           RETURN s.sent_id AS sent_id, s.text AS text, collect(e.key) AS mentions ORDER BY sent_id""",
+        id=doc_id,
+    )
+    rels = rows(
+        graph,
+        """MATCH (h:Entity)-[r]->(t:Entity)
+           WHERE any(item IN r.evidence WHERE item STARTS WITH $prefix)
+           RETURN h.key AS h, t.key AS t, [item IN r.evidence WHERE item STARTS WITH $prefix] AS here,
+                  CASE WHEN all(item IN r.evidence WHERE item STARTS WITH $prefix) THEN properties(r) END AS p
+           ORDER BY h, t""",
+        prefix=f"{doc_id}:",
+    )
+    return {"document": doc["p"], "sentences": found, "relationships": {(r["h"], r["t"]): r for r in rels}}
+
+
+def test_edited_document_replaces_its_sentences_and_relationships_and_nothing_else(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    def batch(docs: dict[str, tuple[str, dict[str, str]]], relations: list[RelationEdge]) -> GraphBatch:
+        names = {key for r in relations for key in (r.head_key, r.tail_key)}
+        return GraphBatch(
+            documents=[DocumentNode(doc_id=d, source=f"/corpus/{d}.txt", content_hash=h)
+                       for d, (h, _) in docs.items()],
+            sentences=[SentenceNode(sent_id=s, doc_id=d, text=t)
+                       for d, (_, texts) in docs.items() for s, t in texts.items()],
+            entities=[entity(k.split(":")[1], k.split(":")[0]) for k in sorted(names)],
+            relations=relations,
+        )  # fmt: skip
+
+    d1 = {"d1:0": "二甲双胍用于2型糖尿病", "d1:1": "格列本脲用于2型糖尿病", "d1:2": "阿卡波糖用于2型糖尿病"}
+    d2 = {"d2:0": "胰岛素用于2型糖尿病", "d2:1": "格列本脲治疗2型糖尿病"}
+    original = batch(
+        {"d1": ("h1", d1), "d2": ("h2", d2)},
+        [
+            relation("二甲双胍", "2型糖尿病", ["d1:0"], "v1"),  # the edit keeps saying it
+            relation("格列本脲", "2型糖尿病", ["d1:1", "d2:1"], "v1"),  # the edit drops it; d2 still says it
+            relation("阿卡波糖", "2型糖尿病", ["d1:2"], "v1"),  # the sentence is gone from the edit
+            relation("胰岛素", "2型糖尿病", ["d2:0"], "v1"),  # d2 only
+        ],
+    )
+    replace_documents(graph[0], ["d1", "d2"], original, "v1", SCHEMA, database=graph[1], now=T1)
+    d2_before = _document_world(graph, "d2")
+
+    edited_text = {"d1:0": "二甲双胍仍用于2型糖尿病", "d1:1": "达格列净用于2型糖尿病"}
+    edited = batch(
+        {"d1": ("h1-edited", edited_text)},
+        [
+            relation("二甲双胍", "2型糖尿病", ["d1:0"], "v1"),
+            relation("达格列净", "2型糖尿病", ["d1:1"], "v1"),
+        ],
+    )
+    # Same model version: only the text changed, and that alone must replace what the old text said.
+    replace_documents(graph[0], ["d1"], edited, "v1", SCHEMA, database=graph[1], now=T2)
+
+    d1_after = _document_world(graph, "d1")
+    assert d1_after["document"]["content_hash"] == "h1-edited"
+    assert [(s["sent_id"], s["text"]) for s in d1_after["sentences"]] == list(edited_text.items())
+    got = {r["h"]: r["p"] for r in rows(
+        graph, "MATCH (h:Drug)-[r:DRUG_DISEASE]->() RETURN h.key AS h, properties(r) AS p"
+    )}  # fmt: skip
+    assert sorted(got) == ["Drug:二甲双胍", "Drug:格列本脲", "Drug:胰岛素", "Drug:达格列净"]
+    assert got["Drug:二甲双胍"]["evidence"] == ["d1:0|0|1|2|3|v1"]
+    assert got["Drug:二甲双胍"]["first_seen"].to_native() == T1  # found again: the same relationship
+    assert got["Drug:格列本脲"]["evidence"] == ["d2:1|0|1|2|3|v1"] and got["Drug:格列本脲"]["count"] == 1
+    assert rows(graph, "MATCH (e:Entity {key: 'Drug:阿卡波糖'}) RETURN count(e) AS n") == [{"n": 0}]
+    assert rows(graph, "MATCH (d:Document) RETURN count(d) AS n") == [{"n": 2}]
+    d2_after = _document_world(graph, "d2")  # not one property of the other document changed:
+    assert (d2_after["document"], d2_after["sentences"]) == (d2_before["document"], d2_before["sentences"])
+    assert d2_after["relationships"].keys() == d2_before["relationships"].keys()
+    for key, before in d2_before["relationships"].items():
+        assert d2_after["relationships"][key]["here"] == before["here"]
+        assert before["p"] is None or d2_after["relationships"][key]["p"] == before["p"]
+
+
 def _operators(plan: dict[str, Any]) -> list[str]:
     return [plan["operatorType"].split("@")[0]] + [
         op for c in plan.get("children", []) for op in _operators(c)

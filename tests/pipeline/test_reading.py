@@ -9,7 +9,7 @@ import pytest
 
 from nrskg.errors import PipelineError
 from pipeline.normalise import normalise
-from pipeline.reading import MANIFEST_COLUMNS, discover, doc_id_of, read_corpus, with_status
+from pipeline.reading import MANIFEST_COLUMNS, content_hash_of, discover, doc_id_of, read_corpus, with_status
 
 
 def _status(manifest, source_suffix: str) -> str:
@@ -92,18 +92,51 @@ def test_brat_text_keeps_the_map_to_annotation_offsets(broken_corpus: Path) -> N
     assert doc.original[4:6] == "肾病"
 
 
-def test_renamed_file_keeps_its_id_and_edited_file_changes_it(tmp_path: Path) -> None:
+def test_edited_file_keeps_its_id_and_changes_its_version_renamed_file_is_a_new_document(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "a.txt").write_text("胰岛素抵抗。", encoding="utf-8")
     (first,) = read_corpus(tmp_path / "a.txt").documents
+    (tmp_path / "a.txt").write_text("胰岛素抵抗加重。", encoding="utf-8")
+    (edited,) = read_corpus(tmp_path / "a.txt").documents
+    assert edited.doc_id == first.doc_id == doc_id_of(str(tmp_path / "a.txt"))
+    assert first.content_hash == content_hash_of("胰岛素抵抗。") != edited.content_hash
     (tmp_path / "a.txt").rename(tmp_path / "renamed.txt")
     (renamed,) = read_corpus(tmp_path / "renamed.txt").documents
-    (tmp_path / "renamed.txt").write_text("胰岛素抵抗加重。", encoding="utf-8")
-    (edited,) = read_corpus(tmp_path / "renamed.txt").documents
-    assert first.doc_id == renamed.doc_id == doc_id_of("胰岛素抵抗。")
-    assert edited.doc_id != first.doc_id
-    # Only normalisation-level differences keep the id: full-width digits, CRLF, trailing spaces.
-    (tmp_path / "same.txt").write_bytes("胰岛素抵抗。 \r\n".encode())
-    assert read_corpus(tmp_path / "same.txt").documents[0].doc_id == first.doc_id
+    assert renamed.doc_id != first.doc_id and renamed.content_hash == edited.content_hash
+    # Only normalisation-level differences keep the version: full-width digits, CRLF, trailing spaces.
+    (tmp_path / "renamed.txt").write_bytes("胰岛素抵抗加重。 \r\n".encode())
+    assert read_corpus(tmp_path / "renamed.txt").documents[0].content_hash == edited.content_hash
+
+
+def test_relative_and_absolute_corpus_paths_give_the_same_ids(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "a.txt").write_text("胰岛素抵抗。", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    relative, absolute = read_corpus("a.txt"), read_corpus(tmp_path / "a.txt")
+    assert (
+        relative.manifest["source"].tolist()
+        == absolute.manifest["source"].tolist()
+        == [str(tmp_path / "a.txt")]
+    )
+    assert relative.documents[0].doc_id == absolute.documents[0].doc_id
+
+
+def test_json_lines_with_an_id_are_sourced_by_it_and_a_repeated_id_fails(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"id": "n1", "text": "低血糖。"}\n{"id": 7, "text": "酮症。"}\n', encoding="utf-8")
+    before = {d.source: d.doc_id for d in read_corpus(path).documents}
+    assert sorted(before) == [f"{path}#id=7", f"{path}#id=n1"]
+    path.write_text(
+        '{"text": "新的一行。"}\n{"id": "n1", "text": "低血糖加重。"}\n{"id": 7, "text": "酮症。"}\n'
+        '{"id": "n1", "text": "重复。"}\n',
+        encoding="utf-8",
+    )
+    documents, manifest = read_corpus(path)
+    after = {d.source: d.doc_id for d in documents}
+    assert after[f"{path}#id=n1"] == before[f"{path}#id=n1"]  # a line inserted above moves nothing
+    assert after[f"{path}#id=7"] == before[f"{path}#id=7"] and f"{path}#L1" in after
+    failed = manifest[manifest["status"] == "failed:duplicate-id"]
+    assert failed["source"].tolist() == [f"{path}#L4"] and "first on line 2" in failed["reason"].iloc[0]
 
 
 def test_duplicate_text_in_one_corpus_is_read_once(tmp_path: Path) -> None:
@@ -112,7 +145,7 @@ def test_duplicate_text_in_one_corpus_is_read_once(tmp_path: Path) -> None:
     documents, manifest = read_corpus(tmp_path)
     assert len(documents) == 1
     assert manifest["status"].tolist() == ["new", "skipped"]
-    assert manifest["doc_id"].nunique() == 1
+    assert manifest["content_hash"].nunique() == 1 and manifest["doc_id"].nunique() == 2
     assert manifest.iloc[1]["reason"] == f"same text as {tmp_path / 'a.txt'}"
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.normalise import normalise
-from pipeline.reading import Document, doc_id_of
+from pipeline.reading import Document, content_hash_of, doc_id_of
 from pipeline.sentences import (
     SENTENCE_COLUMNS,
     sentence_bounds,
@@ -21,7 +21,7 @@ from pipeline.settings import SentenceSettings
 
 def _doc(original: str) -> Document:
     norm = normalise(original)
-    return Document(doc_id=doc_id_of(norm.text), source="mem", norm=norm, encoding="utf-8")
+    return Document(doc_id_of("mem"), "mem", content_hash_of(norm.text), norm, "utf-8")
 
 
 def _split(text: str) -> list[str]:

@@ -1,0 +1,40 @@
+"""plan_loads: what a run loads, given what the graph holds of each document."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.reading import MANIFEST_COLUMNS
+from pipeline.versions import EDITED, plan_loads
+
+
+def manifest(*rows: tuple[str | None, str | None, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"doc_id": d, "source": f"/c/{d}", "content_hash": h, "status": s, "reason": "", "n_chars": 1,
+             "encoding": "utf-8"}
+            for d, h, s in rows
+        ],
+        columns=MANIFEST_COLUMNS,
+    )  # fmt: skip
+
+
+def test_new_edited_older_model_load_and_unchanged_skips() -> None:
+    read = manifest(
+        ("fresh", "h1", "new"), ("edited", "h2-new", "new"), ("older", "h3", "new"), ("same", "h4", "new"),
+        (None, None, "failed:binary"), ("copy", "h1", "skipped"),
+    )  # fmt: skip
+    graph = {"edited": ("h2-old", "m2"), "older": ("h3", "m1"), "same": ("h4", "m2"), "copy": ("h1", "m1")}
+    planned, to_load = plan_loads(read, graph, "m2")
+    assert to_load == ["fresh", "edited", "older"]
+    by_id = planned.set_index("source")
+    assert by_id.loc["/c/same", ["status", "reason"]].tolist() == ["skipped", "already loaded with model m2"]
+    assert by_id.loc["/c/edited", ["status", "reason"]].tolist() == ["new", EDITED]
+    assert by_id.loc["/c/older", "reason"] == "re-extracted: loaded before by model m1"
+    assert by_id.loc["/c/fresh", ["status", "reason"]].tolist() == ["new", ""]
+    assert planned["status"].tolist()[4:] == ["failed:binary", "skipped"]  # reading's verdicts stay
+
+
+def test_nothing_to_load_when_the_graph_has_every_version() -> None:
+    planned, to_load = plan_loads(manifest(("a", "h", "new")), {"a": ("h", "m")}, "m")
+    assert to_load == [] and planned["status"].tolist() == ["skipped"]
