@@ -43,7 +43,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, neo4j.graph.Relationship):
         return {"type": value.type, **{k: plain(v) for k, v in value.items()}}
     if isinstance(value, neo4j.graph.Path):
-        return [plain(n) for n in value.nodes]
+        return {
+            "path": _path_text(value),
+            "nodes": [plain(n) for n in value.nodes],
+            "relationships": [plain(r) for r in value.relationships],
+        }
     if isinstance(value, neo4j.time.Date | neo4j.time.Time | neo4j.time.DateTime | neo4j.time.Duration):
         return value.iso_format()
     if isinstance(value, list | tuple):
@@ -51,6 +55,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
+
+
+def _path_text(path: neo4j.graph.Path) -> str:
+    """`ACEI -[Drug_Disease]-> 糖尿病肾病`: a path as one readable line, each arrow the way it points."""
+
+    def name(node: neo4j.graph.Node) -> str:
+        return str(node.get("name", node.get("sent_id", node.get("doc_id", node.element_id))))
+
+    parts = [name(path.start_node)]
+    for rel, node in zip(path.relationships, path.nodes[1:], strict=True):
+        label = rel.get("relation", rel.type)
+        forward = rel.start_node is not None and rel.start_node.element_id != node.element_id
+        parts.append(f" -[{label}]-> " if forward else f" <-[{label}]- ")
+        parts.append(name(node))
+    return "".join(parts)
 
 
 def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
@@ -115,7 +134,12 @@ def _width(text: str) -> int:
 
 
 def _cell(value: Any, max_width: int) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, float):
+        text = f"{value:.3f}"  # confidences: three places say all a reader can use
+    elif isinstance(value, dict) and "path" in value and "nodes" in value:
+        text = value["path"]
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     text = text.replace("\n", " ")
     if _width(text) <= max_width:
         return text

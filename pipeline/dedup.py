@@ -10,12 +10,11 @@ order give identical tables (and identical Parquet files).
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 
 import pandas as pd
 
 from nrskg.errors import DataFormatError
+from pipeline.keys import entity_key
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +45,8 @@ RELATION_COLUMNS = [
 ]
 EVIDENCE_FIELDS = ["sent_id", "head_start", "head_end", "tail_start", "tail_end"]
 VERSION_SEPARATOR = ","
-_WHITESPACE = re.compile(r"\s+")
 _OFFSETS = ["head_start", "head_end", "tail_start", "tail_end"]
 _TEXT_COLUMNS = ["sent_id", "head", "head_type", "relation", "tail", "tail_type", "model_version", "doc_id"]
-
-
-def normalise_name(name: str) -> str:
-    """The comparable form of a surface form: NFKC (full-width to half-width), case-folded, no spaces."""
-    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", name).casefold())
-
-
-def entity_key(name: str, entity_type: str) -> str:
-    """`Type:normalised name`, e.g. `Drug:二甲双胍`: one graph node per key."""
-    return f"{entity_type}:{normalise_name(name)}"
 
 
 def doc_id_of_sentence(sent_id: str) -> str:

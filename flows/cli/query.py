@@ -1,4 +1,4 @@
-"""`nrskg query "CYPHER"`: a clinician's read-only query, printed as a table or JSON."""
+"""`nrskg query "CYPHER"`, `--cookbook NAME`, `--list`: a clinician's read-only query, as a table or JSON."""
 
 from __future__ import annotations
 
@@ -28,24 +28,65 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def cookbook_listing() -> str:
+    """`nrskg query --list`: each cookbook question with its name and the parameters it takes."""
+    from graph.queries import COOKBOOK
+
+    lines = []
+    for q in COOKBOOK:
+        params = " ".join(f"-p {p}=..." for p in q.params if p != "limit")
+        lines.append(f"{q.name.replace('_', '-'):<28} {q.question}")
+        lines.append(f"{'':<28} nrskg query --cookbook {q.name.replace('_', '-')} {params}".rstrip())
+    return "\n".join(lines)
+
+
 @app.command("query")
 @cli_errors
 def query_cli(
-    cypher: str = typer.Argument(..., help="A reading Cypher query; writes are refused."),
+    cypher: str | None = typer.Argument(None, help="A reading Cypher query; writes are refused."),
+    cookbook: str | None = typer.Option(
+        None, "--cookbook", "-c", help="Run a cookbook question by name instead (see --list)."
+    ),
+    list_cookbook: bool = typer.Option(False, "--list", help="Name the cookbook questions and stop."),
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Query parameter NAME=VALUE (repeatable).")
     ] = None,
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Most rows to print (default: settings)."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Most rows to print; also fills $limit (default: settings)."
+    ),
     timeout: float | None = typer.Option(None, "--timeout", min=0.001, help="Server-side limit in seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
-    """Run CYPHER in a READ transaction on NEO4J_URI with a timeout and a row limit."""
+    """Run CYPHER, or a --cookbook question, read-only on NEO4J_URI with a timeout and a row limit.
+
+    Cookbook names, keys and texts match as the graph stores them: `acei`, `ACEI` and `ＡＣＥＩ` alike.
+    """
+    if list_cookbook:
+        typer.echo(cookbook_listing())
+        return
+    if (cypher is None) == (cookbook is None):
+        raise DataFormatError("give a Cypher query or --cookbook NAME (`nrskg query --list` names them)")
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)
+    params = parse_params(param or [])
+    if limit is not None:
+        params.setdefault("limit", limit)
+    if cookbook is not None:
+        from graph.queries import cookbook_query
+        from pipeline.keys import lookup_parameters
+
+        query = cookbook_query(cookbook)
+        missing = sorted(set(query.params) - set(params) - {"limit"})
+        if missing:
+            raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
+        cypher, params = (
+            query.cypher,
+            lookup_parameters(query.lookups, {"limit": settings.row_limit, **params}),
+        )
     with driver(settings) as drv:
         result = read_table(
             drv,
             cypher,
-            parse_params(param or []),
+            params,
             timeout=settings.query_timeout_s,
             limit=settings.row_limit,
             database=settings.database,

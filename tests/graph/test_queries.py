@@ -16,6 +16,7 @@ from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
 from graph.writer import write_graph
 from nrskg.errors import GraphError, ReadOnlyQueryError
+from pipeline.keys import entity_key, lookup_parameters
 from tests.graph.test_schema import DIAKG_RELATIONS, ENTITY_TYPES, RUIJIN_RELATIONS
 
 pytestmark = pytest.mark.neo4j
@@ -29,6 +30,7 @@ SENTENCES = {
     "d1:3": "二甲双胍罕见乳酸酸中毒",
     "d2:0": "2型糖尿病常有多饮，需查糖化血红蛋白和OGTT",
     "d2:1": "2型糖尿病可饮食控制，肥胖者可行代谢手术",
+    "d2:2": "ACEI可延缓糖尿病肾病进展",
 }
 # (head type, head, relation, tail type, tail, sentence ids)
 TRIPLES = [
@@ -43,6 +45,7 @@ TRIPLES = [
     ("Test", "OGTT", "Test_Disease", "Disease", "2型糖尿病", ["d2:0"]),
     ("Treatment", "饮食控制", "Treatment_Disease", "Disease", "2型糖尿病", ["d2:1"]),
     ("Operation", "代谢手术", "Operation_Disease", "Disease", "2型糖尿病", ["d2:1"]),
+    ("Drug", "ACEI", "Drug_Disease", "Disease", "糖尿病肾病", ["d2:2"]),
 ]
 
 
@@ -59,11 +62,12 @@ def small_graph() -> GraphBatch:
     return GraphBatch(
         documents=[DocumentNode(doc_id=d, source=f"guides/{d}.txt") for d in ("d1", "d2")],
         sentences=[SentenceNode(sent_id=s, doc_id=s.split(":")[0], text=t) for s, t in SENTENCES.items()],
-        entities=[EntityNode(key=f"{t}:{n}", name=n, type=t, surface_forms=[n]) for t, n in sorted(names)],
+        entities=[EntityNode(key=entity_key(n, t), name=n, type=t, surface_forms=[n])
+                  for t, n in sorted(names)],
         relations=[
             RelationEdge(
-                head_key=f"{ht}:{h}", relation=rel, tail_key=f"{tt}:{t}", count=len(sents), confidence=0.9,
-                model_version="v1", evidence=[evidence(s, h, t) for s in sents],
+                head_key=entity_key(h, ht), relation=rel, tail_key=entity_key(t, tt), count=len(sents),
+                confidence=0.9, model_version="v1", evidence=[evidence(s, h, t) for s in sents],
             )
             for ht, h, rel, tt, t, sents in TRIPLES
         ],
@@ -81,9 +85,8 @@ def loaded(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> str:
 def cookbook(driver: neo4j.Driver, database: str, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
     query = COOKBOOK_BY_NAME[query_name]
     assert set(params) | {"limit"} >= set(query.params), f"{query_name} needs {sorted(query.params)}"
-    return run_read(
-        driver, query.cypher, {"limit": 20, **params}, timeout=TIMEOUT_S, limit=100, database=database
-    )
+    params = lookup_parameters(query.lookups, {"limit": 20, **params})
+    return run_read(driver, query.cypher, params, timeout=TIMEOUT_S, limit=100, database=database)
 
 
 def column(rows: list[dict[str, Any]], key: str) -> list[Any]:
@@ -116,6 +119,25 @@ def test_relation_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> N
     assert ask("treatments_for_disease", "2型糖尿病", "treatment") == ["代谢手术", "饮食控制"]
     assert ask("drug_administration", "二甲双胍", "detail") == ["500mg", "每日两次"]
     assert ask("drugs_for_disease", "1型糖尿病", "drug") == []
+    assert ask("drugs_for_disease", "糖尿病肾病", "drug") == ["ACEI"]
+    # The relation questions return the path too, so Neo4j Browser draws the answer as a graph.
+    (path,) = column(cookbook(neo4j_driver, loaded, "adverse_effects_of_drug", name="胰岛素"), "path")
+    assert path["path"] == "低血糖 -[SideEff-Drug]-> 胰岛素"
+    assert [n["name"] for n in path["nodes"]] == ["低血糖", "胰岛素"] and len(path["relationships"]) == 1
+
+
+def test_entity_look_ups_ignore_case_width_and_spaces(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    for spelled in ("acei", "ACEI", "ＡＣＥＩ", " A C E I "):
+        about = cookbook(neo4j_driver, loaded, "relationships_of_entity", key=f"Drug:{spelled}")
+        assert [(r["other"], r["path"]["path"]) for r in about] == [
+            ("糖尿病肾病", "ACEI -[Drug_Disease]-> 糖尿病肾病")
+        ]
+        found = cookbook(neo4j_driver, loaded, "entities_by_name", text=spelled[:3])
+        assert column(found, "key") == ["Drug:acei"], spelled
+    assert column(cookbook(neo4j_driver, loaded, "drugs_for_disease", name=" 糖尿病 肾病"), "drug") == [
+        "ACEI"
+    ]
+    assert cookbook(neo4j_driver, loaded, "entities_by_name", text="drug") == []  # the type is not the name
 
 
 def test_evidence_for_one_relationship(neo4j_driver: neo4j.Driver, loaded: str) -> None:
@@ -136,7 +158,9 @@ def test_entity_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> Non
     top = cookbook(neo4j_driver, loaded, "most_connected_entities", limit=2)
     assert [(r["key"], r["degree"]) for r in top] == [("Disease:2型糖尿病", 7), ("Drug:二甲双胍", 4)]
     found = cookbook(neo4j_driver, loaded, "entities_by_name", text="糖")
-    assert column(found, "key") == ["SideEff:低血糖", "Disease:2型糖尿病", "Test_items:糖化血红蛋白"]
+    assert column(found, "key") == [
+        "SideEff:低血糖", "Disease:2型糖尿病", "Disease:糖尿病肾病", "Test_items:糖化血红蛋白"
+    ]  # fmt: skip
     assert found[1]["mentions"] == 5 and found[1]["surface_forms"] == ["2型糖尿病"]
     about = cookbook(neo4j_driver, loaded, "relationships_of_entity", key="Drug:二甲双胍")
     assert sorted((r["direction"], r["relation"], r["other"]) for r in about) == [
@@ -150,7 +174,7 @@ def test_entity_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> Non
     summary = {r["relation"]: (r["type"], r["relationships"], r["evidence"]) for r in cookbook(
         neo4j_driver, loaded, "relation_summary"
     )}  # fmt: skip
-    assert summary["Drug_Disease"] == ("DRUG_DISEASE", 2, 3) and summary["SideEff-Drug"] == (
+    assert summary["Drug_Disease"] == ("DRUG_DISEASE", 3, 4) and summary["SideEff-Drug"] == (
         "SIDE_EFF_DRUG",
         1,
         1,
@@ -198,10 +222,22 @@ def test_cli_query_prints_rows_and_refuses_writes(
 ) -> None:
     runner = CliRunner()
     env = _env(neo4j_settings)
-    cypher = COOKBOOK_BY_NAME["drugs_for_disease"].cypher
-    shown = runner.invoke(app, ["query", cypher, "--param", "name=2型糖尿病", "-p", "limit=5"], env=env)
+    shown = runner.invoke(app, ["query", "MATCH (d:Drug) RETURN d.name AS drug ORDER BY drug"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "二甲双胍" in shown.output and "胰岛素" in shown.output and "(2 rows)" in shown.output
+    assert "二甲双胍" in shown.output and "胰岛素" in shown.output and "(3 rows)" in shown.output
+    asked = runner.invoke(
+        app, ["query", "--cookbook", "drugs-for-disease", "-p", "name=2型糖尿病", "--limit", "1"], env=env
+    )
+    assert asked.exit_code == 0, asked.output
+    assert "二甲双胍" in asked.output and "胰岛素" not in asked.output  # $limit filled by --limit
+    assert "0.900" in asked.output and "二甲双胍 -[Drug_Disease]-> 2型糖尿病" in asked.output
+    listed = runner.invoke(app, ["query", "--list"], env=env)
+    assert listed.exit_code == 0 and all(q.name.replace("_", "-") in listed.output for q in COOKBOOK)
+    assert "nrskg query --cookbook drugs-for-disease -p name=..." in listed.output
+    missing = runner.invoke(app, ["query", "--cookbook", "drugs_for_disease"], env=env)
+    assert missing.exit_code == 1 and "-p name=..." in missing.output
+    unknown = runner.invoke(app, ["query", "--cookbook", "nope"], env=env)
+    assert unknown.exit_code == 1 and "nrskg query --list" in unknown.output
     as_json = runner.invoke(
         app, ["query", "UNWIND [1, 2, 3] AS x RETURN x", "--limit", "2", "--json"], env=env
     )

@@ -125,7 +125,13 @@ def test_ensure_schema_runs_every_statement_then_waits_for_indexes() -> None:
     expected = [call(text) for text in queries.SCHEMA_STATEMENTS.values()]
     expected.append(call(queries.AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS))
     assert [c for c in session.run.call_args_list] == expected
-    assert names == ["entity_key", "document_doc_id", "sentence_sent_id", "entity_name_text"]
+    assert names == [
+        "entity_key",
+        "document_doc_id",
+        "sentence_sent_id",
+        "entity_name_text",
+        "entity_key_text",
+    ]
     assert all("IF NOT EXISTS" in text for text in queries.SCHEMA_STATEMENTS.values())
 
 

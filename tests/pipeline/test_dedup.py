@@ -6,15 +6,9 @@ import pandas as pd
 import pytest
 
 from nrskg.errors import DataFormatError
-from pipeline.dedup import (
-    ENTITY_COLUMNS,
-    RELATION_COLUMNS,
-    TRIPLE_COLUMNS,
-    deduplicate,
-    entity_key,
-    normalise_name,
-)
+from pipeline.dedup import ENTITY_COLUMNS, RELATION_COLUMNS, TRIPLE_COLUMNS, deduplicate
 from pipeline.graph_batch import to_graph_batch
+from pipeline.keys import entity_key, normalise_name
 
 D1, D2 = "a" * 64, "b" * 64
 
