@@ -11,6 +11,7 @@ from flows.cli import (
     query,  # noqa: F401
     run,  # noqa: F401
     train,  # noqa: F401
+    view,  # noqa: F401
 )
 from flows.cli._app import app
 

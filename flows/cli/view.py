@@ -1,0 +1,50 @@
+"""`nrskg view NAME --out FILE.html`: an entity's neighbourhood as a self-contained interactive page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli._app import app, cli_errors
+
+
+@app.command("view")
+@cli_errors
+def view_cli(
+    name: Annotated[str, typer.Argument(help="An entity's name (any type; case and width do not matter).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
+    entity_type: Annotated[
+        str | None, typer.Option("--type", help="Only the entity of this type, e.g. Disease.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most relationships to draw.")] = 60,
+    evidence: Annotated[
+        int, typer.Option("--evidence", min=0, help="Evidence sentences per relationship.")
+    ] = 3,
+) -> None:
+    """Draw NAME's relationships, their confidence and evidence sentences (on hover) into one HTML file."""
+    from graph.connection import driver
+    from graph.neighbourhood import entities_named, read_neighbourhood
+    from graph.settings import Neo4jSettings
+    from graph.view import render_html
+    from nrskg.errors import GraphError
+    from pipeline.keys import entity_key, normalise_name
+
+    settings = Neo4jSettings.from_env()
+    with driver(settings) as drv:
+        read = {"timeout": settings.query_timeout_s, "database": settings.database}
+        centres = entities_named(drv, normalise_name(name), **read)
+        if entity_type is not None:
+            centres = [c for c in centres if c.key == entity_key(name, entity_type)]
+        if not centres:
+            raise GraphError(
+                f"no entity named {name!r}{f' of type {entity_type}' if entity_type else ''}; "
+                f"find names with `nrskg query --cookbook entities-by-name -p text={name[:2]}`"
+            )
+        neighbourhood = read_neighbourhood(drv, centres, limit=limit, evidence=evidence, **read)
+    title = " / ".join(f"{c.name} ({c.type})" for c in centres)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(neighbourhood, title), encoding="utf-8")
+    shown = f"{len(neighbourhood.nodes)} entities, {len(neighbourhood.edges)} relationships"
+    typer.echo(f"{out}: {shown} around {title}; open it in a browser")

@@ -1,0 +1,94 @@
+"""`nrskg view`: the neighbourhood read from a real Neo4j, the self-contained page, and the page in a real
+headless browser (Debian's Chromium: `apt-get install -y chromium`; skipped with a reason where absent)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import neo4j
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from graph.neighbourhood import Edge, Neighbourhood, Node
+from graph.schema import ensure_schema
+from graph.settings import Neo4jSettings
+from graph.view import render_html
+from graph.writer import write_graph
+from tests.graph.test_queries import SCHEMA, SENTENCES, _env, small_graph
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+HOSTILE = '</script><script>document.title="owned"</script><!--'
+
+
+def browser() -> str:
+    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
+    if found is None:
+        pytest.skip(f"no headless browser ({', '.join(BROWSERS)}) on PATH: `apt-get install -y chromium`")
+    return found
+
+
+def headless(page: Path, *args: str, fragment: str = "") -> str:
+    """Run the browser headless on `page` (JavaScript on, no network needed) and return its stdout."""
+    command = [
+        browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+        "--window-size=1280,820", "--virtual-time-budget=5000", *args, page.as_uri() + fragment,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_page_is_self_contained_and_data_cannot_become_markup() -> None:
+    nodes = [Node("Drug:x", HOSTILE, "Drug", centre=True), Node("Disease:y", "糖尿病", "Disease")]
+    edge = Edge("Drug:x", "Disease:y", "Drug_Disease", 1, 0.5, "v1", [{"sentence": HOSTILE, "source": "a"}])
+    page = render_html(Neighbourhood(["Drug:x"], nodes, [edge]), HOSTILE)
+    assert page.count("<script") == 2 and page.count("</script>") == 2  # the template's two, nothing more
+    assert "<!--" not in page and 'document.title="owned"' not in page.split("<script id=")[0]
+    # Nothing is fetched: no src/href/url() (but url(#arrow) in the page)/@import/fetch; the one URL is the
+    # SVG namespace, a name.
+    assert not re.search(r"\b(src|href)\s*=|url\((?!#)|@import|fetch\(|XMLHttpRequest", page)
+    assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"]
+
+
+@pytest.fixture
+def drawn(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings, tmp_path: Path) -> Path:
+    """`nrskg view 2型糖尿病` on the cookbook's small graph, written to a file."""
+    ensure_schema(clean_graph, neo4j_settings.database)
+    write_graph(clean_graph, small_graph(), SCHEMA, database=neo4j_settings.database)
+    out = tmp_path / "view" / "t2dm.html"
+    done = CliRunner().invoke(app, ["view", "２型糖尿病", "--out", str(out)], env=_env(neo4j_settings))
+    assert done.exit_code == 0, done.output
+    assert "8 entities, 7 relationships around 2型糖尿病 (Disease)" in done.output
+    return out
+
+
+def test_view_writes_the_neighbourhood_with_confidence_and_evidence(drawn: Path, neo4j_settings) -> None:
+    page = drawn.read_text(encoding="utf-8")
+    assert "二甲双胍" in page and SENTENCES["d1:1"] in page and '"confidence": 0.9' in page
+    missing = CliRunner().invoke(app, ["view", "不存在的病", "--out", str(drawn)], env=_env(neo4j_settings))
+    assert missing.exit_code == 1 and "entities-by-name" in missing.output
+
+
+def test_page_draws_and_shows_evidence_in_headless_chromium(drawn: Path, tmp_path: Path) -> None:
+    dom = headless(drawn, "--dump-dom", fragment="#edge=0")
+    assert 'data-ready="1"' in dom  # the script ran to the end
+    assert len(re.findall(r'<g class="node', dom)) == 8 and len(re.findall(r'<g class="edge', dom)) == 7
+    assert len(re.findall(r'<g class="node centre"', dom)) == 1
+    # Relationship 0 (二甲双胍 -> 2型糖尿病, two sentences) opens pinned: its card is on the page.
+    card = dom[dom.index('id="tip"') :]
+    assert "二甲双胍 → Drug_Disease → 2型糖尿病" in card and "confidence 0.900" in card
+    assert '<mark class="h">二甲双胍</mark>' in card and '<mark class="t">2型糖尿病</mark>' in card
+    assert "guides/d1.txt" in card
+    positions = [tuple(map(float, m)) for m in re.findall(r"translate\(([-\d.]+),([-\d.]+)\)", dom)]
+    assert len(set(positions)) >= 8 and all(0 <= x <= 1280 and 0 <= y <= 820 for x, y in positions[1:])
+
+    shot = tmp_path / "view.png"
+    headless(drawn, f"--screenshot={shot}", fragment="#edge=0")
+    header = shot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", header[16:24]) == (1280, 820)
+    assert shot.stat().st_size > 20_000  # a drawn graph, not a blank page
