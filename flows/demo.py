@@ -1,29 +1,34 @@
-"""The README's main job on the embedded default: local Neo4j, the project's own sample, two cookbook answers.
+"""The README's main job on the embedded default: local Neo4j with Browser, the project's own sample, answers.
 
 Run twice, it creates nothing new the second time: the model is trained once (the registry keeps it) and the
-ingest skips documents already loaded by the current model.
+ingest skips documents already loaded by the current model (and writes no run folder).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from extractor import registry as model_registry
 from flows.ingest import IngestSummary, ingest
+from flows.ingest import summary_rows as ingest_rows
 from flows.training import train_flow
 from graph import server
 from graph.connection import driver
-from graph.queries import COOKBOOK_BY_NAME
+from graph.queries import cookbook_query
 from graph.read import ReadResult, read_table
 from graph.settings import Neo4jSettings
+from pipeline.keys import lookup_parameters
 
 log = logging.getLogger(__name__)
 
 SAMPLE = Path(__file__).resolve().parent / "sample"
 ANNOTATED = SAMPLE / "annotated.jsonl"
 CORPUS = SAMPLE / "corpus"
+ANSWER_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,10 @@ class DemoSettings:
     runs_root: str = "runs"
     seed: int = 13
     val_fraction: float = 0.0  # 105 sentences: select on training F1 and keep every sentence for training
+    http_port: int = server.DEFAULT_HTTP_PORT
     questions: tuple[tuple[str, dict[str, str]], ...] = (
         ("drugs_for_disease", {"name": "糖尿病肾病"}),
-        ("adverse_effects_of_drug", {"name": "胰岛素"}),
+        ("relationships_of_entity", {"key": "Drug:二甲双胍"}),
     )
 
 
@@ -45,40 +51,80 @@ class DemoResult:
     neo4j_uri: str
     model_version: str
     trained: bool
+    training_f1: float | None  # on the training sample: the demo holds no documents out
     ingest: IngestSummary
     answers: dict[str, ReadResult]
+    browser_url: str | None
+    browser_note: str | None  # why there is no Browser URL, or what to do to get one
 
 
 def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoResult:
-    """Start the local Neo4j unless NEO4J_URI points elsewhere, train on the sample if needed, ingest."""
+    """Start the local Neo4j with Browser unless NEO4J_URI points elsewhere, train on the sample if needed,
+    ingest the sample corpus, and ask the cookbook questions."""
     settings = settings or DemoSettings()
     neo4j = Neo4jSettings.from_env()
+    browser_url, browser_note = None, f"NEO4J_URI is {neo4j.uri}: use that server's own Browser"
     if neo4j.uri == Neo4jSettings().uri:
-        info = server.start()
-        log.info("local Neo4j at %s", info.uri)
+        info = server.start(http_port=settings.http_port)
+        browser_url, browser_note = _browser(info, settings.http_port)
     trained = retrain or model_registry.current(Path(settings.registry)) is None
+    training_f1 = None
     if trained:
-        train_flow(
+        outcome = train_flow(
             str(ANNOTATED), "jsonl", encoder="tiny", registry=settings.registry, seed=settings.seed,
             val_fraction=settings.val_fraction, device="cpu",
         )  # fmt: skip
+        training_f1 = None if outcome.held_out else outcome.candidate_f1
     summary = ingest(str(CORPUS), registry=settings.registry, runs_root=settings.runs_root, neo4j=neo4j)
     answers = {}
     with driver(neo4j) as drv:
         for name, params in settings.questions:
-            query = COOKBOOK_BY_NAME[name]
-            answers[query.question + " " + str(params)] = read_table(
-                drv, query.cypher, {**params, "limit": 10}, timeout=neo4j.query_timeout_s, limit=10,
+            query = cookbook_query(name)
+            asked = lookup_parameters(query.lookups, {**params, "limit": ANSWER_ROWS})
+            title = f"{query.question} ({', '.join(f'{k}={v}' for k, v in params.items())})"
+            answers[title] = read_table(
+                drv, query.cypher, asked, timeout=neo4j.query_timeout_s, limit=ANSWER_ROWS,
                 database=neo4j.database,
             )  # fmt: skip
-    return DemoResult(neo4j.uri, summary.model_version, trained, summary, answers)
+    return DemoResult(
+        neo4j.uri, summary.model_version, trained, training_f1, summary, answers, browser_url, browser_note
+    )
 
 
-def summary_lines(result: DemoResult) -> list[str]:
-    """What the CLI prints: the run summary and the two answers."""
-    lines = [
-        f"Neo4j: {result.neo4j_uri}",
-        f"model: {result.model_version} ({'trained now' if result.trained else 'from the registry'})",
+def _browser(info: server.ServerInfo, http_port: int) -> tuple[str | None, str | None]:
+    """Browser's URL once it answers on loopback, or why there is none and how to get it."""
+    advice = server.http_advice(info, http_port)
+    if info.browser_url is None:
+        return None, advice
+    try:
+        with urllib.request.urlopen(info.browser_url, timeout=30) as page:
+            page.read(1)
+    except (urllib.error.URLError, OSError) as e:
+        return None, f"Neo4j Browser did not answer at {info.browser_url} ({e}); see {info.log_file}"
+    return info.browser_url, None
+
+
+def summary_rows(result: DemoResult) -> list[tuple[str, str]]:
+    """The run as (what, value) rows: server, model, then the ingest's counts."""
+    if not result.trained:
+        model = f"{result.model_version} (from the registry)"
+    elif result.training_f1 is not None:
+        f1 = result.training_f1
+        model = f"{result.model_version} (trained now; training F1 {f1:.3f}: the sample has no held-out part)"
+    else:
+        model = f"{result.model_version} (trained now)"
+    return [("Neo4j", result.neo4j_uri), ("model", model), *ingest_rows(result.ingest)[1:]]
+
+
+def next_rows(result: DemoResult) -> list[tuple[str, str]]:
+    """What to do now: open Browser, ask the cookbook, draw a neighbourhood, see the run, stop Neo4j."""
+    name = "糖尿病肾病"
+    return [
+        ("Neo4j Browser", result.browser_url or result.browser_note or "-"),
+        ("cookbook", "nrskg query --list"),
+        ("", f"nrskg query --cookbook drugs-for-disease -p name={name}"),
+        ("a picture", f"nrskg view {name} --out {name}.html"),
+        ("run folder", result.ingest.run_dir or "none this time (nothing new to load)"),
+        ("models", "nrskg models list"),
+        ("stop Neo4j", "nrskg neo4j stop"),
     ]
-    lines += [f"  {k}: {v}" for k, v in asdict(result.ingest).items()]
-    return lines

@@ -49,6 +49,7 @@ MIN_JAVA = 17
 
 HOST = "127.0.0.1"
 DEFAULT_BOLT_PORT = 7687
+DEFAULT_HTTP_PORT = 7474  # HTTP API and Neo4j Browser, where asked for (`--http-port`, the demo)
 DEFAULT_HEAP = "512m"
 DEFAULT_PAGECACHE = "256m"
 START_TIMEOUT_S = 180.0  # a cold start on 2 busy cores took ~20 s; leave room for slow CI machines
@@ -554,6 +555,21 @@ def start(
             raise
         log.info("Neo4j ready at %s", info.uri)
         return info
+
+
+def http_advice(info: ServerInfo, http_port: int) -> str | None:
+    """What to tell someone who asked for HTTP on `http_port` of a server that `start` found running as it
+    was (it never restarts one): None when it serves that port."""
+    if info.http_port == http_port:
+        return None
+    if info.http_port is not None:
+        return (
+            f"Neo4j already runs with HTTP on port {info.http_port}: Neo4j Browser is at {info.browser_url}"
+        )
+    return (
+        f"Neo4j already runs at {info.uri} without HTTP, so there is no Neo4j Browser; to get it, restart: "
+        f"`nrskg neo4j stop && nrskg neo4j start --http-port {http_port}`"
+    )
 
 
 def _terminate(pid: int, timeout_s: float) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from flows.cli._app import cli_errors, neo4j_app
 from graph import server
+from nrskg.errors import GraphError
 
 DataDirOption = Annotated[
     Path | None,
@@ -46,6 +47,11 @@ def start_cli(
     info = server.start(data_dir, port, http_port, auth=auth, heap=heap, pagecache=pagecache)
     typer.echo(info.uri)
     typer.echo(_describe(info), err=True)
+    advice = server.http_advice(info, http_port) if http_port is not None else None
+    if advice and info.http_port is None:
+        raise GraphError(advice)  # the Browser asked for is not there: say how to get it, and fail
+    if advice:
+        typer.echo(advice, err=True)
 
 
 @neo4j_app.command("stop")

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import app, cli_errors
+from flows.cli._output import table_lines
+from graph.server import DEFAULT_HTTP_PORT
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
 Model = Annotated[
@@ -20,6 +22,8 @@ BatchSize = Annotated[
     int,
     typer.Option("--batch-size", min=0, help="Sentences per extraction batch; 0: from the device memory."),
 ]
+RunsRoot = Annotated[str, typer.Option("--runs-root", "--runs", help="Where run folders go.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 @app.command("ingest")
@@ -28,15 +32,19 @@ def ingest_cli(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder or a single file.", exists=True)],
     model: Model = None,
     registry: Registry = "models",
-    runs_root: Annotated[str, typer.Option("--runs", help="Where run folders go.")] = "runs",
+    runs_root: RunsRoot = "runs",
     device: Device = "auto",
     batch_size: BatchSize = 0,
+    as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
-    from flows.ingest import ingest
+    from flows.ingest import ingest, summary_rows
 
     summary = ingest(str(corpus), model, registry, runs_root, device, batch_size)
-    typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+    if as_json:
+        typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+    else:
+        typer.echo("\n".join(table_lines(summary_rows(summary))))
 
 
 @app.command("reextract")
@@ -49,24 +57,35 @@ def reextract_cli(
     ] = None,
     device: Device = "auto",
     batch_size: BatchSize = 0,
+    as_json: AsJson = False,
 ) -> None:
     """Re-extract documents an older model version loaded with the current model; stale triples go."""
     from flows.reextract import reextract
 
     summary = reextract(model, registry, doc_ids, device, batch_size)
-    typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+    if as_json:
+        typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+        return
+    rows = [(k.replace("_", " "), str(v)) for k, v in asdict(summary).items() if k != "graph"]
+    typer.echo(
+        "\n".join(table_lines(rows + [(k.replace("_", " "), str(v)) for k, v in summary.graph.items()]))
+    )
 
 
 @app.command("demo")
 @cli_errors
 def demo_cli(
     retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even if one exists.")] = False,
+    http_port: Annotated[
+        int, typer.Option("--http-port", help="Port of Neo4j Browser on 127.0.0.1 (local Neo4j only).")
+    ] = DEFAULT_HTTP_PORT,
 ) -> None:
-    """The main job on the embedded default: local Neo4j, the project's sample, two cookbook answers."""
-    from flows.demo import demo, summary_lines
+    """The main job on the embedded default: local Neo4j with Browser, the project's sample, two answers."""
+    from flows.demo import DemoSettings, demo, next_rows, summary_rows
     from graph.read import format_table
 
-    result = demo(retrain=retrain)
-    typer.echo("\n".join(summary_lines(result)))
+    result = demo(DemoSettings(http_port=http_port), retrain=retrain)
+    typer.echo("\nSummary\n" + "\n".join(table_lines(summary_rows(result))))
     for question, answer in result.answers.items():
         typer.echo(f"\n{question}\n{format_table(answer)}")
+    typer.echo("\nNext\n" + "\n".join(table_lines(next_rows(result))))
