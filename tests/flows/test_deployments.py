@@ -1,0 +1,73 @@
+"""prefect.yaml as `prefect deploy` reads it: entrypoints, parameters, the trigger; names as in the CLI."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
+from prefect.flows import load_flow_from_entrypoint
+from pydantic import TypeAdapter
+
+from flows.cli import app
+from flows.train_options import TRAIN_OPTIONS
+from flows.training import train_flow
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+DEPLOYMENTS = {d["name"]: d for d in CONFIG["deployments"]}
+# Options that exist only on the command line: how it prints, where the demo-like commands put things.
+CLI_ONLY = {"json", "out", "retrain", "http_port"}
+
+
+def cli_options(command: str) -> dict[str, Any]:
+    """The command's parameters by their option name as a Python name (`--runs-root` -> runs_root), plural
+    for repeatable options (`--doc-id` -> doc_ids)."""
+    group = typer.main.get_command(app)
+    params = {}
+    for param in group.commands[command].params:
+        option = param.param_type_name == "option"
+        name = param.opts[0].lstrip("-").replace("-", "_") if option else param.name
+        params[name + ("s" if getattr(param, "multiple", False) else "")] = param
+    return params
+
+
+@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+def test_every_deployment_loads_and_its_parameters_validate(name: str) -> None:
+    deployment = DEPLOYMENTS[name]
+    flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+    assert set(deployment["parameters"]) <= set(inspect.signature(flow.fn).parameters), name
+    validated = flow.validate_parameters(deployment["parameters"])  # the types Prefect checks at run time
+    assert {k: validated[k] for k in deployment["parameters"]} == deployment["parameters"]
+
+
+@pytest.mark.parametrize(("command", "deployment"), [("ingest", "scheduled-ingest"), ("train", "train"),
+                                                     ("reextract", "reextract")])  # fmt: skip
+def test_cli_options_and_flow_parameters_have_the_same_names(command: str, deployment: str) -> None:
+    flow = load_flow_from_entrypoint(str(ROOT / DEPLOYMENTS[deployment]["entrypoint"]))
+    flow_params = set(inspect.signature(flow.fn).parameters)
+    options = set(cli_options(command)) - CLI_ONLY
+    assert options <= flow_params, f"nrskg {command}: {sorted(options - flow_params)} are not flow parameters"
+    assert set(DEPLOYMENTS[deployment]["parameters"]) <= flow_params | {"min_improvement"}
+    if command == "train":  # every training setting can be set from both sides, under one name
+        assert set(TRAIN_OPTIONS) <= options and set(TRAIN_OPTIONS) <= flow_params
+        assert set(TRAIN_OPTIONS) <= set(DEPLOYMENTS["train"]["parameters"])
+    if command == "ingest":
+        assert cli_options("ingest")["runs_root"].opts[0] == "--runs-root"
+
+
+def test_reextract_runs_when_a_train_flow_run_completes() -> None:
+    (spec,) = DEPLOYMENTS["reextract"]["triggers"]
+    trigger = TypeAdapter(DeploymentTriggerTypes).validate_python({"name": "reextract-after-train", **spec})
+    assert isinstance(trigger, DeploymentEventTrigger) and trigger.enabled
+    assert trigger.expect == {"prefect.flow-run.Completed"}
+    assert trigger.match.model_dump()["prefect.resource.id"] == "prefect.flow-run.*"
+    related = trigger.match_related.model_dump() if not isinstance(trigger.match_related, list) else {}
+    assert related == {"prefect.resource.role": "flow", "prefect.resource.name": train_flow.name}
+    trigger.set_deployment_id("00000000-0000-0000-0000-000000000001")
+    automation = trigger.as_automation()  # what `prefect deploy` sends to the server
+    assert automation.actions[0].type == "run-deployment"
