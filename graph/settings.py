@@ -1,7 +1,8 @@
 """Where the graph lives and how hard we may lean on it, typed in one place.
 
 The same settings reach the local server that `graph.server` starts, a hospital's Neo4j server, Aura or a
-cluster: switching between them is only `NEO4J_URI`, `NEO4J_USER`, `NEO4J_PASSWORD` and `NEO4J_DATABASE`.
+cluster: switching between them is only `NEO4J_URI`, `NEO4J_USER` (or `NEO4J_USERNAME`), `NEO4J_PASSWORD` and
+`NEO4J_DATABASE`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from nrskg.errors import GraphError
+
 DEFAULT_URI = "bolt://127.0.0.1:7687"
 """The local server of `nrskg neo4j start`: Bolt on loopback, direct (no routing, no TLS)."""
 
@@ -21,6 +24,8 @@ ENV_VARIABLES = {
     "password": "NEO4J_PASSWORD",
     "database": "NEO4J_DATABASE",
 }
+USERNAME_ALIAS = "NEO4J_USERNAME"
+"""What Aura's downloaded credentials file, the Neo4j docs and neo4j-graphrag call NEO4J_USER."""
 
 
 class Neo4jSettings(BaseModel):
@@ -40,11 +45,19 @@ class Neo4jSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Neo4jSettings:
-        """Settings from `NEO4J_*` variables (empty ones ignored), then `overrides` (None values ignored)."""
+        """Settings from `NEO4J_*` variables (empty ones ignored; `NEO4J_USERNAME` is `NEO4J_USER` too), then
+        `overrides` (None values ignored)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {
             field: environ[name] for field, name in ENV_VARIABLES.items() if environ.get(name, "").strip()
         }
+        alias = environ.get(USERNAME_ALIAS, "").strip()
+        if alias and values.get("user", alias) != alias:
+            raise GraphError(
+                f"NEO4J_USER ({values['user']!r}) and {USERNAME_ALIAS} ({alias!r}) disagree: set one of them"
+            )
+        if alias:
+            values["user"] = environ[USERNAME_ALIAS]
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 

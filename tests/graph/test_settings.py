@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from graph.settings import DEFAULT_URI, Neo4jSettings
+from nrskg.errors import GraphError
 
 
 def test_defaults_point_at_the_local_server_without_auth() -> None:
@@ -49,3 +50,16 @@ def test_limits_must_be_positive() -> None:
         Neo4jSettings(batch_size=0)
     with pytest.raises(ValidationError, match="typo"):
         Neo4jSettings(typo=1)
+
+
+@pytest.mark.parametrize("name", ["NEO4J_USER", "NEO4J_USERNAME"])
+def test_user_comes_from_either_name_aura_and_graphrag_use_username(name: str) -> None:
+    settings = Neo4jSettings.from_env({name: "analyst", "NEO4J_PASSWORD": "s3cret-pw"})
+    assert settings.auth() == ("analyst", "s3cret-pw")
+    both = Neo4jSettings.from_env({"NEO4J_USER": "analyst", "NEO4J_USERNAME": "analyst"})
+    assert both.user == "analyst"
+
+
+def test_user_names_that_disagree_are_refused() -> None:
+    with pytest.raises(GraphError, match="NEO4J_USER .*'a'.* and NEO4J_USERNAME .*'b'.* disagree"):
+        Neo4jSettings.from_env({"NEO4J_USER": "a", "NEO4J_USERNAME": "b"})
