@@ -62,6 +62,7 @@ def configure_console(verbose: bool = False) -> None:
     for name in PROJECT_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
+        logging.getLogger("prefect").setLevel(logging.WARNING)  # if Prefect was imported before this call
         _quiet_library_progress_bars()
 
 

@@ -1,0 +1,45 @@
+"""What reaches the terminal: the project's INFO, other libraries from WARNING, run-log-only lines never."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from flows import logs
+
+
+@pytest.fixture
+def console(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """configure_console on this process, undone afterwards (handlers, levels, Prefect variables)."""
+    root = logging.getLogger()
+    names = (*logs.PROJECT_LOGGERS, "prefect")
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in names})
+    for name in logs.QUIET_PREFECT:
+        monkeypatch.delenv(name, raising=False)
+    logs.configure_console()
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_project_info_shows_library_info_does_not(console: None, capsys: pytest.CaptureFixture[str]) -> None:
+    logging.getLogger("flows.ingest").info("read 11 inputs")
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:8414/api/health 200 OK")
+    logging.getLogger("prefect.task_runs").info("Finished in state Completed()")
+    logging.getLogger("urllib3.connectionpool").warning("a real problem")
+    logging.getLogger("graph.writer").info("one line per document", extra=logs.RUN_LOG_ONLY)
+    err = capsys.readouterr().err
+    assert "flows.ingest: read 11 inputs" in err and "a real problem" in err
+    assert "HTTP Request" not in err and "Finished in state" not in err and "one line per document" not in err
+    assert len(err.strip().splitlines()) == 2
+
+
+def test_prefect_is_quiet_and_sends_no_telemetry(console: None) -> None:
+    assert os.environ["PREFECT_LOGGING_LEVEL"] == "WARNING"
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    logs.configure_console()  # a second call keeps one console handler, not two
+    assert sum(isinstance(h, logs.ConsoleHandler) for h in logging.getLogger().handlers) == 1
