@@ -90,7 +90,8 @@ def ingest(
         corpus_read = tasks.read(corpus, pipeline)
     loaded = tasks.loaded_versions([d.doc_id for d in corpus_read.documents], neo4j)
     manifest, todo_ids = plan_loads(corpus_read.manifest, loaded, entry.version)
-    todo = [d for d in corpus_read.documents if d.doc_id in set(todo_ids)]
+    to_load = set(todo_ids)
+    todo = [d for d in corpus_read.documents if d.doc_id in to_load]
     new_rows = manifest[manifest["status"] == NEW]
     summary.documents_edited = int((new_rows["reason"] == EDITED).sum())
 
