@@ -15,6 +15,7 @@ Writes JSON after every run (a killed run keeps what it finished), then a Markdo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import platform
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from extractor.batching import length_batches
-from extractor.configuration import TINY_TRAIN, TrainConfig
+from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig
 from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
 from extractor.encoders import TinyEncoderConfig
 from extractor.train import METRICS_LOG, train
@@ -75,6 +76,11 @@ class QualityConfig:
     d_e: int = 256
     positive_weight: float = 1.0  # loss weight of marked cells (TrainConfig.positive_weight), every arm
     rates: str = "auto"  # "tiny": TINY_TRAIN's rates, "default": TrainConfig's; "auto": tiny for "tiny"
+    loss: str = TrainConfig.loss
+    ns_scope: str = TrainConfig.ns_scope  # "sentence" (the method) or "batch" (as first built)
+    lr: float | None = None  # None: the rates preset's
+    encoder_lr: float | None = None
+    curve_train_f1: bool = False  # score a training sample at every evaluation too (fitting curves)
 
 
 QUICK = dict(
@@ -162,15 +168,23 @@ def _best_record(out_dir: Path) -> dict:
     return next(r for r in records if r["val_f1"] == best["val_f1"])
 
 
-def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> dict:
-    """Train one arm to the step budget and return its best validation scores."""
+def run_arm(
+    data: Path, fmt: str, ns: int, seed: int, config: QualityConfig, overrides: dict | None = None
+) -> dict:
+    """Train one arm to the step budget; its best validation scores and its curve (every evaluation).
+
+    `overrides` are TrainConfig fields that set this arm apart (the recipe benchmark's arms).
+    """
     # A random tiny encoder learns only with the extractor's tiny preset (large rates, no dropout).
     tiny_rates = config.rates == "tiny" or (config.rates == "auto" and config.encoder == "tiny")
     preset = TINY_TRAIN if tiny_rates else TrainConfig()
     train_config = TrainConfig(
-        lr=preset.lr,
-        encoder_lr=preset.encoder_lr,
+        lr=preset.lr if config.lr is None else config.lr,
+        encoder_lr=preset.encoder_lr if config.encoder_lr is None else config.encoder_lr,
         dropout=preset.dropout,
+        loss=config.loss,
+        ns_scope=config.ns_scope,
+        curve_train_f1=config.curve_train_f1,
         ns=ns,
         seed=seed,
         split_seed=config.split_seed,
@@ -188,9 +202,11 @@ def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> 
         positive_weight=config.positive_weight,
         train_eval_limit=200,
     )
+    train_config = dataclasses.replace(train_config, **(overrides or {}))
     with tempfile.TemporaryDirectory(prefix="nrskg-quality-") as out:
         result = train(data, fmt, config.encoder, out, train_config, config.tiny, progress=False)
         best = _best_record(Path(out))
+        curve = [json.loads(line) for line in (Path(out) / METRICS_LOG).read_text().splitlines() if line]
     return {
         "ns": ns,
         "seed": seed,
@@ -201,6 +217,7 @@ def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> 
         "train_f1": result.train_f1,
         "steps": result.steps,
         "wall_s": round(result.wall_time_s, 2),
+        "curve": curve,
     }
 
 
@@ -354,6 +371,12 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         "--positive-weight", type=float, help="loss weight of marked cells, same for every arm (default 1)"
     )
     p.add_argument("--window-chars", type=int, help="characters per training/evaluation window (default 200)")
+    p.add_argument("--loss", choices=LOSSES, help=f"training loss of every arm (default {TrainConfig.loss})")
+    p.add_argument("--ns-scope", choices=("sentence", "batch"), help="negatives per sentence or batch")
+    p.add_argument("--lr", type=float, help="head learning rate (default: the rates preset's)")
+    p.add_argument("--encoder-lr", type=float, help="encoder learning rate (default: the rates preset's)")
+    p.add_argument("--rates", choices=("auto", "tiny", "default"), help="learning-rate preset (default auto)")
+    p.add_argument("--curves", action="store_true", help="also score training F1 at every evaluation")
     p.add_argument(
         "--seeds", help="comma-separated training seeds; the headline arms get all (default 0,1,2)"
     )
@@ -388,11 +411,13 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         ("data_root", "data_root"), ("encoder", "encoder"), ("steps", "steps"), ("eval_every", "eval_every"),
         ("batch_size", "batch_size"), ("window_chars", "window_chars"), ("curve_seeds", "curve_seeds"),
         ("max_docs", "max_docs"), ("device", "device"), ("time_budget", "time_budget_s"), ("d_e", "d_e"),
-        ("positive_weight", "positive_weight"),
+        ("positive_weight", "positive_weight"), ("loss", "loss"), ("ns_scope", "ns_scope"), ("lr", "lr"),
+        ("encoder_lr", "encoder_lr"), ("rates", "rates"),
     ):  # fmt: skip
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
+    config.curve_train_f1 = config.curve_train_f1 or args.curves
     suffix = "_quick" if args.quick else ""
     out = args.out or RESULTS_DIR / f"quality{suffix}.json"
     plot = args.plot or DOCS_DIR / f"quality_ns{suffix}.png"

@@ -46,6 +46,9 @@ class NRSOneRelConfig:
     # Decoding keeps at most this many non-empty cells per window, the most confident: a trained model marks a
     # few dozen, an undertrained one thousands, whose triples (millions) stall evaluation and flood the graph.
     max_cells_per_window: int = 512
+    # Extraction keeps triples at or above this confidence by default: training sets it to the lowest
+    # threshold whose validation precision reaches TrainConfig.target_precision (0: every decoded triple).
+    min_confidence: float = 0.0
     model_version: str = ""
 
     @property
@@ -86,6 +89,7 @@ class TrainConfig:
     )
     val_fraction: float = 0.1  # 0: no validation split; the best checkpoint is then chosen on training F1
     train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
+    target_precision: float = 0.9  # the validation precision the model's default min_confidence must reach
     curve_train_f1: bool = False  # also score that sample at every evaluation (the fitting curve; slower)
     window_chars: int = 200
     window_stride: int = 150

@@ -223,5 +223,4 @@ __all__ = [
     "OneRelHead",
     "build_model",
     "table_mask",
-    "IGNORE_INDEX",
 ]

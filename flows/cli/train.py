@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from extractor.configuration import TINY_TRAIN, TrainConfig
+from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig
 from extractor.datasets import FORMATS
 from extractor.encoders import TINY
 from extractor.train import train
@@ -43,20 +43,49 @@ def train_cli(
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
     positive_weight: Annotated[
         float | None,
-        typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (1: plain mean)."),
+        typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (softmax/bce losses)."),
     ] = None,
+    loss: Annotated[
+        str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {TrainConfig.loss}).")
+    ] = None,
+    ns_scope: Annotated[
+        str | None,
+        typer.Option(
+            "--ns-scope", help="Sample negative relation types per 'sentence' (default) or 'batch'."
+        ),
+    ] = None,
+    d_e: Annotated[int | None, typer.Option("--d-e", min=1, help="Width of the pair representation.")] = None,
+    window_chars: Annotated[
+        int | None, typer.Option("--window-chars", min=8, help="Characters per training window.")
+    ] = None,
+    eval_every: Annotated[
+        int | None,
+        typer.Option("--eval-every", min=1, help="Steps between evaluations (default: per epoch)."),
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option("--patience", min=1, help="Evaluations without improvement before stopping.")
+    ] = None,
+    curves: Annotated[
+        bool,
+        typer.Option("--curves", help="Also score a training sample at each evaluation (metrics.jsonl)."),
+    ] = False,
 ) -> None:
     """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
     given = {
         "ns": ns, "epochs": epochs, "batch_size": batch_size, "lr": lr, "encoder_lr": encoder_lr,
         "seed": seed, "max_steps": max_steps, "val_fraction": val_fraction, "tokenization": tokenization,
-        "device": device, "positive_weight": positive_weight,
+        "device": device, "positive_weight": positive_weight, "loss": loss, "ns_scope": ns_scope, "d_e": d_e,
+        "window_chars": window_chars, "eval_every_steps": eval_every, "patience": patience,
+        "curve_train_f1": curves or None,
     }  # fmt: skip
+    if window_chars is not None:
+        given["window_stride"] = window_chars * 3 // 4  # a quarter of each window overlaps the next
     base = TINY_TRAIN if encoder == TINY else TrainConfig()
     config = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
     result = train(data, fmt, encoder, out, config)
     typer.echo(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
         f"({result.metrics['selected_on']}), train F1 {result.train_f1:.4f}, "
-        f"{result.steps} steps in {result.wall_time_s:.1f} s"
+        f"{result.steps} steps in {result.wall_time_s:.1f} s; "
+        f"default min confidence {result.metrics['min_confidence']['min_confidence']:.2f}"
     )
