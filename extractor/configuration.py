@@ -73,21 +73,19 @@ class TrainConfig:
 
     ns: int = 10  # relation types scored per sentence (all K when ns >= K); the paper's best on diabetes
     ns_scope: NSScope = "sentence"  # "batch": one shared set per batch (as first built)
-    lr: float = 3e-3  # head (W_s, W_o, R); 1e-3 sat in the all-"-" phase for 600 steps with e5 on the sample
-    encoder_lr: float = 1e-4
+    lr: float = 3e-3  # head (W_s, W_o, R)
+    encoder_lr: float = 2e-4  # bge-small-zh: 1e-4 and 2e-4 learned alike over 2.7 DiaKG epochs (results.md)
     weight_decay: float = 0.01
-    batch_size: int = 16
-    epochs: int = 20
+    batch_size: int = 8  # learning is step-bound here: 8 gives twice the updates of 16 per epoch, same work
+    epochs: int = 30
     max_steps: int = 0  # 0: no cap beyond `epochs`
     warmup_ratio: float = 0.1
     grad_clip: float = 1.0
-    patience: int = 5  # evaluations without a better validation F1 before stopping, counted once F1 > 0
+    patience: int = 10  # evaluations without a better validation F1 before stopping, counted once F1 > 0
     eval_every_steps: int = 0  # 0: evaluate once per epoch
     seed: int = 13
-    split_seed: int | None = (
-        None  # seed of the validation split; None: `seed` (benchmarks fix it across seeds)
-    )
-    val_fraction: float = 0.1  # 0: no validation split; the best checkpoint is then chosen on training F1
+    split_seed: int | None = 0  # seed of the validation split, fixed so that seeds vary training only
+    val_fraction: float = 0.15  # 0: no validation split; the best checkpoint is then chosen on training F1
     train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
     target_precision: float = 0.9  # the validation precision the model's default min_confidence must reach
     curve_train_f1: bool = False  # also score that sample at every evaluation (the fitting curve; slower)
