@@ -23,6 +23,7 @@ import neo4j
 from tqdm import tqdm
 
 from graph import queries
+from graph.connection import graph_error
 from graph.schema import GraphSchema
 from graph.types import GraphBatch, WriteCounters, graph_key
 from nrskg.errors import DataFormatError, GraphError
@@ -129,10 +130,6 @@ def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement
     return total
 
 
-def _graph_error(what: str, e: Exception) -> GraphError:
-    return GraphError(f"writing {what} to Neo4j failed: {e}")
-
-
 def write_graph(
     driver: neo4j.Driver,
     batch: GraphBatch,
@@ -154,7 +151,7 @@ def write_graph(
             try:
                 total += session.execute_write(_run_statements, [st])
             except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-                raise _graph_error(f"{len(st.params['rows'])} {st.what} rows", e) from e
+                raise graph_error(e, f"writing {len(st.params['rows'])} {st.what} rows") from e
     logger.info("graph write: %s", total)
     return total
 
@@ -220,6 +217,6 @@ def replace_documents(
                 _replace_in_one_transaction, sorted(doc_set), model_version, statements, now
             )
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-        raise _graph_error(f"the re-extraction of {len(doc_set)} documents", e) from e
+        raise graph_error(e, f"writing the extraction of {len(doc_set)} documents") from e
     logger.info("replaced %d documents with model %s: %s", len(doc_set), model_version, total)
     return total
