@@ -151,7 +151,7 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
             rel_rows = st.params["rows"][: None if limit is None else max(0, limit - taken)]
             taken += len(rel_rows)
             for i in range(0, len(rel_rows), batch_size):
-                params = {"rows": rel_rows[i : i + batch_size], "now": st.params["now"]}
+                params = {**st.params, "rows": rel_rows[i : i + batch_size]}
                 out.append(Statement(text_for[st.text], params, st.what))
         return out
 
