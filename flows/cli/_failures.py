@@ -7,6 +7,7 @@ Prefect's and everyone's log lines but drops their tracebacks and Prefect's seco
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 
@@ -33,5 +34,6 @@ def without_tracebacks() -> None:
 
 
 def silence_after_error() -> None:
-    """Nothing may follow the error line (Prefect logs its temporary server's stop at exit)."""
-    logging.disable(logging.CRITICAL)
+    """Nothing may follow the error line: Prefect logs its temporary server's stop from an atexit hook that
+    it registered when the server started, so this later one runs first (and tests keep their logs)."""
+    atexit.register(logging.disable, logging.CRITICAL)
