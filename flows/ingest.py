@@ -197,9 +197,9 @@ def _run_error(e: BaseException, progress: _Progress, summary: IngestSummary) ->
     """Our error again, saying where the run stopped and how to resume; anything else (a bug) as it is."""
     if not isinstance(e, NrskgError):
         return e
-    where = f"while {progress.stage}"
+    where = f"at stage {progress.stage}"
     if progress.chunk:
-        where = f"in chunk {progress.chunk} of {progress.chunks} ({len(progress.doc_ids)} documents) {where}"
+        where = f"in chunk {progress.chunk} of {progress.chunks} ({len(progress.doc_ids)} documents), {where}"
     again = (
         f"run the same command again: the {summary.documents_new + summary.documents_skipped} documents "
         f"already loaded are skipped ({summary.run_dir}/manifest.parquet has each document's status)"
