@@ -234,7 +234,8 @@ def neo4j_for_benchmark() -> Iterator[tuple[Neo4jSettings, str]]:
         info = server.start(Path(tmp), _free_port())
         log.info("local Neo4j %s started in %.1f s", info.version, time.perf_counter() - start)
         try:
-            yield Neo4jSettings(uri=info.uri), f"local Neo4j {info.version} (graph.server)"
+            settings = Neo4jSettings(uri=info.uri, password=server.local_password(info.uri, Path(tmp)))
+            yield settings, f"local Neo4j {info.version} (graph.server)"
         finally:
             server.stop(Path(tmp))
 
