@@ -207,8 +207,12 @@ class NRSOneRelModel(nn.Module):
                 f"{path / WEIGHTS_NAME} is not a complete safetensors file ({e})",
                 hint="Copy the model directory again, or train it again",
             ) from e
-        except (OSError, RuntimeError) as e:
-            raise ModelError(f"{path}: weights do not match its config: {e}") from e
+        except (OSError, RuntimeError) as e:  # one line: torch lists every mismatched tensor on its own
+            detail = " ".join(str(e).split())
+            raise ModelError(
+                f"{path}: weights do not match its config ({detail[:300]}{'…' if len(detail) > 300 else ''})",
+                hint="Use the config.json saved with these weights, or train the model again",
+            ) from e
         return model.eval(), tokenizer
 
 

@@ -43,7 +43,7 @@ class Neo4jSettings(BaseModel):
         description="Give up on a server that does not accept a connection (driver: 30 s).",
     )
     transaction_retry_s: float = Field(
-        default=10.0,
+        default=5.0,
         ge=0,
         description="How long the driver retries a transaction on transient errors (driver default: 30 s).",
     )

@@ -4,6 +4,7 @@ the session's real Neo4j. Checks that need no extraction fail before Prefect sta
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,9 +18,10 @@ from transformers import AutoModel, AutoTokenizer
 
 from extractor.configuration import NRSOneRelConfig
 from extractor.encoders.tiny import build_tiny_encoder
-from extractor.model import WEIGHTS_NAME, NRSOneRelModel
+from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel
 from graph import server
 from nrskg.errors import ModelError
+from pipeline import runs
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -53,18 +55,22 @@ def nrskg(args: list[str], env: dict[str, str], cwd: Path) -> Outcome:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """An untrained tiny model (it passes every check), one with truncated and one with random weights."""
+    """An untrained tiny model (it passes every check), one with truncated and one with random weights, and
+    one whose config no longer fits its weights (found only when the model loads, inside the flow)."""
     root = tmp_path_factory.mktemp("cli-failures")
     encoder = build_tiny_encoder(["糖尿病患者服用二甲双胍"], root / "encoder")
     config = NRSOneRelConfig(encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"])
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder))
     model.save_pretrained(root / "model", AutoTokenizer.from_pretrained(encoder))
-    for name in ("truncated", "random"):
+    names = ("truncated", "random", "mismatched")
+    for name in names:
         shutil.copytree(root / "model", root / name)
     weights = root / "truncated" / WEIGHTS_NAME
     os.truncate(weights, weights.stat().st_size // 2)
     (root / "random" / WEIGHTS_NAME).write_bytes(os.urandom(4096))
-    return {"root": root, "model": root / "model", "truncated": root / "truncated", "random": root / "random"}
+    saved = json.loads((root / "mismatched" / CONFIG_NAME).read_text())
+    (root / "mismatched" / CONFIG_NAME).write_text(json.dumps(saved | {"d_e": saved["d_e"] * 2}))
+    return {"root": root, "model": root / "model"} | {name: root / name for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +156,18 @@ def test_extract_with_broken_weights_is_a_model_error(
     texts.write_text("二甲双胍用于2型糖尿病\n", encoding="utf-8")
     args = ["extract", "--model", str(workspace["truncated"]), "--input", str(texts), "--out", "out.jsonl"]
     assert_one_error_line(nrskg(args, env, workspace["root"]), "not a complete safetensors file")
+
+
+def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
+    workspace: dict[str, Path], env: dict[str, str]
+) -> None:
+    """Prefect runs and logs, the model fails to load in the extract task: still one line, last, no
+    traceback, and the run folder records the failure."""
+    runs_root = workspace["root"] / "runs-mismatched"
+    args = ["ingest", str(CORPUS), "--model", str(workspace["mismatched"]), "--runs", str(runs_root)]
+    outcome = nrskg([*args, "--device", "cpu"], env, workspace["root"])
+    assert_one_error_line(outcome, "ingest stopped in chunk 1 of 1", "stage extract", "weights do not match")
+    [run_dir] = runs_root.iterdir()
+    summary = runs.read_summary(run_dir)
+    assert summary["status"] == "failed" and "weights do not match" in summary["error"]
+    assert set(runs.read_table(run_dir, "manifest")["status"]) == {"failed:extract"}
