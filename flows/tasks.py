@@ -60,6 +60,8 @@ def _transient(_task: Any, _run: Any, state: Any) -> bool:
     except PermanentGraphError:
         return False
     except GraphError as e:
+        if isinstance(e.__cause__, neo4j.exceptions.ConfigurationError):
+            return False
         transient = (neo4j.exceptions.TransientError, neo4j.exceptions.DriverError, OSError)
         return isinstance(e.__cause__, transient)
     except Exception:  # noqa: BLE001 - any other error is not worth a retry

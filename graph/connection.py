@@ -73,8 +73,13 @@ def one_line(e: BaseException) -> str:
 
 
 def graph_error(e: Exception, doing: str, uri: str | None = None) -> GraphError:
-    """Our error for a driver exception `e` raised while `doing` ("writing 500 documents")."""
-    where = f"Neo4j at {uri}" if uri else "Neo4j"
+    """Our error for a driver exception `e` raised while `doing` ("writing 500 documents"), `e` its cause."""
+    error = _translated(e, doing, f"Neo4j at {uri}" if uri else "Neo4j")
+    error.__cause__ = e  # what the flows' retry condition reads, however the caller raises it
+    return error
+
+
+def _translated(e: Exception, doing: str, where: str) -> GraphError:
     if isinstance(e, AuthError):
         return PermanentGraphError(f"{where} refused the credentials ({one_line(e)})", hint=CREDENTIALS_HINT)
     if isinstance(e, ClientError):  # a bad query or a constraint: the same request fails the same way
