@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
 import flows.cli
 from flows.cli import app
@@ -68,3 +69,27 @@ def test_query_answers_without_importing_the_model_stack(local_neo4j: server.Ser
     assert report["heavy"] == [], f"nrskg query imported {report['heavy']}"
     # Measured 1.3 s on two busy cores (the neo4j driver's own imports are most of it); 7.1 s before.
     assert report["seconds"] < 2.0, f"nrskg query took {report['seconds']:.2f} s to answer"
+
+
+def test_neo4j_start_asks_for_auth_unless_told_no_auth(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Option parsing only (the servers themselves run in tests/graph/test_server.py)."""
+    asked: list[bool] = []
+
+    def start(
+        data_dir: Path | None, port: int, http_port: int | None, *, auth: bool, heap: str, pagecache: str
+    ) -> server.ServerInfo:
+        asked.append(auth)
+        return server.ServerInfo(
+            f"bolt://127.0.0.1:{port}", 1, tmp_path, port, http_port, auth, tmp_path / "log", "5.26"
+        )
+
+    monkeypatch.setattr(server, "start", start)
+    runner = CliRunner()
+    default = runner.invoke(app, ["neo4j", "start", "--data-dir", str(tmp_path)])
+    opted_out = runner.invoke(app, ["neo4j", "start", "--data-dir", str(tmp_path), "--no-auth"])
+    assert (default.exit_code, opted_out.exit_code) == (0, 0)
+    assert asked == [True, False]
+    assert f"auth on, password in {tmp_path}/nrskg-neo4j.password" in default.output
+    assert "auth off" in opted_out.output
