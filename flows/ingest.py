@@ -112,7 +112,8 @@ def ingest(
     try:
         with clock("read"):
             corpus_read = tasks.read(corpus, pipeline)
-        versions = tasks.loaded_versions([d.doc_id for d in corpus_read.documents], neo4j)
+        with clock("loaded versions"):
+            versions = tasks.loaded_versions([d.doc_id for d in corpus_read.documents], neo4j)
         todo = [d for d in corpus_read.documents if versions.get(d.doc_id) != entry.version]
         done = [d.doc_id for d in corpus_read.documents if versions.get(d.doc_id) == entry.version]
         manifest = with_status(
@@ -145,7 +146,10 @@ def ingest(
         if manifest is not None:
             manifest = _stopped(manifest, progress, e)
         summary.status, summary.error = FAILED, str(e)
-        _write_run(run_dir, summary, manifest, parts, counters, started)
+        try:
+            _write_run(run_dir, summary, manifest, parts, counters, started)
+        except Exception:  # noqa: BLE001 - the run's own error is the one to report
+            log.exception("could not record the failed run in %s", run_dir)
         error = _run_error(e, progress, summary)
         if error is e:
             raise
