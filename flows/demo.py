@@ -52,10 +52,10 @@ class DemoResult:
 def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoResult:
     """Start the local Neo4j unless NEO4J_URI points elsewhere, train on the sample if needed, ingest."""
     settings = settings or DemoSettings()
-    neo4j = Neo4jSettings.from_env()
-    if neo4j.uri == Neo4jSettings().uri:
+    if Neo4jSettings.from_env().uri == Neo4jSettings().uri:
         info = server.start()
         log.info("local Neo4j at %s", info.uri)
+    neo4j = Neo4jSettings.from_env()  # after the start: it finds the password the local server generated
     trained = retrain or model_registry.current(Path(settings.registry)) is None
     if trained:
         train_flow(

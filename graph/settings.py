@@ -37,16 +37,37 @@ class Neo4jSettings(BaseModel):
     batch_size: int = Field(default=1000, gt=0, description="Rows per UNWIND batch in one write transaction.")
     query_timeout_s: float = Field(default=30.0, gt=0, description="Server-side limit for one read query.")
     row_limit: int = Field(default=1000, gt=0, description="Most rows a clinician query returns.")
+    connect_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Give up on a server that does not accept a connection (driver: 30 s).",
+    )
+    transaction_retry_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the driver retries a transaction on transient errors (driver default: 30 s).",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Neo4jSettings:
-        """Settings from `NEO4J_*` variables (empty ones ignored), then `overrides` (None values ignored)."""
+        """Settings from `NEO4J_*` variables (empty ones ignored), then `overrides` (None values ignored).
+
+        Without a password, a URI that names the running local server of `nrskg neo4j start` (its data
+        directory from `NRSKG_NEO4J_HOME`) gets the password that server stored, like libpq's ~/.pgpass: the
+        CLI and the flows connect without anyone typing it.
+        """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {
             field: environ[name] for field, name in ENV_VARIABLES.items() if environ.get(name, "").strip()
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)
+        settings = cls(**values)
+        if settings.password is not None:
+            return settings
+        from graph import server  # imported here: graph.server builds on this module
+
+        password = server.local_password(settings.uri, server.default_data_dir(environ))
+        return settings.model_copy(update={"password": password}) if password else settings
 
     def auth(self) -> tuple[str, str] | None:
         """The driver's basic-auth pair, or None when no password is set (a local server with auth off)."""
