@@ -36,7 +36,8 @@ def resolve_encoder(
     except (OSError, ValueError) as e:
         raise ModelError(
             f"encoder {spec!r} is neither a local directory nor a hub id that could be loaded ({e}); "
-            "download it where the hub is reachable, or use `nrskg encoder bge-zh --out DIR` or `--encoder tiny`"
+            "download it where the hub is reachable, or use `nrskg encoder bge-zh --out DIR` "
+            "or `--encoder tiny`"
         ) from e
     return spec
 
