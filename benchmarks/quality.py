@@ -129,21 +129,41 @@ def subset(path: Path, fmt: str, max_docs: int, workdir: Path) -> Path:
     return out
 
 
-def positive_types_per_batch(train_docs: list[Document], config: QualityConfig) -> list[int]:
-    """How many relation types occur in each training batch (windows and length buckets as `train` has).
+def positive_types(train_docs: list[Document], config: QualityConfig) -> list[list[int]]:
+    """Per training batch (windows and length buckets as `train` makes them), each sentence's positive types.
 
-    NRS scores max(NS, this) types in a batch (positives are never dropped), so NS values at or below it
-    train exactly like each other: the number says which part of the NS grid actually differs.
+    Per batch, NRS scores max(NS, the batch's union) types; per sentence, each row scores
+    max(NS, the batch's largest sentence count) types. NS values at or below those train alike.
     """
-    sentences = [example for doc in train_docs for example in doc.examples]
-    windows, _ = window_examples(sentences, config.window_chars, config.window_chars * 3 // 4)
-    batches = length_batches([len(w.text) for w in windows], config.batch_size, np.random.default_rng(0))
+    windows, batches = _training_batches(train_docs, config)
+    return [[len({t.relation for t in windows[i].triples}) for i in batch] for batch in batches]
+
+
+def union_types(train_docs: list[Document], config: QualityConfig) -> list[int]:
+    """Distinct positive relation types per training batch (what the per-batch scope keeps)."""
+    windows, batches = _training_batches(train_docs, config)
     return [len({t.relation for i in batch for t in windows[i].triples}) for batch in batches]
 
 
-def scored_types(positives: list[int], ns: int, k: int) -> float:
-    """Mean relation types scored per batch at this NS (all K when NS >= K)."""
-    return float(k) if ns >= k else statistics.fmean(max(ns, p) for p in positives)
+def _training_batches(train_docs: list[Document], config: QualityConfig) -> tuple[list, list[list[int]]]:
+    """The training windows and their length-bucketed batches, as `train` makes them."""
+    sentences = [example for doc in train_docs for example in doc.examples]
+    windows, _ = window_examples(sentences, config.window_chars, config.window_chars * 3 // 4)
+    return windows, length_batches(
+        [len(w.text) for w in windows], config.batch_size, np.random.default_rng(0)
+    )
+
+
+def scored_types(positives: list[list[int]], ns: int, k: int, scope: str, union: list[int]) -> float:
+    """Mean relation types scored per sentence at this NS (all K when NS >= K).
+
+    `union` holds each batch's number of distinct positive types (the per-batch scope scores those).
+    """
+    if ns >= k:
+        return float(k)
+    if scope == "batch":
+        return statistics.fmean(max(ns, u) for u in union)
+    return statistics.fmean(min(k, max(ns, *batch)) for batch in positives)
 
 
 def arm_summary(runs: list[dict]) -> list[dict]:
@@ -252,7 +272,9 @@ def run(config: QualityConfig, out_json: Path, argv: list[str] | None = None) ->
             train_docs, val_docs = split_documents(docs, config.val_fraction, config.split_seed)
             k = len(relation_schema(train_docs))
             ns_values = resolve_ns(config.ns, k)
-            positives = positive_types_per_batch(train_docs, config)
+            positives = positive_types(train_docs, config)
+            union = union_types(train_docs, config)
+            per_sentence = [p for batch in positives for p in batch]
             entry = {
                 "format": fmt,
                 "K": k,
@@ -260,14 +282,15 @@ def run(config: QualityConfig, out_json: Path, argv: list[str] | None = None) ->
                 "train_documents": len(train_docs),
                 "val_documents": len(val_docs),
                 "val_sentences": sum(len(d.examples) for d in val_docs),
-                "positive_types_per_batch": {
-                    "mean": statistics.fmean(positives),
-                    "median": statistics.median(positives),
-                    "min": min(positives),
-                    "max": max(positives),
+                "positive_types_per_sentence": {
+                    "mean": statistics.fmean(per_sentence),
+                    "max": max(per_sentence),
+                    "share_with_none": sum(p == 0 for p in per_sentence) / len(per_sentence),
                 },
-                "scored_types_per_batch": {
-                    str(ns): round(scored_types(positives, ns, k), 2) for ns in ns_values
+                "positive_types_per_batch": {"mean": statistics.fmean(union), "max": max(union)},
+                "scored_types_per_sentence": {
+                    str(ns): round(scored_types(positives, ns, k, config.ns_scope, union), 2)
+                    for ns in ns_values
                 },
                 "runs": [],
                 "summary": [],
