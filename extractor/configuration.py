@@ -76,7 +76,7 @@ class TrainConfig:
     lr: float = 3e-3  # head (W_s, W_o, R)
     encoder_lr: float = 2e-4  # bge-small-zh: 1e-4 and 2e-4 learned alike over 2.7 DiaKG epochs (results.md)
     weight_decay: float = 0.01
-    batch_size: int = 8  # learning is step-bound here: 8 gives twice the updates of 16 per epoch, same work
+    batch_size: int = 16
     epochs: int = 30
     max_steps: int = 0  # 0: no cap beyond `epochs`
     warmup_ratio: float = 0.1
