@@ -151,7 +151,7 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
             rel_rows = st.params["rows"][: None if limit is None else max(0, limit - taken)]
             taken += len(rel_rows)
             for i in range(0, len(rel_rows), batch_size):
-                params = {"rows": rel_rows[i : i + batch_size], "now": st.params["now"]}
+                params = {**st.params, "rows": rel_rows[i : i + batch_size]}
                 out.append(Statement(text_for[st.text], params, st.what))
         return out
 
@@ -234,7 +234,8 @@ def neo4j_for_benchmark() -> Iterator[tuple[Neo4jSettings, str]]:
         info = server.start(Path(tmp), _free_port())
         log.info("local Neo4j %s started in %.1f s", info.version, time.perf_counter() - start)
         try:
-            yield Neo4jSettings(uri=info.uri), f"local Neo4j {info.version} (graph.server)"
+            settings = Neo4jSettings(uri=info.uri, password=server.local_password(info.uri, Path(tmp)))
+            yield settings, f"local Neo4j {info.version} (graph.server)"
         finally:
             server.stop(Path(tmp))
 

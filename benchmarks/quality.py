@@ -15,6 +15,7 @@ Writes JSON after every run (a killed run keeps what it finished), then a Markdo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import platform
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from extractor.batching import length_batches
-from extractor.configuration import TINY_TRAIN, TrainConfig
+from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig
 from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
 from extractor.encoders import TinyEncoderConfig
 from extractor.train import METRICS_LOG, train
@@ -75,6 +76,11 @@ class QualityConfig:
     d_e: int = 256
     positive_weight: float = 1.0  # loss weight of marked cells (TrainConfig.positive_weight), every arm
     rates: str = "auto"  # "tiny": TINY_TRAIN's rates, "default": TrainConfig's; "auto": tiny for "tiny"
+    loss: str = TrainConfig.loss
+    ns_scope: str = TrainConfig.ns_scope  # "sentence" (the method) or "batch" (as first built)
+    lr: float | None = None  # None: the rates preset's
+    encoder_lr: float | None = None
+    curve_train_f1: bool = False  # score a training sample at every evaluation too (fitting curves)
 
 
 QUICK = dict(
@@ -123,21 +129,41 @@ def subset(path: Path, fmt: str, max_docs: int, workdir: Path) -> Path:
     return out
 
 
-def positive_types_per_batch(train_docs: list[Document], config: QualityConfig) -> list[int]:
-    """How many relation types occur in each training batch (windows and length buckets as `train` has).
+def positive_types(train_docs: list[Document], config: QualityConfig) -> list[list[int]]:
+    """Per training batch (windows and length buckets as `train` makes them), each sentence's positive types.
 
-    NRS scores max(NS, this) types in a batch (positives are never dropped), so NS values at or below it
-    train exactly like each other: the number says which part of the NS grid actually differs.
+    Per batch, NRS scores max(NS, the batch's union) types; per sentence, each row scores
+    max(NS, the batch's largest sentence count) types. NS values at or below those train alike.
     """
-    sentences = [example for doc in train_docs for example in doc.examples]
-    windows, _ = window_examples(sentences, config.window_chars, config.window_chars * 3 // 4)
-    batches = length_batches([len(w.text) for w in windows], config.batch_size, np.random.default_rng(0))
+    windows, batches = _training_batches(train_docs, config)
+    return [[len({t.relation for t in windows[i].triples}) for i in batch] for batch in batches]
+
+
+def union_types(train_docs: list[Document], config: QualityConfig) -> list[int]:
+    """Distinct positive relation types per training batch (what the per-batch scope keeps)."""
+    windows, batches = _training_batches(train_docs, config)
     return [len({t.relation for i in batch for t in windows[i].triples}) for batch in batches]
 
 
-def scored_types(positives: list[int], ns: int, k: int) -> float:
-    """Mean relation types scored per batch at this NS (all K when NS >= K)."""
-    return float(k) if ns >= k else statistics.fmean(max(ns, p) for p in positives)
+def _training_batches(train_docs: list[Document], config: QualityConfig) -> tuple[list, list[list[int]]]:
+    """The training windows and their length-bucketed batches, as `train` makes them."""
+    sentences = [example for doc in train_docs for example in doc.examples]
+    windows, _ = window_examples(sentences, config.window_chars, config.window_chars * 3 // 4)
+    return windows, length_batches(
+        [len(w.text) for w in windows], config.batch_size, np.random.default_rng(0)
+    )
+
+
+def scored_types(positives: list[list[int]], ns: int, k: int, scope: str, union: list[int]) -> float:
+    """Mean relation types scored per sentence at this NS (all K when NS >= K).
+
+    `union` holds each batch's number of distinct positive types (the per-batch scope scores those).
+    """
+    if ns >= k:
+        return float(k)
+    if scope == "batch":
+        return statistics.fmean(max(ns, u) for u in union)
+    return statistics.fmean(min(k, max(ns, *batch)) for batch in positives)
 
 
 def arm_summary(runs: list[dict]) -> list[dict]:
@@ -162,15 +188,23 @@ def _best_record(out_dir: Path) -> dict:
     return next(r for r in records if r["val_f1"] == best["val_f1"])
 
 
-def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> dict:
-    """Train one arm to the step budget and return its best validation scores."""
+def run_arm(
+    data: Path, fmt: str, ns: int, seed: int, config: QualityConfig, overrides: dict | None = None
+) -> dict:
+    """Train one arm to the step budget; its best validation scores and its curve (every evaluation).
+
+    `overrides` are TrainConfig fields that set this arm apart (the recipe benchmark's arms).
+    """
     # A random tiny encoder learns only with the extractor's tiny preset (large rates, no dropout).
     tiny_rates = config.rates == "tiny" or (config.rates == "auto" and config.encoder == "tiny")
     preset = TINY_TRAIN if tiny_rates else TrainConfig()
     train_config = TrainConfig(
-        lr=preset.lr,
-        encoder_lr=preset.encoder_lr,
+        lr=preset.lr if config.lr is None else config.lr,
+        encoder_lr=preset.encoder_lr if config.encoder_lr is None else config.encoder_lr,
         dropout=preset.dropout,
+        loss=config.loss,
+        ns_scope=config.ns_scope,
+        curve_train_f1=config.curve_train_f1,
         ns=ns,
         seed=seed,
         split_seed=config.split_seed,
@@ -188,9 +222,11 @@ def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> 
         positive_weight=config.positive_weight,
         train_eval_limit=200,
     )
+    train_config = dataclasses.replace(train_config, **(overrides or {}))
     with tempfile.TemporaryDirectory(prefix="nrskg-quality-") as out:
         result = train(data, fmt, config.encoder, out, train_config, config.tiny, progress=False)
         best = _best_record(Path(out))
+        curve = [json.loads(line) for line in (Path(out) / METRICS_LOG).read_text().splitlines() if line]
     return {
         "ns": ns,
         "seed": seed,
@@ -201,6 +237,7 @@ def run_arm(data: Path, fmt: str, ns: int, seed: int, config: QualityConfig) -> 
         "train_f1": result.train_f1,
         "steps": result.steps,
         "wall_s": round(result.wall_time_s, 2),
+        "curve": curve,
     }
 
 
@@ -235,7 +272,9 @@ def run(config: QualityConfig, out_json: Path, argv: list[str] | None = None) ->
             train_docs, val_docs = split_documents(docs, config.val_fraction, config.split_seed)
             k = len(relation_schema(train_docs))
             ns_values = resolve_ns(config.ns, k)
-            positives = positive_types_per_batch(train_docs, config)
+            positives = positive_types(train_docs, config)
+            union = union_types(train_docs, config)
+            per_sentence = [p for batch in positives for p in batch]
             entry = {
                 "format": fmt,
                 "K": k,
@@ -243,14 +282,15 @@ def run(config: QualityConfig, out_json: Path, argv: list[str] | None = None) ->
                 "train_documents": len(train_docs),
                 "val_documents": len(val_docs),
                 "val_sentences": sum(len(d.examples) for d in val_docs),
-                "positive_types_per_batch": {
-                    "mean": statistics.fmean(positives),
-                    "median": statistics.median(positives),
-                    "min": min(positives),
-                    "max": max(positives),
+                "positive_types_per_sentence": {
+                    "mean": statistics.fmean(per_sentence),
+                    "max": max(per_sentence),
+                    "share_with_none": sum(p == 0 for p in per_sentence) / len(per_sentence),
                 },
-                "scored_types_per_batch": {
-                    str(ns): round(scored_types(positives, ns, k), 2) for ns in ns_values
+                "positive_types_per_batch": {"mean": statistics.fmean(union), "max": max(union)},
+                "scored_types_per_sentence": {
+                    str(ns): round(scored_types(positives, ns, k, config.ns_scope, union), 2)
+                    for ns in ns_values
                 },
                 "runs": [],
                 "summary": [],
@@ -354,6 +394,12 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         "--positive-weight", type=float, help="loss weight of marked cells, same for every arm (default 1)"
     )
     p.add_argument("--window-chars", type=int, help="characters per training/evaluation window (default 200)")
+    p.add_argument("--loss", choices=LOSSES, help=f"training loss of every arm (default {TrainConfig.loss})")
+    p.add_argument("--ns-scope", choices=("sentence", "batch"), help="negatives per sentence or batch")
+    p.add_argument("--lr", type=float, help="head learning rate (default: the rates preset's)")
+    p.add_argument("--encoder-lr", type=float, help="encoder learning rate (default: the rates preset's)")
+    p.add_argument("--rates", choices=("auto", "tiny", "default"), help="learning-rate preset (default auto)")
+    p.add_argument("--curves", action="store_true", help="also score training F1 at every evaluation")
     p.add_argument(
         "--seeds", help="comma-separated training seeds; the headline arms get all (default 0,1,2)"
     )
@@ -388,11 +434,13 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         ("data_root", "data_root"), ("encoder", "encoder"), ("steps", "steps"), ("eval_every", "eval_every"),
         ("batch_size", "batch_size"), ("window_chars", "window_chars"), ("curve_seeds", "curve_seeds"),
         ("max_docs", "max_docs"), ("device", "device"), ("time_budget", "time_budget_s"), ("d_e", "d_e"),
-        ("positive_weight", "positive_weight"),
+        ("positive_weight", "positive_weight"), ("loss", "loss"), ("ns_scope", "ns_scope"), ("lr", "lr"),
+        ("encoder_lr", "encoder_lr"), ("rates", "rates"),
     ):  # fmt: skip
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
+    config.curve_train_f1 = config.curve_train_f1 or args.curves
     suffix = "_quick" if args.quick else ""
     out = args.out or RESULTS_DIR / f"quality{suffix}.json"
     plot = args.plot or DOCS_DIR / f"quality_ns{suffix}.png"

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from extractor import tagging
-from extractor.model import IGNORE_INDEX, table_mask
+from extractor.losses import IGNORE_INDEX
+from extractor.model import table_mask
 
 ONEREL_LABELS = 4  # `-`, HB-TB, HB-TE, HE-TE
 

@@ -54,7 +54,6 @@ from extractor.datasets.windows import window_spans
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.model import NRSOneRelModel
 from extractor.sampling import sample_relations
-from extractor.tagging import NUM_LABELS
 from nrskg.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -234,7 +233,6 @@ def model_config(num_relations: int, d_e: int, dropout: float, encoder: str) -> 
         tail_types=["Tail"] * num_relations,
         d_e=d_e,
         dropout=dropout,
-        num_labels=NUM_LABELS,
     )
 
 

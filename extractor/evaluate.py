@@ -97,14 +97,58 @@ def score(gold: list[set[Key]], predicted: list[set[Key]]) -> EvalReport:
     return EvalReport(sentences=len(gold), micro=micro, relations=rows)
 
 
-def evaluate(model: Extractor | Path | str, examples: list[Example], progress: bool = False) -> EvalReport:
-    """Run the model over the examples' texts and score it against their triples."""
+@dataclass(frozen=True)
+class CurvePoint:
+    """Micro scores when only triples with confidence >= `min_confidence` are kept."""
+
+    min_confidence: float
+    precision: float
+    recall: float
+    f1: float
+    predicted: int
+
+
+def predictions(
+    model: Extractor | Path | str, examples: list[Example], progress: bool = False
+) -> tuple[list[set[Key]], list[dict[Key, float]]]:
+    """(gold keys, predicted keys with their best confidence) per example: one extraction, any threshold."""
     extractor = model if isinstance(model, Extractor) else Extractor.load(model)
-    predicted = extractor.extract([e.text for e in examples], progress=progress)
-    return score(
-        [{t.key() for t in e.triples} for e in examples],
-        [{t.key() for t in per_text} for per_text in predicted],
-    )
+    found = extractor.extract([e.text for e in examples], progress=progress, min_confidence=0.0)
+    predicted = []
+    for per_text in found:
+        best: dict[Key, float] = {}
+        for t in per_text:
+            best[t.key()] = max(best.get(t.key(), 0.0), t.confidence)
+        predicted.append(best)
+    return [{t.key() for t in e.triples} for e in examples], predicted
+
+
+def evaluate(
+    model: Extractor | Path | str,
+    examples: list[Example],
+    progress: bool = False,
+    min_confidence: float = 0.0,
+) -> EvalReport:
+    """Run the model over the examples' texts and score the triples at or above `min_confidence`."""
+    gold, predicted = predictions(model, examples, progress)
+    return score(gold, [{k for k, c in p.items() if c >= min_confidence} for p in predicted])
+
+
+def confidence_curve(
+    gold: list[set[Key]], predicted: list[dict[Key, float]], thresholds: list[float]
+) -> list[CurvePoint]:
+    """Precision and recall as the minimum confidence rises: the clinician's precision/recall trade-off."""
+    points = []
+    for threshold in thresholds:
+        micro = score(gold, [{k for k, c in p.items() if c >= threshold} for p in predicted]).micro
+        points.append(CurvePoint(threshold, micro.precision, micro.recall, micro.f1, micro.predicted))
+    return points
+
+
+def threshold_for_precision(curve: list[CurvePoint], target: float) -> CurvePoint | None:
+    """The lowest minimum confidence (the most recall) whose precision reaches `target`, else None."""
+    reaching = [p for p in curve if p.predicted and p.precision >= target]
+    return min(reaching, key=lambda p: p.min_confidence) if reaching else None
 
 
 def save_report(report: EvalReport, path: Path | str) -> None:

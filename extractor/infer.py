@@ -102,8 +102,15 @@ class Extractor:
     def model_version(self) -> str:
         return self.config.model_version
 
-    def extract(self, texts: list[str], progress: bool = False) -> list[list[PredictedTriple]]:
-        """Triples of each text, offsets into that text, sorted by position."""
+    def extract(
+        self, texts: list[str], progress: bool = False, min_confidence: float | None = None
+    ) -> list[list[PredictedTriple]]:
+        """Triples of each text, offsets into that text, sorted by position.
+
+        Only triples with confidence >= `min_confidence` are kept; None means the model's own calibrated
+        threshold (`config.min_confidence`, set by training for a validation precision target).
+        """
+        threshold = self.config.min_confidence if min_confidence is None else min_confidence
         windows = [
             _Window(n, start, text[start:end])
             for n, text in enumerate(texts)
@@ -142,7 +149,10 @@ class Extractor:
                 self.capped_windows - capped_before, self.config.max_cells_per_window,
             )  # fmt: skip
         # Keys are (head start, head end, relation id, tail start, tail end): sorting them orders by position.
-        return [[per_text[key] for key in sorted(per_text)] for per_text in found]
+        return [
+            [per_text[key] for key in sorted(per_text) if per_text[key].confidence >= threshold]
+            for per_text in found
+        ]
 
     def _decode(self, cells: CellPredictions, rows: int) -> dict[int, list[tuple[tagging.SpanTriple, float]]]:
         """Per batch row, the decoded token-span triples with their confidences."""
@@ -236,14 +246,18 @@ def extract_file(
     device: str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     row_block: int | None = None,
+    min_confidence: float | None = None,
 ) -> pd.DataFrame:
-    """Extract from a .txt/.jsonl file into a .jsonl or .parquet file of triple rows; return the rows."""
+    """Extract from a .txt/.jsonl file into a .jsonl or .parquet file of triple rows; return the rows.
+
+    `min_confidence` None uses the model's calibrated threshold (`Extractor.extract`).
+    """
     out = Path(out_path)
     if out.suffix not in (".jsonl", ".parquet"):
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
     records = read_texts(input_path)
     extractor = Extractor.load(model_dir, device, batch_size, row_block)
-    triples = extractor.extract([text for _, text in records], progress=True)
+    triples = extractor.extract([text for _, text in records], progress=True, min_confidence=min_confidence)
     frame = triples_frame([i for i, _ in records], triples, extractor.model_version)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
@@ -201,8 +202,17 @@ class NRSOneRelModel(nn.Module):
         model = cls(config, AutoModel.from_config(encoder_config))
         try:
             model.load_state_dict(load_file(str(path / WEIGHTS_NAME)))
-        except (OSError, RuntimeError) as e:
-            raise ModelError(f"{path}: weights do not match its config: {e}") from e
+        except SafetensorError as e:  # truncated or not safetensors at all
+            raise ModelError(
+                f"{path / WEIGHTS_NAME} is not a complete safetensors file ({e})",
+                hint="Copy the model directory again, or train it again",
+            ) from e
+        except (OSError, RuntimeError) as e:  # one line: torch lists every mismatched tensor on its own
+            detail = " ".join(str(e).split())
+            raise ModelError(
+                f"{path}: weights do not match its config ({detail[:300]}{'…' if len(detail) > 300 else ''})",
+                hint="Use the config.json saved with these weights, or train the model again",
+            ) from e
         return model.eval(), tokenizer
 
 
@@ -223,5 +233,4 @@ __all__ = [
     "OneRelHead",
     "build_model",
     "table_mask",
-    "IGNORE_INDEX",
 ]

@@ -31,7 +31,7 @@ from transformers import (
 
 from extractor.datasets import Document
 from extractor.infer import autocast, resolve_device
-from extractor.model import IGNORE_INDEX
+from extractor.losses import IGNORE_INDEX
 from extractor.tokenization import TextTokenizer
 from nrskg.errors import DataFormatError, ModelError
 

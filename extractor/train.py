@@ -17,27 +17,35 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
-from extractor.configuration import NRSOneRelConfig, TrainConfig, save_config
+from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
 from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
-from extractor.evaluate import evaluate
+from extractor.evaluate import (
+    CurvePoint,
+    confidence_curve,
+    evaluate,
+    predictions,
+    threshold_for_precision,
+)
 from extractor.infer import Extractor, autocast, resolve_device
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel, build_model
 from extractor.sampling import sample_relations, sample_relations_per_example
 from extractor.schema import Example
 from extractor.tokenization import TextTokenizer
-from nrskg.errors import DataFormatError
+from nrskg.errors import DataFormatError, ModelError
 
 log = logging.getLogger(__name__)
 
 METRICS_LOG = "metrics.jsonl"
 METRICS_FILE = "metrics.json"
+CONFIDENCE_GRID = [round(0.01 * n, 2) for n in range(100)]  # minimum confidences the calibration tries
 
 
 @dataclass
@@ -63,6 +71,7 @@ def train(
 ) -> TrainResult:
     """Train on a data set and leave the best checkpoint, loadable offline, in `out_dir`."""
     config = config or TrainConfig()
+    _check(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -180,9 +189,12 @@ def train(
         bar.close()
         metrics_log.close()
 
-    # ---- the best checkpoint: its training F1 and the metrics file ----
+    # ---- the best checkpoint: its training F1, its default minimum confidence, the metrics file ----
     best = Extractor.load(out, str(device), batch_size=max(config.batch_size, 32))
     train_f1 = evaluate(best, train_sample).f1
+    curve = confidence_curve(*predictions(best, selection), CONFIDENCE_GRID)
+    calibrated = calibrate(best.config, curve, config.target_precision)
+    save_config(out / CONFIG_NAME, best.config, config)
     wall = time.perf_counter() - started
     metrics = {
         "model_version": best.model_version,
@@ -198,14 +210,46 @@ def train(
         "train_windows": len(data),
         "triples_lost_to_windows": window_report.triples_lost,
         "triples_lost_to_tokens": dict(lost),
+        "min_confidence": asdict(calibrated),
+        "confidence_curve": [asdict(p) for p in curve],
         "device": str(device),
         "config": asdict(config),
     }
     (out / METRICS_FILE).write_text(
         json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    log.info("best F1 %.4f at step %d, train F1 %.4f, %.1f s -> %s", best_f1, best_step, train_f1, wall, out)
+    log.info(
+        "best F1 %.4f at step %d, train F1 %.4f; min confidence %.2f (P %.3f, R %.3f); %.1f s -> %s",
+        best_f1, best_step, train_f1, calibrated.min_confidence, calibrated.precision, calibrated.recall,
+        wall, out,
+    )  # fmt: skip
     return TrainResult(out, best.model_version, best_f1, train_f1, step, metrics["epochs"], wall, metrics)
+
+
+def _check(config: TrainConfig) -> None:
+    """Settings that would only fail deep inside training fail here, with the choices."""
+    if config.loss not in LOSSES:
+        raise ModelError(f"unknown loss {config.loss!r}: use one of {', '.join(LOSSES)}")
+    if config.ns_scope not in get_args(NSScope):
+        raise ModelError(f"unknown NS scope {config.ns_scope!r}: use 'sentence' or 'batch'")
+    if config.ns < 1:
+        raise ModelError(f"ns must be >= 1, got {config.ns}")
+
+
+def calibrate(model_config: NRSOneRelConfig, curve: list[CurvePoint], target: float) -> CurvePoint:
+    """Set the model's default minimum confidence to the lowest one reaching `target` precision on `curve`.
+
+    Where no threshold reaches it, the most precise one is used and a warning says so.
+    """
+    point = threshold_for_precision(curve, target)
+    if point is None:
+        point = max((p for p in curve if p.predicted), key=lambda p: p.precision, default=curve[0])
+        log.warning(
+            "no minimum confidence reaches precision %.2f on the selection set; using %.2f (precision %.3f)",
+            target, point.min_confidence, point.precision,
+        )  # fmt: skip
+    model_config.min_confidence = point.min_confidence
+    return point
 
 
 def validation_split(docs: list[Document], config: TrainConfig) -> tuple[list[Document], list[Document]]:

@@ -16,7 +16,7 @@ from extractor import registry as model_registry
 from flows.ingest import IngestSummary, ingest
 from flows.ingest import summary_rows as ingest_rows
 from flows.training import train_flow
-from graph import server
+from graph import passwords, server
 from graph.connection import driver
 from graph.queries import cookbook_query
 from graph.read import ReadResult, read_table
@@ -56,17 +56,21 @@ class DemoResult:
     answers: dict[str, ReadResult]
     browser_url: str | None
     browser_note: str | None  # why there is no Browser URL, or what to do to get one
+    browser_login: str | None = None  # what Browser asks for on a server with auth, and where to find it
 
 
 def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoResult:
     """Start the local Neo4j with Browser unless NEO4J_URI points elsewhere, train on the sample if needed,
     ingest the sample corpus, and ask the cookbook questions."""
     settings = settings or DemoSettings()
-    neo4j = Neo4jSettings.from_env()
+    local = Neo4jSettings.from_env().uri == Neo4jSettings().uri
+    info = server.start(http_port=settings.http_port) if local else None
+    neo4j = Neo4jSettings.from_env()  # after the start: it finds the password the local server generated
     browser_url, browser_note = None, f"NEO4J_URI is {neo4j.uri}: use that server's own Browser"
-    if neo4j.uri == Neo4jSettings().uri:
-        info = server.start(http_port=settings.http_port)
+    browser_login = None
+    if info is not None:
         browser_url, browser_note = _browser(info, settings.http_port)
+        browser_login = _login(info)
     trained = retrain or model_registry.current(Path(settings.registry)) is None
     training_f1 = None
     if trained:
@@ -87,8 +91,9 @@ def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoRes
                 database=neo4j.database,
             )  # fmt: skip
     return DemoResult(
-        neo4j.uri, summary.model_version, trained, training_f1, summary, answers, browser_url, browser_note
-    )
+        neo4j.uri, summary.model_version, trained, training_f1, summary, answers, browser_url, browser_note,
+        browser_login,
+    )  # fmt: skip
 
 
 def _browser(info: server.ServerInfo, http_port: int) -> tuple[str | None, str | None]:
@@ -102,6 +107,14 @@ def _browser(info: server.ServerInfo, http_port: int) -> tuple[str | None, str |
     except (urllib.error.URLError, OSError) as e:
         return None, f"Neo4j Browser did not answer at {info.browser_url} ({e}); see {info.log_file}"
     return info.browser_url, None
+
+
+def _login(info: server.ServerInfo) -> str | None:
+    """With auth on (the default), Browser's form has the user filled in and asks for the password: say where
+    the local server keeps it (never print the password itself)."""
+    if not info.auth:
+        return None
+    return f"user neo4j; its password: `cat {passwords.password_file(info.data_dir)}`"
 
 
 def summary_rows(result: DemoResult) -> list[tuple[str, str]]:
@@ -121,6 +134,7 @@ def next_rows(result: DemoResult) -> list[tuple[str, str]]:
     name = "糖尿病肾病"
     return [
         ("Neo4j Browser", result.browser_url or result.browser_note or "-"),
+        *([("", result.browser_login)] if result.browser_url and result.browser_login else []),
         ("cookbook", "nrskg query --list"),
         ("", f"nrskg query --cookbook drugs-for-disease -p name={name}"),
         ("a picture", f"nrskg view {name} --out {name}.html"),

@@ -28,7 +28,10 @@ def resolve_model(model: str | None, registry: str) -> ModelEntry:
 def model_config_at(model_dir: Path) -> NRSOneRelConfig:
     path = model_dir / CONFIG_NAME
     if not path.is_file():
-        raise ModelError(f"{model_dir} is not a model directory (no {CONFIG_NAME})")
+        raise ModelError(
+            f"{model_dir} is not a model directory (no {CONFIG_NAME})",
+            hint="Pass --model a directory written by `nrskg train`, or omit it to use the registry's model",
+        )
     return load_config(path)[0]
 
 

@@ -14,7 +14,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows import logs, tasks
-from flows.models import model_config, resolve_model
+from flows.models import model_config
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
 
@@ -43,7 +43,8 @@ def reextract(
 ) -> ReextractSummary:
     """Re-extract every stale document (or only the stale ones among `doc_ids`) with the current model."""
     neo4j = neo4j or Neo4jSettings.from_env()
-    entry = resolve_model(model, registry)
+    entry = tasks.check_first(model, registry, device, neo4j)
+    tasks.graph_ready(neo4j)
     schema = tasks.graph_schema(model_config(entry))
     stale = tasks.stale_documents(entry.version, neo4j)
     if doc_ids is not None:

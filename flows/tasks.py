@@ -1,7 +1,8 @@
 """Prefect tasks: each wraps one coarse step of the pipeline (a corpus or a chunk, never one sentence).
 
 Prefect costs tens of milliseconds per task run, so tasks stay coarse. Retries sit only where a retry can
-help: Neo4j reads and writes (a server restart, a leader switch). Extraction holds a slot of the `gpu` global
+help: Neo4j reads and writes (a server restart, a leader switch), and only on errors that may pass; refused
+credentials, a bad URI or a bad query fail at once. Extraction holds a slot of the `gpu` global
 concurrency limit so that parallel runs do not oversubscribe the device, and its result is cached on its
 inputs (sentence texts + model version), so a run that failed while loading re-runs without re-extracting.
 """
@@ -26,13 +27,15 @@ from prefect.tasks import exponential_backoff
 
 from extractor.configuration import NRSOneRelConfig
 from extractor.infer import Extractor, resolve_device, triples_frame
+from extractor.registry import ModelEntry
+from flows.preflight import preflight
 from graph import documents as graph_documents
 from graph.connection import driver
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import GraphBatch, WriteCounters
 from graph.writer import replace_documents
-from nrskg.errors import GraphError
+from nrskg.errors import GraphError, PermanentGraphError
 from pipeline.batching import auto_batch_budget, batch_size_for
 from pipeline.dedup import deduplicate, doc_id_of_sentence
 from pipeline.graph_batch import to_graph_batch
@@ -45,7 +48,9 @@ log = logging.getLogger(__name__)
 GPU_LIMIT = "gpu"
 """Global concurrency limit held while a model runs. Create it on a Prefect server with
 `prefect gcl create gpu --limit 1`; where it does not exist (ephemeral mode) no slot is taken."""
-NEO4J_RETRIES = 3
+# The driver itself retries a transaction for `Neo4jSettings.transaction_retry_s`; these retries are for
+# longer outages, and keep a dead server from holding a run for minutes.
+NEO4J_RETRIES = 2
 NEO4J_BACKOFF = exponential_backoff(backoff_factor=2)
 EXTRACT_CACHE_EXPIRY = timedelta(days=7)
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every character-mode input
@@ -53,19 +58,39 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every character-mode input
 
 def _transient(_task: Any, _run: Any, state: Any) -> bool:
     """Retry only failures of the connection or the server's transient errors; a refused credential, a bad
-    query or an unknown relation type fails the same way every time."""
+    URI, a bad query or an unknown relation type fails the same way every time."""
     try:
         state.result()
+    except PermanentGraphError:
+        return False
     except GraphError as e:
-        cause = e.__cause__
-        if isinstance(cause, neo4j.exceptions.TransientError):
-            return True
-        return isinstance(cause, neo4j.exceptions.DriverError) and not isinstance(
-            cause, neo4j.exceptions.ConfigurationError
-        )
+        if isinstance(e.__cause__, neo4j.exceptions.ConfigurationError):
+            return False
+        transient = (neo4j.exceptions.TransientError, neo4j.exceptions.DriverError, OSError)
+        return isinstance(e.__cause__, transient)
     except Exception:  # noqa: BLE001 - any other error is not worth a retry
         return False
     return False
+
+
+def _neo4j_task(name: str) -> Any:
+    """A task that talks to Neo4j: retried on errors that may pass, never on the others."""
+    return task(
+        name=name, retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF, retry_condition_fn=_transient
+    )
+
+
+@task(name="preflight")
+def check_first(model: str | None, registry: str, device: str, neo4j: Neo4jSettings) -> ModelEntry:
+    """Neo4j, model and device checked before anything is read or extracted (no retries: fail in seconds)."""
+    return preflight(model, registry, device, neo4j)
+
+
+@_neo4j_task("ensure-schema")
+def graph_ready(neo4j: Neo4jSettings) -> None:
+    """Constraints and indexes, once per run before the first load (every load relies on them)."""
+    with driver(neo4j) as drv:
+        ensure_schema(drv, database=neo4j.database)
 
 
 @task(name="read-corpus")
@@ -73,21 +98,21 @@ def read(corpus: str, settings: PipelineSettings) -> Corpus:
     return read_corpus(corpus, settings.read, settings.normalise)
 
 
-@task(name="loaded-versions", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
+@_neo4j_task("loaded-versions")
 def loaded_versions(doc_ids: list[str], neo4j: Neo4jSettings) -> dict[str, graph_documents.LoadedVersion]:
     """The text and model version each of `doc_ids` was last loaded with (absent: not in the graph)."""
     with driver(neo4j) as drv:
         return graph_documents.loaded_versions(drv, doc_ids, database=neo4j.database)
 
 
-@task(name="stale-documents", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
+@_neo4j_task("stale-documents")
 def stale_documents(model_version: str, neo4j: Neo4jSettings) -> pd.DataFrame:
     """Documents in the graph not (yet) extracted by `model_version`: doc_id, source, model_version."""
     with driver(neo4j) as drv:
         return graph_documents.stale_documents(drv, model_version, database=neo4j.database)
 
 
-@task(name="graph-sentences", retries=NEO4J_RETRIES, retry_delay_seconds=NEO4J_BACKOFF)
+@_neo4j_task("graph-sentences")
 def graph_sentences(doc_ids: list[str], neo4j: Neo4jSettings) -> pd.DataFrame:
     """The stored sentences of `doc_ids`, so re-extraction needs no access to the original files."""
     with driver(neo4j) as drv:
@@ -172,21 +197,17 @@ def graph_schema(config: NRSOneRelConfig) -> GraphSchema:
     return GraphSchema.from_names(config.relations, sorted({*config.head_types, *config.tail_types}))
 
 
-@task(
-    name="load",
-    retries=NEO4J_RETRIES,
-    retry_delay_seconds=NEO4J_BACKOFF,
-    retry_condition_fn=_transient,
-)
+@_neo4j_task("load")
 def load(
     batch: GraphBatch, doc_ids: list[str], model_version: str, schema: GraphSchema, neo4j: Neo4jSettings
 ) -> WriteCounters:
-    """Write the documents' extraction in one transaction, replacing what older model versions said.
+    """Write the documents' extraction in one transaction, replacing what they said before (an older model
+    or an older text).
 
     Idempotent: loading the same batch again creates nothing, so a retry after a lost commit is safe.
+    Call `graph_ready` once first.
     """
     with driver(neo4j) as drv:
-        ensure_schema(drv, database=neo4j.database)
         return replace_documents(
             drv, doc_ids, batch, model_version, schema, batch_size=neo4j.batch_size, database=neo4j.database
         )

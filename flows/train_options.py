@@ -14,17 +14,26 @@ from extractor.encoders import TINY
 from nrskg.errors import ModelError
 
 TRAIN_OPTIONS = (
-    "ns", "epochs", "batch_size", "lr", "encoder_lr", "seed", "max_steps", "val_fraction", "tokenization",
-    "device", "loss", "positive_weight",
+    "ns", "ns_scope", "epochs", "batch_size", "lr", "encoder_lr", "seed", "max_steps", "val_fraction",
+    "tokenization", "device", "loss", "positive_weight", "d_e", "window_chars", "eval_every", "patience",
+    "curves", "target_precision",
 )  # fmt: skip
+# Options named for the person typing them rather than after their `TrainConfig` field.
+CONFIG_FIELDS = {"eval_every": "eval_every_steps", "curves": "curve_train_f1"}
 
 
 def train_config(encoder: str, **overrides: Any) -> TrainConfig:
-    """The encoder kind's defaults with the given (not None) `overrides`, which must be `TRAIN_OPTIONS`."""
+    """The encoder kind's defaults with the given (not None) `overrides`, which must be `TRAIN_OPTIONS`.
+
+    `window_chars` also sets the stride, so that a quarter of each training window overlaps the next.
+    """
     unknown = sorted(set(overrides) - set(TRAIN_OPTIONS))
     if unknown:
         raise TypeError(f"not training options: {unknown}")
     if overrides.get("loss") is not None and overrides["loss"] not in LOSSES:
         raise ModelError(f"loss {overrides['loss']!r} is not one of {', '.join(LOSSES)}")
+    given = {CONFIG_FIELDS.get(k, k): v for k, v in overrides.items() if v is not None}
+    if "window_chars" in given:
+        given["window_stride"] = given["window_chars"] * 3 // 4
     base = TINY_TRAIN if encoder == TINY else TrainConfig()
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(base, **given)

@@ -67,6 +67,7 @@ def train_flow(
     encoder: str = TINY,
     registry: str = "models",
     ns: int | None = None,
+    ns_scope: str | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
@@ -78,6 +79,12 @@ def train_flow(
     device: str | None = None,
     loss: str | None = None,
     positive_weight: float | None = None,
+    d_e: int | None = None,
+    window_chars: int | None = None,
+    eval_every: int | None = None,
+    patience: int | None = None,
+    curves: bool = False,
+    target_precision: float | None = None,
     min_improvement: float = 0.0,
 ) -> TrainOutcome:
     """Train on `data`, register the new version, and make it current if it beats the current model's F1.
@@ -87,9 +94,10 @@ def train_flow(
     comparison, so the new version is promoted only when there is no current model.
     """
     config = train_config(
-        encoder, ns=ns, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, seed=seed,
-        max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device, loss=loss,
-        positive_weight=positive_weight,
+        encoder, ns=ns, ns_scope=ns_scope, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr,
+        seed=seed, max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device,
+        loss=loss, positive_weight=positive_weight, d_e=d_e, window_chars=window_chars, eval_every=eval_every,
+        patience=patience, curves=curves, target_precision=target_precision,
     )  # fmt: skip
     root = Path(registry)
     staging = root / STAGING

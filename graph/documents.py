@@ -14,7 +14,7 @@ import neo4j
 import pandas as pd
 
 from graph import queries
-from nrskg.errors import GraphError
+from graph.connection import graph_error
 
 SENTENCE_FIELDS = ["sent_id", "doc_id", "text", "start", "end"]
 DOCUMENT_FIELDS = ["doc_id", "source", "model_version"]
@@ -33,7 +33,7 @@ def _read(driver: neo4j.Driver, cypher: str, params: dict, database: str | None)
             cypher, params, database_=database, routing_=neo4j.RoutingControl.READ
         )
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-        raise GraphError(f"reading documents from Neo4j failed: {e}") from e
+        raise graph_error(e, "reading documents") from e
     return [record.data() for record in records]
 
 

@@ -19,7 +19,7 @@ from nrskg.errors import GraphError
 RELATIONSHIP_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 LABEL_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 # Names the graph model itself uses; a relation or entity type must not shadow them.
-RESERVED_RELATIONSHIP_TYPES = frozenset({"MENTIONED_IN", "IN"})
+RESERVED_RELATIONSHIP_TYPES = frozenset({"MENTIONED_IN", "IN", "EVIDENCE"})
 RESERVED_LABELS = frozenset({"Entity", "Document", "Sentence"})
 
 # Positions inside an evidence string "sent_id|head_start|head_end|tail_start|tail_end|model_version".
@@ -127,18 +127,38 @@ SET e.surface_forms = known + [form IN row.surface_forms WHERE NOT form IN known
 
 
 def merge_relationships(rel_type: str) -> str:
-    """One relationship per (head, type, tail). Evidence merges as a set and `count` is its size, so
-    re-loading the same rows changes neither; `confidence` keeps the maximum ever seen."""
+    """One relationship per (head, type, tail), holding what a clinician's query needs: `count` of the places
+    it was read, the highest `confidence` seen, and a sample of at most `$sample` evidence strings.
+
+    Every place is also one `(:Sentence)-[:EVIDENCE {relation, tail_key, offsets, model_version}]->(head)`:
+    per-mention provenance lives in the graph's structure, where it scales, rather than in one property that
+    a triple repeated across a corpus would grow without bound. A place already recorded is not counted
+    again, so re-loading the same rows changes nothing.
+    """
     return f"""
 UNWIND $rows AS row
 MATCH (h:Entity {{key: row.head_key}})
 MATCH (t:Entity {{key: row.tail_key}})
 MERGE (h)-[r:{check_relationship_type(rel_type)}]->(t)
-ON CREATE SET r.relation = row.relation, r.first_seen = $now, r.confidence = row.confidence
-WITH r, row, coalesce(r.evidence, []) AS known
-WITH r, row, known + [item IN row.evidence WHERE NOT item IN known] AS evidence
-SET r.evidence = evidence,
-    r.count = size(evidence),
+ON CREATE SET r.relation = row.relation, r.first_seen = $now, r.confidence = row.confidence,
+              r.count = 0, r.evidence = []
+WITH h, r, row
+CALL (h, row) {{
+  UNWIND row.evidence AS ev
+  MATCH (s:Sentence {{sent_id: ev.sent_id}})
+  WITH s, ev
+  WHERE NOT EXISTS {{
+    (s)-[:EVIDENCE {{relation: row.relation, tail_key: row.tail_key, head_start: ev.head_start,
+                    head_end: ev.head_end, tail_start: ev.tail_start, tail_end: ev.tail_end}}]->(h)
+  }}
+  CREATE (s)-[:EVIDENCE {{relation: row.relation, tail_key: row.tail_key, head_start: ev.head_start,
+                         head_end: ev.head_end, tail_start: ev.tail_start, tail_end: ev.tail_end,
+                         model_version: row.model_version}}]->(h)
+  RETURN count(ev) AS added, collect(ev.item)[..$sample] AS fresh
+}}
+WITH r, row, added, fresh, coalesce(r.evidence, []) AS known
+SET r.count = coalesce(r.count, 0) + added,
+    r.evidence = (known + [item IN fresh WHERE NOT item IN known])[..$sample],
     r.confidence = CASE WHEN row.confidence > r.confidence THEN row.confidence ELSE r.confidence END,
     r.model_version = row.model_version,
     r.last_seen = $now
@@ -147,35 +167,41 @@ SET r.evidence = evidence,
 
 # --- re-extraction: run in the same transaction as the new write --------------------------------------------
 
-# Every evidence sentence's head is linked by MENTIONED_IN (the writer guarantees it), so the relationships
-# that carry evidence on these documents are found from the documents, through indexes, without a scan.
-# All their evidence on these documents goes, whatever model version wrote it: the new write brings back what
-# is still true (an edited text may say something else with the same model). A relationship left without
-# evidence is deleted only after the new write (DELETE_EMPTIED_RELATIONSHIPS): one found again survives with
-# its first_seen, its confidence restarting from the new one.
-STRIP_STALE_EVIDENCE = f"""
+# Re-extraction takes back everything the documents' sentences said (every model version: the new write then
+# says it again), found from the documents through their sentences' EVIDENCE links, without a scan; the
+# relationship is looked up between both ends, so a head with a million relationships costs nothing extra.
+# A relationship left with count 0 is deleted only after the new write (DELETE_EMPTIED_RELATIONSHIPS): one the
+# new model finds again survives with its first_seen, its confidence restarting from the new one.
+STRIP_DOCUMENT_EVIDENCE = f"""
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids
 WITH collect(s) AS sentences, collect(s.sent_id) AS sent_ids
 UNWIND sentences AS s
-MATCH (s)<-[:MENTIONED_IN]-(:Entity)-[r]->(:Entity)
-WITH DISTINCT r, sent_ids
-WITH r, [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
-WHERE size(kept) < size(r.evidence)
-SET r.evidence = kept,
-    r.count = size(kept),
+MATCH (s)-[e:EVIDENCE]->(h:Entity)
+CALL (e, h) {{
+  MATCH (t:Entity {{key: e.tail_key}})
+  MATCH (h)-[r]->(t)
+  WHERE r.relation = e.relation
+  RETURN r
+}}
+WITH r, sent_ids, collect(e) AS taken_back
+FOREACH (e IN taken_back | DELETE e)
+WITH r, r.count - size(taken_back) AS left,
+     [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
+SET r.count = left,
+    r.evidence = kept,
     r.model_version = CASE WHEN size(kept) > 0
                            THEN split(last(kept), '{_SEP}')[{_MODEL_VERSION}] ELSE r.model_version END,
-    r.confidence = CASE WHEN size(kept) > 0 THEN r.confidence ELSE 0.0 END
-WITH r, kept
-WHERE size(kept) = 0
+    r.confidence = CASE WHEN left > 0 THEN r.confidence ELSE 0.0 END
+WITH r, left
+WHERE left <= 0
 RETURN collect(elementId(r)) AS emptied
 """
 
 DELETE_EMPTIED_RELATIONSHIPS = """
 UNWIND $ids AS id
 MATCH ()-[r]->()
-WHERE elementId(r) = id AND size(r.evidence) = 0
+WHERE elementId(r) = id AND r.count <= 0
 DELETE r
 """
 
@@ -186,8 +212,8 @@ DELETE m
 RETURN collect(DISTINCT e.key) AS keys
 """
 
-# An edited document may have fewer sentences than its old version: those left over go (their mentions and
-# evidence went with STRIP_STALE_EVIDENCE and DELETE_DOCUMENT_MENTIONS).
+# An edited document may have fewer sentences than its old version: those left over go (their EVIDENCE links
+# went with STRIP_DOCUMENT_EVIDENCE, their mentions with DELETE_DOCUMENT_MENTIONS).
 DELETE_STALE_SENTENCES = """
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids AND NOT s.sent_id IN $sent_ids
@@ -207,13 +233,15 @@ DELETE_EVERYTHING = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1
 
 
 def create_relationships(rel_type: str) -> str:
-    """Blind CREATE of the rows `merge_relationships` writes: the benchmark's upper bound, never a load."""
+    """Blind CREATE of the rows `merge_relationships` writes, without EVIDENCE links: the benchmark's upper
+    bound, never a load."""
     return f"""
 UNWIND $rows AS row
 MATCH (h:Entity {{key: row.head_key}})
 MATCH (t:Entity {{key: row.tail_key}})
 CREATE (h)-[r:{check_relationship_type(rel_type)}]->(t)
-SET r.relation = row.relation, r.evidence = row.evidence, r.count = size(row.evidence),
+SET r.relation = row.relation, r.evidence = [ev IN row.evidence | ev.item][..$sample],
+    r.count = size(row.evidence),
     r.confidence = row.confidence, r.model_version = row.model_version,
     r.first_seen = $now, r.last_seen = $now
 """

@@ -3,7 +3,8 @@
 Two guards refuse writes. First the query is planned with EXPLAIN (nothing runs) and its query type checked,
 so a write is refused with a clear message before any work; then the query runs in a READ transaction, where
 Neo4j itself rejects a write that slipped past the plan (e.g. inside a procedure); that error is translated
-too.
+too. The plan is also searched for LOAD CSV, which reads files and URLs rather than the graph: refused here,
+and the local server allows it no file and no address either (graph/java/Neo4jLauncher.java).
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import neo4j
 import neo4j.graph
 import neo4j.time
 
+from graph.connection import graph_error
 from nrskg.errors import GraphError, ReadOnlyQueryError
 
 # Query types the server reports for a plan: r(ead), w(rite), rw (read and write), s(chema).
 WRITING_QUERY_TYPES = frozenset({"w", "rw", "s"})
 _ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
 _EXPLAIN_OR_PROFILE = re.compile(r"^\s*(?:EXPLAIN|PROFILE)\b", re.IGNORECASE)
+# Plan operators that read outside the graph ("LoadCSV@neo4j" in 5.26: the suffix names the runtime).
+OUTSIDE_OPERATORS = frozenset({"LoadCSV"})
+READ_ONLY_HINT = "Only queries that read the graph run here (MATCH ... RETURN)"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,12 @@ def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], 
     plan = tx.run("EXPLAIN " + _EXPLAIN_OR_PROFILE.sub("", cypher), params).consume()
     if plan.query_type in WRITING_QUERY_TYPES:
         raise ReadOnlyQueryError(
-            f"refused: this query would write (query type {plan.query_type!r}); only reading queries run here"
+            f"refused: this query would write (query type {plan.query_type!r})", hint=READ_ONLY_HINT
+        )
+    if OUTSIDE_OPERATORS & _operators(plan.plan or {}):
+        raise ReadOnlyQueryError(
+            "refused: LOAD CSV reads files or URLs, not the graph",
+            hint="Load data with `nrskg ingest`; " + READ_ONLY_HINT[0].lower() + READ_ONLY_HINT[1:],
         )
     result = tx.run(cypher, params)
     rows: list[dict[str, Any]] = []
@@ -89,6 +99,14 @@ def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], 
     columns = list(result.keys())
     result.consume()  # discards what is left past the limit
     return ReadResult(columns, rows, truncated)
+
+
+def _operators(plan: Mapping[str, Any]) -> set[str]:
+    """Every operator in a plan tree, without its runtime suffix."""
+    found = {str(plan.get("operatorType", "")).split("@")[0]}
+    for child in plan.get("children", []):
+        found |= _operators(child)
+    return found
 
 
 def read_table(
@@ -109,10 +127,14 @@ def read_table(
             return session.execute_read(work, cypher, dict(params or {}), limit)
     except neo4j.exceptions.Neo4jError as e:
         if e.code == _ACCESS_MODE_CODE:
-            raise ReadOnlyQueryError(f"refused: no writing in a read transaction ({e.message})") from e
-        raise GraphError(f"query failed: {e.message or e}") from e
-    except neo4j.exceptions.DriverError as e:
-        raise GraphError(f"query failed: {e}") from e
+            raise ReadOnlyQueryError(
+                f"refused: no writing in a read transaction ({e.message})", hint=READ_ONLY_HINT
+            ) from e
+        if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):
+            raise GraphError(f"query failed: {e.message or e}", hint="Fix the query") from e
+        raise graph_error(e, "running the query") from e
+    except (neo4j.exceptions.DriverError, OSError) as e:
+        raise graph_error(e, "running the query") from e
 
 
 def run_read(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import neo4j
 
 from graph import queries
+from graph.connection import graph_error
 from graph.queries import LABEL_PATTERN, RELATIONSHIP_TYPE_PATTERN, check_label, check_relationship_type
 from nrskg.errors import GraphError, UnknownRelationError
 
@@ -143,5 +144,5 @@ def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> list[str
                 logger.debug("schema: %s ensured", name)
             session.run(queries.AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS).consume()
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-        raise GraphError(f"could not create constraints and indexes: {e}") from e
+        raise graph_error(e, "creating constraints and indexes") from e
     return list(queries.SCHEMA_STATEMENTS)

@@ -5,6 +5,10 @@ No Neo4j server package exists on PyPI or Debian, so the first use resolves the 
 every later start runs plain `java` offline. The JVM is detached in its own session, so it outlives the
 command that started it; its pid file, launcher log and store live in the data directory
 (`~/.local/share/nrskg/neo4j` or `$NRSKG_NEO4J_HOME`). Bolt and HTTP listen on 127.0.0.1 only.
+
+Authentication is on by default: the first start generates the password of user `neo4j` (or takes
+`$NEO4J_PASSWORD`) and keeps it in the data directory, readable by its owner only (`graph.passwords`); clients
+on this machine find it there (`local_password`). LOAD CSV reads no file and no URL (Neo4jLauncher.java).
 """
 
 from __future__ import annotations
@@ -26,15 +30,16 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from graph import passwords
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
-from nrskg.errors import GraphError
+from nrskg.errors import GraphError, PermanentGraphError
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +125,9 @@ class ServerInfo:
 # Where things live
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """`$NRSKG_NEO4J_HOME`, else `~/.local/share/nrskg/neo4j`: the store outlives caches and checkouts."""
-    env = os.environ.get("NRSKG_NEO4J_HOME")
+    env = (os.environ if environ is None else environ).get("NRSKG_NEO4J_HOME")
     return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "nrskg" / "neo4j"
 
 
@@ -451,14 +456,31 @@ def status(data_dir: Path | None = None) -> ServerInfo | None:
     return None
 
 
-def _password(auth: bool, password: SecretStr | str | None) -> SecretStr | None:
+def _password(auth: bool, password: SecretStr | str | None, data_dir: Path) -> SecretStr | None:
+    """The password to start with: given, else $NEO4J_PASSWORD, else the stored one, else a new one."""
     if not auth:
         return None
     if password is None:
         password = os.environ.get("NEO4J_PASSWORD") or None
     if password is None:
-        raise GraphError("auth is on but no password was given: set NEO4J_PASSWORD (8 characters or more)")
+        return passwords.read_password(data_dir) or passwords.new_password()
     return password if isinstance(password, SecretStr) else SecretStr(password)
+
+
+def local_password(uri: str, data_dir: Path | None = None) -> SecretStr | None:
+    """The stored password of the local server at `uri`, for clients that were given none.
+
+    Only when our launcher runs for `data_dir` at exactly that URI with auth on: the password is never sent to
+    whatever else might listen on a port after our server stopped.
+    """
+    info = status(data_dir)
+    if info is None or not info.auth or _loopback_alias(uri) != info.uri:
+        return None
+    return passwords.read_password(info.data_dir)
+
+
+def _loopback_alias(uri: str) -> str:
+    return uri.replace("://localhost:", f"://{HOST}:", 1)
 
 
 def _wait_ready(
@@ -467,7 +489,13 @@ def _wait_ready(
     """Wait for the launcher's ready line, then for Bolt to answer a real handshake (verify_connectivity)."""
     _wait_for_ready_line(proc, info.log_file, timeout_s)
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
-        verify(drv, info.uri)
+        try:
+            verify(drv, info.uri)
+        except PermanentGraphError as e:  # the store was given another password before
+            raise GraphError(
+                f"the store in {info.data_dir} keeps another password for user neo4j than the one nrskg has",
+                hint="Set NEO4J_PASSWORD to it (it is then saved for the CLI), or start with --no-auth",
+            ) from e
 
 
 def start(
@@ -475,7 +503,7 @@ def start(
     port: int = DEFAULT_BOLT_PORT,
     http_port: int | None = None,
     *,
-    auth: bool = False,
+    auth: bool = True,
     password: SecretStr | str | None = None,
     heap: str = DEFAULT_HEAP,
     pagecache: str = DEFAULT_PAGECACHE,
@@ -484,20 +512,21 @@ def start(
     """Start Neo4j for `data_dir` on 127.0.0.1:`port` and wait until Bolt answers; idempotent.
 
     If a server already runs for `data_dir` it is returned as it is (its port may differ from `port`: the
-    returned `uri` is the truth). With `auth`, the initial password of user `neo4j` is `password` or
-    `$NEO4J_PASSWORD`; it reaches the JVM through its environment only. `http_port` adds the HTTP API and,
-    when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a port is
-    taken, or the JVM dies (with the tail of its log).
+    returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
+    `password`, else `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches
+    the JVM through its environment only and is stored (mode 0600) once the server accepts it. `http_port`
+    adds the HTTP API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn
+    is missing, a port is taken, or the JVM dies (with the tail of its log).
     """
     data_dir = (data_dir or default_data_dir()).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the store, the password: its owner's alone
     with _locked(data_dir / LOCK_FILE):
         running = status(data_dir)
         if running is not None:
             if (running.port, running.http_port) != (port, http_port):
                 log.warning("Neo4j for %s already runs at %s; not restarting it", data_dir, running.uri)
             return running
-        secret = _password(auth, password)
+        secret = _password(auth, password, data_dir)
         for wanted in (port, http_port):
             if wanted is not None and not _port_free(wanted):
                 raise GraphError(
@@ -553,6 +582,8 @@ def start(
             _terminate(proc.pid, STOP_TIMEOUT_S)
             _forget(data_dir)
             raise
+        if secret is not None and passwords.read_password(data_dir) != secret:
+            log.info("password of user neo4j saved in %s", passwords.save_password(data_dir, secret))
         log.info("Neo4j ready at %s", info.uri)
         return info
 

@@ -8,6 +8,10 @@ retries fire.
 Re-extraction (`replace_documents`) *deletes* stale provenance rather than marking it superseded: readers and
 the cookbook then never need a version filter, and the old model's output stays in its run folder's Parquet
 files.
+
+Provenance per place (sentence and offsets) is one small EVIDENCE relationship from the sentence to the head;
+the (head)-[relation]->(tail) relationship keeps only its count, confidence and a sample of at most
+`EVIDENCE_SAMPLE` places, so a triple that a corpus repeats ten thousand times keeps a bounded size.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import neo4j
 from tqdm import tqdm
 
 from graph import queries
+from graph.connection import graph_error
 from graph.schema import GraphSchema
 from graph.types import GraphBatch, WriteCounters, graph_key
 from nrskg.errors import DataFormatError, GraphError
@@ -30,6 +35,7 @@ from nrskg.errors import DataFormatError, GraphError
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 1000
+EVIDENCE_SAMPLE = 10  # evidence strings kept on a relationship; `count` says how many places there are
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ def plan_statements(
                 "relation": r.relation,
                 "confidence": r.confidence,
                 "model_version": r.model_version,
-                "evidence": _unique(ev.encode(r.model_version) for ev in r.evidence),
+                "evidence": [
+                    {**ev.model_dump(), "item": ev.encode(r.model_version)} for ev in _unique(r.evidence)
+                ],
             }
         )
         mentions += [(key, ev.sent_id) for ev in r.evidence for key in (r.head_key, r.tail_key)]
@@ -100,7 +108,7 @@ def plan_statements(
     mention_rows = [{"entity_key": graph_key(key), "sent_id": sent_id} for key, sent_id in _unique(mentions)]
     kinds.append(("mentions", queries.MERGE_MENTIONS, mention_rows, {}))
     kinds += [
-        (f"relations:{t}", queries.merge_relationships(t), rows, {"now": now})
+        (f"relations:{t}", queries.merge_relationships(t), rows, {"now": now, "sample": EVIDENCE_SAMPLE})
         for t, rows in relation_rows.items()
     ]
     return [
@@ -129,10 +137,6 @@ def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement
     return total
 
 
-def _graph_error(what: str, e: Exception) -> GraphError:
-    return GraphError(f"writing {what} to Neo4j failed: {e}")
-
-
 def write_graph(
     driver: neo4j.Driver,
     batch: GraphBatch,
@@ -154,7 +158,7 @@ def write_graph(
             try:
                 total += session.execute_write(_run_statements, [st])
             except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-                raise _graph_error(f"{len(st.params['rows'])} {st.what} rows", e) from e
+                raise graph_error(e, f"writing {len(st.params['rows'])} {st.what} rows") from e
     logger.info("graph write: %s", total)
     return total
 
@@ -172,7 +176,7 @@ def _replace_in_one_transaction(
         value = result.single(strict=True)[field]
         return value, _counters(result.consume())
 
-    emptied, total = single(queries.STRIP_STALE_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
+    emptied, total = single(queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
     keys, counters = single(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
     total += counters
     total += _counters(
@@ -199,12 +203,13 @@ def replace_documents(
     """Swap in a new extraction of `doc_ids` (a new model version, or an edited text) in ONE transaction: no
     reader sees half of it.
 
-    On those documents, all evidence items are removed, sentences the batch no longer has are deleted, a
-    relationship left without evidence (and not found again) is deleted, mentions are replaced by the
-    batch's, entities left with no link at all are deleted, and the documents are marked as loaded by
-    `model_version` (what the flows read to skip or re-extract them). Other documents are untouched, so a
-    relationship also read elsewhere survives with that evidence. The whole replacement is one transaction
-    held in server memory: call it per document or small group of documents, not for a whole corpus.
+    What those documents' sentences said before (evidence of any model version) is taken back and the batch
+    says it again: counts go down and up, sentences the batch no longer has are deleted, a relationship left
+    without evidence (and not found again) is deleted, mentions are replaced by the batch's, entities left
+    with no link at all are deleted, and the documents are marked as loaded by `model_version` (what the
+    flows read to skip or re-extract them). Evidence from other documents is untouched, so a relationship
+    also read elsewhere survives with that evidence. The whole replacement is one transaction held in server
+    memory: call it per document or small group of documents, not for a whole corpus.
     """
     doc_set = set(doc_ids)
     # The batch's own validation ties every sentence to one of its documents, so checking these suffices.
@@ -225,6 +230,6 @@ def replace_documents(
                 _replace_in_one_transaction, sorted(doc_set), sent_ids, model_version, statements, now
             )
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-        raise _graph_error(f"the re-extraction of {len(doc_set)} documents", e) from e
+        raise graph_error(e, f"writing the extraction of {len(doc_set)} documents") from e
     logger.info("replaced %d documents with model %s: %s", len(doc_set), model_version, total)
     return total

@@ -1,11 +1,26 @@
 """One root exception for the whole project, with a subclass per layer.
 
-The library raises; only the CLI (`flows.cli`) turns these into messages and exit codes.
+The library raises; only the CLI (`flows.cli`) turns these into messages and exit codes. An error that the
+user can do something about says what, in `hint`: the CLI prints `error: <cause>. <what to do>` on one line.
 """
+
+from __future__ import annotations
 
 
 class NrskgError(Exception):
-    """Root of every error this project raises on purpose."""
+    """Root of every error this project raises on purpose.
+
+    `hint` is the remedy ("start it with `nrskg neo4j start`"); `str()` joins cause and remedy, so logs,
+    tracebacks and the CLI all show both.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint  # in __dict__, so it survives pickling (Prefect stores task failures)
+
+    def __str__(self) -> str:
+        cause = super().__str__()
+        return f"{cause.rstrip(' .')}. {self.hint}" if self.hint else cause
 
 
 class DataFormatError(NrskgError):
@@ -20,12 +35,16 @@ class GraphError(NrskgError):
     """Neo4j could not be started, reached or written as asked."""
 
 
+class PermanentGraphError(GraphError):
+    """A Neo4j failure that the same request will meet again (credentials, URI, query): never retried."""
+
+
 class UnknownRelationError(GraphError):
     """A relation type that is not in the whitelisted relation schema."""
 
 
 class ReadOnlyQueryError(GraphError):
-    """A query submitted for reading tried to write."""
+    """A query submitted for reading tried to write, or to read outside the graph (LOAD CSV)."""
 
 
 class PipelineError(NrskgError):

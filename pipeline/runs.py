@@ -26,6 +26,7 @@ from nrskg.errors import PipelineError
 
 TABLES = ("manifest", "sentences", "triples", "entities", "relations")
 SUMMARY = "summary.json"
+NOT_REACHED = "not_reached"  # manifest status of a document whose chunk a failed run never got to
 
 
 class Stage(StrEnum):
@@ -43,7 +44,7 @@ STAGE_FILES: dict[Stage, tuple[str, ...]] = {
     Stage.SPLIT: ("sentences.parquet",),
     Stage.EXTRACT: ("triples.parquet",),
     Stage.DEDUP: ("entities.parquet", "relations.parquet"),
-    Stage.LOAD: (SUMMARY,),  # the summary is written after the load, so it marks the run done
+    Stage.LOAD: (SUMMARY,),  # written after the load, so it marks the run done, unless its status is failed
 }
 
 
@@ -145,7 +146,7 @@ def table_counts(
     counts: dict[str, Any] = {
         "documents": {
             "seen": len(manifest),
-            **{s: int((status == s).sum()) for s in ("new", "skipped", "loaded")},
+            **{s: int((status == s).sum()) for s in ("new", "skipped", "loaded", NOT_REACHED)},
             "failed": len(failed),
         },
         "failures": {kind: int(n) for kind, n in sorted(failed.value_counts().items())},
@@ -160,7 +161,8 @@ def table_counts(
 
 
 def write_summary(run_dir: Path | str, summary: dict[str, Any]) -> Path:
-    """Write `summary.json` (counts and timings), atomically; this marks the run as loaded."""
+    """Write `summary.json` (counts and timings), atomically; this marks the run as loaded unless its
+    `status` is `failed` (then it records the error and how far the run got)."""
     text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)
     return _atomic_write(Path(run_dir) / SUMMARY, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
 
@@ -186,6 +188,8 @@ def completed_stages(run_dir: Path | str) -> list[Stage]:
     for stage in Stage:
         if not all((run_dir / name).is_file() for name in STAGE_FILES[stage]):
             break
+        if stage is Stage.LOAD and read_summary(run_dir).get("status") == "failed":
+            break  # a failed run records how far it got, but its load is not done
         done.append(stage)
     return done
 

@@ -68,11 +68,12 @@ def neo4j_uri(local_neo4j: server.ServerInfo | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def neo4j_settings(neo4j_uri: str) -> Neo4jSettings:
-    """Settings for the test server: credentials from NEO4J_* when external, none for the local one."""
-    if _external_uri():
+def neo4j_settings(local_neo4j: server.ServerInfo | None, neo4j_uri: str) -> Neo4jSettings:
+    """Settings for the test server: credentials from NEO4J_* when external, else the password that the local
+    one generated (auth is on, as in every local start)."""
+    if local_neo4j is None:
         return Neo4jSettings.from_env()
-    return Neo4jSettings(uri=neo4j_uri)
+    return Neo4jSettings(uri=neo4j_uri, password=server.local_password(neo4j_uri, local_neo4j.data_dir))
 
 
 @pytest.fixture(scope="session")

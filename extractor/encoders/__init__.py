@@ -1,4 +1,5 @@
-"""Encoders that work offline: a tiny random BERT for tests and e5-small converted from a PyPI wheel."""
+"""Encoders that work offline: a tiny random BERT for tests, and converted pretrained ones: bge-small-zh (the
+default real encoder, from a Maven Central jar, `encoders.bge`) and multilingual-e5-small (a PyPI wheel)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def resolve_encoder(
     except (OSError, ValueError) as e:
         raise ModelError(
             f"encoder {spec!r} is neither a local directory nor a hub id that could be loaded ({e}); "
-            "download it where the hub is reachable, or use `nrskg encoder e5 --out DIR` or `--encoder tiny`"
+            "download it where the hub is reachable, or use `nrskg encoder bge-zh --out DIR` "
+            "or `--encoder tiny`"
         ) from e
     return spec
 

@@ -1,20 +1,9 @@
-"""`nrskg` command line: one module per command group; each parses options and calls a library function."""
+"""`nrskg` command line: one module per command group; each parses options and calls a library function.
 
-from flows.cli import (
-    data,  # noqa: F401
-    encoder,  # noqa: F401
-    evaluate,  # noqa: F401
-    extract,  # noqa: F401
-    models,  # noqa: F401
-    neo4j,  # noqa: F401
-    pretrain,  # noqa: F401
-    query,  # noqa: F401
-    run,  # noqa: F401
-    train,  # noqa: F401
-    view,  # noqa: F401
-)
+Command modules register themselves on `app` when imported; `_commands.COMMAND_MODULES` says which module
+holds which command, so that a command imports only its own module (and `nrskg query` no torch or Prefect).
+"""
+
 from flows.cli._app import app
-
-# Command modules register themselves on `app` when imported (one import line each).
 
 __all__ = ["app"]

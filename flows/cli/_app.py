@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import functools
+import logging
+import traceback
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import click
 import typer
 
+from flows.cli._commands import LazyGroup
+from flows.cli._failures import silence_after_error, without_tracebacks
 from flows.logs import configure_console
 from nrskg.errors import NrskgError
 
 app = typer.Typer(
-    name="nrskg", help="Knowledge graphs from Chinese diabetes literature.", no_args_is_help=True
+    name="nrskg",
+    help="Knowledge graphs from Chinese diabetes literature.",
+    no_args_is_help=True,
+    cls=LazyGroup,  # imports only the module of the command that runs
 )
 data_app = typer.Typer(help="Data sets: statistics and oracle recall.", no_args_is_help=True)
 encoder_app = typer.Typer(help="Encoders that work offline.", no_args_is_help=True)
@@ -26,19 +34,35 @@ R = TypeVar("R")
 
 
 def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Print our own errors as one line and exit 1, like spaCy's `show_validation_error`."""
+    """End a failed command with one `error: <cause>. <what to do>` line on stderr and exit code 1, like
+    spaCy's `show_validation_error`; the traceback only with `-v`. Errors not our own are bugs: say so."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except NrskgError as e:
-            typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as e:  # noqa: BLE001 - every failure ends in one line; -v shows the traceback
+            verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+            if verbose:
+                traceback.print_exc()
+            silence_after_error()
+            typer.secho(f"error: {_message(e, verbose)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=1) from e
 
     return wrapper
 
 
+def _message(e: Exception, verbose: bool) -> str:
+    if isinstance(e, NrskgError):
+        return str(e)
+    where = "the traceback is above" if verbose else "run it again with -v for the traceback"
+    return f"unexpected {type(e).__name__}: {e}. This is a bug in nrskg: {where}, and please report it"
+
+
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs and tracebacks.")) -> None:
     configure_console(verbose)
+    if not verbose:
+        without_tracebacks()  # after configure_console: it filters the console handler that call installs

@@ -23,8 +23,18 @@ def evaluate_cli(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = DEFAULT_BATCH_SIZE,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="Score only triples at or above this confidence (0: every decoded triple).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Exact (subject, relation, object) match per sentence."""
     examples = [example for doc in load(data, fmt) for example in doc.examples]
-    report = evaluate(Extractor.load(model, device, batch_size), examples, progress=not as_json)
+    extractor = Extractor.load(model, device, batch_size)
+    report = evaluate(extractor, examples, progress=not as_json, min_confidence=min_confidence)
     typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.to_text())

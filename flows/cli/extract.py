@@ -25,7 +25,17 @@ def extract_cli(
         int | None,
         typer.Option("--row-block", min=1, help="Score the table in blocks of rows to cap memory."),
     ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="Keep triples at or above this confidence; default: the model's own, calibrated in training "
+            "for validation precision >= 0.9 (0 keeps every decoded triple).",
+        ),
+    ] = None,
 ) -> None:
     """Batched, length-bucketed extraction over all relation types."""
-    frame = extract_file(model, input_path, out, device, batch_size, row_block)
+    frame = extract_file(model, input_path, out, device, batch_size, row_block, min_confidence)
     typer.echo(f"{out}: {len(frame)} triples from {frame['sent_id'].nunique()} texts with triples")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import cli_errors, neo4j_app
-from graph import server
+from graph import passwords, server
 from nrskg.errors import GraphError
 
 DataDirOption = Annotated[
@@ -23,7 +23,7 @@ DataDirOption = Annotated[
 
 def _describe(info: server.ServerInfo) -> str:
     browser = f", Browser {info.browser_url}" if info.browser_url else ""
-    auth = "auth on" if info.auth else "auth off"
+    auth = f"auth on, password in {passwords.password_file(info.data_dir)}" if info.auth else "auth off"
     return f"Neo4j {info.version} at {info.uri} ({auth}{browser}; pid {info.pid}, log {info.log_file})"
 
 
@@ -36,8 +36,14 @@ def start_cli(
         int | None, typer.Option("--http-port", help="Also serve HTTP and Neo4j Browser on this port.")
     ] = None,
     auth: Annotated[
-        bool, typer.Option("--auth/--no-auth", help="Require a password (initial one from $NEO4J_PASSWORD).")
-    ] = False,
+        bool,
+        typer.Option(
+            "--auth/--no-auth",
+            help="Require the password of user neo4j: $NEO4J_PASSWORD or one generated at the first "
+            "start, kept in DATA_DIR/nrskg-neo4j.password (mode 0600) where the CLI and flows find it. "
+            "--no-auth lets every local user read and write the graph.",
+        ),
+    ] = True,
     heap: Annotated[str, typer.Option("--heap", help="JVM heap (-Xmx).")] = server.DEFAULT_HEAP,
     pagecache: Annotated[
         str, typer.Option("--pagecache", help="Page cache size.")

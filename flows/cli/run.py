@@ -1,4 +1,8 @@
-"""`nrskg ingest`, `reextract`, `demo`: the Prefect flows in ephemeral mode (no Prefect server needed)."""
+"""`nrskg ingest`, `reextract`, `demo`: the Prefect flows in ephemeral mode (no Prefect server needed).
+
+Before a flow starts, the commands check what would make it fail at once: Neo4j first (before torch and
+Prefect are even imported, so a server that is down costs a second), then the model and the device.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import typer
 
 from flows.cli._app import app, cli_errors
 from flows.cli._output import table_lines
+from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
+from graph.settings import Neo4jSettings
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
 Model = Annotated[
@@ -38,6 +44,7 @@ def ingest_cli(
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
+    _check_first(model, registry, device)
     from flows.ingest import ingest, summary_rows
 
     summary = ingest(str(corpus), model, registry, runs_root, device, batch_size)
@@ -60,6 +67,7 @@ def reextract_cli(
     as_json: AsJson = False,
 ) -> None:
     """Re-extract documents an older model version loaded with the current model; stale triples go."""
+    _check_first(model, registry, device)
     from flows.reextract import reextract
 
     summary = reextract(model, registry, doc_ids, device, batch_size)
@@ -70,6 +78,13 @@ def reextract_cli(
     typer.echo(
         "\n".join(table_lines(rows + [(k.replace("_", " "), str(v)) for k, v in summary.graph.items()]))
     )
+
+
+def _check_first(model: str | None, registry: str, device: str) -> None:
+    check(Neo4jSettings.from_env())
+    from flows.preflight import check_model  # imports torch: after the quick Neo4j check
+
+    check_model(model, registry, device)
 
 
 @app.command("demo")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from extractor.configuration import LOSSES
+from extractor.configuration import LOSSES, TrainConfig
 from extractor.datasets import FORMATS
 from extractor.encoders import TINY
 from extractor.train import train
@@ -24,7 +24,9 @@ def train_cli(
     encoder: Annotated[
         str, typer.Option("--encoder", help="A local HF directory, a cached hub id, or 'tiny'.")
     ] = TINY,
-    ns: Annotated[int | None, typer.Option("--ns", min=1, help="Relation types scored per batch.")] = None,
+    ns: Annotated[
+        int | None, typer.Option("--ns", min=1, help="Relation types scored per sentence (or per batch).")
+    ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the head.")] = None,
@@ -41,21 +43,56 @@ def train_cli(
     ] = None,
     tokenization: Annotated[str | None, typer.Option("--tokenization", help="'char' or 'subword'.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
-    loss: Annotated[str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)}.")] = None,
     positive_weight: Annotated[
         float | None,
-        typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (1: plain mean)."),
+        typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (softmax/bce losses)."),
+    ] = None,
+    loss: Annotated[
+        str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {TrainConfig.loss}).")
+    ] = None,
+    ns_scope: Annotated[
+        str | None,
+        typer.Option(
+            "--ns-scope", help="Sample negative relation types per 'sentence' (default) or 'batch'."
+        ),
+    ] = None,
+    d_e: Annotated[int | None, typer.Option("--d-e", min=1, help="Width of the pair representation.")] = None,
+    window_chars: Annotated[
+        int | None, typer.Option("--window-chars", min=8, help="Characters per training window.")
+    ] = None,
+    eval_every: Annotated[
+        int | None,
+        typer.Option("--eval-every", min=1, help="Steps between evaluations (default: per epoch)."),
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option("--patience", min=1, help="Evaluations without improvement before stopping.")
+    ] = None,
+    curves: Annotated[
+        bool,
+        typer.Option("--curves", help="Also score a training sample at each evaluation (metrics.jsonl)."),
+    ] = False,
+    target_precision: Annotated[
+        float | None,
+        typer.Option(
+            "--target-precision",
+            min=0.0,
+            max=1.0,
+            help="Validation precision the default min confidence must reach "
+            f"(default {TrainConfig.target_precision}).",
+        ),
     ] = None,
 ) -> None:
     """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
     config = train_config(
-        encoder, ns=ns, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, seed=seed,
-        max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device, loss=loss,
-        positive_weight=positive_weight,
+        encoder, ns=ns, ns_scope=ns_scope, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr,
+        seed=seed, max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device,
+        loss=loss, positive_weight=positive_weight, d_e=d_e, window_chars=window_chars, eval_every=eval_every,
+        patience=patience, curves=curves, target_precision=target_precision,
     )  # fmt: skip
     result = train(data, fmt, encoder, out, config)
     typer.echo(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
         f"({result.metrics['selected_on']}), train F1 {result.train_f1:.4f}, "
-        f"{result.steps} steps in {result.wall_time_s:.1f} s"
+        f"{result.steps} steps in {result.wall_time_s:.1f} s; "
+        f"default min confidence {result.metrics['min_confidence']['min_confidence']:.2f}"
     )

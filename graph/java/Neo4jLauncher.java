@@ -5,9 +5,15 @@
 // Usage: java -cp <lib/*>:<classes> Neo4jLauncher --home DIR --bolt-port N --pagecache SIZE [--http-port N] [--auth]
 // With --auth, the initial password of user `neo4j` comes from the environment variable NEO4J_PASSWORD (never from
 // the command line, which other users can read in `ps`), and it is never printed.
+// LOAD CSV can read no file and no URL: whoever can run Cypher here must not read the machine's files through it
+// (e.g. /etc/passwd) nor send the graph's contents to, or fetch from, a network address.
 
+import inet.ipaddr.IPAddressString;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.neo4j.configuration.GraphDatabaseInternalSettings;
@@ -36,9 +42,15 @@ public final class Neo4jLauncher {
 
     private Neo4jLauncher() {}
 
-    public static void main(String[] argv) throws InterruptedException {
+    /** Every IPv4 and IPv6 address: LOAD CSV may fetch from none. */
+    static final List<IPAddressString> EVERY_ADDRESS =
+            List.of(new IPAddressString("0.0.0.0/0"), new IPAddressString("::/0"));
+
+    public static void main(String[] argv) throws InterruptedException, IOException {
         Map<String, String> args = parse(argv);
         Path home = Path.of(require(args, "--home")).toAbsolutePath();
+        // An empty import folder of its own, should file URLs ever be allowed again: never the working directory.
+        Path importDir = Files.createDirectories(home.resolve("import"));
         int boltPort = Integer.parseInt(require(args, "--bolt-port"));
         boolean auth = args.containsKey("--auth");
 
@@ -52,6 +64,9 @@ public final class Neo4jLauncher {
                 .setConfig(GraphDatabaseSettings.auth_enabled, auth)
                 .setConfig(HttpsConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.udc_enabled, false)
+                .setConfig(GraphDatabaseSettings.allow_file_urls, false)
+                .setConfig(GraphDatabaseSettings.load_csv_file_url_root, importDir)
+                .setConfig(GraphDatabaseInternalSettings.cypher_ip_blocklist, EVERY_ADDRESS)
                 // Netty waits this many quiet seconds per Bolt connector after the store is closed: 5 s by
                 // default, twice, which made every stop take ~11 s for nothing.
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)

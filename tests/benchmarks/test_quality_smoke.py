@@ -18,10 +18,11 @@ from benchmarks.quality import (
     merge,
     parse_args,
     plan_runs,
-    positive_types_per_batch,
+    positive_types,
     resolve_ns,
     run,
     scored_types,
+    union_types,
 )
 from extractor.datasets import Document
 from extractor.encoders import TinyEncoderConfig
@@ -49,14 +50,20 @@ def test_loss_weight_and_pair_width_reach_every_arm() -> None:
     assert parse_args([])[0].positive_weight == 1.0  # the plain mean unless asked
 
 
-def test_positive_types_are_counted_per_batch_and_bound_the_scored_types() -> None:
+def test_positive_types_are_counted_per_sentence_and_batch_and_bound_the_scored_types() -> None:
     a, b = Entity(0, 1, "甲"), Entity(1, 2, "乙")
     examples = [Example("甲乙", [Triple(a, rel, b)]) for rel in ("r1", "r2", "r3", "r1")]
     config = QualityConfig(batch_size=2, window_chars=8)
-    positives = positive_types_per_batch([Document("d", "d.json", examples)], config)
-    assert len(positives) == 2 and sum(positives) in (3, 4)  # {r1,r2,r3,r1} in two batches of two
-    assert scored_types([6, 12], 2, 16) == 9.0  # NS below the positives: positives only
-    assert scored_types([6, 12], 10, 16) == 11.0 and scored_types([6, 12], 16, 16) == 16.0
+    docs = [Document("d", "d.json", examples)]
+    assert positive_types(docs, config) == [[1, 1], [1, 1]]  # each sentence holds one type
+    assert sorted(union_types(docs, config)) in ([1, 2], [2, 2])  # {r1,r2,r3,r1} in two batches of two
+    # Per batch the union is kept; per sentence, each row scores max(NS, the batch's largest count).
+    assert scored_types([[1, 1]], 2, 16, "batch", [6, 12]) == 9.0
+    assert scored_types([[1, 3], [0, 12]], 2, 16, "sentence", []) == (3 + 12) / 2
+    assert (
+        scored_types([[1, 3]], 10, 16, "sentence", []) == 10.0
+        and scored_types([], 16, 16, "batch", []) == 16.0
+    )
 
 
 def test_summary_reports_mean_std_and_range() -> None:

@@ -9,7 +9,7 @@ import torch
 
 from benchmarks.reference_head import ReferenceOneRelHead, onerel_labels
 from benchmarks.speed import SpeedConfig, main, report, run, save_result
-from extractor.model import IGNORE_INDEX
+from extractor.losses import IGNORE_INDEX
 from nrskg.errors import ModelError
 
 TOY = SpeedConfig(

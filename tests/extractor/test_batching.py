@@ -7,7 +7,7 @@ import torch
 
 from extractor import tagging
 from extractor.batching import EncodedExample, collate, length_batches, pad_inputs
-from extractor.model import IGNORE_INDEX
+from extractor.losses import IGNORE_INDEX
 
 
 def test_length_batches_cover_every_index_once_in_similar_lengths():
@@ -51,3 +51,17 @@ def test_collate_drops_triples_of_relations_not_sampled():
     item = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(0, 0, 0, 1, 1)])
     batch = collate([item], np.array([2, 3]), pad_id=0)
     assert int(batch.labels[0, :2, :2].abs().sum()) == 0  # relation 0 not scored: its cells are not labelled
+
+
+def test_collate_gives_each_sentence_its_own_relation_columns():
+    first = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(4, 0, 0, 1, 1)])
+    second = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(1, 1, 1, 0, 0)])
+    batch = collate([first, second], np.array([[0, 4], [1, 2]]), pad_id=0)
+    assert batch.relation_ids.tolist() == [[0, 4], [1, 2]]
+    # Sentence 0's relation 4 is its column 1; sentence 1's relation 1 is its column 0.
+    assert torch.equal(
+        batch.labels[0, :2, :2], torch.as_tensor(tagging.encode([(1, 0, 0, 1, 1)], 2, 2)).permute(1, 2, 0)
+    )
+    assert torch.equal(
+        batch.labels[1, :2, :2], torch.as_tensor(tagging.encode([(0, 1, 1, 0, 0)], 2, 2)).permute(1, 2, 0)
+    )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from extractor.evaluate import score
+from extractor.evaluate import confidence_curve, score, threshold_for_precision
 
 DRUG, SYMPTOM = "Drug_Disease", "Symptom_Disease"
 
@@ -56,3 +56,17 @@ def test_report_as_json_and_text():
 def test_mismatched_lengths_are_an_error():
     with pytest.raises(ValueError, match="1 gold sentences but 0 predicted"):
         score([set()], [])
+
+
+def test_confidence_curve_trades_recall_for_precision_and_finds_the_threshold():
+    gold = [{("a", "r", "b"), ("c", "r", "d")}, {("e", "r", "f")}]
+    predicted = [
+        {("a", "r", "b"): 0.9, ("x", "r", "y"): 0.6, ("c", "r", "d"): 0.7},
+        {("e", "r", "f"): 0.95, ("p", "r", "q"): 0.55},
+    ]
+    curve = confidence_curve(gold, predicted, [0.0, 0.58, 0.65, 0.8, 0.99])
+    assert [(p.predicted, round(p.precision, 3), round(p.recall, 3)) for p in curve] == [
+        (5, 0.6, 1.0), (4, 0.75, 1.0), (3, 1.0, 1.0), (2, 1.0, 0.667), (0, 0.0, 0.0),
+    ]  # fmt: skip
+    assert threshold_for_precision(curve, 0.9).min_confidence == 0.65  # the most recall at that precision
+    assert threshold_for_precision(curve[:2], 0.9) is None

@@ -33,6 +33,8 @@ def model_dir(tmp_path_factory, texts) -> Path:
 
     Training one that predicts anything takes a minute on CPU; these tests need triples to map, order, window
     and merge, not right ones. (Unshifted, a random head marks most cells and decodes thousands of triples.)
+    The softmax head has a "-" logit to shift; the mark heads decode through the same code after
+    `cell_classes` (tests/extractor/test_model.py).
     """
     docs = load(SAMPLE, "jsonl")
     schema = relation_schema(docs)
@@ -45,6 +47,7 @@ def model_dir(tmp_path_factory, texts) -> Path:
         tail_types=[r.tail_type for r in schema],
         d_e=32,
         dropout=0.0,
+        loss="softmax",
         model_version="test-version",
     )
     torch.manual_seed(0)
@@ -187,3 +190,13 @@ def test_bad_input_files_name_the_file_and_line(tmp_path):
         read_texts(bad)
     with pytest.raises(DataFormatError, match="must end in .jsonl or .parquet"):
         extract_file(tmp_path, bad, tmp_path / "out.csv")
+
+
+def test_min_confidence_keeps_the_triples_at_or_above_it_and_defaults_to_the_models(model_dir, texts):
+    extractor = Extractor.load(model_dir, device="cpu", batch_size=5)
+    every = [t for per_text in extractor.extract(texts) for t in per_text]
+    middle = sorted(t.confidence for t in every)[len(every) // 2]
+    kept = [t for per_text in extractor.extract(texts, min_confidence=middle) for t in per_text]
+    assert kept == [t for t in every if t.confidence >= middle] and 0 < len(kept) < len(every)
+    extractor.config.min_confidence = middle  # what training calibrates; extraction uses it by default
+    assert [t for per_text in extractor.extract(texts) for t in per_text] == kept

@@ -1,6 +1,8 @@
-"""NRS-OneRel: shapes, the factored head, loss normalisation, sampled gradients, row blocks, save/load."""
+"""NRS-OneRel: shapes, the factored head, per-sentence relations, the loss, gradients, blocks, save/load."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
@@ -9,13 +11,14 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from extractor.configuration import NRSOneRelConfig
 from extractor.encoders.tiny import build_tiny_encoder
-from extractor.model import NRSOneRelModel, table_mask
+from extractor.losses import IGNORE_INDEX, cell_classes, table_loss
+from extractor.model import CONFIG_NAME, NRSOneRelModel, table_mask
 from nrskg.errors import ModelError
 
-K, C, B, T = 5, 8, 2, 9
+K, C, B, T = 5, 3, 2, 9  # C: the default loss scores 3 marks per cell
 
 
-def tiny_model(dropout: float = 0.0) -> NRSOneRelModel:
+def tiny_model(dropout: float = 0.0, loss: str = "mcce") -> NRSOneRelModel:
     torch.manual_seed(0)
     encoder = BertModel(
         BertConfig(
@@ -28,6 +31,7 @@ def tiny_model(dropout: float = 0.0) -> NRSOneRelModel:
         tail_types=["T"] * K,
         d_e=16,
         dropout=dropout,
+        loss=loss,
     )
     return NRSOneRelModel(config, encoder).eval()
 
@@ -42,8 +46,9 @@ def inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def random_labels(ns: int, seed: int = 2) -> torch.Tensor:
+    """Class ids (8 classes: sets of marks), whatever the loss."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, C, (B, T - 1, T - 1, ns), generator=g)
+    return torch.randint(0, 8, (B, T - 1, T - 1, ns), generator=g)
 
 
 def test_logits_shapes_for_training_and_inference():
@@ -56,6 +61,17 @@ def test_logits_shapes_for_training_and_inference():
     assert every.logits.shape == (B, T - 1, T - 1, K, C)
     # The sampled columns are exactly those columns of the full scoring.
     torch.testing.assert_close(every.logits[..., [1, 3], :], sampled.logits)
+    assert tiny_model(loss="softmax")(input_ids, attention_mask).logits.shape == (B, T - 1, T - 1, K, 8)
+
+
+def test_each_sentence_scores_its_own_relations():
+    model = tiny_model()
+    input_ids, attention_mask = inputs()
+    every = model(input_ids, attention_mask).logits
+    per_sentence = torch.tensor([[0, 3], [2, 4]])  # (B, NS)
+    got = model(input_ids, attention_mask, relation_ids=per_sentence).logits
+    for row, ids in enumerate(per_sentence):
+        torch.testing.assert_close(got[row], every[row][..., ids, :])
 
 
 def test_table_mask_covers_text_tokens_only():
@@ -83,14 +99,15 @@ def test_factored_head_equals_the_concatenation_head():
     torch.testing.assert_close(head(hidden, relation_ids), reference, rtol=1e-5, atol=1e-5)
 
 
-def test_loss_is_the_mean_over_scored_cells_and_ignores_padding():
-    model = tiny_model()
+@pytest.mark.parametrize("loss", ["mcce", "softmax", "bce", "focal"])
+def test_loss_is_the_configured_loss_over_text_cells_and_ignores_padding(loss: str):
+    model = tiny_model(loss=loss)
     input_ids, attention_mask = inputs()
     labels = random_labels(2)
     out = model(input_ids, attention_mask, torch.tensor([0, 1]), labels)
     valid = table_mask(attention_mask)
     cells = (valid[:, :, None] & valid[:, None, :])[..., None].expand_as(labels)
-    expected = F.cross_entropy(out.logits[cells], labels[cells])
+    expected = table_loss(loss, out.logits, labels.masked_fill(~cells, IGNORE_INDEX))
     torch.testing.assert_close(out.loss, expected)
     # Labels in padding cells do not matter.
     noisy = labels.clone()
@@ -98,41 +115,15 @@ def test_loss_is_the_mean_over_scored_cells_and_ignores_padding():
     torch.testing.assert_close(model(input_ids, attention_mask, torch.tensor([0, 1]), noisy).loss, out.loss)
 
 
-def test_positive_weight_gives_the_weighted_mean_over_scored_cells():
+@pytest.mark.parametrize("sampled", [[1, 4], [[1, 4], [0, 1]]], ids=["batch", "per-sentence"])
+def test_gradients_reach_only_the_sampled_columns_of_r(sampled: list):
     model = tiny_model()
     input_ids, attention_mask = inputs()
-    labels = random_labels(2)
-    plain = model(input_ids, attention_mask, torch.tensor([0, 1]), labels)
-    model.config.positive_weight = 5.0
-    weighted = model(input_ids, attention_mask, torch.tensor([0, 1]), labels).loss
-    valid = table_mask(attention_mask)
-    cells = (valid[:, :, None] & valid[:, None, :])[..., None].expand_as(labels)
-    losses = F.cross_entropy(plain.logits[cells], labels[cells], reduction="none")
-    w = torch.where(labels[cells] == 0, 1.0, 5.0)
-    torch.testing.assert_close(weighted, (w * losses).sum() / w.sum())
-    assert not torch.isclose(weighted, plain.loss)
-
-
-def test_loss_does_not_scale_with_ns():
-    model = tiny_model()
-    with torch.no_grad():  # every relation gets relation 0's column block, so each column scores alike
-        r = model.head.relation_matrix.view(16, K, C)
-        r[:] = r[:, :1, :]
-    input_ids, attention_mask = inputs()
-    one = random_labels(1)
-    loss_1 = model(input_ids, attention_mask, torch.tensor([0]), one).loss
-    loss_4 = model(input_ids, attention_mask, torch.tensor([0, 1, 2, 3]), one.expand(-1, -1, -1, 4)).loss
-    torch.testing.assert_close(loss_1, loss_4)
-
-
-def test_gradients_reach_only_the_sampled_columns_of_r():
-    model = tiny_model()
-    input_ids, attention_mask = inputs()
-    sampled = [1, 4]
     model(input_ids, attention_mask, torch.tensor(sampled), random_labels(2)).loss.backward()
     grad = model.head.relation_matrix.grad.view(16, K, C)
+    scored = set(torch.tensor(sampled).flatten().tolist())
     for k in range(K):
-        assert bool(grad[:, k].abs().sum() > 0) == (k in sampled), k
+        assert bool(grad[:, k].abs().sum() > 0) == (k in scored), k
 
 
 def test_row_blocks_give_the_same_scores_as_the_full_table():
@@ -145,20 +136,24 @@ def test_row_blocks_give_the_same_scores_as_the_full_table():
         model.predict(input_ids, attention_mask, row_block=3),
     )
     assert torch.equal(whole.index, blocked.index) and torch.equal(whole.classes, blocked.classes)
-    torch.testing.assert_close(whole.probs, blocked.probs)
+    torch.testing.assert_close(whole.mark_probs, blocked.mark_probs)
 
 
-def test_predict_returns_non_empty_text_cells_with_their_argmax():
-    model = tiny_model()
+@pytest.mark.parametrize("loss", ["mcce", "softmax"])
+def test_predict_returns_the_non_empty_text_cells_with_their_classes(loss: str):
+    model = tiny_model(loss=loss)
     input_ids, attention_mask = inputs()
     cells = model.predict(input_ids, attention_mask)
     logits = model(input_ids, attention_mask).logits
     b, i, j, k = cells.index.unbind(dim=1)
-    assert bool((cells.classes > 0).all())
-    assert torch.equal(cells.classes, logits[b, i, j, k].argmax(dim=-1))
+    assert len(b) and bool((cells.classes > 0).all())
+    assert torch.equal(cells.classes, cell_classes(loss, logits[b, i, j, k]))
     lengths = torch.tensor([T - 2, 4])
     assert bool((i < lengths[b]).all() and (j < lengths[b]).all())  # never a [SEP] or padding cell
-    torch.testing.assert_close(cells.probs.sum(dim=1), torch.ones(len(b)))
+    assert cells.mark_probs.shape == (len(b), 3)
+    assert bool(((cells.mark_probs >= 0) & (cells.mark_probs <= 1)).all())
+    # Every class above zero has a mark, and a cell's predicted marks are its likely ones.
+    assert bool((cells.mark_probs.max(dim=1).values > 0.0).all())
 
 
 def test_save_then_load_gives_identical_scores(tmp_path):
@@ -175,6 +170,21 @@ def test_save_then_load_gives_identical_scores(tmp_path):
     ids = torch.tensor([tokenizer("糖尿病患者")["input_ids"]])
     mask = torch.ones_like(ids)
     assert torch.equal(loaded(ids, mask).logits, model(ids, mask).logits)
+
+
+def test_a_checkpoint_from_before_the_loss_option_loads_as_the_softmax_model(tmp_path):
+    encoder_dir = build_tiny_encoder(["糖尿病患者"], tmp_path / "enc")
+    config = NRSOneRelConfig(
+        encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"], loss="softmax"
+    )
+    model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir))
+    model.save_pretrained(tmp_path / "model", AutoTokenizer.from_pretrained(encoder_dir))
+    written = json.loads((tmp_path / "model" / CONFIG_NAME).read_text())
+    del written["loss"]
+    written["num_labels"] = 8  # what such a checkpoint carried instead
+    (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps(written))
+    loaded, _ = NRSOneRelModel.from_pretrained(tmp_path / "model")
+    assert loaded.config.loss == "softmax" and loaded.config.num_labels == 8
 
 
 def test_inconsistent_config_and_bad_directory_raise_model_error(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from transformers import AutoModel, AutoTokenizer
 
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
-from extractor.model import IGNORE_INDEX
+from extractor.losses import IGNORE_INDEX
 from extractor.pretrain import (
     METRICS_FILE,
     PretrainConfig,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from extractor.sampling import positives_in_batch, sample_relations
+from extractor.sampling import positives_in_batch, sample_relations, sample_relations_per_example
 
 
 @st.composite
@@ -76,3 +76,19 @@ def test_positives_in_batch_collects_relation_indices_of_every_example():
     batch = [[(2, 0, 0, 1, 1), (5, 1, 2, 3, 3)], [], [(2, 4, 4, 0, 0)]]
     assert positives_in_batch(batch) == {2, 5}
     assert positives_in_batch([]) == set()
+
+
+@given(st.lists(st.sets(st.integers(0, 15), max_size=8), min_size=1, max_size=6), st.integers(1, 20))
+def test_per_sentence_rows_keep_their_positives_at_one_common_width(positives, ns):
+    rows = sample_relations_per_example(positives, 16, ns, np.random.default_rng(0))
+    width = min(16, max([ns, *map(len, positives)]))
+    assert rows.shape == (len(positives), width)
+    for row, mine in zip(rows, positives, strict=True):
+        assert mine <= set(row.tolist())
+        assert np.all(np.diff(row) > 0)  # sorted and distinct
+
+
+def test_per_sentence_negatives_differ_between_sentences():
+    """The point of sampling per sentence: sentences of one batch score different negative types."""
+    rows = sample_relations_per_example([set()] * 8, 44, 5, np.random.default_rng(0))
+    assert len({tuple(r) for r in rows.tolist()}) > 1

@@ -62,6 +62,10 @@ def test_training_writes_an_offline_loadable_checkpoint(tmp_path, monkeypatch):
     assert metrics["selected_on"] == "validation" and metrics["val_documents"] >= 1
     assert metrics["steps"] == result.steps > 0
     assert {"best_val_f1", "train_f1", "wall_time_s", "best_step"} <= set(metrics)
+    # The default minimum confidence is calibrated on the validation curve and stored with the model.
+    curve = metrics["confidence_curve"]
+    assert [p["min_confidence"] for p in curve] == sorted(p["min_confidence"] for p in curve)
+    assert config.min_confidence == metrics["min_confidence"]["min_confidence"]
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]  # one evaluation per epoch
     assert all(r["train_loss"] > 0 for r in log)
@@ -103,3 +107,11 @@ def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
     # The saved checkpoint reproduces the figure when loaded again.
     examples = [e for doc in load(SAMPLE, "jsonl") for e in doc.examples]
     assert evaluate(tmp_path / "model", examples).f1 == pytest.approx(result.train_f1)
+
+
+def test_unknown_loss_or_ns_scope_fails_before_training(tmp_path):
+    data = sample_subset(tmp_path, 1)
+    with pytest.raises(ModelError, match="unknown loss 'hinge'"):
+        train(data, "jsonl", "tiny", tmp_path / "m", quick(loss="hinge"), SMALL, progress=False)
+    with pytest.raises(ModelError, match="unknown NS scope 'corpus'"):
+        train(data, "jsonl", "tiny", tmp_path / "m", quick(ns_scope="corpus"), SMALL, progress=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flows.cli._output import table_lines
 from flows.demo import DemoResult, next_rows, summary_rows
 from flows.ingest import IngestSummary
@@ -37,6 +39,15 @@ def test_next_block_names_browser_queries_the_run_folder_and_how_to_stop() -> No
         assert expected in text, expected
     again = "\n".join(table_lines(next_rows(result(None, None, "Neo4j already runs ... --http-port 7474`"))))
     assert "none this time (nothing new to load)" in again and "--http-port 7474" in again
+
+
+def test_next_block_says_where_browser_finds_its_password_when_auth_is_on() -> None:
+    login = "user neo4j; its password: `cat /home/u/.local/share/nrskg/neo4j/nrskg-neo4j.password`"
+    on = dataclasses.replace(result("runs/r1", "http://127.0.0.1:7474/browser/?x"), browser_login=login)
+    lines = table_lines(next_rows(on))
+    browser = next(i for i, line in enumerate(lines) if "/browser/" in line)
+    assert "nrskg-neo4j.password" in lines[browser + 1]  # right under the URL it is for
+    assert "password" not in "\n".join(table_lines(next_rows(result("runs/r1", "http://x/browser/"))))
 
 
 def test_answers_print_confidences_to_three_places() -> None:

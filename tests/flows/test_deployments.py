@@ -6,6 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import typer
 import yaml
@@ -28,8 +29,10 @@ def cli_options(command: str) -> dict[str, Any]:
     """The command's parameters by their option name as a Python name (`--runs-root` -> runs_root), plural
     for repeatable options (`--doc-id` -> doc_ids)."""
     group = typer.main.get_command(app)
+    found = group.get_command(click.Context(group), command)  # the group imports the command's module lazily
+    assert found is not None, command
     params = {}
-    for param in group.commands[command].params:
+    for param in found.params:
         option = param.param_type_name == "option"
         name = param.opts[0].lstrip("-").replace("-", "_") if option else param.name
         params[name + ("s" if getattr(param, "multiple", False) else "")] = param

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +22,17 @@ from prefect.testing.utilities import prefect_test_harness
 from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN
 from extractor.train import train
+from flows import tasks
 from flows.ingest import ingest
 from flows.reextract import reextract
 from flows.training import train_flow
+from graph import server
+from graph.connection import driver
+from graph.settings import Neo4jSettings
+from nrskg.errors import GraphError
 from pipeline import runs
 from pipeline.versions import EDITED
+from tests.conftest import TEST_PAGECACHE
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -244,3 +252,58 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     assert model_registry.current(registry).version == first.version
     assert set(model_registry.load(registry).versions) == {first.version, second.version}
     assert isinstance(pd.read_json(registry / "registry.json", typ="series"), pd.Series)
+
+
+def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(workspace, tmp_path, monkeypatch):
+    """A Neo4j of its own is killed (SIGKILL) as chunk 2 of 3 starts its write: the run folder still says that
+    chunk 1 is loaded, chunk 2 failed and why, chunk 3 was not reached; after a restart the same command
+    resumes, skipping what chunk 1 loaded."""
+    corpus = _write_corpus(tmp_path / "corpus", _sample_lines({"sample-01", "sample-02", "sample-03"}))
+    data_dir, runs_root = tmp_path / "neo4j", tmp_path / "runs"
+    info = server.start(data_dir, server.free_port(), pagecache=TEST_PAGECACHE)
+    try:
+        # A dead server fails each attempt after a 1 s driver retry instead of 10 s: the test stays short.
+        settings = Neo4jSettings(
+            uri=info.uri, password=server.local_password(info.uri, data_dir), transaction_retry_s=1.0
+        )
+        model_registry.promote(workspace["registry"], workspace["version_a"])
+        load = {"registry": str(workspace["registry"]), "runs_root": str(runs_root), "neo4j": settings,
+                "device": "cpu", "chunk_documents": 1}  # fmt: skip
+        real_load, written = tasks.load, []
+
+        def killed_before_the_second_write(batch, doc_ids, *args):
+            written.append(doc_ids)
+            if len(written) == 2:
+                os.kill(info.pid, signal.SIGKILL)
+                server.stop(data_dir)  # only reaps the dead JVM and clears its pid file
+            return real_load(batch, doc_ids, *args)
+
+        monkeypatch.setattr(tasks, "load", killed_before_the_second_write)
+        with pytest.raises(GraphError) as failure:
+            ingest(str(corpus), **load)
+        message = str(failure.value)
+        assert "ingest stopped in chunk 2 of 3 (1 documents), at stage load: Neo4j does not answer" in message
+        assert "run the same command again: the 1 documents already loaded are skipped" in message
+
+        [failed_run] = runs_root.iterdir()
+        summary = runs.read_summary(failed_run)
+        assert summary["status"] == "failed" and "does not answer" in summary["error"]
+        assert (summary["documents_new"], summary["documents_failed"], summary["documents_not_reached"]) == (
+            1, 1, 1
+        )  # fmt: skip
+        manifest = runs.read_table(failed_run, "manifest").sort_values("source")
+        assert list(manifest["status"]) == ["loaded", "failed:load", "not_reached"]
+        assert "does not answer" in manifest["reason"].iloc[1]
+        assert len(runs.read_table(failed_run, "triples")) > 0, "what chunk 1 loaded is in the folder"
+        assert runs.next_stage(failed_run) == runs.Stage.LOAD
+
+        monkeypatch.setattr(tasks, "load", real_load)
+        server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+        again = ingest(str(corpus), **load)
+        assert (again.status, again.resumes) == ("completed", str(failed_run))
+        assert (again.documents_skipped, again.documents_new) == (1, 2)
+        with driver(settings) as drv:
+            stored = drv.execute_query("MATCH (d:Document) RETURN d.model_version AS v").records
+        assert [r["v"] for r in stored] == [workspace["version_a"]] * 3
+    finally:
+        server.stop(data_dir)

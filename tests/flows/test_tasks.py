@@ -6,6 +6,7 @@ import neo4j
 import pytest
 
 from flows.tasks import _transient
+from graph.connection import graph_error
 from nrskg.errors import GraphError, UnknownRelationError
 
 
@@ -34,6 +35,10 @@ def _wrapped(cause: Exception) -> GraphError:
         (_wrapped(neo4j.exceptions.ConfigurationError("bad uri")), False),
         (_wrapped(neo4j.exceptions.CypherSyntaxError("bad query")), False),
         (UnknownRelationError("relation 'x' is not in the relation schema"), False),
+        # As the graph layer raises them: permanent ones are marked, whatever their cause.
+        (graph_error(neo4j.exceptions.ServiceUnavailable("refused"), "writing 5 documents"), True),
+        (graph_error(neo4j.exceptions.AuthError("bad password"), "connecting"), False),
+        (graph_error(neo4j.exceptions.CypherSyntaxError("bad query"), "writing 5 documents"), False),
         (ValueError("a bug"), False),
     ],
 )

@@ -248,3 +248,42 @@ def test_cli_query_prints_rows_and_refuses_writes(
         neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
     )
     assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
+
+
+LOAD_CSV = "LOAD CSV FROM $url AS line RETURN line"
+
+
+def test_load_csv_is_refused_before_it_reaches_the_server(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    """The command's own guard (the server refuses too: tests/graph/test_server.py)."""
+    for url in ("file:///etc/passwd", "http://127.0.0.1:1/x.csv"):
+        for cypher in (
+            LOAD_CSV,
+            "MATCH (n) WITH count(n) AS n LOAD CSV FROM $url AS line RETURN n, line",
+            "CALL () { LOAD CSV FROM $url AS line RETURN line } RETURN line",
+        ):
+            with pytest.raises(ReadOnlyQueryError, match="refused: LOAD CSV reads files or URLs"):
+                run_read(neo4j_driver, cypher, {"url": url}, timeout=TIMEOUT_S, limit=10, database=loaded)
+
+
+def test_cli_query_finds_the_local_password_and_refuses_load_csv(
+    local_neo4j: Any, neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    if local_neo4j is None:
+        pytest.skip("NEO4J_URI names an external server: the local password file is not in play")
+    env = {
+        "NEO4J_URI": neo4j_settings.uri,
+        "NEO4J_PASSWORD": None,  # removed: the CLI must find the password the local server generated
+        "NRSKG_NEO4J_HOME": str(local_neo4j.data_dir),
+        "NEO4J_DATABASE": loaded,
+    }
+    runner = CliRunner()
+    counted = runner.invoke(app, ["query", "MATCH (d:Document) RETURN count(d) AS n", "--json"], env=env)
+    assert counted.exit_code == 0, counted.output
+    assert '"n": 2' in counted.output
+    for url in ("file:///etc/passwd", "file:///work/README.md"):
+        refused = runner.invoke(app, ["query", f"LOAD CSV FROM '{url}' AS line RETURN line"], env=env)
+        assert refused.exit_code == 1
+        assert refused.output.strip().splitlines() == [
+            "error: refused: LOAD CSV reads files or URLs, not the graph. Load data with `nrskg ingest`; "
+            "only queries that read the graph run here (MATCH ... RETURN)"
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import time
 import urllib.request
 from pathlib import Path
@@ -12,10 +13,10 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph import server
+from graph import passwords, server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
-from nrskg.errors import GraphError
+from nrskg.errors import GraphError, PermanentGraphError
 from tests.conftest import TEST_PAGECACHE
 
 pytestmark = pytest.mark.neo4j
@@ -84,10 +85,60 @@ def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
         server.start(tmp_path / "data", server.free_port())
 
 
-def test_auth_needs_a_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clients_find(
+    local: server.ServerInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert local.auth, "the local server requires a password unless started with --no-auth"
+    secret = passwords.password_file(local.data_dir)
+    assert _mode(secret) == 0o600 and _mode(local.data_dir) == 0o700
+    password = secret.read_text().strip()
+    assert len(password) >= 32
+    for record in (server.LOG_FILE, server.INFO_FILE, server.PID_FILE):
+        assert password not in (local.data_dir / record).read_text()
+    # A client given no password finds this server's own, and only for this server's URI.
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
-    with pytest.raises(GraphError, match="NEO4J_PASSWORD"):
-        server.start(tmp_path, server.free_port(), auth=True)
+    env = {"NEO4J_URI": local.uri, "NRSKG_NEO4J_HOME": str(local.data_dir)}
+    found = Neo4jSettings.from_env(env)
+    assert found.password is not None and found.password.get_secret_value() == password
+    with driver(found) as drv:
+        assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
+    elsewhere = Neo4jSettings.from_env({**env, "NEO4J_URI": f"bolt://127.0.0.1:{server.free_port()}"})
+    assert elsewhere.password is None
+    for settings in (Neo4jSettings(uri=local.uri), Neo4jSettings(uri=local.uri, password="not-it")):
+        with driver(settings) as drv, pytest.raises(PermanentGraphError, match="refused the credentials"):
+            verify(drv, local.uri)
+
+
+def test_a_password_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    passwords.save_password(tmp_path, passwords.new_password())
+    assert passwords.read_password(tmp_path) is not None
+    passwords.password_file(tmp_path).chmod(0o644)
+    with pytest.raises(GraphError, match=r"readable by other users \(mode 644\)\. Run `chmod 600"):
+        passwords.read_password(tmp_path)
+
+
+def test_load_csv_reads_no_file_and_no_address_on_the_server(
+    local: server.ServerInfo, neo4j_driver: neo4j.Driver
+) -> None:
+    """Whatever client asks (Browser, cypher-shell, a script with the password), not only `nrskg query`."""
+    assert list((local.data_dir / "import").iterdir()) == []
+    here = Path(__file__).resolve()
+    refusals = {
+        "file:///etc/passwd": "allow_csv_import_from_file_urls' is false",
+        here.as_uri(): "allow_csv_import_from_file_urls' is false",
+        "file:///nrskg-import-probe.csv": "allow_csv_import_from_file_urls' is false",
+        f"http://127.0.0.1:{local.http_port}/": "is blocked via the configuration property",
+    }
+    with neo4j_driver.session() as session:
+        for url, why in refusals.items():
+            with pytest.raises(neo4j.exceptions.ClientError) as caught:
+                session.run(f"LOAD CSV FROM '{url}' AS line RETURN line").consume()
+            assert caught.value.code == "Neo.ClientError.Statement.ExternalResourceFailed"
+            assert why in caught.value.message
 
 
 @pytest.mark.slow
@@ -95,12 +146,13 @@ def test_second_instance_offline_with_auth_then_stop(
     local: server.ServerInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server of its own (never the session one), started with only `java` on PATH (no mvn, no javac: the
-    cache is enough); its password works, others are refused; then it stops cleanly."""
+    cache is enough); its password works, others are refused, a restart keeps it; then it stops cleanly."""
     java_only = tmp_path / "bin"
     java_only.mkdir()
     (java_only / "java").symlink_to(shutil.which("java") or "java")
     monkeypatch.setenv("PATH", str(java_only))
     monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     data_dir = tmp_path / "data"
     password = "a-test-password-1"
     info = server.start(data_dir, server.free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
@@ -113,6 +165,12 @@ def test_second_instance_offline_with_auth_then_stop(
     with driver(Neo4jSettings(uri=info.uri, password="not-the-password")) as drv:
         with pytest.raises(GraphError, match="refused the credentials"):
             verify(drv, info.uri)
+    # The password given at the first start is kept for the next: a restart needs nobody to type it.
+    assert passwords.read_password(data_dir).get_secret_value() == password
+    server.stop(data_dir)
+    info = server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+    with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
+        assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
 
     stopped = server.stop(data_dir)
     assert stopped == info

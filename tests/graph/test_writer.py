@@ -24,7 +24,7 @@ from graph.types import (
     WriteCounters,
     graph_key,
 )
-from graph.writer import plan_statements, replace_documents, write_graph
+from graph.writer import EVIDENCE_SAMPLE, plan_statements, replace_documents, write_graph
 from nrskg.errors import DataFormatError, GraphError, UnknownRelationError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -98,14 +98,17 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
             {"entity_key": DISEASE, "sent_id": "d1:0"},
         ]
     }
+    # Each place once, with its offsets for the EVIDENCE link and its string for the relationship's sample.
+    place = {"sent_id": "d1:0", "head_start": 0, "head_end": 4, "tail_start": 6, "tail_end": 11}
     assert rels == {
         "rows": [
             {
                 "head_key": DRUG, "tail_key": DISEASE, "relation": "Drug_Disease", "confidence": 0.9,
-                "model_version": "v1", "evidence": ["d1:0|0|4|6|11|v1"],
+                "model_version": "v1", "evidence": [{**place, "item": "d1:0|0|4|6|11|v1"}],
             }
         ],
         "now": NOW,
+        "sample": EVIDENCE_SAMPLE,
     }  # fmt: skip
 
 
@@ -140,7 +143,9 @@ def test_unknown_relation_or_entity_type_is_refused_before_anything_is_written()
 def test_driver_errors_become_graph_errors_naming_the_rows() -> None:
     driver, session, _ = mocked_driver()
     session.execute_write.side_effect = neo4j.exceptions.ServiceUnavailable("connection lost")
-    with pytest.raises(GraphError, match="writing 1 documents rows to Neo4j failed: connection lost"):
+    with pytest.raises(
+        GraphError, match=r"Neo4j does not answer \(connection lost\) while writing 1 documents rows"
+    ):
         write_graph(driver, make_batch(), SCHEMA)
 
 
@@ -151,7 +156,7 @@ def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     assert session.execute_write.call_count == 1
     calls = [(c.args[0], c.args[1]) for c in tx.run.call_args_list]
     planned = plan_statements(make_batch(model_version="v2"), SCHEMA, now=NOW)
-    assert calls[0] == (queries.STRIP_STALE_EVIDENCE, {"doc_ids": ["d1"]})
+    assert calls[0] == (queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": ["d1"]})
     assert calls[1] == (queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": ["d1"]})
     sent_ids = [s.sent_id for s in make_batch().sentences]
     assert calls[2] == (queries.DELETE_STALE_SENTENCES, {"doc_ids": ["d1"], "sent_ids": sent_ids})

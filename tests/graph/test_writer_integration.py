@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from graph import queries
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
-from graph.writer import replace_documents, write_graph
+from graph.writer import EVIDENCE_SAMPLE, replace_documents, write_graph
 from nrskg.errors import UnknownRelationError
 
 pytestmark = pytest.mark.neo4j
@@ -81,10 +82,13 @@ def test_second_identical_load_creates_nothing_and_doubles_no_count(graph: tuple
         mentions=[Mention(entity_key="Disease:2型糖尿病", sent_id="d1:1")],
     )
     first = write_graph(graph[0], batch, SCHEMA, database=graph[1], now=T1)
-    # 1 document, 2 sentences, 2 entities; IN x2, MENTIONED_IN x4 (head and tail of 2 sentences), 1 relation.
-    assert (first.nodes_created, first.relationships_created) == (5, 7)
+    # 1 document, 2 sentences, 2 entities; IN x2, MENTIONED_IN x4 (head and tail of 2 sentences), 1 relation,
+    # EVIDENCE x2 (one per place it was read).
+    assert (first.nodes_created, first.relationships_created) == (5, 9)
     second = write_graph(graph[0], batch, SCHEMA, database=graph[1], batch_size=1, now=T2)
     assert (second.nodes_created, second.relationships_created, second.labels_added) == (0, 0, 0)
+    places = rows(graph, "MATCH (s)-[e:EVIDENCE]->(:Drug) RETURN s.sent_id AS s, e.tail_key AS t ORDER BY s")
+    assert places == [{"s": "d1:0", "t": "Disease:2型糖尿病"}, {"s": "d1:1", "t": "Disease:2型糖尿病"}]
     [rel] = rows(graph, "MATCH (:Drug)-[r:DRUG_DISEASE]->(:Disease) RETURN properties(r) AS p")
     p = rel["p"]
     assert p["count"] == 2 and p["evidence"] == ["d1:0|0|1|2|3|v1", "d1:1|0|1|2|3|v1"]
@@ -291,14 +295,69 @@ def test_plans_seek_the_key_index_and_dynamic_types_would_scan(graph: tuple[neo4
     driver, database = graph
     static = queries.merge_relationships("DRUG_DISEASE")
     dynamic = static.replace("[r:DRUG_DISEASE]", "[r:$(row.type)]")
-    params = {"rows": [], "now": T1}
+    params = {"rows": [], "now": T1, "sample": 10}
     with driver.session(database=database) as session:
         static_ops = _operators(session.run("EXPLAIN " + static, params).consume().plan)
         dynamic_ops = _operators(session.run("EXPLAIN " + dynamic, params).consume().plan)
         entity_ops = _operators(
             session.run("EXPLAIN " + queries.merge_entities("Drug"), params).consume().plan
         )
-    assert static_ops.count("NodeUniqueIndexSeek(Locking)") == 2 and "Expand(Into)" in static_ops
+        strip_ops = _operators(
+            session.run("EXPLAIN " + queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": []}).consume().plan
+        )
+    # Head, tail and each evidence sentence are sought by key; the relationship between them expanded into.
+    assert static_ops.count("NodeUniqueIndexSeek(Locking)") == 3 and "Expand(Into)" in static_ops
     assert not any("Scan" in op for op in static_ops)
+    # Taking back a document's evidence starts from the document, seeks each tail by key and expands into the
+    # relationship between head and tail (not through all of a dense head's relationships); it never scans.
+    assert strip_ops.count("NodeUniqueIndexSeek(Locking)") == 2 and "Expand(Into)" in strip_ops
+    assert not any("Scan" in op for op in strip_ops)
     assert "DirectedAllRelationshipsScan" in dynamic_ops
     assert "NodeUniqueIndexSeek(Locking)" in entity_ops and not any("Scan" in op for op in entity_ops)
+
+
+@pytest.mark.slow
+def test_ten_thousand_mentions_of_one_triple_stay_bounded_in_size_and_time(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    """A triple that a corpus repeats 10,000 times: loaded like the flows do (chunks of documents, each
+    replaced in one transaction), the relationship keeps count and a bounded sample, each place one EVIDENCE
+    link, and the last chunk takes no longer than the first (no property that grows with every mention)."""
+    docs_per_chunk, sentences_per_doc, chunks = 10, 100, 10
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+
+    def chunk_batch(c: int) -> tuple[list[str], GraphBatch]:
+        doc_ids = [f"c{c}d{d}" for d in range(docs_per_chunk)]
+        sent_ids = [f"{d}:{i}" for d in doc_ids for i in range(sentences_per_doc)]
+        batch = GraphBatch(
+            documents=[DocumentNode(doc_id=d, source=f"{d}.txt") for d in doc_ids],
+            sentences=[
+                SentenceNode(sent_id=s, doc_id=s.split(":")[0], text="二甲双胍治疗2型糖尿病")
+                for s in sent_ids
+            ],
+            entities=ents,
+            relations=[relation("二甲双胍", "2型糖尿病", sent_ids, "v1")],
+        )
+        return doc_ids, batch
+
+    seconds = []
+    for c in range(chunks):
+        doc_ids, batch = chunk_batch(c)
+        started = time.perf_counter()
+        replace_documents(graph[0], doc_ids, batch, "v1", SCHEMA, database=graph[1], now=T1)
+        seconds.append(time.perf_counter() - started)
+    doc_ids, batch = chunk_batch(0)
+    replace_documents(graph[0], doc_ids, batch, "v1", SCHEMA, database=graph[1], now=T2)  # a chunk reloaded
+
+    [rel] = rows(
+        graph,
+        """MATCH (:Drug)-[r:DRUG_DISEASE]->(:Disease)
+           RETURN r.count AS count, size(r.evidence) AS sample,
+                  reduce(chars = 0, item IN r.evidence | chars + size(item)) AS chars""",
+    )
+    mentions = docs_per_chunk * sentences_per_doc * chunks
+    assert rel["count"] == mentions == 10_000, "every place counted once, the reloaded chunk not twice"
+    assert rel["sample"] == EVIDENCE_SAMPLE and rel["chars"] < 40 * EVIDENCE_SAMPLE
+    assert rows(graph, "MATCH (:Sentence)-[e:EVIDENCE]->(:Drug) RETURN count(e) AS n") == [{"n": mentions}]
+    first, last = sorted(seconds[1:4])[1], max(seconds[-3:])  # chunk 0 also compiles the plans
+    assert last < 3 * first + 1.0, f"loads slow down as mentions accumulate: {[round(s, 2) for s in seconds]}"

@@ -83,6 +83,19 @@ def test_stages_complete_in_order_and_resume_from_the_first_gap(
     assert not list(run_dir.glob(".*.tmp"))
 
 
+def test_a_failed_run_records_its_summary_but_its_load_is_not_done(
+    tmp_path: Path, tables: dict[str, pd.DataFrame]
+) -> None:
+    run_dir = create_run(tmp_path, "run-1")
+    for name, frame in tables.items():
+        write_table(run_dir, name, frame)
+    write_summary(run_dir, {"status": "failed", "error": "Neo4j does not answer"})
+    assert completed_stages(run_dir) == [Stage.READ, Stage.SPLIT, Stage.EXTRACT, Stage.DEDUP]
+    assert next_stage(run_dir) == Stage.LOAD
+    write_summary(run_dir, {"status": "completed"})
+    assert next_stage(run_dir) is None
+
+
 def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
     run_dir = create_run(tmp_path, "run-1")
     unstorable = pd.DataFrame({"x": [object()]})
@@ -118,7 +131,9 @@ def test_missing_or_unknown_tables_fail_clearly(tmp_path: Path) -> None:
 
 def test_table_counts_report_statuses_and_sizes(tables: dict[str, pd.DataFrame]) -> None:
     counts = table_counts(**tables)
-    assert counts["documents"] == {"seen": 2, "new": 1, "skipped": 0, "loaded": 0, "failed": 1}
+    assert counts["documents"] == {
+        "seen": 2, "new": 1, "skipped": 0, "loaded": 0, "not_reached": 0, "failed": 1
+    }  # fmt: skip
     assert counts["failures"] == {"failed:binary": 1}
     assert (counts["sentences"], counts["triples"], counts["entities"], counts["relations"]) == (
         len(tables["sentences"]),

@@ -1,0 +1,46 @@
+"""How a failed command looks: one `error:` line, last, and no traceback unless `-v`.
+
+Prefect logs every failed task and flow run with its traceback, and the CLI then reports the same error: for a
+person at a terminal that is pages of noise before the one line that matters. Without `-v` the console keeps
+Prefect's and everyone's log lines but drops their tracebacks and Prefect's second report of the failure, and
+prints nothing after the error line (Prefect logs its shutdown, and ships logs from a thread, as it exits).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+# Loggers of Prefect's run engines: at ERROR they report a failed run, which the CLI reports itself.
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+_error_printed = threading.Event()
+
+
+class WithoutTracebacks(logging.Filter):
+    """For the console: no tracebacks, no Prefect report of a failed run, nothing once the error is out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _error_printed.is_set():
+            return False
+        if record.name in RUN_LOGGERS and record.levelno >= logging.ERROR:
+            return False
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def without_tracebacks() -> None:
+    """Install `WithoutTracebacks` on the root logger's console handlers (Prefect keeps a user's root
+    handlers; those that capture elsewhere, like pytest's, are left alone), and keep this process's throwaway
+    Prefect server from sending telemetry (its failures print tracebacks)."""
+    _error_printed.clear()
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "stream", None) in (sys.stderr, sys.__stderr__):
+            handler.addFilter(WithoutTracebacks())
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def silence_after_error() -> None:
+    """Nothing more reaches the console: the error line is the command's last word."""
+    _error_printed.set()

@@ -1,0 +1,60 @@
+"""The local server's password: generated at its first start, kept beside its store, for its owner only.
+
+Clinical data deserves authentication even on loopback, where any local user could otherwise write over Bolt;
+a generated password stored like an SSH key (mode 0600) lets the CLI and the flows connect without anyone
+typing it, while other accounts on the machine cannot read it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from nrskg.errors import GraphError
+
+PASSWORD_FILE = "nrskg-neo4j.password"
+PASSWORD_BYTES = 24  # 32 URL-safe characters
+OWNER_ONLY = 0o600
+
+
+def password_file(data_dir: Path) -> Path:
+    """The password of the server for `data_dir`: in that folder, beside the store and the pid file."""
+    return data_dir / PASSWORD_FILE
+
+
+def new_password() -> SecretStr:
+    return SecretStr(secrets.token_urlsafe(PASSWORD_BYTES))
+
+
+def read_password(data_dir: Path) -> SecretStr | None:
+    """The stored password, or None when there is none; GraphError when others could read it too."""
+    path = password_file(data_dir)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise GraphError(
+            f"{path} is readable by other users (mode {stat.S_IMODE(mode):o})",
+            hint=f"Run `chmod 600 {path}`, and change the password if others may have read it",
+        )
+    text = path.read_text(encoding="utf-8").strip()
+    return SecretStr(text) if text else None
+
+
+def save_password(data_dir: Path, password: SecretStr) -> Path:
+    """Write the password with mode 0600 from the start (never briefly world-readable), atomically."""
+    path = password_file(data_dir)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(password.get_secret_value() + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

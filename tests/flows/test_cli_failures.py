@@ -1,0 +1,173 @@
+"""Each way `nrskg ingest` is known to fail ends in one `error: <cause>. <what to do>` line, last on stderr,
+with a nonzero exit code and no traceback (unless -v): run as a user runs it, in a process of its own, against
+the session's real Neo4j. Checks that need no extraction fail before Prefect starts, in seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from transformers import AutoModel, AutoTokenizer
+
+from extractor.configuration import NRSOneRelConfig
+from extractor.encoders.tiny import build_tiny_encoder
+from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel
+from graph import server
+from nrskg.errors import ModelError
+from pipeline import runs
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "flows" / "sample" / "corpus"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stderr: str
+    seconds: float
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stderr.strip().splitlines()
+
+
+def nrskg(args: list[str], env: dict[str, str], cwd: Path) -> Outcome:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return Outcome(done.returncode, done.stderr, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An untrained tiny model (it passes every check), one with truncated and one with random weights, and
+    one whose config no longer fits its weights (found only when the model loads, inside the flow)."""
+    root = tmp_path_factory.mktemp("cli-failures")
+    encoder = build_tiny_encoder(["糖尿病患者服用二甲双胍"], root / "encoder")
+    config = NRSOneRelConfig(encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"])
+    model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder))
+    model.save_pretrained(root / "model", AutoTokenizer.from_pretrained(encoder))
+    names = ("truncated", "random", "mismatched")
+    for name in names:
+        shutil.copytree(root / "model", root / name)
+    weights = root / "truncated" / WEIGHTS_NAME
+    os.truncate(weights, weights.stat().st_size // 2)
+    (root / "random" / WEIGHTS_NAME).write_bytes(os.urandom(4096))
+    saved = json.loads((root / "mismatched" / CONFIG_NAME).read_text())
+    (root / "mismatched" / CONFIG_NAME).write_text(json.dumps(saved | {"d_e": saved["d_e"] * 2}))
+    return {"root": root, "model": root / "model"} | {name: root / name for name in names}
+
+
+@pytest.fixture(scope="module")
+def env(local_neo4j: server.ServerInfo | None) -> dict[str, str]:
+    """The session's local Neo4j, its password left for the CLI to find; the worktree's code first."""
+    if local_neo4j is None:
+        pytest.skip("NEO4J_URI names an external server: these cases use the local one and its password file")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    return keep | {
+        "PYTHONPATH": str(ROOT),
+        "NEO4J_URI": local_neo4j.uri,
+        "NRSKG_NEO4J_HOME": str(local_neo4j.data_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def assert_one_error_line(outcome: Outcome, *fragments: str) -> None:
+    assert outcome.code != 0
+    assert "Traceback" not in outcome.stderr, outcome.stderr
+    errors = [line for line in outcome.lines if line.startswith("error:")]
+    assert len(errors) == 1 and outcome.lines[-1] == errors[0], outcome.stderr
+    assert ". " in errors[0], f"no remedy after the cause: {errors[0]}"
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+CASES = {
+    "neo4j down": (
+        {"NEO4J_URI": "bolt://127.0.0.1:{free_port}"},
+        ["--model", "{model}"],
+        ["does not answer (Connection refused)", "nrskg neo4j start"],
+    ),
+    "wrong password": (
+        {"NEO4J_PASSWORD": "not-the-password"},
+        ["--model", "{model}"],
+        ["refused the credentials"],
+    ),
+    "http URI": (
+        {"NEO4J_URI": "http://127.0.0.1:7474"},
+        ["--model", "{model}"],
+        ["is not a Bolt URI", "bolt://"],
+    ),
+    "device tpu": ({}, ["--model", "{model}", "--device", "tpu"], ["unknown device 'tpu'", "--device auto"]),
+    "missing model": ({}, ["--model", "{root}/no-such-model"], ["is not a model directory", "nrskg train"]),
+    "truncated weights": ({}, ["--model", "{truncated}"], ["not a complete safetensors file", "incomplete"]),
+    "random weights": ({}, ["--model", "{random}"], ["not a complete safetensors file"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_ingest_failure_is_one_line_without_traceback_and_before_prefect(
+    case: str, workspace: dict[str, Path], env: dict[str, str]
+) -> None:
+    overrides, options, fragments = CASES[case]
+    names = {**{k: str(v) for k, v in workspace.items()}, "free_port": str(server.free_port())}
+    case_env = env | {k: v.format(**names) for k, v in overrides.items()}
+    args = ["ingest", str(CORPUS), "--runs", str(workspace["root"] / "runs")] + [
+        o.format(**names) for o in options
+    ]
+    outcome = nrskg(args, case_env, workspace["root"])
+    assert_one_error_line(outcome, *fragments)
+    assert "prefect" not in outcome.stderr.lower(), "these checks run before any Prefect flow starts"
+    assert outcome.seconds < 10, f"{case} took {outcome.seconds:.1f} s"
+    assert not (workspace["root"] / "runs").exists(), "nothing ran, so no run folder"
+
+
+def test_verbose_shows_the_traceback_and_still_ends_in_the_error_line(
+    workspace: dict[str, Path], env: dict[str, str]
+) -> None:
+    args = ["-v", "ingest", str(CORPUS), "--model", str(workspace["truncated"]), "--runs", "runs"]
+    outcome = nrskg(args, env, workspace["root"])
+    assert outcome.code == 1 and "Traceback" in outcome.stderr and "SafetensorError" in outcome.stderr
+    assert outcome.lines[-1].startswith("error: ") and "not a complete safetensors file" in outcome.lines[-1]
+
+
+def test_extract_with_broken_weights_is_a_model_error(
+    workspace: dict[str, Path], env: dict[str, str]
+) -> None:
+    """`nrskg extract` has no preflight: the model loader itself names the broken file."""
+    with pytest.raises(ModelError, match="not a complete safetensors file.*Copy the model directory again"):
+        NRSOneRelModel.from_pretrained(workspace["random"])
+    texts = workspace["root"] / "texts.txt"
+    texts.write_text("二甲双胍用于2型糖尿病\n", encoding="utf-8")
+    args = ["extract", "--model", str(workspace["truncated"]), "--input", str(texts), "--out", "out.jsonl"]
+    assert_one_error_line(nrskg(args, env, workspace["root"]), "not a complete safetensors file")
+
+
+def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
+    workspace: dict[str, Path], env: dict[str, str]
+) -> None:
+    """Prefect runs and logs, the model fails to load in the extract task: still one line, last, no
+    traceback, and the run folder records the failure."""
+    runs_root = workspace["root"] / "runs-mismatched"
+    args = ["ingest", str(CORPUS), "--model", str(workspace["mismatched"]), "--runs", str(runs_root)]
+    outcome = nrskg([*args, "--device", "cpu"], env, workspace["root"])
+    assert_one_error_line(outcome, "ingest stopped in chunk 1 of 1", "stage extract", "weights do not match")
+    [run_dir] = runs_root.iterdir()
+    summary = runs.read_summary(run_dir)
+    assert summary["status"] == "failed" and "weights do not match" in summary["error"]
+    assert set(runs.read_table(run_dir, "manifest")["status"]) == {"failed:extract"}

@@ -1,0 +1,31 @@
+"""The training options shared by `nrskg train`, the train flow and prefect.yaml, mapped onto TrainConfig."""
+
+from __future__ import annotations
+
+import pytest
+
+from extractor.configuration import TINY_TRAIN, TrainConfig
+from flows.train_options import train_config
+from nrskg.errors import ModelError
+
+
+def test_unset_options_keep_the_encoder_kinds_defaults() -> None:
+    assert train_config("tiny", epochs=None, loss=None) == TINY_TRAIN
+    assert train_config("/models/bge-small-zh") == TrainConfig()
+
+
+def test_options_named_for_people_reach_their_config_fields() -> None:
+    config = train_config(
+        "tiny", eval_every=50, curves=True, window_chars=120, ns_scope="batch", d_e=64, patience=3,
+        target_precision=0.8, loss="bce",
+    )  # fmt: skip
+    assert (config.eval_every_steps, config.curve_train_f1, config.ns_scope) == (50, True, "batch")
+    assert (config.window_chars, config.window_stride) == (120, 90)  # a quarter of each window overlaps
+    assert (config.d_e, config.patience, config.target_precision, config.loss) == (64, 3, 0.8, "bce")
+
+
+def test_unknown_options_and_losses_are_refused() -> None:
+    with pytest.raises(TypeError, match="eval_every_steps"):
+        train_config("tiny", eval_every_steps=5)
+    with pytest.raises(ModelError, match="loss 'l2'"):
+        train_config("tiny", loss="l2")
