@@ -137,7 +137,8 @@ def train(
     # ---- loop ----
     extractor = Extractor(model, hf_tokenizer, str(device), batch_size=max(config.batch_size, 32))
     train_sample = _sample(train_sentences, config.train_eval_limit, config.seed)
-    selection = val_sentences or train_sample
+    selection = val_sentences or train_sample  # "val_f1" in the metrics is F1 on this selection
+    selected_on = "validation" if val_sentences else "training-sample"
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
     eval_every = config.eval_every_steps or batches_per_epoch
@@ -172,9 +173,9 @@ def train(
                     running_loss, losses = 0.0, 0
                     metrics_log.write(json.dumps(record) + "\n")
                     metrics_log.flush()
-                    log.info(
-                        "step %d epoch %d loss %.4f val F1 %.4f", step, epoch, record["train_loss"], report.f1
-                    )
+                    fit = f", training sample F1 {record['train_f1']:.4f}" if "train_f1" in record else ""
+                    log.info("step %d epoch %d loss %.4f %s F1 %.4f%s",
+                             step, epoch, record["train_loss"], selected_on, report.f1, fit)  # fmt: skip
                     if report.f1 > best_f1:
                         best_f1, best_step, bad_evals = report.f1, step, 0
                         _save_checkpoint(model, hf_tokenizer, config, out)
