@@ -1,7 +1,12 @@
-"""Examples to tensors: gold triples as token spans, length-bucketed batches, padded inputs, label tables.
+"""Examples to tensors: gold triples as token spans, length-bucketed batches, padded inputs, label tables;
+and how many sentences one batch may hold on a device (the one place batch sizes are decided).
 
 Label tables are built per batch, for the batch's sampled relations only: a (K, L, L) table per sentence would
 cost K times the memory for columns the batch never scores.
+
+Batches: training uses a fixed size (`length_batches`). Inference fills each batch up to a budget of token
+pairs (`budget_batches`), because NRS-OneRel's memory and work grow with B x L^2: the budget comes from the
+device's free memory on an accelerator and is a fixed modest one on the CPU (`auto_budget`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import torch
 
 from extractor import tagging
 from extractor.alignment import char_span_to_tokens
+from extractor.configuration import BatchSettings
 from extractor.losses import IGNORE_INDEX
 from extractor.schema import Example
 from extractor.tokenization import TextTokenizer
@@ -123,3 +129,51 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
     return Batch(
         input_ids, attention_mask, torch.as_tensor(np.asarray(relation_ids), dtype=torch.long), labels
     )
+
+
+@dataclass(frozen=True)
+class BatchBudget:
+    """How much one inference batch may hold: token pairs (sentences x longest length squared), and rows."""
+
+    max_pairs: int
+    max_batch_size: int
+
+
+def pair_bytes(d_e: int, num_relations: int, num_labels: int, bytes_per_float: int = 4) -> int:
+    """Inference memory per token pair: the d_e-wide pair vector before and after ReLU, the K x C logits,
+    and the per-relation class ids decoding makes from them (int64)."""
+    return bytes_per_float * (2 * d_e + 2 * num_relations * num_labels) + 8 * 3 * num_relations
+
+
+def auto_budget(free_bytes: int | None, bytes_per_pair: int, settings: BatchSettings) -> BatchBudget:
+    """The budget for a device with `free_bytes` free (None: the CPU, where a fixed one keeps batches short).
+
+    On an accelerator it is the share `memory_fraction` of free memory over the bytes one pair costs,
+    clamped to `[min_pairs, max_pairs]`.
+    """
+    if free_bytes is None:
+        return BatchBudget(settings.cpu_pairs, settings.max_batch_size)
+    pairs = int(free_bytes * settings.memory_fraction) // bytes_per_pair
+    return BatchBudget(min(max(pairs, settings.min_pairs), settings.max_pairs), settings.max_batch_size)
+
+
+def budget_batches(lengths: list[int], budget: BatchBudget) -> list[list[int]]:
+    """Indices grouped into batches of similar length whose padded cost (B x longest^2) fits the budget.
+
+    Longest first, so an out-of-memory error shows in the first batch rather than an hour in; ties keep
+    input order, so the result is deterministic. A single input over budget gets a batch of its own (the
+    model's row blocks cap its memory).
+    """
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
+    batches: list[list[int]] = []
+    for index in order:
+        current = batches[-1] if batches else None
+        if (
+            current is not None
+            and len(current) < budget.max_batch_size
+            and (len(current) + 1) * lengths[current[0]] ** 2 <= budget.max_pairs
+        ):
+            current.append(index)
+        else:
+            batches.append([index])
+    return batches

@@ -110,6 +110,22 @@ TINY_TRAIN = TrainConfig(
 )
 
 
+@dataclass(frozen=True)
+class BatchSettings:
+    """How inference batches adapt to the device (`extractor.batching.auto_budget`).
+
+    NRS-OneRel's memory is dominated by the B x L x L pair tensor, so budgets count token pairs.
+    """
+
+    max_batch_size: int = 128
+    cpu_pairs: int = 16 * 128 * 128  # CPU is bound by compute, not memory: batches of a few seconds
+    memory_fraction: float = (
+        0.6  # share of free accelerator memory a batch may use (weights, allocator slack)
+    )
+    min_pairs: int = 256 * 256  # never less than one window of the longest length accepted
+    max_pairs: int = 512 * 256 * 256
+
+
 def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:
     return asdict(config)
 

@@ -10,28 +10,35 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from extractor import tagging
 from extractor.alignment import tokens_to_char_span
-from extractor.batching import length_batches, pad_inputs
+from extractor.batching import (
+    BatchBudget,
+    auto_budget,
+    budget_batches,
+    length_batches,
+    pad_inputs,
+    pair_bytes,
+)
+from extractor.configuration import BatchSettings
 from extractor.datasets.windows import window_spans
+from extractor.device import autocast, free_memory, resolve_device
 from extractor.model import CellPredictions, NRSOneRelModel
 from extractor.schema import Entity, Triple
 from extractor.tokenization import TextTokenizer
-from nrskg.errors import DataFormatError, ModelError
+from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 32
+AUTO_BATCH = 0  # batch_size 0: fill each batch to the device's budget of token pairs
 TRIPLE_COLUMNS = [
     "sent_id", "head", "head_type", "head_start", "head_end", "relation",
     "tail", "tail_type", "tail_start", "tail_end", "confidence", "model_version",
@@ -41,23 +48,6 @@ TRIPLE_COLUMNS = [
 @dataclass(frozen=True, order=True)
 class PredictedTriple(Triple):
     confidence: float = 0.0  # mean probability of the triple's three horn marks
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as e:
-        raise ModelError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA where supported (fp16 otherwise); full precision on CPU."""
-    if device.type != "cuda":
-        return nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
 
 
 @dataclass
@@ -75,15 +65,17 @@ class Extractor:
         model: NRSOneRelModel,
         tokenizer: PreTrainedTokenizerBase,
         device: str = "auto",
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int = AUTO_BATCH,
         row_block: int | None = None,
+        batching: BatchSettings | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.config = model.config
         self.tokenizer = TextTokenizer(tokenizer, self.config.tokenization, self.config.max_tokens)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # sentences per batch; AUTO_BATCH: filled to `budget()`
+        self.batching = batching or BatchSettings()
         self.row_block = row_block
         self.capped_windows = 0  # windows whose non-empty cells exceeded config.max_cells_per_window
 
@@ -92,11 +84,22 @@ class Extractor:
         cls,
         model_dir: Path | str,
         device: str = "auto",
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int = AUTO_BATCH,
         row_block: int | None = None,
     ) -> Extractor:
         model, tokenizer = NRSOneRelModel.from_pretrained(model_dir)
         return cls(model, tokenizer, device, batch_size, row_block)
+
+    def budget(self) -> BatchBudget:
+        """Token pairs one batch may hold now: from the device's free memory, or the CPU's fixed budget."""
+        per_pair = pair_bytes(self.config.d_e, self.config.num_relations, self.config.num_labels)
+        return auto_budget(free_memory(self.device), per_pair, self.batching)
+
+    def batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices of inputs of these token lengths, grouped into the batches extraction runs."""
+        if self.batch_size == AUTO_BATCH:
+            return budget_batches(lengths, self.budget())
+        return length_batches(lengths, self.batch_size)
 
     @property
     def model_version(self) -> str:
@@ -122,7 +125,7 @@ class Extractor:
         was_training = self.model.training
         capped_before = self.capped_windows
         self.model.eval()
-        batches = length_batches([len(t.input_ids) for t in tokens], self.batch_size)
+        batches = self.batches([len(t.input_ids) for t in tokens])
         try:
             for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
                 input_ids, attention_mask = pad_inputs([tokens[i].input_ids for i in batch], self.pad_id)
@@ -244,7 +247,7 @@ def extract_file(
     input_path: Path | str,
     out_path: Path | str,
     device: str = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = AUTO_BATCH,
     row_block: int | None = None,
     min_confidence: float | None = None,
 ) -> pd.DataFrame:

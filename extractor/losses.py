@@ -104,6 +104,13 @@ def table_loss(
     raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
 
 
+def marked(loss: str, logits: torch.Tensor) -> torch.Tensor:
+    """(...) bool: cells whose class is not "-", in one cheap pass over logits (..., C) (no int64 tables)."""
+    if loss == "softmax":
+        return logits[..., 1:].amax(dim=-1) > logits[..., 0]
+    return (logits > 0).any(dim=-1)
+
+
 def cell_classes(loss: str, logits: torch.Tensor) -> torch.Tensor:
     """The predicted class id (a set of marks, 0 = "-") of each cell's logits (..., C)."""
     if loss == "softmax":

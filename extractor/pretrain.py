@@ -30,7 +30,7 @@ from transformers import (
 )
 
 from extractor.datasets import Document
-from extractor.infer import autocast, resolve_device
+from extractor.device import autocast, resolve_device
 from extractor.losses import IGNORE_INDEX
 from extractor.tokenization import TextTokenizer
 from nrskg.errors import DataFormatError, ModelError

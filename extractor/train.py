@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
 from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
+from extractor.device import autocast, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
     CurvePoint,
@@ -34,7 +35,7 @@ from extractor.evaluate import (
     predictions,
     threshold_for_precision,
 )
-from extractor.infer import Extractor, autocast, resolve_device
+from extractor.infer import Extractor
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel, build_model
 from extractor.sampling import sample_relations, sample_relations_per_example
 from extractor.schema import Example
@@ -135,9 +136,10 @@ def train(
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)
 
     # ---- loop ----
-    extractor = Extractor(model, hf_tokenizer, str(device), batch_size=max(config.batch_size, 32))
+    extractor = Extractor(model, hf_tokenizer, str(device))  # batches filled to the device budget
     train_sample = _sample(train_sentences, config.train_eval_limit, config.seed)
-    selection = val_sentences or train_sample
+    selection = val_sentences or train_sample  # "val_f1" in the metrics is F1 on this selection
+    selected_on = "validation" if val_sentences else "training-sample"
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
     eval_every = config.eval_every_steps or batches_per_epoch
@@ -172,9 +174,9 @@ def train(
                     running_loss, losses = 0.0, 0
                     metrics_log.write(json.dumps(record) + "\n")
                     metrics_log.flush()
-                    log.info(
-                        "step %d epoch %d loss %.4f val F1 %.4f", step, epoch, record["train_loss"], report.f1
-                    )
+                    fit = f", training sample F1 {record['train_f1']:.4f}" if "train_f1" in record else ""
+                    log.info("step %d epoch %d loss %.4f %s F1 %.4f%s",
+                             step, epoch, record["train_loss"], selected_on, report.f1, fit)  # fmt: skip
                     if report.f1 > best_f1:
                         best_f1, best_step, bad_evals = report.f1, step, 0
                         _save_checkpoint(model, hf_tokenizer, config, out)
@@ -190,7 +192,7 @@ def train(
         metrics_log.close()
 
     # ---- the best checkpoint: its training F1, its default minimum confidence, the metrics file ----
-    best = Extractor.load(out, str(device), batch_size=max(config.batch_size, 32))
+    best = Extractor.load(out, str(device))
     train_f1 = evaluate(best, train_sample).f1
     curve = confidence_curve(*predictions(best, selection), CONFIDENCE_GRID)
     calibrated = calibrate(best.config, curve, config.target_precision)

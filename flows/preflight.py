@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from extractor.infer import resolve_device
+from extractor.device import resolve_device
 from extractor.model import WEIGHTS_NAME
 from extractor.registry import ModelEntry
 from flows.models import resolve_model

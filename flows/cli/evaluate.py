@@ -10,7 +10,7 @@ import typer
 
 from extractor.datasets import FORMATS, load
 from extractor.evaluate import evaluate
-from extractor.infer import DEFAULT_BATCH_SIZE, Extractor
+from extractor.infer import AUTO_BATCH, Extractor
 from flows.cli._app import app, cli_errors
 
 
@@ -22,7 +22,12 @@ def evaluate_cli(
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=0, help="Sentences per batch; 0: fill batches to the device's budget."
+        ),
+    ] = AUTO_BATCH,
     min_confidence: Annotated[
         float,
         typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from extractor.infer import DEFAULT_BATCH_SIZE, extract_file
+from extractor.infer import AUTO_BATCH, extract_file
 from flows.cli._app import app, cli_errors
 
 
@@ -20,7 +20,12 @@ def extract_cli(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet, one row per triple.")],
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=0, help="Sentences per batch; 0: fill batches to the device's budget."
+        ),
+    ] = AUTO_BATCH,
     row_block: Annotated[
         int | None,
         typer.Option("--row-block", min=1, help="Score the table in blocks of rows to cap memory."),

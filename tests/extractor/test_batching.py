@@ -1,12 +1,23 @@
-"""Length-bucketed batches and per-batch label tables for the sampled relations."""
+"""Length-bucketed batches, inference batches within a device budget, and label tables per sentence."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from extractor import tagging
-from extractor.batching import EncodedExample, collate, length_batches, pad_inputs
+from extractor.batching import (
+    BatchBudget,
+    EncodedExample,
+    auto_budget,
+    budget_batches,
+    collate,
+    length_batches,
+    pad_inputs,
+    pair_bytes,
+)
+from extractor.configuration import BatchSettings
 from extractor.losses import IGNORE_INDEX
 
 
@@ -65,3 +76,43 @@ def test_collate_gives_each_sentence_its_own_relation_columns():
     assert torch.equal(
         batch.labels[1, :2, :2], torch.as_tensor(tagging.encode([(0, 1, 1, 0, 0)], 2, 2)).permute(1, 2, 0)
     )
+
+
+@pytest.fixture
+def lengths() -> list[int]:
+    return np.random.default_rng(0).integers(5, 200, size=2_000).tolist()
+
+
+def test_budget_batches_cover_every_index_once_within_the_budget(lengths: list[int]) -> None:
+    budget = BatchBudget(max_pairs=200 * 200 * 16, max_batch_size=64)
+    batches = budget_batches(lengths, budget)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 64 and len(batch) * max(lengths[i] for i in batch) ** 2 <= budget.max_pairs
+
+
+def test_budget_batches_waste_little_on_padding(lengths: list[int]) -> None:
+    batches = budget_batches(lengths, BatchBudget(640_000, 32))
+    padded = sum(len(b) * max(lengths[i] for i in b) ** 2 for b in batches)
+    assert 1 - sum(n * n for n in lengths) / padded < 0.05
+
+
+def test_short_inputs_share_batches_and_one_over_budget_goes_alone() -> None:
+    assert budget_batches([10, 100, 10, 10, 100, 10], BatchBudget(20_000, 8)) == [[1, 4], [0, 2, 3, 5]]
+    assert budget_batches([500, 3, 3], BatchBudget(100, 8)) == [[0], [1, 2]]
+    assert budget_batches([], BatchBudget(100, 8)) == []
+
+
+def test_the_budget_follows_free_memory_and_is_clamped_and_fixed_on_the_cpu() -> None:
+    settings = BatchSettings(memory_fraction=0.5, min_pairs=10, max_pairs=10**9)
+    small = auto_budget(8 * 10**9, 1000, settings)
+    assert small == BatchBudget(4_000_000, settings.max_batch_size)
+    assert auto_budget(80 * 10**9, 1000, settings).max_pairs == 10 * small.max_pairs
+    assert auto_budget(1, 1000, settings).max_pairs == 10  # floor
+    assert auto_budget(10**15, 1000, settings).max_pairs == 10**9  # ceiling
+    assert auto_budget(None, 1000, settings) == BatchBudget(settings.cpu_pairs, settings.max_batch_size)
+
+
+def test_pair_bytes_grow_with_the_head_and_the_schema() -> None:
+    assert pair_bytes(256, 16, 3) == 4 * (512 + 96) + 24 * 16
+    assert pair_bytes(256, 44, 3) > pair_bytes(256, 16, 3) > pair_bytes(128, 16, 3)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from extractor.batching import pad_inputs
+from extractor.batching import budget_batches, pad_inputs
 from extractor.configuration import NRSOneRelConfig
 from extractor.datasets import load, relation_schema, window_spans
 from extractor.encoders import TinyEncoderConfig, build_tiny_encoder
@@ -200,3 +200,11 @@ def test_min_confidence_keeps_the_triples_at_or_above_it_and_defaults_to_the_mod
     assert kept == [t for t in every if t.confidence >= middle] and 0 < len(kept) < len(every)
     extractor.config.min_confidence = middle  # what training calibrates; extraction uses it by default
     assert [t for per_text in extractor.extract(texts) for t in per_text] == kept
+
+
+def test_batches_filled_to_the_device_budget_give_the_same_triples(model_dir, extractor, texts):
+    auto = Extractor.load(model_dir, device="cpu")  # batch size 0: the CPU's budget of token pairs
+    lengths = [len(t) + 2 for t in texts]
+    assert auto.batches(lengths) == budget_batches(lengths, auto.budget())
+    assert auto.budget().max_pairs == auto.batching.cpu_pairs
+    assert [plain(t) for t in auto.extract(texts)] == [plain(t) for t in extractor.extract(texts)]

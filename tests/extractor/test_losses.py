@@ -16,6 +16,7 @@ from extractor.losses import (
     focal_loss,
     mark_probabilities,
     mark_targets,
+    marked,
     mcce_loss,
     softmax_loss,
     table_loss,
@@ -127,3 +128,9 @@ def test_softmax_cells_decode_to_the_argmax_with_mark_probabilities_summed_over_
         [probs[:, list(tagging.classes_with_mark(mark))].sum(dim=1) for mark in tagging.MARKS], dim=1
     )
     torch.testing.assert_close(mark_probabilities("softmax", logits), expected)
+
+
+@pytest.mark.parametrize("loss,channels", [("mcce", 3), ("softmax", 8)])
+def test_the_cheap_marked_pass_finds_exactly_the_cells_of_a_class_above_zero(loss: str, channels: int):
+    logits = torch.randn(4, 6, 6, 5, channels, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(marked(loss, logits), cell_classes(loss, logits) != 0)

@@ -1,0 +1,39 @@
+"""Which device the model runs on, its mixed precision, and how much memory it has free.
+
+Training, inference and the flows ask here, so "auto", autocast and free memory mean one thing everywhere.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from nrskg.errors import ModelError
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """ "auto" is CUDA where available, else the CPU; any other name as torch spells it."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as e:
+        raise ModelError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
+
+
+def autocast(device: torch.device) -> AbstractContextManager:
+    """bf16 autocast on CUDA where supported (fp16 otherwise); full precision on CPU."""
+    if device.type != "cuda":
+        return nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Free bytes on an accelerator; None on the CPU, where compute, not memory, bounds a batch."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return None
