@@ -7,6 +7,7 @@ Unset options (None) take the defaults that suit the encoder kind: `TINY_TRAIN` 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig
@@ -20,6 +21,15 @@ TRAIN_OPTIONS = (
 )  # fmt: skip
 # Options named for the person typing them rather than after their `TrainConfig` field.
 CONFIG_FIELDS = {"eval_every": "eval_every_steps", "curves": "curve_train_f1"}
+
+
+def options_in(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The training options among a command's or flow's arguments (its `locals()` before anything else);
+    every one of `TRAIN_OPTIONS` must be there, so neither side can leave one out."""
+    missing = sorted(set(TRAIN_OPTIONS) - set(arguments))
+    if missing:
+        raise TypeError(f"training options missing from the arguments: {missing}")
+    return {name: arguments[name] for name in TRAIN_OPTIONS}
 
 
 def train_config(encoder: str, **overrides: Any) -> TrainConfig:

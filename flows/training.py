@@ -23,7 +23,7 @@ from extractor.evaluate import evaluate
 from extractor.schema import Example
 from extractor.train import TrainResult, train, validation_split
 from flows import logs
-from flows.train_options import train_config
+from flows.train_options import options_in, train_config
 
 log = logging.getLogger(__name__)
 logs.send_to_flow_runs()
@@ -93,12 +93,7 @@ def train_flow(
     defaults that suit the encoder kind. Without held-out documents (`val_fraction` 0) there is no fair
     comparison, so the new version is promoted only when there is no current model.
     """
-    config = train_config(
-        encoder, ns=ns, ns_scope=ns_scope, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr,
-        seed=seed, max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device,
-        loss=loss, positive_weight=positive_weight, d_e=d_e, window_chars=window_chars, eval_every=eval_every,
-        patience=patience, curves=curves, target_precision=target_precision,
-    )  # fmt: skip
+    config = train_config(encoder, **options_in(locals()))
     root = Path(registry)
     staging = root / STAGING
     shutil.rmtree(staging, ignore_errors=True)

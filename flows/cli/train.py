@@ -12,7 +12,7 @@ from extractor.datasets import FORMATS
 from extractor.encoders import TINY
 from extractor.train import train
 from flows.cli._app import app, cli_errors
-from flows.train_options import train_config
+from flows.train_options import options_in, train_config
 
 
 @app.command("train")
@@ -83,12 +83,7 @@ def train_cli(
     ] = None,
 ) -> None:
     """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
-    config = train_config(
-        encoder, ns=ns, ns_scope=ns_scope, epochs=epochs, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr,
-        seed=seed, max_steps=max_steps, val_fraction=val_fraction, tokenization=tokenization, device=device,
-        loss=loss, positive_weight=positive_weight, d_e=d_e, window_chars=window_chars, eval_every=eval_every,
-        patience=patience, curves=curves, target_precision=target_precision,
-    )  # fmt: skip
+    config = train_config(encoder, **options_in(locals()))
     result = train(data, fmt, encoder, out, config)
     typer.echo(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "

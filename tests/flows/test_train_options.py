@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extractor.configuration import TINY_TRAIN, TrainConfig
-from flows.train_options import train_config
+from flows.train_options import TRAIN_OPTIONS, options_in, train_config
 from nrskg.errors import ModelError
 
 
@@ -29,3 +29,10 @@ def test_unknown_options_and_losses_are_refused() -> None:
         train_config("tiny", eval_every_steps=5)
     with pytest.raises(ModelError, match="loss 'l2'"):
         train_config("tiny", loss="l2")
+
+
+def test_the_options_are_taken_from_arguments_that_name_every_one() -> None:
+    arguments = {"data": "d.jsonl", **dict.fromkeys(TRAIN_OPTIONS), "epochs": 3}
+    assert options_in(arguments) == {**dict.fromkeys(TRAIN_OPTIONS), "epochs": 3}
+    with pytest.raises(TypeError, match="patience"):
+        options_in({k: v for k, v in arguments.items() if k != "patience"})
