@@ -15,7 +15,6 @@ Writes JSON after every run (a killed run keeps what it finished), then a Markdo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import platform
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from extractor.batching import length_batches
-from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig
+from extractor.configuration import LOSSES, TINY_TRAIN, NRSOneRelConfig, TrainConfig, with_settings
 from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
 from extractor.encoders import TinyEncoderConfig
 from extractor.train import METRICS_LOG, train
@@ -74,9 +73,9 @@ class QualityConfig:
     tiny: TinyEncoderConfig = field(default_factory=TinyEncoderConfig)
     window_chars: int = 200
     d_e: int = 256
-    positive_weight: float = 1.0  # loss weight of marked cells (TrainConfig.positive_weight), every arm
+    positive_weight: float = 1.0  # loss weight of marked cells (NRSOneRelConfig.positive_weight), every arm
     rates: str = "auto"  # "tiny": TINY_TRAIN's rates, "default": TrainConfig's; "auto": tiny for "tiny"
-    loss: str = TrainConfig.loss
+    loss: str = NRSOneRelConfig.loss
     ns_scope: str = TrainConfig.ns_scope  # "sentence" (the method) or "batch" (as first built)
     lr: float | None = None  # None: the rates preset's
     encoder_lr: float | None = None
@@ -193,15 +192,15 @@ def run_arm(
 ) -> dict:
     """Train one arm to the step budget; its best validation scores and its curve (every evaluation).
 
-    `overrides` are TrainConfig fields that set this arm apart (the recipe benchmark's arms).
+    `overrides` are training or model settings that set this arm apart (the recipe benchmark's arms).
     """
     # A random tiny encoder learns only with the extractor's tiny preset (large rates, no dropout).
     tiny_rates = config.rates == "tiny" or (config.rates == "auto" and config.encoder == "tiny")
     preset = TINY_TRAIN if tiny_rates else TrainConfig()
-    train_config = TrainConfig(
+    train_config = with_settings(
+        preset,
         lr=preset.lr if config.lr is None else config.lr,
         encoder_lr=preset.encoder_lr if config.encoder_lr is None else config.encoder_lr,
-        dropout=preset.dropout,
         loss=config.loss,
         ns_scope=config.ns_scope,
         curve_train_f1=config.curve_train_f1,
@@ -217,12 +216,11 @@ def run_arm(
         device=config.device,
         amp=config.amp,
         window_chars=config.window_chars,
-        window_stride=config.window_chars * 3 // 4,
         d_e=config.d_e,
         positive_weight=config.positive_weight,
         train_eval_limit=200,
     )
-    train_config = dataclasses.replace(train_config, **(overrides or {}))
+    train_config = with_settings(train_config, **(overrides or {}))
     with tempfile.TemporaryDirectory(prefix="nrskg-quality-") as out:
         result = train(data, fmt, config.encoder, out, train_config, config.tiny, progress=False)
         best = _best_record(Path(out))
@@ -394,7 +392,7 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         "--positive-weight", type=float, help="loss weight of marked cells, same for every arm (default 1)"
     )
     p.add_argument("--window-chars", type=int, help="characters per training/evaluation window (default 200)")
-    p.add_argument("--loss", choices=LOSSES, help=f"training loss of every arm (default {TrainConfig.loss})")
+    p.add_argument("--loss", choices=LOSSES, help=f"training loss of every arm (default {NRSOneRelConfig.loss})")
     p.add_argument("--ns-scope", choices=("sentence", "batch"), help="negatives per sentence or batch")
     p.add_argument("--lr", type=float, help="head learning rate (default: the rates preset's)")
     p.add_argument("--encoder-lr", type=float, help="encoder learning rate (default: the rates preset's)")

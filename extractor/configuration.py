@@ -7,7 +7,7 @@ it was trained under, so a checkpoint says how it was made and how its inputs mu
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -35,8 +35,8 @@ class NRSOneRelConfig:
     head_types: list[str] = field(default_factory=list)
     tail_types: list[str] = field(default_factory=list)
     d_e: int = 256  # hidden size of the pair representation ReLU(W_s s_i + W_o o_j + b)
-    dropout: float = 0.1
-    pair_dropout: bool = False  # EXPERIMENT
+    dropout: float = 0.1  # on the encoder's token vectors, before the pair projections
+    pair_dropout: bool = False  # drop on the B x L x L x d_e pair features instead (3x the cost on CPU)
     loss: LossName = "mcce"  # extractor.losses: also decides the head's outputs (3 marks, or 8 classes)
     max_tokens: int = 512
     tokenization: TokenizationMode = "char"
@@ -67,10 +67,11 @@ class NRSOneRelConfig:
 class TrainConfig:
     """How a model is trained. Learning rates are per parameter group: a pretrained encoder wants a small one.
 
-    The model sizes (d_e, dropout, max_tokens, tokenization, windows) are here too so that one object fully
-    describes a run; `train` copies them into the `NRSOneRelConfig`.
+    `model` holds the model's own settings (head sizes, loss, windows, tokenization); `train` fills in the
+    encoder and the relation schema of the data, so one object fully describes a run.
     """
 
+    model: NRSOneRelConfig = field(default_factory=NRSOneRelConfig)
     ns: int = 10  # relation types scored per sentence (all K when ns >= K); the paper's best on diabetes
     ns_scope: NSScope = "sentence"  # "batch": one shared set per batch (as first built)
     # bge-small-zh on DiaKG (results.md): 3e-3 / 2e-4 lost most of its recall at the peak of the warmup
@@ -91,25 +92,32 @@ class TrainConfig:
     train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
     target_precision: float = 0.9  # the validation precision the model's default min_confidence must reach
     curve_train_f1: bool = False  # also score that sample at every evaluation (the fitting curve; slower)
-    window_chars: int = 200
-    window_stride: int = 150
-    d_e: int = 256
-    dropout: float = 0.1
-    pair_dropout: bool = False  # EXPERIMENT
-    max_tokens: int = 512
-    tokenization: TokenizationMode = "char"
     device: str = "auto"  # "auto": CUDA when available, else CPU
     amp: bool = True  # autocast on CUDA (bf16 when supported, else fp16 with a grad scaler)
-    loss: LossName = "mcce"
-    positive_weight: float = 1.0  # loss weight of marked cells, for the "softmax" and "bce" losses
+
+
+def with_settings(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """A copy of `config` with `changes`, each a field of TrainConfig or of its model config (d_e, loss, ...).
+
+    Setting `window_chars` alone also sets the stride, so that a quarter of each window overlaps the next.
+    """
+    model_fields = {f.name for f in fields(NRSOneRelConfig)}
+    unknown = sorted(set(changes) - model_fields - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise TypeError(f"not training or model settings: {unknown}")
+    if "window_chars" in changes and "window_stride" not in changes:
+        changes["window_stride"] = changes["window_chars"] * 3 // 4
+    model = replace(config.model, **{k: v for k, v in changes.items() if k in model_fields})
+    return replace(config, model=model, **{k: v for k, v in changes.items() if k not in model_fields})
 
 
 # What learns with the random `tiny` encoder (no pretraining to protect): a large head learning rate, a
 # moderate encoder one, no dropout. It overfits the project's 105-sentence sample to train F1 >= 0.95 in
 # about 50 epochs.
 TINY_TRAIN = TrainConfig(
-    lr=3e-2, encoder_lr=2e-3, d_e=128, dropout=0.0, batch_size=8, epochs=50, warmup_ratio=0.05, patience=100
-)
+    model=NRSOneRelConfig(d_e=128, dropout=0.0),
+    lr=3e-2, encoder_lr=2e-3, batch_size=8, epochs=50, warmup_ratio=0.05, patience=100,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,13 +143,17 @@ def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:
 def from_json(cls: type[NRSOneRelConfig] | type[TrainConfig], data: dict[str, Any]):
     """Build `cls` from a dict, ignoring keys it does not know, so older checkpoints still load."""
     known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in known})
+    values = {k: v for k, v in data.items() if k in known}
+    if cls is TrainConfig and isinstance(values.get("model"), dict):
+        values["model"] = from_json(NRSOneRelConfig, values["model"])
+    return cls(**values)
 
 
 def save_config(path: Path, model: NRSOneRelConfig, train: TrainConfig | None = None) -> None:
+    """The model config at the top level; the train config, less its model part (above), in "train"."""
     data = {"model_type": "nrs-onerel", **to_json(model)}
     if train is not None:
-        data["train"] = to_json(train)
+        data["train"] = {k: v for k, v in to_json(train).items() if k != "model"}
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
@@ -149,4 +161,5 @@ def load_config(path: Path) -> tuple[NRSOneRelConfig, TrainConfig | None]:
     data = json.loads(path.read_text(encoding="utf-8"))
     train = data.pop("train", None)
     data.setdefault("loss", "softmax")  # checkpoints written before the loss option all used the softmax
-    return from_json(NRSOneRelConfig, data), (from_json(TrainConfig, train) if train is not None else None)
+    model = from_json(NRSOneRelConfig, data)
+    return model, (replace(from_json(TrainConfig, train), model=model) if train is not None else None)

@@ -14,7 +14,7 @@ import math
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
@@ -86,7 +86,9 @@ def train(
     schema = relation_schema(train_docs)
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
-    windows, window_report = window_examples(train_sentences, config.window_chars, config.window_stride)
+    windows, window_report = window_examples(
+        train_sentences, config.model.window_chars, config.model.window_stride
+    )
     log.info(
         "%d train / %d val documents, %d train windows, %d relations; windowing lost %d of %d triples",
         len(train_docs), len(val_docs), len(windows), len(schema),
@@ -96,26 +98,21 @@ def train(
     # ---- model ----
     with tempfile.TemporaryDirectory() as workdir:  # a tiny encoder's files end up inside the checkpoint
         encoder_path = resolve_encoder(encoder, [e.text for e in train_sentences], workdir, tiny)
-        model_config = NRSOneRelConfig(
+        model_config = replace(
+            config.model,
             encoder=encoder,
             relations=[r.name for r in schema],
             head_types=[r.head_type for r in schema],
             tail_types=[r.tail_type for r in schema],
-            d_e=config.d_e,
-            dropout=config.dropout,
-            loss=config.loss,
-            max_tokens=config.max_tokens,
-            tokenization=config.tokenization,
-            window_chars=config.window_chars,
-            window_stride=config.window_stride,
-            positive_weight=config.positive_weight,
         )
         model, hf_tokenizer = build_model(model_config, encoder_path)
     device = resolve_device(config.device)
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}
     data, lost = encode_examples(
-        windows, TextTokenizer(hf_tokenizer, config.tokenization, config.max_tokens), relation_index
+        windows,
+        TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens),
+        relation_index,
     )
     if lost:
         log.warning("triples the model cannot see in training: %s", dict(lost))
@@ -230,8 +227,8 @@ def train(
 
 def _check(config: TrainConfig) -> None:
     """Settings that would only fail deep inside training fail here, with the choices."""
-    if config.loss not in LOSSES:
-        raise ModelError(f"unknown loss {config.loss!r}: use one of {', '.join(LOSSES)}")
+    if config.model.loss not in LOSSES:
+        raise ModelError(f"unknown loss {config.model.loss!r}: use one of {', '.join(LOSSES)}")
     if config.ns_scope not in get_args(NSScope):
         raise ModelError(f"unknown NS scope {config.ns_scope!r}: use 'sentence' or 'batch'")
     if config.ns < 1:

@@ -6,11 +6,10 @@ Unset options (None) take the defaults that suit the encoder kind: `TINY_TRAIN` 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig
+from extractor.configuration import LOSSES, TINY_TRAIN, TrainConfig, with_settings
 from extractor.encoders import TINY
 from nrskg.errors import ModelError
 
@@ -35,7 +34,7 @@ def options_in(arguments: Mapping[str, Any]) -> dict[str, Any]:
 def train_config(encoder: str, **overrides: Any) -> TrainConfig:
     """The encoder kind's defaults with the given (not None) `overrides`, which must be `TRAIN_OPTIONS`.
 
-    `window_chars` also sets the stride, so that a quarter of each training window overlaps the next.
+    `window_chars` also sets the stride (`with_settings`).
     """
     unknown = sorted(set(overrides) - set(TRAIN_OPTIONS))
     if unknown:
@@ -43,7 +42,4 @@ def train_config(encoder: str, **overrides: Any) -> TrainConfig:
     if overrides.get("loss") is not None and overrides["loss"] not in LOSSES:
         raise ModelError(f"loss {overrides['loss']!r} is not one of {', '.join(LOSSES)}")
     given = {CONFIG_FIELDS.get(k, k): v for k, v in overrides.items() if v is not None}
-    if "window_chars" in given:
-        given["window_stride"] = given["window_chars"] * 3 // 4
-    base = TINY_TRAIN if encoder == TINY else TrainConfig()
-    return dataclasses.replace(base, **given)
+    return with_settings(TINY_TRAIN if encoder == TINY else TrainConfig(), **given)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from extractor.configuration import LOSSES, TrainConfig
+from extractor.configuration import LOSSES, NRSOneRelConfig, TrainConfig
 from extractor.datasets import FORMATS
 from extractor.encoders import TINY
 from extractor.train import train
@@ -48,7 +48,7 @@ def train_cli(
         typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (softmax/bce losses)."),
     ] = None,
     loss: Annotated[
-        str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {TrainConfig.loss}).")
+        str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {NRSOneRelConfig.loss}).")
     ] = None,
     ns_scope: Annotated[
         str | None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from extractor.configuration import TINY_TRAIN, TrainConfig, load_config
+from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
 from extractor.datasets import load
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import evaluate
@@ -37,7 +37,7 @@ def sample_subset(tmp_path: Path, per_document: int) -> Path:
 
 def quick(**changes) -> TrainConfig:
     """A few steps of the tiny preset: enough to exercise the loop, not to learn."""
-    return dataclasses.replace(TINY_TRAIN, **{"d_e": 16, "epochs": 2, "device": "cpu", **changes})
+    return with_settings(TINY_TRAIN, **{"d_e": 16, "epochs": 2, "device": "cpu", **changes})
 
 
 def test_training_writes_an_offline_loadable_checkpoint(tmp_path, monkeypatch):

@@ -20,8 +20,13 @@ def test_options_named_for_people_reach_their_config_fields() -> None:
         target_precision=0.8, loss="bce",
     )  # fmt: skip
     assert (config.eval_every_steps, config.curve_train_f1, config.ns_scope) == (50, True, "batch")
-    assert (config.window_chars, config.window_stride) == (120, 90)  # a quarter of each window overlaps
-    assert (config.d_e, config.patience, config.target_precision, config.loss) == (64, 3, 0.8, "bce")
+    assert (config.model.window_chars, config.model.window_stride) == (120, 90)  # a quarter overlaps
+    assert (config.model.d_e, config.patience, config.target_precision, config.model.loss) == (
+        64,
+        3,
+        0.8,
+        "bce",
+    )
 
 
 def test_unknown_options_and_losses_are_refused() -> None:
