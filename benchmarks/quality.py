@@ -392,7 +392,7 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         "--positive-weight", type=float, help="loss weight of marked cells, same for every arm (default 1)"
     )
     p.add_argument("--window-chars", type=int, help="characters per training/evaluation window (default 200)")
-    p.add_argument("--loss", choices=LOSSES, help=f"training loss of every arm (default {NRSOneRelConfig.loss})")
+    p.add_argument("--loss", choices=LOSSES, help=f"loss of every arm (default {NRSOneRelConfig.loss})")
     p.add_argument("--ns-scope", choices=("sentence", "batch"), help="negatives per sentence or batch")
     p.add_argument("--lr", type=float, help="head learning rate (default: the rates preset's)")
     p.add_argument("--encoder-lr", type=float, help="encoder learning rate (default: the rates preset's)")

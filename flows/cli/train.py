@@ -48,7 +48,8 @@ def train_cli(
         typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (softmax/bce losses)."),
     ] = None,
     loss: Annotated[
-        str | None, typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {NRSOneRelConfig.loss}).")
+        str | None,
+        typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {NRSOneRelConfig.loss})."),
     ] = None,
     ns_scope: Annotated[
         str | None,
