@@ -17,10 +17,11 @@ throughput against the bare encoder, and the memory that row-block scoring saves
 3. Row blocks: peak memory and time of `NRSOneRelModel.predict` on inputs of `long_tokens` tokens, all rows
    at once against blocks of `row_block` rows.
 
-Encoders: "tiny" (the test encoder), "small" / "base" (random BERTs shaped like e5-small / BERT-base: time
-and memory do not depend on the weights, and a shape travels to a GPU machine where 470 MB of weights do
-not), or a local HuggingFace directory. Imports only torch, transformers, numpy, pandas, safetensors and tqdm
-(through the extractor), so it runs on a bare GPU machine.
+Encoders: "bge" (default), "small", "base" (random BERTs shaped like bge-small-zh, the default real encoder,
+e5-small and BERT-base: time and memory do not depend on the weights, and a shape travels to a GPU machine
+where the weights may not), "tiny" (the test encoder), or a local HuggingFace directory.
+Imports only torch, transformers, numpy, pandas, safetensors and tqdm (through the extractor), so it runs on a
+bare GPU machine.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
-from extractor.batching import EncodedExample, collate, length_batches, pad_inputs
+from extractor.batching import EncodedExample, collate, pad_inputs
 from extractor.configuration import NRSOneRelConfig
 from extractor.datasets.windows import window_spans
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
@@ -65,6 +65,7 @@ RESULTS = REPO / "benchmarks" / "results"
 # Random BERTs of known shapes (see the module docstring).
 ENCODER_SHAPES = {
     "tiny": TinyEncoderConfig(),
+    "bge": TinyEncoderConfig(hidden=512, layers=4, heads=8, intermediate=2048),  # bge-small-zh: the default
     "small": TinyEncoderConfig(hidden=384, layers=12, heads=12, intermediate=1536),  # e5-small
     "base": TinyEncoderConfig(hidden=768, layers=12, heads=12, intermediate=3072),  # BERT-base, BERT-wwm
 }
@@ -80,7 +81,7 @@ GOLD_RELATIONS = 4  # they use the first few relation types: fewer than the smal
 @dataclass
 class SpeedConfig:
     device: str = "cpu"
-    encoder: str = "tiny"  # a key of ENCODER_SHAPES or a local HuggingFace directory
+    encoder: str = "bge"  # a key of ENCODER_SHAPES or a local HuggingFace directory
     texts_path: str | None = str(DEFAULT_TEXTS)  # None or missing: synthetic texts
     model_dir: str | None = None  # a trained checkpoint for the inference part (default: a fresh model)
     amp: bool = True  # bf16 autocast on CUDA (no effect on CPU)
@@ -413,25 +414,28 @@ def _add_ratios(rows: list[dict[str, object]]) -> None:
 # ---- 2. inference throughput -------------------------------------------------------------------------------
 
 
-def in_order_batches(
-    lengths: list[int], batch_size: int, rng: np.random.Generator | None = None
-) -> list[list[int]]:
-    """Batches in input order: what extraction would do without length bucketing."""
-    return [list(range(i, min(i + batch_size, len(lengths)))) for i in range(0, len(lengths), batch_size)]
+class InOrderExtractor(infer.Extractor):
+    """Extraction without length bucketing: `batch_size` windows in input order (what bucketing saves)."""
+
+    def batches(self, lengths: list[int]) -> list[list[int]]:
+        size = self.batch_size
+        return [list(range(i, min(i + size, len(lengths)))) for i in range(0, len(lengths), size)]
 
 
 def quiet_head(model: NRSOneRelModel) -> None:
-    """Make class `-` win almost everywhere, as it does in a trained model.
+    """Make almost every cell empty ("-"), as it is in a trained model.
 
-    An untrained head scores the 8 classes alike, so 7/8 of all K L^2 cells would come out non-empty and
-    decoding them would swamp the measurement. The pair features are ReLU outputs (>= 0), so a positive `-`
-    column of R gives class `-` a logit of the order of their sum, far above the others' random ones.
+    An untrained head marks about half of all K L^2 cells, and decoding them would swamp the measurement. The
+    pair features are ReLU outputs (>= 0), so a relation matrix of negative entries gives every mark logit a
+    negative score (no mark); for the softmax loss a positive `-` column makes class `-` win instead.
     """
+    config = model.config
     with torch.no_grad():
-        r = model.head.relation_matrix.view(
-            model.config.d_e, model.config.num_relations, model.config.num_labels
-        )
-        r[:, :, 0] = r.abs().max()
+        r = model.head.relation_matrix.view(config.d_e, config.num_relations, config.num_labels)
+        if config.loss == "softmax":
+            r[:, :, 0] = r.abs().max()
+        else:
+            r.copy_(-r.abs())
 
 
 def build_inference_model(config: SpeedConfig, encoder_path: str, out_dir: Path) -> Path:
@@ -458,8 +462,14 @@ def _encoder_pass(
 def bench_inference(
     config: SpeedConfig, model_dir: Path, texts: list[str], device: torch.device
 ) -> list[dict]:
-    """Texts/s of `Extractor.extract` and of the bare encoder over the same padded batches."""
-    extractor = infer.Extractor.load(model_dir, str(device), config.infer_batch_size)
+    """Texts/s of `Extractor.extract` and of the bare encoder over the same padded batches.
+
+    "length buckets" is extraction as shipped (batches filled to the device's budget of token pairs);
+    "input order" batches `infer_batch_size` windows as they come.
+    """
+    model, tokenizer = NRSOneRelModel.from_pretrained(model_dir)
+    extractor = infer.Extractor(model, tokenizer, str(device))
+    in_order = InOrderExtractor(model, tokenizer, str(device), config.infer_batch_size)
     windows = [
         text[start:end]
         for text in texts
@@ -470,16 +480,12 @@ def bench_inference(
     lengths = [len(t.input_ids) for t in tokens]
     extractor.extract(texts[: 2 * config.infer_batch_size])  # warm-up: kernels, caches, lazy allocations
     rows = []
-    for bucketing, batcher in (("length buckets", length_batches), ("input order", in_order_batches)):
-        batches = [
-            pad_inputs([tokens[i].input_ids for i in batch], extractor.pad_id)
-            for batch in batcher(lengths, config.infer_batch_size)
-        ]
+    for bucketing, arm in (("length buckets", extractor), ("input order", in_order)):
+        batches = [pad_inputs([tokens[i].input_ids for i in b], arm.pad_id) for b in arm.batches(lengths)]
         found: list[int] = []
 
-        def extract(batcher=batcher, found=found) -> None:
-            with mock.patch.object(infer, "length_batches", batcher):
-                found.append(sum(len(t) for t in extractor.extract(texts)))
+        def extract(arm=arm, found=found) -> None:
+            found.append(sum(len(t) for t in arm.extract(texts)))
 
         encoder_s = statistics.median(
             timed(lambda batches=batches: _encoder_pass(extractor, batches, config.amp), device)
@@ -491,6 +497,7 @@ def bench_inference(
             "batching": bucketing,
             "texts": len(texts),
             "windows": len(windows),
+            "batches": len(batches),
             "padding_share": round(1 - sum(lengths) / padded, 3),
             "extract_s": round(extract_s, 3),
             "extract_texts_per_s": round(len(texts) / extract_s, 1),
@@ -620,7 +627,7 @@ def format_table(rows: list[dict[str, object]], columns: list[str]) -> str:
 
 TRAIN_COLUMNS = ["L", "arm", "ns", "ns_scored", "step_ms", "step_ms_min", "head_ms", "delta_mb", "peak_mb",
                  "time_ratio", "time_ratio_min", "head_ratio", "memory_ratio", "error"]  # fmt: skip
-INFER_COLUMNS = ["batching", "texts", "windows", "padding_share", "extract_texts_per_s",
+INFER_COLUMNS = ["batching", "texts", "windows", "batches", "padding_share", "extract_texts_per_s",
                  "encoder_texts_per_s", "ratio", "triples_found"]  # fmt: skip
 ROW_BLOCK_COLUMNS = ["tokens", "batch", "row_block", "ms", "delta_mb", "peak_mb", "error"]
 
@@ -642,7 +649,7 @@ def default_out(config: SpeedConfig, quick: bool) -> Path:
     """benchmarks/results/speed[_quick][_cuda][_<encoder>][_<part>...].json: one file per kind of run."""
     suffix = "_quick" if quick else ""
     suffix += "_cuda" if config.device.startswith("cuda") else ""
-    suffix += f"_{Path(config.encoder).name}" if config.encoder != "tiny" else ""
+    suffix += f"_{Path(config.encoder).name}" if config.encoder != "bge" else ""
     suffix += "".join(f"_{part}" for part in config.parts) if set(config.parts) != set(PARTS) else ""
     return RESULTS / f"speed{suffix}.json"
 
@@ -658,7 +665,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--quick", action="store_true", help="smaller batches and fewer steps and texts")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument(
-        "--encoder", default="tiny", help=f"{', '.join(ENCODER_SHAPES)} or a HuggingFace folder"
+        "--encoder", default="bge", help=f"{', '.join(ENCODER_SHAPES)} or a HuggingFace folder"
     )
     parser.add_argument(
         "--texts", default=str(DEFAULT_TEXTS), help=".jsonl/.txt texts (synthetic when absent)"

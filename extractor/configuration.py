@@ -134,6 +134,9 @@ class BatchSettings:
     )
     min_pairs: int = 256 * 256  # never less than one window of the longest length accepted
     max_pairs: int = 512 * 256 * 256
+    # CPU: the head scores blocks of rows of about this many token pairs, so that their pair features and
+    # logits stay in cache (results_speed.md)
+    cpu_block_pairs: int = 16384
 
 
 def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:

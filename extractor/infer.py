@@ -34,15 +34,12 @@ from extractor.device import autocast, free_memory, resolve_device
 from extractor.model import CellPredictions, NRSOneRelModel
 from extractor.schema import Entity, Triple
 from extractor.tokenization import TextTokenizer
+from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
 
 AUTO_BATCH = 0  # batch_size 0: fill each batch to the device's budget of token pairs
-TRIPLE_COLUMNS = [
-    "sent_id", "head", "head_type", "head_start", "head_end", "relation",
-    "tail", "tail_type", "tail_start", "tail_end", "confidence", "model_version",
-]  # fmt: skip
 
 
 @dataclass(frozen=True, order=True)
@@ -101,6 +98,14 @@ class Extractor:
             return budget_batches(lengths, self.budget())
         return length_batches(lengths, self.batch_size)
 
+    def rows_per_block(self, batch: int, length: int) -> int | None:
+        """Head rows scored at a time: the caller's `row_block`, else on the CPU as many as keep one block's
+        pair features and logits in cache (`BatchSettings.cpu_block_pairs`; measured in results_speed.md),
+        else all (None)."""
+        if self.row_block is not None or self.device.type != "cpu":
+            return self.row_block
+        return max(1, self.batching.cpu_block_pairs // (batch * length))
+
     @property
     def model_version(self) -> str:
         return self.config.model_version
@@ -130,9 +135,9 @@ class Extractor:
             for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
                 input_ids, attention_mask = pad_inputs([tokens[i].input_ids for i in batch], self.pad_id)
                 with autocast(self.device):
-                    cells = self.model.predict(
-                        input_ids.to(self.device), attention_mask.to(self.device), self.row_block
-                    )
+                    block = self.rows_per_block(*input_ids.shape)
+                    inputs = input_ids.to(self.device), attention_mask.to(self.device)
+                    cells = self.model.predict(*inputs, block)
                 for row, triples in self._decode(cells, len(batch)).items():
                     window = windows[batch[row]]
                     for span, confidence in triples:

@@ -111,6 +111,14 @@ def marked(loss: str, logits: torch.Tensor) -> torch.Tensor:
     return (logits > 0).any(dim=-1)
 
 
+def marked_cells(loss: str, logits: torch.Tensor) -> torch.Tensor:
+    """(...) bool over logits (..., K, C): cells marked for at least one relation. For the mark losses this
+    is one max over K x C values, with no (..., K) intermediate: the cheap first pass of inference."""
+    if loss == "softmax":
+        return marked(loss, logits).any(dim=-1)
+    return logits.flatten(-2).amax(dim=-1) > 0
+
+
 def cell_classes(loss: str, logits: torch.Tensor) -> torch.Tensor:
     """The predicted class id (a set of marks, 0 = "-") of each cell's logits (..., C)."""
     if loss == "softmax":

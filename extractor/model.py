@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from extractor.configuration import NRSOneRelConfig, TrainConfig, load_config, save_config
-from extractor.losses import IGNORE_INDEX, cell_classes, mark_probabilities, marked, table_loss
+from extractor.losses import IGNORE_INDEX, cell_classes, mark_probabilities, marked, marked_cells, table_loss
 from nrskg.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ class OneRelHead(nn.Module):
         o = self.w_o(hidden)  # (B, L, d_e)
         step = row_block or hidden.shape[1]
         for i in range(0, hidden.shape[1], step):
-            pair = F.relu(s[:, i : i + step, None, :] + o[:, None, :, :])  # (B, rows, L, d_e)
+            pair = (s[:, i : i + step, None, :] + o[:, None, :, :]).relu_()  # (B, rows, L, d_e), in place
             if self.pair_dropout:
                 pair = self.dropout(pair)
             yield torch.einsum(product, pair, r)  # (B, rows, L, NS, C)
@@ -161,9 +160,11 @@ class NRSOneRelModel(nn.Module):
             # One cheap pass finds the non-empty cells; classes and probabilities are taken on those few only
             # (a softmax over all K L^2 cells was 60% of CPU extraction time).
             cells = valid[:, start : start + step, None] & valid[:, None, :]  # (B, rows, L)
-            index = (marked(self.config.loss, logits) & cells[..., None]).nonzero()  # (N, 4): b, row, col, k
-            b, i, j, k = index.unbind(dim=1)
-            picked = logits[b, i, j, k]  # (N, C)
+            hit = (marked_cells(self.config.loss, logits) & cells).nonzero()  # (M, 3): b, row, col
+            per_cell = logits[hit.unbind(dim=1)]  # (M, K, C): the few cells marked for some relation
+            cell, k = marked(self.config.loss, per_cell).nonzero().unbind(dim=1)
+            index = torch.cat([hit[cell], k[:, None]], dim=1)  # (N, 4): b, row, col, k
+            picked = per_cell[cell, k]  # (N, C)
             classes, probs = (
                 cell_classes(self.config.loss, picked),
                 mark_probabilities(self.config.loss, picked),

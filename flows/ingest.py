@@ -25,10 +25,10 @@ from flows import logs, tasks
 from flows.models import model_config
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
+from nrskg.contracts import LOADED, NEW, NOT_REACHED, SKIPPED, TRIPLE_COLUMNS, failed
 from nrskg.errors import NrskgError, PipelineError
 from pipeline import runs
-from pipeline.dedup import TRIPLE_COLUMNS
-from pipeline.reading import NEW, Document, with_status
+from pipeline.reading import Document, with_status
 from pipeline.sentences import SENTENCE_COLUMNS
 from pipeline.settings import PipelineSettings
 from pipeline.versions import EDITED, plan_loads
@@ -36,8 +36,6 @@ from pipeline.versions import EDITED, plan_loads
 log = logging.getLogger(__name__)
 logs.send_to_flow_runs()
 
-LOADED = "loaded"
-SKIPPED = "skipped"
 COMPLETED = "completed"
 FAILED = "failed"
 
@@ -195,7 +193,7 @@ def _finish(
         edited = (manifest["status"] == LOADED) & (manifest["reason"] == EDITED)
         summary.documents_edited = int(edited.sum())
         summary.documents_skipped, summary.documents_failed = documents[SKIPPED], documents["failed"]
-        summary.documents_not_reached = documents[runs.NOT_REACHED]
+        summary.documents_not_reached = documents[NOT_REACHED]
         summary.sentences, summary.triples = counts["sentences"], counts["triples"]
         summary.entities, summary.relations = counts["entities"], counts["relations"]
     summary.graph = counters.model_dump()
@@ -209,9 +207,9 @@ def _finish(
 def _stopped(manifest: pd.DataFrame, progress: _Progress, error: BaseException) -> pd.DataFrame:
     """The documents of the chunk that failed get `failed:<stage>` and the error; later ones `not_reached`."""
     reason = str(error) or type(error).__name__
-    manifest = with_status(manifest, progress.doc_ids, f"failed:{progress.stage}", reason)
+    manifest = with_status(manifest, progress.doc_ids, failed(progress.stage), reason)
     waiting = manifest.loc[manifest["status"] == NEW, "doc_id"]
-    return with_status(manifest, waiting, runs.NOT_REACHED, "the run stopped before this document")
+    return with_status(manifest, waiting, NOT_REACHED, "the run stopped before this document")
 
 
 def _run_error(e: BaseException, progress: _Progress, summary: IngestSummary) -> BaseException:

@@ -9,7 +9,9 @@ inputs (sentence texts + model version), so a run that failed while loading re-r
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import hashlib
 import logging
 import sys
@@ -19,14 +21,13 @@ from typing import Any
 
 import neo4j
 import pandas as pd
-import torch
 from prefect import get_client, task
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 from prefect.tasks import exponential_backoff
 
 from extractor.configuration import NRSOneRelConfig
-from extractor.infer import Extractor, resolve_device, triples_frame
+from extractor.infer import Extractor, triples_frame
 from extractor.registry import ModelEntry
 from flows.preflight import preflight
 from graph import documents as graph_documents
@@ -35,9 +36,9 @@ from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import GraphBatch, WriteCounters
 from graph.writer import replace_documents
-from nrskg.errors import GraphError, PermanentGraphError
-from pipeline.batching import auto_batch_budget, batch_size_for
-from pipeline.dedup import deduplicate, doc_id_of_sentence
+from nrskg.contracts import doc_id_of_sentence
+from nrskg.errors import GraphError, ModelError, PermanentGraphError
+from pipeline.dedup import deduplicate
 from pipeline.graph_batch import to_graph_batch
 from pipeline.reading import Corpus, Document, read_corpus
 from pipeline.sentences import split_corpus
@@ -53,7 +54,6 @@ GPU_LIMIT = "gpu"
 NEO4J_RETRIES = 2
 NEO4J_BACKOFF = exponential_backoff(backoff_factor=2)
 EXTRACT_CACHE_EXPIRY = timedelta(days=7)
-SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every character-mode input
 
 
 def _transient(_task: Any, _run: Any, state: Any) -> bool:
@@ -80,6 +80,15 @@ def _neo4j_task(name: str) -> Any:
     )
 
 
+@functools.cache
+def run_driver(settings: Neo4jSettings) -> neo4j.Driver:
+    """One driver (one connection pool) per server for the whole process, shared by every task that talks to
+    Neo4j: opening a driver per task call cost a new connection and handshake each time. Closed at exit."""
+    drv = driver(settings)
+    atexit.register(drv.close)
+    return drv
+
+
 @task(name="preflight")
 def check_first(model: str | None, registry: str, device: str, neo4j: Neo4jSettings) -> ModelEntry:
     """Neo4j, model and device checked before anything is read or extracted (no retries: fail in seconds)."""
@@ -89,8 +98,7 @@ def check_first(model: str | None, registry: str, device: str, neo4j: Neo4jSetti
 @_neo4j_task("ensure-schema")
 def graph_ready(neo4j: Neo4jSettings) -> None:
     """Constraints and indexes, once per run before the first load (every load relies on them)."""
-    with driver(neo4j) as drv:
-        ensure_schema(drv, database=neo4j.database)
+    ensure_schema(run_driver(neo4j), database=neo4j.database)
 
 
 @task(name="read-corpus")
@@ -101,22 +109,19 @@ def read(corpus: str, settings: PipelineSettings) -> Corpus:
 @_neo4j_task("loaded-versions")
 def loaded_versions(doc_ids: list[str], neo4j: Neo4jSettings) -> dict[str, graph_documents.LoadedVersion]:
     """The text and model version each of `doc_ids` was last loaded with (absent: not in the graph)."""
-    with driver(neo4j) as drv:
-        return graph_documents.loaded_versions(drv, doc_ids, database=neo4j.database)
+    return graph_documents.loaded_versions(run_driver(neo4j), doc_ids, database=neo4j.database)
 
 
 @_neo4j_task("stale-documents")
 def stale_documents(model_version: str, neo4j: Neo4jSettings) -> pd.DataFrame:
     """Documents in the graph not (yet) extracted by `model_version`: doc_id, source, model_version."""
-    with driver(neo4j) as drv:
-        return graph_documents.stale_documents(drv, model_version, database=neo4j.database)
+    return graph_documents.stale_documents(run_driver(neo4j), model_version, database=neo4j.database)
 
 
 @_neo4j_task("graph-sentences")
 def graph_sentences(doc_ids: list[str], neo4j: Neo4jSettings) -> pd.DataFrame:
     """The stored sentences of `doc_ids`, so re-extraction needs no access to the original files."""
-    with driver(neo4j) as drv:
-        return graph_documents.sentences_of(drv, doc_ids, database=neo4j.database)
+    return graph_documents.sentences_of(run_driver(neo4j), doc_ids, database=neo4j.database)
 
 
 @task(name="split-sentences")
@@ -143,15 +148,22 @@ def _extract_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
 def extract(
     sentences: pd.DataFrame, model_dir: str, model_version: str, device: str, batch_size: int
 ) -> pd.DataFrame:
-    """Triples of every sentence (DESIGN.md step 3, plus doc_id); holds a `gpu` slot while the model runs."""
+    """Triples of every sentence (DESIGN.md step 3, plus doc_id); holds a `gpu` slot while the model runs.
+
+    `batch_size` 0 lets the extractor fill each batch to the device's budget (`extractor.batching`).
+    """
     if sentences.empty:
         return triples_frame([], [], model_version).assign(doc_id=pd.Series(dtype="string"))
     with _gpu_slot():
-        if batch_size <= 0:
-            batch_size = _device_batch_size(device, int(sentences["text"].str.len().max()))
-        extractor = Extractor.load(model_dir, device=device, batch_size=batch_size)
+        extractor = _extractor(model_dir, device, batch_size)
+        if extractor.model_version != model_version:  # replaced since this process loaded it
+            _extractor.cache_clear()
+            extractor = _extractor(model_dir, device, batch_size)
         if extractor.model_version != model_version:
-            raise ValueError(f"{model_dir} holds model {extractor.model_version}, expected {model_version}")
+            raise ModelError(
+                f"{model_dir} holds model {extractor.model_version}; this run started with {model_version}",
+                hint="The model was replaced during the run; run the command again",
+            )
         found = extractor.extract(sentences["text"].tolist(), progress=sys.stderr.isatty())
     frame = triples_frame(sentences["sent_id"].tolist(), found, model_version)
     return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
@@ -171,13 +183,13 @@ def _gpu_slot() -> Iterator[None]:
         yield
 
 
-def _device_batch_size(device: str, longest_chars: int) -> int:
-    """Batch size from the device's free memory (L x L pair tensors dominate), by the pipeline's budget."""
-    resolved = resolve_device(device)
-    free = torch.cuda.mem_get_info(resolved)[0] if resolved.type == "cuda" else None
-    size = batch_size_for(auto_batch_budget(resolved.type, free), longest_chars + SPECIAL_TOKENS)
-    log.info("extraction batch size %d on %s (longest sentence %d characters)", size, resolved, longest_chars)
-    return size
+@functools.lru_cache(maxsize=1)
+def _extractor(model_dir: str, device: str, batch_size: int) -> Extractor:
+    """The loaded model, kept for the next chunk in this process (a worker loads it once, not per chunk).
+
+    One model at a time: a long-lived worker that moves to another model frees the first.
+    """
+    return Extractor.load(model_dir, device=device, batch_size=batch_size)
 
 
 @task(name="dedup")
@@ -207,7 +219,7 @@ def load(
     Idempotent: loading the same batch again creates nothing, so a retry after a lost commit is safe.
     Call `graph_ready` once first.
     """
-    with driver(neo4j) as drv:
-        return replace_documents(
-            drv, doc_ids, batch, model_version, schema, batch_size=neo4j.batch_size, database=neo4j.database
-        )
+    return replace_documents(
+        run_driver(neo4j), doc_ids, batch, model_version, schema, batch_size=neo4j.batch_size,
+        database=neo4j.database,
+    )  # fmt: skip

@@ -13,25 +13,12 @@ import logging
 
 import pandas as pd
 
+from nrskg.contracts import TRIPLE_COLUMNS, doc_id_of_sentence
 from nrskg.errors import DataFormatError
 from pipeline.keys import entity_key
 
 log = logging.getLogger(__name__)
 
-TRIPLE_COLUMNS = [
-    "sent_id",
-    "head",
-    "head_type",
-    "head_start",
-    "head_end",
-    "relation",
-    "tail",
-    "tail_type",
-    "tail_start",
-    "tail_end",
-    "confidence",
-    "model_version",
-]
 ENTITY_COLUMNS = ["key", "name", "type", "surface_forms", "mentions", "n_mentions"]
 RELATION_COLUMNS = [
     "head_key",
@@ -47,11 +34,6 @@ EVIDENCE_FIELDS = ["sent_id", "head_start", "head_end", "tail_start", "tail_end"
 VERSION_SEPARATOR = ","
 _OFFSETS = ["head_start", "head_end", "tail_start", "tail_end"]
 _TEXT_COLUMNS = ["sent_id", "head", "head_type", "relation", "tail", "tail_type", "model_version", "doc_id"]
-
-
-def doc_id_of_sentence(sent_id: str) -> str:
-    """`doc_id:index` -> `doc_id`."""
-    return sent_id.rpartition(":")[0]
 
 
 def sentence_order(sent_ids: pd.Series) -> pd.DataFrame:

@@ -32,6 +32,7 @@ import charset_normalizer
 import pandas as pd
 from tqdm import tqdm
 
+from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, failed
 from nrskg.errors import PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -39,7 +40,6 @@ from pipeline.settings import NormaliseSettings, ReadSettings
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["doc_id", "source", "content_hash", "status", "reason", "n_chars", "encoding"]
-NEW, SKIPPED, LOADED = "new", "skipped", "loaded"
 PARAGRAPH_BREAK = "\n\n"  # between the texts a dotted `text_field` collects from one record
 
 # Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are in
@@ -206,7 +206,7 @@ def read_corpus(
             if isinstance(outcome, _Failed):
                 log.warning("%s", outcome.reason)
                 rows.append(
-                    _row(None, source, None, f"failed:{outcome.kind}", outcome.reason, 0, outcome.encoding)
+                    _row(None, source, None, failed(outcome.kind), outcome.reason, 0, outcome.encoding)
                 )
                 continue
             text, encoding = outcome
@@ -214,7 +214,7 @@ def read_corpus(
             if not norm.text:
                 reason = f"{source}: no text after normalisation"
                 log.warning("%s", reason)
-                rows.append(_row(None, source, None, "failed:empty", reason, 0, encoding))
+                rows.append(_row(None, source, None, failed("empty"), reason, 0, encoding))
                 continue
             doc_id, content_hash = doc_id_of(source), content_hash_of(norm.text)
             if content_hash in first_source:
@@ -230,7 +230,7 @@ def read_corpus(
         len(manifest),
         len(files),
         len(documents),
-        int(manifest["status"].str.startswith("failed:").sum()),
+        int(manifest["status"].str.startswith(FAILED_PREFIX).sum()),
     )
     return Corpus(documents, manifest)
 
@@ -282,8 +282,8 @@ def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[
         if not data.strip():
             raise _Failed("empty", f"{source}: empty file")
         text, encoding = _decode(data, source, settings)
-    except _Failed as failed:
-        yield source, failed
+    except _Failed as problem:
+        yield source, problem
         return
     except OSError as e:
         yield source, _Failed("unreadable", f"{source}: cannot read ({e.strerror or e})")

@@ -3,10 +3,10 @@
     runs/<run-id>/manifest.parquet  sentences.parquet  triples.parquet
                   entities.parquet  relations.parquet  summary.json
 
-Extraction is the expensive stage and loading the fragile one; keeping every stage's output on
-disk means a failed load resumes from `triples.parquet` without extracting again. Each file is
-written to a temporary name and renamed into place, so a file that exists is complete, and
-`completed_stages` can trust mere existence.
+The folder records what a run did (and, for a failed run, how far it got: `summary.json` has
+`status: failed`); resuming is the ingest flow's: documents already loaded are skipped, and the
+failed chunk's extraction comes from Prefect's result cache. Each file is written to a temporary
+name and renamed into place, so a file that exists is complete.
 """
 
 from __future__ import annotations
@@ -15,37 +15,17 @@ import json
 import os
 import secrets
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from nrskg.contracts import FAILED_PREFIX, LOADED, NEW, NOT_REACHED, SKIPPED
 from nrskg.errors import PipelineError
 
 TABLES = ("manifest", "sentences", "triples", "entities", "relations")
 SUMMARY = "summary.json"
-NOT_REACHED = "not_reached"  # manifest status of a document whose chunk a failed run never got to
-
-
-class Stage(StrEnum):
-    """The stages of an ingest run, in order; each is complete when all its files exist."""
-
-    READ = "read"
-    SPLIT = "split"
-    EXTRACT = "extract"
-    DEDUP = "dedup"
-    LOAD = "load"
-
-
-STAGE_FILES: dict[Stage, tuple[str, ...]] = {
-    Stage.READ: ("manifest.parquet",),
-    Stage.SPLIT: ("sentences.parquet",),
-    Stage.EXTRACT: ("triples.parquet",),
-    Stage.DEDUP: ("entities.parquet", "relations.parquet"),
-    Stage.LOAD: (SUMMARY,),  # written after the load, so it marks the run done, unless its status is failed
-}
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -142,11 +122,11 @@ def table_counts(
     `failures` breaks the failures down by kind. Tables not given are left out.
     """
     status = manifest["status"].astype(str)
-    failed = status[status.str.startswith("failed:")]
+    failed = status[status.str.startswith(FAILED_PREFIX)]
     counts: dict[str, Any] = {
         "documents": {
             "seen": len(manifest),
-            **{s: int((status == s).sum()) for s in ("new", "skipped", "loaded", NOT_REACHED)},
+            **{s: int((status == s).sum()) for s in (NEW, SKIPPED, LOADED, NOT_REACHED)},
             "failed": len(failed),
         },
         "failures": {kind: int(n) for kind, n in sorted(failed.value_counts().items())},
@@ -175,27 +155,3 @@ def read_summary(run_dir: Path | str) -> dict[str, Any]:
         raise PipelineError(f"{path}: missing; the run has not finished loading") from e
     except (OSError, json.JSONDecodeError) as e:
         raise PipelineError(f"{path}: unreadable summary ({e})") from e
-
-
-def completed_stages(run_dir: Path | str) -> list[Stage]:
-    """The stages whose files all exist, stopping at the first incomplete one.
-
-    A later file without its predecessors (say `triples.parquet` without `sentences.parquet`) does
-    not count: resuming must redo the earlier stage, and so everything after it.
-    """
-    run_dir = Path(run_dir)
-    done: list[Stage] = []
-    for stage in Stage:
-        if not all((run_dir / name).is_file() for name in STAGE_FILES[stage]):
-            break
-        if stage is Stage.LOAD and read_summary(run_dir).get("status") == "failed":
-            break  # a failed run records how far it got, but its load is not done
-        done.append(stage)
-    return done
-
-
-def next_stage(run_dir: Path | str) -> Stage | None:
-    """Where a resumed run starts: the first incomplete stage, or None when the run is done."""
-    done = completed_stages(run_dir)
-    remaining = [stage for stage in Stage if stage not in done]
-    return remaining[0] if remaining else None

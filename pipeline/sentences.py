@@ -20,6 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from nrskg.contracts import sentence_id
 from pipeline.normalise import CLOSERS
 from pipeline.reading import Document
 from pipeline.settings import SentenceSettings
@@ -174,7 +175,7 @@ def _rows(doc: Document, settings: SentenceSettings) -> list[tuple]:
             index = len(rows)
             rows.append(
                 (
-                    f"{doc.doc_id}:{index}",
+                    sentence_id(doc.doc_id, index),
                     doc.doc_id,
                     index,
                     part,

@@ -60,30 +60,9 @@ class SentenceSettings(_Frozen):
         return self
 
 
-class BatchSettings(_Frozen):
-    """Batching for the extractor and how the budget adapts to the device.
-
-    NRS-OneRel's memory is dominated by the L x L pair tensor, so budgets count token *pairs*
-    (batch size x longest length squared) when `pairwise` is true.
-    """
-
-    max_batch_size: int = Field(default=128, ge=1)
-    pairwise: bool = True
-    cpu_budget: int = Field(default=16 * 128 * 128, gt=0)
-    """CPU is bound by compute, not memory: a fixed modest budget keeps each batch a few seconds."""
-    bytes_per_unit: int = Field(default=4096, gt=0)
-    """Accelerator memory one budget unit (a token pair) costs: see `batching.pair_bytes`."""
-    memory_fraction: float = Field(default=0.6, gt=0.0, le=1.0)
-    """Share of free accelerator memory a batch may use; the rest is weights and allocator slack."""
-    min_budget: int = Field(default=256 * 256, gt=0)
-    """Never less than one window of the longest length the extractor accepts."""
-    max_budget: int = Field(default=512 * 256 * 256, gt=0)
-
-
 class PipelineSettings(_Frozen):
     """All settings of the text pipeline."""
 
     read: ReadSettings = ReadSettings()
     normalise: NormaliseSettings = NormaliseSettings()
     sentences: SentenceSettings = SentenceSettings()
-    batch: BatchSettings = BatchSettings()

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pipeline.reading import NEW, SKIPPED, with_status
+from nrskg.contracts import NEW, SKIPPED
+from pipeline.reading import with_status
 
 EDITED = "edited: replaces the text loaded before"
 NEW_MODEL = "re-extracted: loaded before by model {previous}"

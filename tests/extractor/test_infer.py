@@ -14,9 +14,10 @@ from extractor.batching import budget_batches, pad_inputs
 from extractor.configuration import NRSOneRelConfig
 from extractor.datasets import load, relation_schema, window_spans
 from extractor.encoders import TinyEncoderConfig, build_tiny_encoder
-from extractor.infer import TRIPLE_COLUMNS, Extractor, PredictedTriple, extract_file, read_texts
+from extractor.infer import Extractor, PredictedTriple, extract_file, read_texts
 from extractor.model import NRSOneRelModel, build_model, table_mask
 from extractor.tokenization import TextTokenizer
+from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"

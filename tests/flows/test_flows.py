@@ -295,7 +295,6 @@ def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(worksp
         assert list(manifest["status"]) == ["loaded", "failed:load", "not_reached"]
         assert "does not answer" in manifest["reason"].iloc[1]
         assert len(runs.read_table(failed_run, "triples")) > 0, "what chunk 1 loaded is in the folder"
-        assert runs.next_stage(failed_run) == runs.Stage.LOAD
 
         monkeypatch.setattr(tasks, "load", real_load)
         server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
-from pipeline.dedup import ENTITY_COLUMNS, RELATION_COLUMNS, TRIPLE_COLUMNS, deduplicate
+from pipeline.dedup import ENTITY_COLUMNS, RELATION_COLUMNS, deduplicate
 from pipeline.graph_batch import to_graph_batch
 from pipeline.keys import entity_key, normalise_name
 

@@ -1,4 +1,4 @@
-"""Run folders: Parquet round trips, atomic writes and resumable stages."""
+"""Run folders: Parquet round trips, atomic writes, run ids."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import PipelineError
-from pipeline.dedup import TRIPLE_COLUMNS, deduplicate
+from pipeline.dedup import deduplicate
 from pipeline.reading import read_corpus
 from pipeline.runs import (
-    Stage,
-    completed_stages,
     create_run,
     latest_run,
     new_run_id,
-    next_stage,
     read_summary,
     read_table,
     table_counts,
@@ -64,36 +62,16 @@ def test_every_table_round_trips_with_plain_lists(tmp_path: Path, tables: dict[s
     )  # "ＨｂＡ１ｃ升高\n提示" maps non-contiguously
 
 
-def test_stages_complete_in_order_and_resume_from_the_first_gap(
-    tmp_path: Path, tables: dict[str, pd.DataFrame]
-) -> None:
+def test_tables_and_summary_are_written_whole(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
     run_dir = create_run(tmp_path, "run-1")
-    assert completed_stages(run_dir) == [] and next_stage(run_dir) == Stage.READ
-    write_table(run_dir, "manifest", tables["manifest"])
-    write_table(run_dir, "triples", tables["triples"])  # without sentences it does not count
-    assert completed_stages(run_dir) == [Stage.READ] and next_stage(run_dir) == Stage.SPLIT
-    write_table(run_dir, "sentences", tables["sentences"])
-    write_table(run_dir, "entities", tables["entities"])
-    assert completed_stages(run_dir) == [Stage.READ, Stage.SPLIT, Stage.EXTRACT]
-    write_table(run_dir, "relations", tables["relations"])
-    assert next_stage(run_dir) == Stage.LOAD
-    write_summary(run_dir, {"documents": {"new": 1, "failed": 1}, "note": "血糖"})
-    assert completed_stages(run_dir) == list(Stage) and next_stage(run_dir) is None
-    assert read_summary(run_dir) == {"documents": {"new": 1, "failed": 1}, "note": "血糖"}
-    assert not list(run_dir.glob(".*.tmp"))
-
-
-def test_a_failed_run_records_its_summary_but_its_load_is_not_done(
-    tmp_path: Path, tables: dict[str, pd.DataFrame]
-) -> None:
-    run_dir = create_run(tmp_path, "run-1")
+    with pytest.raises(PipelineError, match="has not finished"):
+        read_summary(run_dir)
     for name, frame in tables.items():
         write_table(run_dir, name, frame)
-    write_summary(run_dir, {"status": "failed", "error": "Neo4j does not answer"})
-    assert completed_stages(run_dir) == [Stage.READ, Stage.SPLIT, Stage.EXTRACT, Stage.DEDUP]
-    assert next_stage(run_dir) == Stage.LOAD
-    write_summary(run_dir, {"status": "completed"})
-    assert next_stage(run_dir) is None
+    write_summary(run_dir, {"documents": {"new": 1, "failed": 1}, "note": "血糖"})
+    assert read_summary(run_dir) == {"documents": {"new": 1, "failed": 1}, "note": "血糖"}
+    assert {p.name for p in run_dir.iterdir()} == {f"{n}.parquet" for n in tables} | {"summary.json"}
+    assert not list(run_dir.glob(".*.tmp"))
 
 
 def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
@@ -102,7 +80,6 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="manifest.parquet"):
         write_table(run_dir, "manifest", unstorable)
     assert list(run_dir.iterdir()) == []
-    assert completed_stages(run_dir) == []
 
 
 def test_run_ids_sort_by_time_and_folders_are_not_reused(tmp_path: Path) -> None:
