@@ -12,14 +12,18 @@ documents those chunks loaded are skipped.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import PrefectFuture
 
 from flows import logs, tasks
 from flows.models import model_config
@@ -78,6 +82,35 @@ class _Progress:
     doc_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Chunk:
+    """A chunk whose extraction was submitted: its documents, its sentences, its triples to come."""
+
+    number: int  # 1-based
+    doc_ids: list[str]
+    sentences: pd.DataFrame
+    triples: PrefectFuture
+
+
+def extraction_threads(device: str, workers: int) -> int:
+    """CPU threads each parallel extraction may use (0: torch's default, for one worker or an accelerator):
+    two workers with a thread per core each would fight over the cores."""
+    if workers <= 1 or device not in ("auto", "cpu"):
+        return 0
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def with_dask(workers: int) -> Any:
+    """The ingest flow on a local Dask cluster of `workers` processes (one thread each), so that chunks'
+    extractions run in parallel; `workers` 1 keeps the default in-process runner."""
+    if workers <= 1:
+        return ingest
+    from prefect_dask import DaskTaskRunner
+
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return ingest.with_options(task_runner=runner)
+
+
 @flow(name="ingest", log_prints=True)
 def ingest(
     corpus: str,
@@ -89,6 +122,7 @@ def ingest(
     chunk_documents: int = 500,
     neo4j: Neo4jSettings | None = None,
     pipeline: PipelineSettings | None = None,
+    workers: int = 1,
 ) -> IngestSummary:
     """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's).
 
@@ -96,6 +130,10 @@ def ingest(
     load in chunks; each chunk's load is one transaction and its extraction is cached, so a run that failed
     half-way is simply run again: loaded chunks are skipped and the chunk that failed re-uses its cached
     triples. A failure is recorded in the run folder (manifest and summary) before it is raised.
+
+    `workers` > 1 keeps that many chunks' extractions in flight as task runs while earlier chunks are
+    deduplicated and loaded in order; run the flow with a parallel task runner (`with_dask`) to spread them
+    over processes.
     """
     neo4j = neo4j or Neo4jSettings.from_env()
     pipeline = pipeline or PipelineSettings()
@@ -131,21 +169,35 @@ def ingest(
             )  # fmt: skip
         chunks = [todo[start : start + chunk_documents] for start in range(0, len(todo), chunk_documents)]
         progress.chunks = len(chunks)
-        for progress.chunk, chunk in enumerate(chunks, 1):
-            ids = progress.doc_ids = [d.doc_id for d in chunk]
+        threads = extraction_threads(device, workers)
+        in_flight: deque[_Chunk] = deque()
+
+        def finish(job: _Chunk) -> None:
+            """Wait for a chunk's triples, then dedup and load it (chunks finish in order)."""
+            nonlocal manifest, counters
+            progress.chunk, progress.doc_ids = job.number, job.doc_ids
+            with clock("extract"):
+                triples = job.triples.result()
+            with clock("dedup"):
+                entities, relations = tasks.dedup(triples, job.sentences)
+                documents = new_rows[new_rows["doc_id"].isin(job.doc_ids)]
+                batch = tasks.graph_batch(documents, job.sentences, entities, relations)
+            with clock("load"):
+                counters += tasks.load(batch, job.doc_ids, entry.version, schema, neo4j)
+            manifest = with_status(manifest, job.doc_ids, LOADED)
+            parts["sentences"].append(job.sentences)
+            parts["triples"].append(triples)
+
+        for number, chunk in enumerate(chunks, 1):
+            progress.chunk, progress.doc_ids = number, [d.doc_id for d in chunk]
             with clock("split"):
                 sentences = tasks.split(chunk, pipeline)
-            with clock("extract"):
-                triples = tasks.extract(sentences, entry.path, entry.version, device, batch_size)
-            with clock("dedup"):
-                entities, relations = tasks.dedup(triples, sentences)
-                documents = new_rows[new_rows["doc_id"].isin(ids)]
-                batch = tasks.graph_batch(documents, sentences, entities, relations)
-            with clock("load"):
-                counters += tasks.load(batch, ids, entry.version, schema, neo4j)
-            manifest = with_status(manifest, ids, LOADED)
-            parts["sentences"].append(sentences)
-            parts["triples"].append(triples)
+            future = tasks.extract.submit(sentences, entry.path, entry.version, device, batch_size, threads)
+            in_flight.append(_Chunk(number, progress.doc_ids, sentences, future))
+            if len(in_flight) >= workers:  # keep `workers` extractions running, no more
+                finish(in_flight.popleft())
+        while in_flight:
+            finish(in_flight.popleft())
     except BaseException as e:  # Ctrl-C too: the folder must say how far the run got
         if manifest is not None:
             manifest = _stopped(manifest, progress, e)

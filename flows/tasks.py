@@ -21,6 +21,7 @@ from typing import Any
 
 import neo4j
 import pandas as pd
+import torch
 from prefect import get_client, task
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
@@ -146,12 +147,20 @@ def _extract_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
     result_serializer="pickle",
 )
 def extract(
-    sentences: pd.DataFrame, model_dir: str, model_version: str, device: str, batch_size: int
+    sentences: pd.DataFrame,
+    model_dir: str,
+    model_version: str,
+    device: str,
+    batch_size: int,
+    threads: int = 0,
 ) -> pd.DataFrame:
     """Triples of every sentence (DESIGN.md step 3, plus doc_id); holds a `gpu` slot while the model runs.
 
-    `batch_size` 0 lets the extractor fill each batch to the device's budget (`extractor.batching`).
+    `batch_size` 0 lets the extractor fill each batch to the device's budget (`extractor.batching`);
+    `threads` > 0 caps torch's CPU threads (parallel workers share the cores).
     """
+    if threads > 0:
+        torch.set_num_threads(threads)
     if sentences.empty:
         return triples_frame([], [], model_version).assign(doc_id=pd.Series(dtype="string"))
     with _gpu_slot():

@@ -41,13 +41,16 @@ def ingest_cli(
     runs_root: RunsRoot = "runs",
     device: Device = "auto",
     batch_size: BatchSize = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Chunks extracted in parallel (local Dask processes).")
+    ] = 1,
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     _check_first(model, registry, device)
-    from flows.ingest import ingest, summary_rows
+    from flows.ingest import summary_rows, with_dask
 
-    summary = ingest(str(corpus), model, registry, runs_root, device, batch_size)
+    summary = with_dask(workers)(str(corpus), model, registry, runs_root, device, batch_size, workers=workers)
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
     else:

@@ -23,7 +23,7 @@ from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN
 from extractor.train import train
 from flows import tasks
-from flows.ingest import ingest
+from flows.ingest import ingest, with_dask
 from flows.reextract import reextract
 from flows.training import train_flow
 from graph import server
@@ -123,6 +123,23 @@ def test_ingest_then_identical_reingest_creates_nothing(workspace, clean_graph, 
     assert second.documents_skipped == 2 and second.documents_new == 0
     assert second.graph["nodes_created"] == 0 and second.graph["relationships_created"] == 0
     assert second.run_dir is None and list(tmp_path.iterdir()) == [Path(first.run_dir)]  # no empty folder
+
+
+def test_two_dask_workers_load_the_same_graph_as_a_sequential_run(
+    workspace, clean_graph, neo4j_settings, tmp_path
+):
+    """Chunks extracted as task runs on a local Dask cluster, loaded in order: the graph is the same."""
+    model_registry.promote(workspace["registry"], workspace["version_a"])
+    common = {"registry": str(workspace["registry"]), "neo4j": neo4j_settings, "device": "cpu",
+              "chunk_documents": 1}  # fmt: skip
+    sequential = ingest(str(workspace["corpus"]), runs_root=str(tmp_path / "one"), **common)
+    expected = _snapshot(clean_graph)
+    clean_graph.execute_query("MATCH (n) DETACH DELETE n", database_=neo4j_settings.database)
+
+    parallel = with_dask(2)(str(workspace["corpus"]), runs_root=str(tmp_path / "two"), workers=2, **common)
+    assert parallel.documents_new == sequential.documents_new == 2
+    assert parallel.triples == sequential.triples > 0
+    assert _snapshot(clean_graph) == expected
 
 
 def test_edited_source_replaces_its_old_version_and_the_run_logs_say_so(
