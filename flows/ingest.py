@@ -123,6 +123,7 @@ def ingest(
     neo4j: Neo4jSettings | None = None,
     pipeline: PipelineSettings | None = None,
     workers: int = 1,
+    min_confidence: float | None = None,
 ) -> IngestSummary:
     """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's).
 
@@ -133,7 +134,7 @@ def ingest(
 
     `workers` > 1 keeps that many chunks' extractions in flight as task runs while earlier chunks are
     deduplicated and loaded in order; run the flow with a parallel task runner (`with_dask`) to spread them
-    over processes.
+    over processes. `min_confidence` None keeps what the model's own calibrated threshold keeps.
     """
     neo4j = neo4j or Neo4jSettings.from_env()
     pipeline = pipeline or PipelineSettings()
@@ -192,7 +193,9 @@ def ingest(
             progress.chunk, progress.doc_ids = number, [d.doc_id for d in chunk]
             with clock("split"):
                 sentences = tasks.split(chunk, pipeline)
-            future = tasks.extract.submit(sentences, entry.path, entry.version, device, batch_size, threads)
+            future = tasks.extract.submit(
+                sentences, entry.path, entry.version, device, batch_size, threads, min_confidence
+            )
             in_flight.append(_Chunk(number, progress.doc_ids, sentences, future))
             if len(in_flight) >= workers:  # keep `workers` extractions running, no more
                 finish(in_flight.popleft())

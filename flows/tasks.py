@@ -131,8 +131,8 @@ def split(documents: list[Document], settings: PipelineSettings) -> pd.DataFrame
 
 
 def _extract_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
-    """Same sentences, same model version -> same triples; the key hashes exactly those."""
-    digest = hashlib.sha256(parameters["model_version"].encode("utf-8"))
+    """Same sentences, same model version, same threshold -> same triples; the key hashes exactly those."""
+    digest = hashlib.sha256(f"{parameters['model_version']}\x02{parameters.get('min_confidence')}".encode())
     sentences: pd.DataFrame = parameters["sentences"]
     for sent_id, text in zip(sentences["sent_id"], sentences["text"], strict=True):
         digest.update(f"\x00{sent_id}\x01{text}".encode())
@@ -153,11 +153,13 @@ def extract(
     device: str,
     batch_size: int,
     threads: int = 0,
+    min_confidence: float | None = None,
 ) -> pd.DataFrame:
     """Triples of every sentence (DESIGN.md step 3, plus doc_id); holds a `gpu` slot while the model runs.
 
     `batch_size` 0 lets the extractor fill each batch to the device's budget (`extractor.batching`);
-    `threads` > 0 caps torch's CPU threads (parallel workers share the cores).
+    `threads` > 0 caps torch's CPU threads (parallel workers share the cores); `min_confidence` None: the
+    model's own threshold.
     """
     if threads > 0:
         torch.set_num_threads(threads)
@@ -173,7 +175,9 @@ def extract(
                 f"{model_dir} holds model {extractor.model_version}; this run started with {model_version}",
                 hint="The model was replaced during the run; run the command again",
             )
-        found = extractor.extract(sentences["text"].tolist(), progress=sys.stderr.isatty())
+        found = extractor.extract(
+            sentences["text"].tolist(), progress=sys.stderr.isatty(), min_confidence=min_confidence
+        )
     frame = triples_frame(sentences["sent_id"].tolist(), found, model_version)
     return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
 

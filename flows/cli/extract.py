@@ -9,6 +9,7 @@ import typer
 
 from extractor.infer import AUTO_BATCH, extract_file
 from flows.cli._app import app, cli_errors
+from flows.cli._options import MinConfidence
 
 
 @app.command("extract")
@@ -30,16 +31,7 @@ def extract_cli(
         int | None,
         typer.Option("--row-block", min=1, help="Score the table in blocks of rows to cap memory."),
     ] = None,
-    min_confidence: Annotated[
-        float | None,
-        typer.Option(
-            "--min-confidence",
-            min=0.0,
-            max=1.0,
-            help="Keep triples at or above this confidence; default: the model's own, calibrated in training "
-            "for validation precision >= 0.9 (0 keeps every decoded triple).",
-        ),
-    ] = None,
+    min_confidence: MinConfidence = None,
 ) -> None:
     """Batched, length-bucketed extraction over all relation types."""
     frame = extract_file(model, input_path, out, device, batch_size, row_block, min_confidence)

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import app, cli_errors
+from flows.cli._options import MinConfidence
 from flows.cli._output import table_lines
 from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
@@ -44,13 +45,17 @@ def ingest_cli(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Chunks extracted in parallel (local Dask processes).")
     ] = 1,
+    min_confidence: MinConfidence = None,
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     _check_first(model, registry, device)
     from flows.ingest import summary_rows, with_dask
 
-    summary = with_dask(workers)(str(corpus), model, registry, runs_root, device, batch_size, workers=workers)
+    summary = with_dask(workers)(
+        str(corpus), model, registry, runs_root, device, batch_size, workers=workers,
+        min_confidence=min_confidence,
+    )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
     else:
