@@ -1,7 +1,9 @@
-"""Plots of the quality results: F1 against NS per data set (like the paper's Fig. 3/4).
+"""Plots of the quality results: F1 against NS per data set (like the paper's Fig. 3/4), and a checkpoint's
+validation precision and recall over the minimum confidence.
 
     python -m benchmarks.plots benchmarks/results/quality_diakg.json benchmarks/results/quality_cmeie.json \
         --out docs/quality_ns.png
+    python -m benchmarks.plots --confidence MODEL_DIR/metrics.json --out docs/confidence.png
 """
 
 from __future__ import annotations
@@ -93,15 +95,47 @@ def recipe_curves(results: dict, out: Path, title: str | None = None) -> Path:
     return out
 
 
+def confidence_curve(metrics: dict, out: Path, title: str | None = None) -> Path:
+    """Validation precision, recall and F1 against the minimum confidence (`metrics.json` of a checkpoint),
+    with the checkpoint's default threshold marked."""
+    curve = metrics["confidence_curve"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    thresholds = [r["min_confidence"] for r in curve]
+    for what in ("precision", "recall", "f1"):
+        ax.plot(thresholds, [r[what] for r in curve], label=what)
+    chosen = metrics.get("min_confidence") or {}
+    if chosen:
+        ax.axvline(chosen["min_confidence"], color="grey", linestyle="--",
+                   label=f"default {chosen['min_confidence']:.2f} (P {chosen['precision']:.2f})")  # fmt: skip
+    ax.set_xlabel("minimum confidence")
+    ax.set_ylabel("validation score (micro, exact triples)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"model {metrics.get('model_version', '')}", fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.plots", description="F1 against NS from quality JSON."
     )
-    p.add_argument("results", type=Path, nargs="+", help="benchmarks/results/quality*.json")
+    p.add_argument("results", type=Path, nargs="*", help="benchmarks/results/quality*.json")
+    p.add_argument("--confidence", type=Path, help="metrics.json of a checkpoint")
     p.add_argument("--out", type=Path, required=True, help="PNG to write")
     p.add_argument("--title")
     args = p.parse_args()
-    print(ns_curve(args.results, args.out, args.title))
+    if args.confidence:
+        metrics = json.loads(args.confidence.read_text(encoding="utf-8"))
+        print(confidence_curve(metrics, args.out, args.title))
+    elif args.results:
+        print(ns_curve(args.results, args.out, args.title))
+    else:
+        p.error("give quality result files, or --confidence METRICS")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import typer
 from flows.cli._app import app, cli_errors
 from flows.cli._options import MinConfidence
 from flows.cli._output import table_lines
+from flows.cli._prefect import prefect_api_in_background
 from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
@@ -49,9 +50,11 @@ def ingest_cli(
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
+    prefect = prefect_api_in_background()
     _check_first(model, registry, device)
     from flows.ingest import summary_rows, with_dask
 
+    prefect.join()
     summary = with_dask(workers)(
         str(corpus), model, registry, runs_root, device, batch_size, workers=workers,
         min_confidence=min_confidence,
@@ -75,9 +78,11 @@ def reextract_cli(
     as_json: AsJson = False,
 ) -> None:
     """Re-extract documents an older model version loaded with the current model; stale triples go."""
+    prefect = prefect_api_in_background()
     _check_first(model, registry, device)
     from flows.reextract import reextract
 
+    prefect.join()
     summary = reextract(model, registry, doc_ids, device, batch_size)
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
@@ -104,9 +109,11 @@ def demo_cli(
     ] = DEFAULT_HTTP_PORT,
 ) -> None:
     """The main job on the embedded default: local Neo4j with Browser, the project's sample, two answers."""
+    prefect = prefect_api_in_background()
     from flows.demo import DemoSettings, demo, next_rows, summary_rows
     from graph.read import format_table
 
+    prefect.join()
     result = demo(DemoSettings(http_port=http_port), retrain=retrain)
     typer.echo("\nSummary\n" + "\n".join(table_lines(summary_rows(result))))
     for question, answer in result.answers.items():
