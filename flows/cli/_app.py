@@ -12,7 +12,7 @@ import click
 import typer
 
 from flows.cli._commands import LazyGroup
-from flows.cli._failures import silence_after_error, without_tracebacks
+from flows.cli._failures import filter_console, silence_after_error
 from flows.logs import configure_console
 from nrskg.errors import NrskgError
 
@@ -64,5 +64,4 @@ def _message(e: Exception, verbose: bool) -> str:
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs and tracebacks.")) -> None:
     configure_console(verbose)
-    if not verbose:
-        without_tracebacks()  # after configure_console: it filters the console handler that call installs
+    filter_console(verbose)  # after configure_console: it filters the console handler that call installs

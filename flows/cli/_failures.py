@@ -2,8 +2,9 @@
 
 Prefect logs every failed task and flow run with its traceback, and the CLI then reports the same error: for a
 person at a terminal that is pages of noise before the one line that matters. Without `-v` the console keeps
-Prefect's and everyone's log lines but drops their tracebacks and Prefect's second report of the failure, and
-prints nothing after the error line (Prefect logs its shutdown, and ships logs from a thread, as it exits).
+Prefect's and everyone's log lines but drops their tracebacks and Prefect's second report of the failure; with
+or without it, nothing is printed after the error line (Prefect logs its shutdown, and ships logs from a
+thread, as it exits).
 """
 
 from __future__ import annotations
@@ -18,26 +19,33 @@ RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 _error_printed = threading.Event()
 
 
-class WithoutTracebacks(logging.Filter):
-    """For the console: no tracebacks, no Prefect report of a failed run, nothing once the error is out."""
+class ConsoleFilter(logging.Filter):
+    """For the console: nothing once the error line is out; unless `verbose`, also no tracebacks and no
+    Prefect report of a failed run."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _error_printed.is_set():
             return False
+        if self.verbose:
+            return True
         if record.name in RUN_LOGGERS and record.levelno >= logging.ERROR:
             return False
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
 
 
-def without_tracebacks() -> None:
-    """Install `WithoutTracebacks` on the root logger's console handlers (Prefect keeps a user's root
-    handlers; those that capture elsewhere, like pytest's, are left alone), and keep this process's throwaway
-    Prefect server from sending telemetry (its failures print tracebacks)."""
+def filter_console(verbose: bool) -> None:
+    """Install `ConsoleFilter` on the root logger's console handlers (Prefect keeps a user's root handlers;
+    those that capture elsewhere, like pytest's, are left alone), and keep this process's throwaway Prefect
+    server from sending telemetry (its failures print tracebacks)."""
     _error_printed.clear()
     for handler in logging.getLogger().handlers:
         if getattr(handler, "stream", None) in (sys.stderr, sys.__stderr__):
-            handler.addFilter(WithoutTracebacks())
+            handler.addFilter(ConsoleFilter(verbose))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 

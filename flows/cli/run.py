@@ -7,6 +7,7 @@ Prefect are even imported, so a server that is down costs a second), then the mo
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -50,8 +51,7 @@ def ingest_cli(
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
-    prefect = prefect_api_in_background()
-    _check_first(model, registry, device)
+    prefect = _check_first(model, registry, device)
     from flows.ingest import summary_rows, with_dask
 
     prefect.join()
@@ -78,8 +78,7 @@ def reextract_cli(
     as_json: AsJson = False,
 ) -> None:
     """Re-extract documents an older model version loaded with the current model; stale triples go."""
-    prefect = prefect_api_in_background()
-    _check_first(model, registry, device)
+    prefect = _check_first(model, registry, device)
     from flows.reextract import reextract
 
     prefect.join()
@@ -93,11 +92,15 @@ def reextract_cli(
     )
 
 
-def _check_first(model: str | None, registry: str, device: str) -> None:
+def _check_first(model: str | None, registry: str, device: str) -> threading.Thread:
+    """Neo4j, then the model and device; the Prefect server the flow needs starts meanwhile (join the thread
+    returned before running the flow). A Neo4j that does not answer fails before anything else starts."""
     check(Neo4jSettings.from_env())
+    prefect = prefect_api_in_background()
     from flows.preflight import check_model  # imports torch: after the quick Neo4j check
 
     check_model(model, registry, device)
+    return prefect
 
 
 @app.command("demo")
