@@ -20,6 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 CLOSE_TICKS = 1.25  # ratio of neighbouring NS values below which their labels would overlap on the log axis
 
 
+def _save(fig: plt.Figure, out: Path) -> Path:
+    """Lay out, write `out` (its folder made if needed) and free the figure."""
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def _datasets(paths: list[Path]) -> dict[str, dict]:
     """Every data set's entry across result files (a later file wins on a name clash)."""
     merged: dict[str, dict] = {}
@@ -65,11 +74,7 @@ def ns_curve(paths: list[Path], out: Path, title: str | None = None) -> Path:
         ax.legend(fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def recipe_curves(results: dict, out: Path, title: str | None = None) -> Path:
@@ -88,11 +93,7 @@ def recipe_curves(results: dict, out: Path, title: str | None = None) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle(title or f"{results['dataset']}: training recipes at equal steps")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def confidence_curve(metrics: dict, out: Path, title: str | None = None) -> Path:
@@ -113,11 +114,7 @@ def confidence_curve(metrics: dict, out: Path, title: str | None = None) -> Path
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or f"model {metrics.get('model_version', '')}", fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def main() -> None:

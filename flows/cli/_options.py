@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+Checkpoint = Annotated[Path, typer.Option("--model", help="A checkpoint directory written by `nrskg train`.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+BatchSize = Annotated[
+    int,
+    typer.Option("--batch-size", min=0, help="Sentences per batch; 0: fill batches to the device's budget."),
+]
 
 MinConfidence = Annotated[
     float | None,

@@ -12,22 +12,18 @@ from extractor.datasets import FORMATS, load
 from extractor.evaluate import evaluate
 from extractor.infer import AUTO_BATCH, Extractor
 from flows.cli._app import app, cli_errors
+from flows.cli._options import BatchSize, Checkpoint, Device
 
 
 @app.command("evaluate")
 @cli_errors
 def evaluate_cli(
-    model: Annotated[Path, typer.Option("--model", help="A checkpoint directory written by `nrskg train`.")],
+    model: Checkpoint,
     data: Annotated[Path, typer.Option("--data", help="A data file or folder.")],
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            "--batch-size", min=0, help="Sentences per batch; 0: fill batches to the device's budget."
-        ),
-    ] = AUTO_BATCH,
+    device: Device = "auto",
+    batch_size: BatchSize = AUTO_BATCH,
     min_confidence: Annotated[
         float,
         typer.Option(

@@ -9,24 +9,19 @@ import typer
 
 from extractor.infer import AUTO_BATCH, extract_file
 from flows.cli._app import app, cli_errors
-from flows.cli._options import MinConfidence
+from flows.cli._options import BatchSize, Checkpoint, Device, MinConfidence
 
 
 @app.command("extract")
 @cli_errors
 def extract_cli(
-    model: Annotated[Path, typer.Option("--model", help="A checkpoint directory written by `nrskg train`.")],
+    model: Checkpoint,
     input_path: Annotated[
         Path, typer.Option("--input", help='.txt (one text per line) or .jsonl ("text", optional "id").')
     ],
     out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet, one row per triple.")],
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            "--batch-size", min=0, help="Sentences per batch; 0: fill batches to the device's budget."
-        ),
-    ] = AUTO_BATCH,
+    device: Device = "auto",
+    batch_size: BatchSize = AUTO_BATCH,
     row_block: Annotated[
         int | None,
         typer.Option("--row-block", min=1, help="Score the table in blocks of rows to cap memory."),

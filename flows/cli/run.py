@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import app, cli_errors
-from flows.cli._options import MinConfidence
+from flows.cli._options import BatchSize, Device, MinConfidence
 from flows.cli._output import table_lines
 from flows.cli._prefect import prefect_api_in_background
 from graph.connection import check
@@ -25,11 +25,6 @@ from graph.settings import Neo4jSettings
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
 Model = Annotated[
     str | None, typer.Option("--model", help="A model directory (default: the registry's current model).")
-]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-BatchSize = Annotated[
-    int,
-    typer.Option("--batch-size", min=0, help="Sentences per extraction batch; 0: from the device memory."),
 ]
 RunsRoot = Annotated[str, typer.Option("--runs-root", "--runs", help="Where run folders go.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
