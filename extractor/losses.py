@@ -59,12 +59,11 @@ def mcce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """
     targets, scored = mark_targets(labels)  # (B, L, L, NS, 3), (B, L, L, NS)
     s = logits.float().masked_fill(~scored[..., None], float("-inf"))
-    s = s.permute(0, 3, 4, 1, 2).flatten(3)  # (B, NS, 3, L*L): one row per table
-    t = targets.permute(0, 3, 4, 1, 2).flatten(3).bool()
-    zero = s.new_zeros(s.shape[:-1] + (1,))
-    # log(1 + sum e^x) = logsumexp([0, x...]); -inf entries (other class, not scored) contribute nothing.
-    negative = torch.logsumexp(torch.cat([zero, s.masked_fill(t, float("-inf"))], dim=-1), dim=-1)
-    positive = torch.logsumexp(torch.cat([zero, (-s).masked_fill(~t, float("-inf"))], dim=-1), dim=-1)
+    t = targets.bool()
+    # log(1 + sum e^x) = softplus(logsumexp(x)) over a table's cells (dims 1, 2), in place: no copy of the
+    # table is permuted or padded; -inf entries (other class, not scored) contribute nothing.
+    negative = F.softplus(torch.logsumexp(s.masked_fill(t, float("-inf")), dim=(1, 2)))  # (B, NS, 3)
+    positive = F.softplus(torch.logsumexp((-s).masked_fill(~t, float("-inf")), dim=(1, 2)))
     return (negative + positive).sum(dim=(1, 2)).mean()
 
 
