@@ -7,7 +7,6 @@ deduplicated per sentence, so a pair annotated twice in one sentence is one trip
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from extractor.infer import Extractor
 from extractor.schema import Example
 
 Key = tuple[str, str, str]
+CONFIDENCE_GRID = [round(0.01 * n, 2) for n in range(100)]  # minimum confidences a curve is scored at
 
 
 @dataclass
@@ -42,11 +42,47 @@ class Score:
         return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1}
 
 
+@dataclass(frozen=True)
+class CurvePoint:
+    """Micro scores when only triples with confidence >= `min_confidence` are kept."""
+
+    min_confidence: float
+    precision: float
+    recall: float
+    f1: float
+    predicted: int
+
+
+@dataclass
+class OperatingPoints:
+    """Where a clinician reads the graph: the model's own minimum confidence (chosen on its validation
+    documents for `target` precision), and the lowest one reaching `target` precision on these sentences."""
+
+    target: float
+    model: CurvePoint
+    reaching_target: CurvePoint | None  # None: no minimum confidence reaches `target` here
+
+    def lines(self) -> list[str]:
+        m, t = self.model, self.reaching_target
+        own = (
+            f"at the model's minimum confidence {m.min_confidence:.2f} (what extract and ingest keep): "
+            f"P {m.precision:.3f} R {m.recall:.3f} F1 {m.f1:.3f}"
+        )
+        if t is None:
+            return [own, f"no minimum confidence reaches precision {self.target:.2f} on these sentences"]
+        return [
+            own,
+            f"recall at precision {self.target:.2f} on these sentences: R {t.recall:.3f} "
+            f"(minimum confidence {t.min_confidence:.2f}, P {t.precision:.3f})",
+        ]
+
+
 @dataclass
 class EvalReport:
     sentences: int
     micro: Score
     relations: list[Score] = field(default_factory=list)  # one row per relation, in gold-count order
+    operating: OperatingPoints | None = None
 
     @property
     def precision(self) -> float:
@@ -61,11 +97,14 @@ class EvalReport:
         return self.micro.f1
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "sentences": self.sentences,
             "micro": self.micro.as_dict(),
             "relations": [s.as_dict() for s in self.relations],
         }
+        if self.operating is not None:
+            data["operating_points"] = asdict(self.operating)
+        return data
 
     def to_text(self) -> str:
         """A fixed-width table: one row per relation, then the micro average."""
@@ -79,6 +118,8 @@ class EvalReport:
                 f"{s.name:<{width}}  {s.gold:>6} {s.predicted:>6} {s.correct:>7}  "
                 f"{s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f}"
             )
+        if self.operating is not None:
+            rows += ["", *self.operating.lines()]
         return "\n".join(rows)
 
 
@@ -95,17 +136,6 @@ def score(gold: list[set[Key]], predicted: list[set[Key]]) -> EvalReport:
     rows.sort(key=lambda s: (-s.gold, s.name))
     micro = Score("micro", *(sum(getattr(s, f) for s in rows) for f in ("gold", "predicted", "correct")))
     return EvalReport(sentences=len(gold), micro=micro, relations=rows)
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """Micro scores when only triples with confidence >= `min_confidence` are kept."""
-
-    min_confidence: float
-    precision: float
-    recall: float
-    f1: float
-    predicted: int
 
 
 def predictions(
@@ -128,10 +158,22 @@ def evaluate(
     examples: list[Example],
     progress: bool = False,
     min_confidence: float = 0.0,
+    target_precision: float | None = None,
 ) -> EvalReport:
-    """Run the model over the examples' texts and score the triples at or above `min_confidence`."""
-    gold, predicted = predictions(model, examples, progress)
-    return score(gold, [{k for k, c in p.items() if c >= min_confidence} for p in predicted])
+    """Run the model over the examples' texts and score the triples at or above `min_confidence`.
+
+    With `target_precision`, the report also holds the operating points (`OperatingPoints`).
+    """
+    extractor = model if isinstance(model, Extractor) else Extractor.load(model)
+    gold, predicted = predictions(extractor, examples, progress)
+    report = score(gold, [{k for k, c in p.items() if c >= min_confidence} for p in predicted])
+    if target_precision is not None:
+        own = confidence_curve(gold, predicted, [extractor.config.min_confidence])[0]
+        curve = confidence_curve(gold, predicted, CONFIDENCE_GRID)
+        report.operating = OperatingPoints(
+            target_precision, own, threshold_for_precision(curve, target_precision)
+        )
+    return report
 
 
 def confidence_curve(
@@ -149,7 +191,3 @@ def threshold_for_precision(curve: list[CurvePoint], target: float) -> CurvePoin
     """The lowest minimum confidence (the most recall) whose precision reaches `target`, else None."""
     reaching = [p for p in curve if p.predicted and p.precision >= target]
     return min(reaching, key=lambda p: p.min_confidence) if reaching else None
-
-
-def save_report(report: EvalReport, path: Path | str) -> None:
-    Path(path).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from extractor.evaluate import confidence_curve, score, threshold_for_precision
+from extractor.evaluate import CurvePoint, OperatingPoints, confidence_curve, score, threshold_for_precision
 
 DRUG, SYMPTOM = "Drug_Disease", "Symptom_Disease"
 
@@ -70,3 +70,14 @@ def test_confidence_curve_trades_recall_for_precision_and_finds_the_threshold():
     ]  # fmt: skip
     assert threshold_for_precision(curve, 0.9).min_confidence == 0.65  # the most recall at that precision
     assert threshold_for_precision(curve[:2], 0.9) is None
+
+
+def test_operating_points_say_the_models_threshold_and_the_recall_at_the_target_precision():
+    own = CurvePoint(0.95, 0.913, 0.07, 0.13, 40)
+    reaching = CurvePoint(0.8, 0.902, 0.31, 0.461, 170)
+    text = "\n".join(OperatingPoints(0.9, own, reaching).lines())
+    assert "minimum confidence 0.95" in text and "R 0.070" in text
+    assert "recall at precision 0.90 on these sentences: R 0.310 (minimum confidence 0.80, P 0.902)" in text
+    assert "no minimum confidence reaches precision 0.90" in "\n".join(
+        OperatingPoints(0.9, own, None).lines()
+    )

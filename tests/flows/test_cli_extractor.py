@@ -44,6 +44,10 @@ def test_train_evaluate_extract(tmp_path):
     assert scored.exit_code == 0, scored.output
     report = json.loads(scored.output[scored.output.index("{") :])
     assert report["sentences"] == 16 and report["micro"]["gold"] > 0
+    operating = report["operating_points"]  # at the threshold extract uses, and where P reaches 0.9 here
+    saved = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    assert operating["target"] == saved["train"]["target_precision"] == 0.9
+    assert operating["model"]["min_confidence"] == saved["min_confidence"]
 
     texts = tmp_path / "texts.txt"
     texts.write_text("二甲双胍可用于治疗2型糖尿病。\n胰岛素是1型糖尿病的基础治疗药物。\n", encoding="utf-8")
