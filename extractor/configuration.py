@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from extractor import tagging
 
@@ -36,7 +37,7 @@ class NRSOneRelConfig:
     tail_types: list[str] = field(default_factory=list)
     d_e: int = 256  # hidden size of the pair representation ReLU(W_s s_i + W_o o_j + b)
     dropout: float = 0.1  # on the encoder's token vectors, before the pair projections
-    pair_dropout: bool = False  # drop on the B x L x L x d_e pair features instead (3x the cost on CPU)
+    pair_dropout: float = 0.0  # on the B x L x L x d_e pair features after the ReLU (OneRel: 0.1)
     loss: LossName = "mcce"  # extractor.losses: also decides the head's outputs (3 marks, or 8 classes)
     max_tokens: int = 512
     tokenization: TokenizationMode = "char"
@@ -80,6 +81,11 @@ class TrainConfig:
     encoder_lr: float = 1e-4
     weight_decay: float = 0.01
     batch_size: int = 16
+    # Share of the training windows without any triple that each epoch includes (a fresh draw per epoch):
+    # half of DiaKG's windows hold none; OneRel's reference loader drops them all (0).
+    empty_windows: float = 1.0
+    # Relation types renamed before training, in every corpus: OLD -> NEW, or OLD -> "" to drop the type.
+    relation_aliases: dict[str, str] = field(default_factory=dict)
     epochs: int = 30
     max_steps: int = 0  # 0: no cap beyond `epochs`
     warmup_ratio: float = 0.1
@@ -137,6 +143,44 @@ class BatchSettings:
     # CPU: the head scores blocks of rows of about this many token pairs, so that their pair features and
     # logits stay in cache (results_speed.md)
     cpu_block_pairs: int = 16384
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings into typed settings of TrainConfig or its model config (`with_settings`' keys).
+
+    Values take the field's type: numbers, `true`/`false`, text, and for a mapping `OLD=NEW;OLD2=NEW2`.
+    """
+    types = {**get_type_hints(NRSOneRelConfig), **get_type_hints(TrainConfig)}
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in types or key == "model":
+            raise ValueError(f"{pair!r}: expected KEY=VALUE with KEY a training or model setting")
+        settings[key] = _typed(key, text.strip(), types[key])
+    return settings
+
+
+def _typed(key: str, text: str, kind: Any) -> Any:
+    """`text` as a value of `kind`: int, float, bool, str, a Literal, an optional one, or a str mapping."""
+    if get_origin(kind) is dict:
+        return dict(item.partition("=")[::2] for item in text.split(";") if item)
+    if get_origin(kind) in (Union, UnionType):  # `int | None`: "none" is None, else the other type
+        if text.lower() == "none":
+            return None
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if get_origin(kind) is Literal:
+        if text not in get_args(kind):
+            raise ValueError(f"{key}={text}: use one of {', '.join(get_args(kind))}")
+        return text
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{key}={text}: use true or false")
+        return text.lower() == "true"
+    try:
+        return kind(text)
+    except ValueError as e:
+        raise ValueError(f"{key}={text}: expected {kind.__name__}") from e
 
 
 def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:

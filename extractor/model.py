@@ -61,8 +61,8 @@ class OneRelHead(nn.Module):
         self.num_labels = config.num_labels
         self.w_s = nn.Linear(hidden_size, config.d_e)  # its bias is the b of the formula
         self.w_o = nn.Linear(hidden_size, config.d_e, bias=False)
-        self.dropout = nn.Dropout(config.dropout)
-        self.pair_dropout = config.pair_dropout
+        self.dropout = nn.Dropout(config.dropout)  # token vectors
+        self.pair_dropout = nn.Dropout(config.pair_dropout) if config.pair_dropout else None
         # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix.
         self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_relations * config.num_labels))
         nn.init.xavier_uniform_(self.relation_matrix)
@@ -82,15 +82,14 @@ class OneRelHead(nn.Module):
         # (d_e, NS, C), or (d_e, B, NS, C) when each sentence scores its own relations; only these get grads.
         r = self.relation_matrix.view(d_e, -1, self.num_labels)[:, relation_ids]
         product = "bijd,dnc->bijnc" if relation_ids.dim() == 1 else "bijd,dbnc->bijnc"
-        if not self.pair_dropout:
-            hidden = self.dropout(hidden)
+        hidden = self.dropout(hidden)
         s = self.w_s(hidden)  # (B, L, d_e)
         o = self.w_o(hidden)  # (B, L, d_e)
         step = row_block or hidden.shape[1]
         for i in range(0, hidden.shape[1], step):
             pair = (s[:, i : i + step, None, :] + o[:, None, :, :]).relu_()  # (B, rows, L, d_e), in place
-            if self.pair_dropout:
-                pair = self.dropout(pair)
+            if self.pair_dropout is not None:
+                pair = self.pair_dropout(pair)
             yield torch.einsum(product, pair, r)  # (B, rows, L, NS, C)
 
 

@@ -13,6 +13,7 @@ import logging
 import math
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,10 +26,12 @@ from tqdm.auto import tqdm
 
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
-from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
+from extractor.datasets import Document, load, split_documents, window_examples
+from extractor.datasets.corpora import Corpus, load_extra, merged_schema, rename_relations
 from extractor.device import autocast, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
+    CONFIDENCE_GRID,
     CurvePoint,
     confidence_curve,
     evaluate,
@@ -46,7 +49,6 @@ log = logging.getLogger(__name__)
 
 METRICS_LOG = "metrics.jsonl"
 METRICS_FILE = "metrics.json"
-CONFIDENCE_GRID = [round(0.01 * n, 2) for n in range(100)]  # minimum confidences the calibration tries
 
 
 @dataclass
@@ -69,8 +71,10 @@ def train(
     config: TrainConfig | None = None,
     tiny: TinyEncoderConfig | None = None,
     progress: bool = True,
+    extra: Sequence[Corpus] = (),
 ) -> TrainResult:
-    """Train on a data set and leave the best checkpoint, loadable offline, in `out_dir`."""
+    """Train on a data set (plus the `extra` corpora, training only) and leave the best checkpoint, loadable
+    offline, in `out_dir`. Validation, model selection and the operating point use the data set alone."""
     config = config or TrainConfig()
     _check(config)
     out = Path(out_dir)
@@ -80,18 +84,20 @@ def train(
     rng = np.random.default_rng(config.seed)
 
     # ---- data: split by document, then window long sentences ----
-    train_docs, val_docs = validation_split(load(data_path, fmt), config)
+    target = rename_relations(load(data_path, fmt), config.relation_aliases)
+    train_docs, val_docs = validation_split(target, config)
+    extra_docs = load_extra(extra, config.relation_aliases, val_docs)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
-    schema = relation_schema(train_docs)
+    schema = merged_schema(train_docs, extra_docs)
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
     windows, window_report = window_examples(
-        train_sentences, config.model.window_chars, config.model.window_stride
+        train_sentences + _examples(extra_docs), config.model.window_chars, config.model.window_stride
     )
     log.info(
-        "%d train / %d val documents, %d train windows, %d relations; windowing lost %d of %d triples",
-        len(train_docs), len(val_docs), len(windows), len(schema),
+        "%d train (+%d extra) / %d val documents, %d train windows, %d relations; windowing lost %d of %d "
+        "triples", len(train_docs), len(extra_docs), len(val_docs), len(windows), len(schema),
         window_report.triples_lost, window_report.triples_total,
     )  # fmt: skip
 
@@ -119,7 +125,10 @@ def train(
     pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
 
     # ---- optimiser and schedule ----
-    batches_per_epoch = math.ceil(len(data) / config.batch_size)
+    with_triples = [i for i, d in enumerate(data) if d.spans]
+    without = [i for i, d in enumerate(data) if not d.spans]
+    per_epoch = len(with_triples) + round(config.empty_windows * len(without))
+    batches_per_epoch = math.ceil(per_epoch / config.batch_size)
     total_steps = config.epochs * batches_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
@@ -146,8 +155,9 @@ def train(
         while step < total_steps and bad_evals < config.patience:
             epoch += 1
             model.train()
-            for batch_indices in length_batches([d.length for d in data], config.batch_size, rng):
-                items = [data[i] for i in batch_indices]
+            chosen = with_triples + rng.permutation(without)[: per_epoch - len(with_triples)].tolist()
+            for batch_indices in length_batches([data[i].length for i in chosen], config.batch_size, rng):
+                items = [data[chosen[i]] for i in batch_indices]
                 loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
                 scheduler.step()
                 step += 1
@@ -207,6 +217,9 @@ def train(
         "train_documents": len(train_docs),
         "val_documents": len(val_docs),
         "train_windows": len(data),
+        "train_windows_per_epoch": per_epoch,
+        "extra_corpora": [str(c) for c in extra],
+        "extra_documents": len(extra_docs),
         "triples_lost_to_windows": window_report.triples_lost,
         "triples_lost_to_tokens": dict(lost),
         "min_confidence": asdict(calibrated),
@@ -233,6 +246,8 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"unknown NS scope {config.ns_scope!r}: use 'sentence' or 'batch'")
     if config.ns < 1:
         raise ModelError(f"ns must be >= 1, got {config.ns}")
+    if not 0.0 <= config.empty_windows <= 1.0:
+        raise ModelError(f"empty_windows is a share of windows, in [0, 1]; got {config.empty_windows}")
 
 
 def calibrate(model_config: NRSOneRelConfig, curve: list[CurvePoint], target: float) -> CurvePoint:

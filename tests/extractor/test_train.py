@@ -11,6 +11,7 @@ import pytest
 
 from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
 from extractor.datasets import load
+from extractor.datasets.corpora import Corpus
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import evaluate
 from extractor.infer import Extractor
@@ -115,3 +116,43 @@ def test_unknown_loss_or_ns_scope_fails_before_training(tmp_path):
         train(data, "jsonl", "tiny", tmp_path / "m", quick(loss="hinge"), SMALL, progress=False)
     with pytest.raises(ModelError, match="unknown NS scope 'corpus'"):
         train(data, "jsonl", "tiny", tmp_path / "m", quick(ns_scope="corpus"), SMALL, progress=False)
+
+
+def test_windows_without_triples_can_be_left_out_of_each_epoch(tmp_path):
+    data = sample_subset(tmp_path, 4)
+    lines = data.read_text(encoding="utf-8")
+    data.write_text(
+        lines + '{"text": "本指南由专家组讨论制定。", "doc_id": "empty", "triples": []}\n' * 6, "utf-8"
+    )
+    everything = train(data, "jsonl", "tiny", tmp_path / "a", quick(val_fraction=0.0), SMALL, progress=False)
+    fewer = quick(val_fraction=0.0, empty_windows=0.0)
+    only_triples = train(data, "jsonl", "tiny", tmp_path / "b", fewer, SMALL, progress=False)
+    assert everything.metrics["train_windows"] == only_triples.metrics["train_windows"]
+    assert (
+        only_triples.metrics["train_windows_per_epoch"] == everything.metrics["train_windows_per_epoch"] - 6
+    )
+    with pytest.raises(ModelError, match="empty_windows"):
+        train(data, "jsonl", "tiny", tmp_path / "c", quick(empty_windows=1.5), SMALL, progress=False)
+
+
+def test_an_extra_corpus_adds_training_documents_and_its_renamed_relation_types(tmp_path):
+    data = sample_subset(tmp_path, 3)
+    extra = tmp_path / "extra.jsonl"
+    text = "二甲双胍常见胃肠道反应。"
+    triple = {
+        "subject": "胃肠道反应",
+        "subject_type": "SideEff",
+        "subject_start": 6,
+        "relation": "SideEff-Drug",
+        "object": "二甲双胍",
+        "object_type": "Drug",
+        "object_start": 0,
+    }
+    extra.write_text(json.dumps({"text": text, "triples": [triple]}, ensure_ascii=False) + "\n", "utf-8")
+    config = quick(val_fraction=0.3, relation_aliases={"SideEff-Drug": "Side_Effect"})
+    result = train(data, "jsonl", "tiny", tmp_path / "m", config, SMALL, progress=False,
+                   extra=[Corpus(extra, "jsonl")])  # fmt: skip
+    assert result.metrics["extra_documents"] == 1 and result.metrics["extra_corpora"] == [f"jsonl:{extra}"]
+    model_config, _ = load_config(tmp_path / "m" / "config.json")
+    k = model_config.relations.index("Side_Effect")
+    assert (model_config.head_types[k], model_config.tail_types[k]) == ("SideEff", "Drug")

@@ -1,0 +1,115 @@
+"""Training on several corpora: a target corpus (validated on) plus extra ones that only add supervision.
+
+Relation types are merged by name after renaming synonyms (`SideEff-Drug=ADE_Drug`; an empty new name drops
+the type). Validation stays on the target corpus, and an extra document that shares text with a validation
+document is left out, as the validation split itself keeps such documents together: DiaKG and Ruijin
+annotate many of the same guideline texts, so joint training would otherwise see the validation texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from extractor.datasets.document import Document
+from extractor.datasets.loader import load
+from extractor.datasets.split import OverlapConfig, linked_components
+from extractor.datasets.summary import RelationType, relation_schema
+from nrskg.errors import DataFormatError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A data file or folder and its reader format (`extractor.datasets.FORMATS`)."""
+
+    path: Path
+    fmt: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Corpus:
+        """`FORMAT:PATH`, as `nrskg train --extra ruijin:data/ruijin/train` spells it."""
+        fmt, sep, path = spec.partition(":")
+        if not sep or not fmt or not path:
+            raise DataFormatError(f"{spec!r}: expected FORMAT:PATH, e.g. ruijin:data/ruijin/train")
+        return cls(Path(path), fmt)
+
+    def __str__(self) -> str:
+        return f"{self.fmt}:{self.path}"
+
+
+def parse_aliases(specs: Sequence[str]) -> dict[str, str]:
+    """`OLD=NEW` pairs (`NEW` empty: drop the type) into a mapping."""
+    aliases = {}
+    for spec in specs:
+        old, sep, new = spec.partition("=")
+        if not sep or not old.strip():
+            raise DataFormatError(f"{spec!r}: expected OLD=NEW, e.g. SideEff-Drug=ADE_Drug")
+        aliases[old.strip()] = new.strip()
+    return aliases
+
+
+def rename_relations(docs: Sequence[Document], aliases: Mapping[str, str]) -> list[Document]:
+    """The documents with each relation renamed by `aliases`, and triples of types renamed to "" dropped."""
+    if not aliases:
+        return list(docs)
+
+    def renamed(triples):
+        out = []
+        for t in triples:
+            name = aliases.get(t.relation, t.relation)
+            if name:
+                out.append(replace(t, relation=name))
+        return out
+
+    result = []
+    for doc in docs:
+        examples = [replace(e, triples=renamed(e.triples)) for e in doc.examples]
+        full = replace(doc.full, triples=renamed(doc.full.triples)) if doc.full is not None else None
+        result.append(replace(doc, examples=examples, full=full))
+    return result
+
+
+def load_extra(
+    corpora: Sequence[Corpus], aliases: Mapping[str, str], held_out: Sequence[Document]
+) -> list[Document]:
+    """The extra corpora's documents, relations renamed, minus those sharing text with `held_out`.
+
+    Document ids and groups are prefixed with the corpus (`ruijin:12`), so that DiaKG's document 12 and
+    Ruijin's file 12 are not taken for parts of one source.
+    """
+    docs = []
+    for corpus in corpora:
+        for doc in load(corpus.path, corpus.fmt):
+            docs.append(replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}"))
+    return apart_from(rename_relations(docs, aliases), held_out)
+
+
+def apart_from(extra: Sequence[Document], held_out: Sequence[Document]) -> list[Document]:
+    """The extra documents that share no text (directly or through each other) with a held-out document."""
+    if not held_out or not extra:
+        return list(extra)
+    everything = [*held_out, *extra]
+    kept = []
+    for component in linked_components(everything, OverlapConfig()):
+        if all(i >= len(held_out) for i in component):
+            kept.extend(everything[i] for i in component)
+    dropped = len(extra) - len(kept)
+    if dropped:
+        log.info("%d of %d extra documents share text with validation ones: left out", dropped, len(extra))
+    order = {id(d): n for n, d in enumerate(extra)}
+    return sorted(kept, key=lambda d: order[id(d)])
+
+
+def merged_schema(target: Sequence[Document], extra: Sequence[Document]) -> list[RelationType]:
+    """The target's relation types, then those only the extra corpora have; argument types from the target
+    where it has the relation (corpora name entity types differently: Ruijin's SideEff is DiaKG's ADE)."""
+    mine = {r.name: r for r in relation_schema(target)}
+    theirs = {r.name: r for r in relation_schema(extra)}
+    for name, relation in theirs.items():
+        if name in mine:
+            mine[name] = replace(mine[name], count=mine[name].count + relation.count)
+    return sorted([*mine.values(), *(r for n, r in theirs.items() if n not in mine)], key=lambda r: r.name)
