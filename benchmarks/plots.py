@@ -96,6 +96,29 @@ def recipe_curves(results: dict, out: Path, title: str | None = None) -> Path:
     return _save(fig, out)
 
 
+def study_curves(results: dict, out: Path, title: str | None = None) -> Path:
+    """Two panels, a line per run (arm and seed): validation and training-sample F1 at every evaluation."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    colours: dict[str, str] = {}
+    for run in results["runs"]:
+        steps = [r["step"] for r in run["curve"]]
+        label = run["arm"] if run["arm"] not in colours else None
+        (line,) = axes[0].plot(steps, [r["val_f1"] for r in run["curve"]], marker=".", label=label,
+                               color=colours.get(run["arm"]))  # fmt: skip
+        colours.setdefault(run["arm"], line.get_color())
+        train = [(r["step"], r["train_f1"]) for r in run["curve"] if "train_f1" in r]
+        if train:
+            axes[1].plot(*zip(*train, strict=True), marker=".", color=colours[run["arm"]])
+    for ax, what in zip(axes, ("validation", "training sample"), strict=True):
+        ax.set_xlabel("optimiser step")
+        ax.set_ylabel(f"{what} F1 (micro, exact triples)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title or f"{results['config']['dataset']}: training recipes")
+    return _save(fig, out)
+
+
 def confidence_curve(metrics: dict, out: Path, title: str | None = None) -> Path:
     """Validation precision, recall and F1 against the minimum confidence (`metrics.json` of a checkpoint),
     with the checkpoint's default threshold marked."""

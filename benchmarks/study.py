@@ -1,0 +1,312 @@
+"""Training recipes side by side: arms of `TrainConfig` settings x seeds, each run in a process of its own.
+
+An arm is `NAME` or `NAME:key=value,key=value` with keys of `TrainConfig` or its model config (`d_e=1536`,
+`lr=3e-3`, `ns=K` for every relation type, `relation_aliases=SideEff-Drug=ADE_Drug;Other=`) plus
+`extra=ruijin` (data sets added to training, `+`-separated).
+`--set` applies to every arm. All arms train on the same data set and validation split; each evaluation
+scores the validation documents and a fixed sample of training sentences, so the curves show both fitting
+and generalising. Runs go `--parallel` at a time (a GPU holds many small models at once), each with
+`--threads` CPU threads, and one that passes `--arm-timeout` is stopped and keeps the curve it reached.
+
+    python -m benchmarks.study --encoder DIR --arms base "wide:d_e=1536" "hot:lr=3e-3" \\
+        --set epochs=8 window_chars=128 --parallel 2 --threads 1 --out benchmarks/results/study.json
+    python -m benchmarks.study --quick              # tiny encoder, 4 DiaKG documents, a smoke run
+
+Writes the JSON after every finished run, then prints a table (mean ± std over seeds) and draws the curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from extractor.configuration import TINY_TRAIN, TrainConfig, parse_settings, with_settings
+from extractor.datasets.corpora import Corpus
+from extractor.encoders import TINY
+from extractor.train import METRICS_FILE, METRICS_LOG, train
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
+RESULTS_DIR = REPO / "benchmarks" / "results"
+DOCS_DIR = REPO / "docs"
+
+# name -> (path under the data root, reader format)
+DATASETS: dict[str, tuple[str, str]] = {
+    "diakg": ("diakg/train", "diakg"),
+    "ruijin": ("ruijin_round2/train", "ruijin"),
+    "cmeie": ("cmeie/train.jsonl", "cmeie"),
+    "duie": ("duie/train.jsonl", "duie"),
+}
+EVERY_RELATION = 10**6  # `ns=K`: NS at or above K scores every relation type (OneRel)
+
+
+@dataclass
+class Arm:
+    name: str
+    settings: dict[str, object] = field(default_factory=dict)  # TrainConfig / model settings
+    extra: list[str] = field(default_factory=list)  # data set names added to training
+
+    @classmethod
+    def parse(cls, spec: str) -> Arm:
+        name, _, rest = spec.partition(":")
+        pairs = [p for p in rest.split(",") if p]
+        extra = [p.partition("=")[2] for p in pairs if p.startswith("extra=")]
+        pairs = [p for p in pairs if not p.startswith("extra=")]
+        settings = parse_settings([p.replace("ns=K", f"ns={EVERY_RELATION}") for p in pairs])
+        return cls(name, settings, [d for e in extra for d in e.split("+") if d])
+
+
+@dataclass
+class StudyConfig:
+    dataset: str = "diakg"
+    data_root: Path = DEFAULT_DATA_ROOT
+    encoder: str = TINY
+    arms: list[Arm] = field(default_factory=lambda: [Arm("default")])
+    common: dict[str, object] = field(default_factory=dict)  # settings of every arm
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_docs: int = 0  # 0: every document; else the first N files / lines (quick runs)
+    parallel: int = 1
+    threads: int = 0  # torch CPU threads per run; 0: the machine's cores split over `parallel`
+    arm_timeout_s: float = 0.0  # 0: none
+
+
+QUICK = dict(
+    encoder=TINY, max_docs=4, arms=[Arm("default"), Arm("ns-all", {"ns": EVERY_RELATION})],
+    common={"max_steps": 6, "eval_every_steps": 3, "window_chars": 64, "batch_size": 4, "d_e": 32},
+)  # fmt: skip
+
+
+def train_config(config: StudyConfig, arm: Arm, seed: int) -> TrainConfig:
+    """The run's settings: the encoder kind's defaults, the study's common settings, then the arm's."""
+    base = TINY_TRAIN if config.encoder == TINY else TrainConfig()
+    fixed = {"seed": seed, "split_seed": 0, "curve_train_f1": True, "train_eval_limit": 200}
+    return with_settings(base, **{**fixed, **config.common, **arm.settings})
+
+
+def run_one(config: StudyConfig, arm: Arm, seed: int, out: Path) -> None:
+    """Train one arm with one seed into `out` (the worker process's whole job)."""
+    data, fmt = _data(config, config.dataset)
+    extra = [Corpus(*_data(config, name)) for name in arm.extra]
+    train(data, fmt, config.encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
+
+
+def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> dict:
+    """One run: its curve, the best validation point and how well it fit there and at the end."""
+    log_file = out / METRICS_LOG
+    curve = (
+        [json.loads(line) for line in log_file.read_text().splitlines() if line] if log_file.exists() else []
+    )
+    record: dict = {"arm": arm.name, "settings": arm.settings, "extra": arm.extra, "seed": seed,
+                    "finished": finished, "wall_s": round(wall_s, 1), "curve": curve}  # fmt: skip
+    if curve:
+        best = max(curve, key=lambda r: r["val_f1"])
+        record |= {
+            "val_f1": best["val_f1"], "val_precision": best["val_precision"],
+            "val_recall": best["val_recall"], "best_step": best["step"],
+            "train_f1_at_best": best.get("train_f1"), "train_f1_last": curve[-1].get("train_f1"),
+            "steps": curve[-1]["step"],
+        }  # fmt: skip
+    if (out / METRICS_FILE).exists():
+        metrics = json.loads((out / METRICS_FILE).read_text())
+        record["operating_point"] = metrics["min_confidence"]
+        record["train_windows_per_epoch"] = metrics.get("train_windows_per_epoch")
+    return record
+
+
+def table(runs: list[dict]) -> list[dict]:
+    """Per arm: validation F1 mean, std (0 with one seed), min and max over seeds, and the fit."""
+    rows = []
+    for name in dict.fromkeys(r["arm"] for r in runs):
+        mine = [r for r in runs if r["arm"] == name and "val_f1" in r]
+        if not mine:
+            continue
+        f1 = [r["val_f1"] for r in mine]
+        fits = [r["train_f1_at_best"] for r in mine if r.get("train_f1_at_best") is not None]
+        rows.append({
+            "arm": name, "n": len(mine), "seeds": [r["seed"] for r in mine],
+            "f1_mean": statistics.fmean(f1), "f1_std": statistics.stdev(f1) if len(f1) > 1 else 0.0,
+            "f1_min": min(f1), "f1_max": max(f1),
+            "precision_mean": statistics.fmean(r["val_precision"] for r in mine),
+            "recall_mean": statistics.fmean(r["val_recall"] for r in mine),
+            "train_f1_mean": statistics.fmean(fits) if fits else None,
+            "steps_mean": statistics.fmean(r["steps"] for r in mine),
+            "wall_s_mean": statistics.fmean(r["wall_s"] for r in mine),
+        })  # fmt: skip
+    return rows
+
+
+def markdown_table(rows: list[dict], arms: dict[str, Arm]) -> str:
+    lines = [
+        "| arm | settings | seeds | val F1 mean ± std | min-max | P | R | train F1 | steps | s/run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        arm = arms.get(row["arm"])
+        settings = ", ".join([f"{k}={v}" for k, v in (arm.settings if arm else {}).items()] +
+                             [f"extra={'+'.join(arm.extra)}"] * bool(arm and arm.extra))  # fmt: skip
+        fit = "-" if row["train_f1_mean"] is None else f"{row['train_f1_mean']:.3f}"
+        lines.append(
+            f"| {row['arm']} | {settings.replace(str(EVERY_RELATION), 'K')} | {row['n']} "
+            f"| {row['f1_mean']:.3f} ± {row['f1_std']:.3f} | {row['f1_min']:.3f}-{row['f1_max']:.3f} "
+            f"| {row['precision_mean']:.3f} | {row['recall_mean']:.3f} | {fit} | {row['steps_mean']:.0f} "
+            f"| {row['wall_s_mean']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
+    """Every arm x seed, `parallel` worker processes at a time; `out_json` rewritten as runs finish."""
+    threads = config.threads or max(1, (os.cpu_count() or 1) // config.parallel)
+    results: dict = {
+        "command": " ".join(["python -m benchmarks.study", *argv]),
+        "config": {**asdict(config), "data_root": str(config.data_root)},
+        "machine": machine(threads),
+        "runs": [],
+    }
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    pending = [(arm, seed) for seed in config.seeds for arm in config.arms]
+    running: list[tuple[Arm, int, Path, subprocess.Popen, float]] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="nrskg-study-") as workdir:
+        while pending or running:
+            while pending and len(running) < config.parallel:
+                arm, seed = pending.pop(0)
+                out = Path(workdir) / f"{arm.name}-s{seed}"
+                job = {"config": results["config"], "arm": asdict(arm), "seed": seed, "out": str(out)}
+                worker = [sys.executable, "-m", "benchmarks.study", "--worker", json.dumps(job)]
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+                log_file = (Path(workdir) / f"{arm.name}-s{seed}.log").open("w")
+                process = subprocess.Popen(worker, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+                running.append((arm, seed, out, process, time.perf_counter()))
+            time.sleep(1.0)
+            for item in list(running):
+                arm, seed, out, process, began = item
+                late = config.arm_timeout_s and time.perf_counter() - began > config.arm_timeout_s
+                if process.poll() is None and not late:
+                    continue
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                running.remove(item)
+                record = summarise(arm, seed, out, time.perf_counter() - began, process.returncode == 0)
+                if process.returncode:
+                    record["log_tail"] = (Path(workdir) / f"{arm.name}-s{seed}.log").read_text()[-2000:]
+                results["runs"].append(record)
+                log.info("%s seed %d: val F1 %s (%s, %.0f s)", arm.name, seed, record.get("val_f1"),
+                         "finished" if record["finished"] else "stopped", record["wall_s"])  # fmt: skip
+                results["summary"] = table(results["runs"])
+                results["wall_s"] = round(time.perf_counter() - started, 1)
+                out_json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+def machine(threads: int) -> dict[str, object]:
+    info: dict[str, object] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads_per_run": threads,
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
+    """A data set's path (its first `max_docs` documents when set) and format."""
+    relative, fmt = DATASETS[name]
+    path = config.data_root / relative
+    if not config.max_docs:
+        return path, fmt
+    out = Path(tempfile.mkdtemp(prefix=f"nrskg-study-{name}-"))
+    if path.is_dir():
+        suffix = ".txt" if fmt == "ruijin" else ".json"
+        for file in sorted(path.glob(f"*{suffix}"))[: config.max_docs]:
+            for sibling in path.glob(file.stem + ".*"):  # Ruijin's .txt and .ann together
+                shutil.copy(sibling, out / sibling.name)
+        return out, fmt
+    with path.open(encoding="utf-8") as f:
+        lines = [line for _, line in zip(range(config.max_docs), f, strict=False)]
+    (out / path.name).write_text("".join(lines), encoding="utf-8")
+    return out / path.name, fmt
+
+
+def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny encoder, 4 DiaKG documents, 6 steps, 2 arms")
+    p.add_argument("--dataset", choices=list(DATASETS), help="the data set trained and validated on")
+    p.add_argument("--data-root", type=Path, help="folder holding the data sets (default ../shared/data)")
+    p.add_argument("--encoder", help="'tiny' or a HuggingFace encoder directory")
+    p.add_argument("--arms", nargs="+", help="NAME or NAME:key=value,... (see the module doc)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="settings of every arm")
+    p.add_argument("--seeds", help="comma-separated training seeds (default 0)")
+    p.add_argument("--max-docs", type=int, help="only the first N documents (files or lines)")
+    p.add_argument("--parallel", type=int, help="runs at once (default 1)")
+    p.add_argument("--threads", type=int, help="CPU threads per run (default: cores / parallel)")
+    p.add_argument("--arm-timeout", type=float, help="seconds; a run still going is stopped")
+    p.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/study[_quick].json)")
+    p.add_argument("--plot", type=Path, help="PNG of the curves (default docs/study[_quick].png)")
+    args = p.parse_args(argv)
+    config = StudyConfig(**QUICK) if args.quick else StudyConfig()
+    if args.arms:
+        config.arms = [Arm.parse(spec) for spec in args.arms]
+        unknown = {e for a in config.arms for e in a.extra} - set(DATASETS)
+        if unknown:
+            p.error(f"unknown extra data sets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
+    config.common |= parse_settings(args.set)
+    for option, attribute in (
+        ("dataset", "dataset"), ("data_root", "data_root"), ("encoder", "encoder"), ("max_docs", "max_docs"),
+        ("parallel", "parallel"), ("threads", "threads"), ("arm_timeout", "arm_timeout_s"),
+    ):  # fmt: skip
+        if getattr(args, option) is not None:
+            setattr(config, attribute, getattr(args, option))
+    if args.seeds:
+        config.seeds = [int(s) for s in args.seeds.split(",")]
+    suffix = "_quick" if args.quick else ""
+    return (
+        config,
+        args.out or RESULTS_DIR / f"study{suffix}.json",
+        args.plot or DOCS_DIR / f"study{suffix}.png",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["--worker"]:  # one run, in a process of its own
+        job = json.loads(argv[1])
+        config = StudyConfig(**{**job["config"], "data_root": Path(job["config"]["data_root"]),
+                                "arms": [], "common": job["config"]["common"]})  # fmt: skip
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        run_one(config, Arm(**job["arm"]), job["seed"], Path(job["out"]))
+        return
+    logging.getLogger("extractor").setLevel(logging.WARNING)
+    config, out, plot = parse_args(argv)
+    results = run(config, out, argv)
+    print(markdown_table(results.get("summary", []), {a.name: a for a in config.arms}))
+    try:
+        from benchmarks.plots import study_curves
+    except ImportError as e:  # matplotlib is a dev dependency; a bare GPU machine may lack it
+        log.warning("no plot (%s): run `python -m benchmarks.plots --study %s` where it is installed", e, out)
+    else:
+        print(f"results: {out}\nplot: {study_curves(results, plot)}")
+
+
+if __name__ == "__main__":
+    main()
