@@ -79,7 +79,7 @@ class QualityConfig:
     ns_scope: str = TrainConfig.ns_scope  # "sentence" (the method) or "batch" (as first built)
     lr: float | None = None  # None: the rates preset's
     encoder_lr: float | None = None
-    curve_train_f1: bool = False  # score a training sample at every evaluation too (fitting curves)
+    curves: bool = False  # score a training sample at every evaluation too (fitting curves)
 
 
 QUICK = dict(
@@ -203,14 +203,14 @@ def run_arm(
         encoder_lr=preset.encoder_lr if config.encoder_lr is None else config.encoder_lr,
         loss=config.loss,
         ns_scope=config.ns_scope,
-        curve_train_f1=config.curve_train_f1,
+        curves=config.curves,
         ns=ns,
         seed=seed,
         split_seed=config.split_seed,
         val_fraction=config.val_fraction,
         max_steps=config.steps,
         epochs=10**6,  # the step budget decides, not epochs
-        eval_every_steps=config.eval_every,
+        eval_every=config.eval_every,
         patience=10**6,  # no early stop: every arm gets the same budget; validation picks the checkpoint
         batch_size=config.batch_size,
         device=config.device,
@@ -438,7 +438,7 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, Path, Path, list[Path]]:
         value = getattr(args, option)
         if value is not None:
             setattr(config, attribute, value)
-    config.curve_train_f1 = config.curve_train_f1 or args.curves
+    config.curves = config.curves or args.curves
     suffix = "_quick" if args.quick else ""
     out = args.out or RESULTS_DIR / f"quality{suffix}.json"
     plot = args.plot or DOCS_DIR / f"quality_ns{suffix}.png"

@@ -143,7 +143,7 @@ def parse_args(argv: list[str]) -> tuple[QualityConfig, list[str], Path, Path, l
     config = QualityConfig(
         datasets=[args.dataset], encoder=args.encoder, steps=args.steps, eval_every=args.eval_every,
         batch_size=args.batch_size, window_chars=args.window_chars, ns=[args.ns], seeds=[args.seed],
-        max_docs=args.max_docs, device=args.device, rates="default", split_seed=0, curve_train_f1=True,
+        max_docs=args.max_docs, device=args.device, rates="default", split_seed=0, curves=True,
     )  # fmt: skip
     if args.data_root:
         config.data_root = args.data_root

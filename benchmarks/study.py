@@ -87,14 +87,14 @@ class StudyConfig:
 
 QUICK = dict(
     encoder=TINY, max_docs=4, arms=[Arm("default"), Arm("ns-all", {"ns": EVERY_RELATION})],
-    common={"max_steps": 6, "eval_every_steps": 3, "window_chars": 64, "batch_size": 4, "d_e": 32},
+    common={"max_steps": 6, "eval_every": 3, "window_chars": 64, "batch_size": 4, "d_e": 32},
 )  # fmt: skip
 
 
 def train_config(config: StudyConfig, arm: Arm, seed: int) -> TrainConfig:
     """The run's settings: the encoder kind's defaults, the study's common settings, then the arm's."""
     base = TINY_TRAIN if config.encoder == TINY else TrainConfig()
-    fixed = {"seed": seed, "split_seed": 0, "curve_train_f1": True, "train_eval_limit": 200}
+    fixed = {"seed": seed, "split_seed": 0, "curves": True, "train_eval_limit": 200}
     return with_settings(base, **{**fixed, **config.common, **arm.settings})
 
 

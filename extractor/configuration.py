@@ -13,11 +13,23 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from extractor import tagging
+from extractor.encoders import TINY
+from nrskg.errors import ModelError
 
 TokenizationMode = Literal["char", "subword"]
 NSScope = Literal["sentence", "batch"]
 LossName = Literal["mcce", "softmax", "bce", "focal"]  # extractor.losses
 LOSSES: tuple[str, ...] = get_args(LossName)
+
+
+def setting(default: Any, help: str) -> Any:
+    """A field a person may set: `nrskg train --NAME VALUE`, the train flow's `settings`, a study's arms.
+
+    Fields without it (the schema a training run fills in, results) are not options anywhere.
+    """
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -29,21 +41,25 @@ class NRSOneRelConfig:
     `max_tokens` counts the two special tokens; long inputs are cut into windows of `window_chars` characters.
     """
 
-    encoder: str = (
-        ""  # what the user asked for: a local path, a hub id or "tiny" (the weights live in the checkpoint)
-    )
+    encoder: str = ""  # what the user asked for: a local path, a hub id or "tiny"
     relations: list[str] = field(default_factory=list)
     head_types: list[str] = field(default_factory=list)
     tail_types: list[str] = field(default_factory=list)
-    d_e: int = 256  # hidden size of the pair representation ReLU(W_s s_i + W_o o_j + b)
-    dropout: float = 0.1  # on the encoder's token vectors, before the pair projections
-    pair_dropout: float = 0.0  # on the B x L x L x d_e pair features after the ReLU (OneRel: 0.1)
-    loss: LossName = "mcce"  # extractor.losses: also decides the head's outputs (3 marks, or 8 classes)
-    max_tokens: int = 512
-    tokenization: TokenizationMode = "char"
-    window_chars: int = 200
-    window_stride: int = 150
-    positive_weight: float = 1.0  # weight of marked cells in the "softmax" and "bce" losses (1: plain mean)
+    d_e: int = setting(256, "Width of the pair representation ReLU(W_s h_i + W_o h_j + b).")
+    dropout: float = setting(0.1, "Dropout on the encoder's token vectors, before the pair projections.")
+    pair_dropout: float = setting(0.0, "Dropout on the pair features after the ReLU (OneRel: 0.1).")
+    loss: LossName = setting(
+        "mcce", f"Training loss, one of {', '.join(get_args(LossName))} (extractor/losses.py)."
+    )
+    max_tokens: int = setting(512, "Longest input in tokens, the two special tokens included.")
+    tokenization: TokenizationMode = setting(
+        "char", "'char' (Chinese, one token per character) or 'subword'."
+    )
+    window_chars: int = setting(200, "Characters per window over long sentences (training and extraction).")
+    window_stride: int = setting(150, "Characters between window starts (default: 3/4 of --window-chars).")
+    positive_weight: float = setting(
+        1.0, "Loss weight of marked cells (softmax and bce losses; 1: plain mean)."
+    )
     # Decoding keeps at most this many non-empty cells per window, the most confident: a trained model marks a
     # few dozen, an undertrained one thousands, whose triples (millions) stall evaluation and flood the graph.
     max_cells_per_window: int = 512
@@ -73,33 +89,35 @@ class TrainConfig:
     """
 
     model: NRSOneRelConfig = field(default_factory=NRSOneRelConfig)
-    ns: int = 10  # relation types scored per sentence (all K when ns >= K); the paper's best on diabetes
-    ns_scope: NSScope = "sentence"  # "batch": one shared set per batch (as first built)
-    # bge-small-zh on DiaKG (results.md): 3e-3 / 2e-4 lost most of its recall at the peak of the warmup
-    # (validation F1 0.16 -> 0.09), 1e-3 / 1e-4 learned as fast without that dip.
-    lr: float = 1e-3  # head (W_s, W_o, R)
-    encoder_lr: float = 1e-4
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    # Share of the training windows without any triple that each epoch includes (a fresh draw per epoch):
-    # half of DiaKG's windows hold none; OneRel's reference loader drops them all (0).
-    empty_windows: float = 1.0
-    # Relation types renamed before training, in every corpus: OLD -> NEW, or OLD -> "" to drop the type.
-    relation_aliases: dict[str, str] = field(default_factory=dict)
-    epochs: int = 30
-    max_steps: int = 0  # 0: no cap beyond `epochs`
-    warmup_ratio: float = 0.1
-    grad_clip: float = 1.0
-    patience: int = 10  # evaluations without a better validation F1 before stopping, counted once F1 > 0
-    eval_every_steps: int = 0  # 0: evaluate once per epoch
-    seed: int = 13
-    split_seed: int | None = 0  # seed of the validation split, fixed so that seeds vary training only
-    val_fraction: float = 0.15  # 0: no validation split; the best checkpoint is then chosen on training F1
-    train_eval_limit: int = 500  # sentences of the training split used to report train F1 (all when 0)
-    target_precision: float = 0.9  # the validation precision the model's default min_confidence must reach
-    curve_train_f1: bool = False  # also score that sample at every evaluation (the fitting curve; slower)
-    device: str = "auto"  # "auto": CUDA when available, else CPU
-    amp: bool = True  # autocast on CUDA (bf16 when supported, else fp16 with a grad scaler)
+    ns: int = setting(
+        10, "Relation types scored per training sentence: its own plus random negatives (all K: NS >= K)."
+    )
+    ns_scope: NSScope = setting("sentence", "Negatives drawn per 'sentence' or shared by the 'batch'.")
+    lr: float = setting(1e-3, "Learning rate of the head (W_s, W_o, R).")
+    encoder_lr: float = setting(1e-4, "Learning rate of the encoder.")
+    weight_decay: float = setting(0.01, "AdamW weight decay of the weight matrices.")
+    batch_size: int = setting(16, "Training windows per step.")
+    empty_windows: float = setting(
+        1.0,
+        "Share of the training windows without a triple that each epoch includes (a fresh draw each epoch).",
+    )
+    relation_aliases: dict[str, str] = setting(
+        {}, "Relation types renamed before training, in every corpus: OLD=NEW (NEW empty: drop the type)."
+    )
+    epochs: int = setting(30, "Passes over the training windows.")
+    max_steps: int = setting(0, "Stop after this many steps (0: no cap beyond --epochs).")
+    warmup_ratio: float = setting(0.1, "Share of the steps over which the learning rates warm up.")
+    grad_clip: float = setting(1.0, "Gradient norm clipping.")
+    patience: int = setting(10, "Evaluations without a better F1 before stopping, counted once F1 > 0.")
+    eval_every: int = setting(0, "Steps between evaluations (0: once per epoch).")
+    seed: int = setting(13, "Seed of the initialisation, sampling and batch order.")
+    split_seed: int | None = setting(0, "Seed of the validation split (none: the training seed).")
+    val_fraction: float = setting(0.15, "Share of the documents held out for validation (0: none).")
+    train_eval_limit: int = setting(500, "Training sentences scored for the training F1 (0: all).")
+    target_precision: float = setting(0.9, "Validation precision the default minimum confidence must reach.")
+    curves: bool = setting(False, "Also score the training sample at each evaluation (fitting curves).")
+    device: str = setting("auto", "auto (CUDA when available), cpu, cuda or cuda:N.")
+    amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16).")
 
 
 def with_settings(config: TrainConfig, **changes: Any) -> TrainConfig:
@@ -126,6 +144,11 @@ TINY_TRAIN = TrainConfig(
 )  # fmt: skip
 
 
+def defaults_for(encoder: str) -> TrainConfig:
+    """The settings a run starts from: TINY_TRAIN for the random tiny encoder, TrainConfig() for any other."""
+    return TINY_TRAIN if encoder == TINY else TrainConfig()
+
+
 @dataclass(frozen=True)
 class BatchSettings:
     """How inference batches adapt to the device (`extractor.batching.auto_budget`).
@@ -145,20 +168,47 @@ class BatchSettings:
     cpu_block_pairs: int = 16384
 
 
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` strings into typed settings of TrainConfig or its model config (`with_settings`' keys).
+SEE_OPTIONS = "`nrskg train --help` lists the settings"
 
-    Values take the field's type: numbers, `true`/`false`, text, and for a mapping `OLD=NEW;OLD2=NEW2`.
+
+def settable() -> dict[str, Any]:
+    """Every setting a person may change, by name: the fields of TrainConfig and its model config made
+    with `setting` (dataclass `Field`s, their help in `metadata["help"]`)."""
+    return {f.name: f for cls in (TrainConfig, NRSOneRelConfig) for f in fields(cls) if "help" in f.metadata}
+
+
+def setting_types() -> dict[str, Any]:
+    """The type of each setting (`settable`), as declared."""
+    hints = {**get_type_hints(NRSOneRelConfig), **get_type_hints(TrainConfig)}
+    return {name: hints[name] for name in settable()}
+
+
+def parse_settings(pairs: list[str] | dict[str, Any]) -> dict[str, Any]:
+    """Settings by name, checked against their declared types: `key=value` strings, or a mapping (a flow's
+    parameters) whose values must read as their type the same way.
+
+    Text takes the field's type: numbers, `true`/`false`, `none` for an optional one, and for a mapping
+    `OLD=NEW;OLD2=NEW2`.
     """
-    types = {**get_type_hints(NRSOneRelConfig), **get_type_hints(TrainConfig)}
+    items = pairs.items() if isinstance(pairs, dict) else [_split(pair) for pair in pairs]
+    types = setting_types()
     settings: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
+    for key, value in items:
         key = key.strip().replace("-", "_")
-        if not sep or key not in types or key == "model":
-            raise ValueError(f"{pair!r}: expected KEY=VALUE with KEY a training or model setting")
-        settings[key] = _typed(key, text.strip(), types[key])
+        if key not in types:
+            raise ModelError(f"{key!r} is not a training or model setting", hint=SEE_OPTIONS)
+        if isinstance(value, dict) and get_origin(types[key]) is dict:
+            settings[key] = {str(k): str(v) for k, v in value.items()}
+        else:
+            settings[key] = _typed(key, str(value).strip(), types[key])
     return settings
+
+
+def _split(pair: str) -> tuple[str, str]:
+    key, sep, value = pair.partition("=")
+    if not sep:
+        raise ModelError(f"{pair!r}: expected KEY=VALUE", hint=SEE_OPTIONS)
+    return key, value
 
 
 def _typed(key: str, text: str, kind: Any) -> Any:
@@ -171,16 +221,16 @@ def _typed(key: str, text: str, kind: Any) -> Any:
         kind = next(a for a in get_args(kind) if a is not type(None))
     if get_origin(kind) is Literal:
         if text not in get_args(kind):
-            raise ValueError(f"{key}={text}: use one of {', '.join(get_args(kind))}")
+            raise ModelError(f"{key}={text}: use one of {', '.join(get_args(kind))}")
         return text
     if kind is bool:
         if text.lower() not in ("true", "false"):
-            raise ValueError(f"{key}={text}: use true or false")
+            raise ModelError(f"{key}={text}: use true or false")
         return text.lower() == "true"
     try:
         return kind(text)
     except ValueError as e:
-        raise ValueError(f"{key}={text}: expected {kind.__name__}") from e
+        raise ModelError(f"{key}={text}: expected {kind.__name__}") from e
 
 
 def to_json(config: NRSOneRelConfig | TrainConfig) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def train(
     selected_on = "validation" if val_sentences else "training-sample"
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
-    eval_every = config.eval_every_steps or batches_per_epoch
+    eval_every = config.eval_every or batches_per_epoch
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress)
     running_loss, losses = 0.0, 0
     try:
@@ -175,7 +175,7 @@ def train(
                         "val_precision": report.precision,
                         "val_recall": report.recall,
                     }
-                    if config.curve_train_f1 and val_sentences:  # the fitting curve, beside validation
+                    if config.curves and val_sentences:  # the fitting curve, beside validation
                         record["train_f1"] = evaluate(extractor, train_sample).f1
                     record["elapsed_s"] = round(time.perf_counter() - started, 2)
                     running_loss, losses = 0.0, 0

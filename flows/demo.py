@@ -75,8 +75,8 @@ def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoRes
     training_f1 = None
     if trained:
         outcome = train_flow(
-            str(ANNOTATED), "jsonl", encoder="tiny", registry=settings.registry, seed=settings.seed,
-            val_fraction=settings.val_fraction, device="cpu",
+            str(ANNOTATED), "jsonl", encoder="tiny", registry=settings.registry,
+            settings={"seed": settings.seed, "val_fraction": settings.val_fraction, "device": "cpu"},
         )  # fmt: skip
         training_f1 = None if outcome.held_out else outcome.candidate_f1
     summary = ingest(str(CORPUS), registry=settings.registry, runs_root=settings.runs_root, neo4j=neo4j)

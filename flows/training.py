@@ -11,19 +11,20 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from extractor import registry as model_registry
-from extractor.configuration import TrainConfig
+from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
 from extractor.datasets import load
+from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.evaluate import evaluate
 from extractor.schema import Example
 from extractor.train import TrainResult, train, validation_split
 from flows import logs
-from flows.train_options import options_in, train_config
 
 log = logging.getLogger(__name__)
 logs.send_to_flow_runs()
@@ -43,9 +44,12 @@ class TrainOutcome:
 
 
 @task(name="train-model")
-def train_model(data: str, format: str, encoder: str, out_dir: str, config: TrainConfig) -> TrainResult:
+def train_model(
+    data: str, format: str, encoder: str, out_dir: str, config: TrainConfig, extra: list[str]
+) -> TrainResult:
     # A progress bar only where a person watches: in a log file it is kilobytes of carriage returns.
-    return train(data, format, encoder, out_dir, config, progress=sys.stderr.isatty())
+    corpora = [Corpus.parse(spec) for spec in extra]
+    return train(data, format, encoder, out_dir, config, progress=sys.stderr.isatty(), extra=corpora)
 
 
 @task(name="held-out-examples")
@@ -66,38 +70,22 @@ def train_flow(
     format: str,
     encoder: str = TINY,
     registry: str = "models",
-    ns: int | None = None,
-    ns_scope: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    encoder_lr: float | None = None,
-    seed: int | None = None,
-    max_steps: int | None = None,
-    val_fraction: float | None = None,
-    tokenization: str | None = None,
-    device: str | None = None,
-    loss: str | None = None,
-    positive_weight: float | None = None,
-    d_e: int | None = None,
-    window_chars: int | None = None,
-    eval_every: int | None = None,
-    patience: int | None = None,
-    curves: bool = False,
-    target_precision: float | None = None,
+    settings: dict[str, Any] | None = None,
+    extra: list[str] | None = None,
     min_improvement: float = 0.0,
 ) -> TrainOutcome:
-    """Train on `data`, register the new version, and make it current if it beats the current model's F1.
+    """Train on `data` (plus the `extra` FORMAT:PATH corpora), register the new version, and make it current
+    if it beats the current model's F1 on the same held-out documents.
 
-    The training options have the names of `nrskg train`'s (`flows.train_options`); unset ones take the
-    defaults that suit the encoder kind. Without held-out documents (`val_fraction` 0) there is no fair
-    comparison, so the new version is promoted only when there is no current model.
+    `settings` are those of `nrskg train`, by their Python names (`{"epochs": 8, "window_chars": 128}`);
+    unset ones take the encoder kind's defaults. Without held-out documents (`val_fraction` 0) there is no
+    fair comparison, so the new version is promoted only when there is no current model.
     """
-    config = train_config(encoder, **options_in(locals()))
+    config = with_settings(defaults_for(encoder), **parse_settings(settings or {}))
     root = Path(registry)
     staging = root / STAGING
     shutil.rmtree(staging, ignore_errors=True)
-    result = train_model(data, format, encoder, str(staging), config)
+    result = train_model(data, format, encoder, str(staging), config, extra or [])
     model_dir = root / result.model_version
     shutil.rmtree(model_dir, ignore_errors=True)
     staging.rename(model_dir)

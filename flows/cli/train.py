@@ -1,91 +1,99 @@
-"""`nrskg train`: train NRS-OneRel on a data set and write a checkpoint directory."""
+"""`nrskg train`: train NRS-OneRel on a data set and write a checkpoint directory.
+
+Its training options are not written here: one per setting of `TrainConfig` and its model config
+(`extractor.configuration.settable`), with the type, default and help declared there.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import typer
 
-from extractor.configuration import LOSSES, NRSOneRelConfig, TrainConfig
+from extractor.configuration import (
+    TrainConfig,
+    defaults_for,
+    parse_settings,
+    settable,
+    setting_types,
+    with_settings,
+)
 from extractor.datasets import FORMATS
+from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.train import train
 from flows.cli._app import app, cli_errors
-from flows.train_options import options_in, train_config
+
+
+def setting_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a typer command one `--name` option per training setting; the command receives the ones given
+    as `settings`, typed and checked (`parse_settings`)."""
+    hints = get_type_hints(command, include_extras=True)  # the command's own options, annotations resolved
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+        if p.name != "settings"
+    ]
+    options = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_option(name, kind))
+        for name, kind in setting_types().items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**arguments: Any) -> None:
+        given = {name: arguments.pop(name) for name in settable()}
+        if given["relation_aliases"]:  # repeated OLD=NEW options
+            given["relation_aliases"] = ";".join(given["relation_aliases"])
+        command(settings=parse_settings({k: v for k, v in given.items() if v is not None}), **arguments)
+
+    wrapper.__signature__ = inspect.Signature(own + options)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _option(name: str, kind: Any) -> Any:
+    """The typer annotation of a setting's option: its own type where click has one, else text that
+    `parse_settings` reads (a Literal's choices, `int | None`, a mapping as repeated OLD=NEW)."""
+    base = TrainConfig()
+    default = getattr(base.model, name) if hasattr(base.model, name) else getattr(base, name)
+    help = f"{settable()[name].metadata['help']} (default {default if default != {} else 'none'})"
+    flag = f"--{name.replace('_', '-')}"
+    if get_origin(kind) is dict:
+        return Annotated[list[str] | None, typer.Option(flag, help=help, show_default=False)]
+    if kind is bool:
+        return Annotated[bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=help, show_default=False)]
+    if kind in (int, float, str):
+        return Annotated[kind | None, typer.Option(flag, help=help, show_default=False)]
+    if get_origin(kind) is Literal:
+        help = help.replace("(default", f"One of {', '.join(get_args(kind))} (default")
+    return Annotated[str | None, typer.Option(flag, help=help, show_default=False)]
 
 
 @app.command("train")
 @cli_errors
+@setting_options
 def train_cli(
-    data: Annotated[Path, typer.Option("--data", help="A data file or folder.")],
+    data: Annotated[Path, typer.Option("--data", help="A data file or folder: the corpus validated on.")],
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")],
     out: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write.")],
     encoder: Annotated[
         str, typer.Option("--encoder", help="A local HF directory, a cached hub id, or 'tiny'.")
     ] = TINY,
-    ns: Annotated[
-        int | None, typer.Option("--ns", min=1, help="Relation types scored per sentence (or per batch).")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the head.")] = None,
-    encoder_lr: Annotated[
-        float | None, typer.Option("--encoder-lr", help="Learning rate of the encoder.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
-    max_steps: Annotated[
-        int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps.")
-    ] = None,
-    val_fraction: Annotated[
-        float | None,
-        typer.Option("--val-fraction", min=0.0, max=0.9, help="Documents held out for validation."),
-    ] = None,
-    tokenization: Annotated[str | None, typer.Option("--tokenization", help="'char' or 'subword'.")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
-    positive_weight: Annotated[
-        float | None,
-        typer.Option("--positive-weight", min=1.0, help="Loss weight of marked cells (softmax/bce losses)."),
-    ] = None,
-    loss: Annotated[
-        str | None,
-        typer.Option("--loss", help=f"One of {', '.join(LOSSES)} (default {NRSOneRelConfig.loss})."),
-    ] = None,
-    ns_scope: Annotated[
-        str | None,
+    extra: Annotated[
+        list[str] | None,
         typer.Option(
-            "--ns-scope", help="Sample negative relation types per 'sentence' (default) or 'batch'."
+            "--extra", help="FORMAT:PATH of another corpus to train on, not to validate; repeatable."
         ),
     ] = None,
-    d_e: Annotated[int | None, typer.Option("--d-e", min=1, help="Width of the pair representation.")] = None,
-    window_chars: Annotated[
-        int | None, typer.Option("--window-chars", min=8, help="Characters per training window.")
-    ] = None,
-    eval_every: Annotated[
-        int | None,
-        typer.Option("--eval-every", min=1, help="Steps between evaluations (default: per epoch)."),
-    ] = None,
-    patience: Annotated[
-        int | None, typer.Option("--patience", min=1, help="Evaluations without improvement before stopping.")
-    ] = None,
-    curves: Annotated[
-        bool,
-        typer.Option("--curves", help="Also score a training sample at each evaluation (metrics.jsonl)."),
-    ] = False,
-    target_precision: Annotated[
-        float | None,
-        typer.Option(
-            "--target-precision",
-            min=0.0,
-            max=1.0,
-            help="Validation precision the default min confidence must reach "
-            f"(default {TrainConfig.target_precision}).",
-        ),
-    ] = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Train and keep the checkpoint with the best validation F1; defaults suit the encoder kind."""
-    config = train_config(encoder, **options_in(locals()))
-    result = train(data, fmt, encoder, out, config)
+    """Train and keep the checkpoint with the best validation F1; unset settings take the encoder kind's
+    defaults (the tiny random encoder has its own)."""
+    config = with_settings(defaults_for(encoder), **(settings or {}))
+    result = train(data, fmt, encoder, out, config, extra=[Corpus.parse(spec) for spec in extra or []])
     typer.echo(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
         f"({result.metrics['selected_on']}), train F1 {result.train_f1:.4f}, "

@@ -56,7 +56,7 @@ def test_unknown_arms_are_refused() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--arms", "mcce,hinge"])
     config, arms, *_ = parse_args(["--arms", "mcce", "--steps", "50"])
-    assert arms == ["mcce"] and config.steps == 50 and config.curve_train_f1
+    assert arms == ["mcce"] and config.steps == 50 and config.curves
 
 
 @pytest.mark.slow

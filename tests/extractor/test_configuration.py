@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extractor.configuration import TrainConfig, parse_settings, with_settings
+from nrskg.errors import ModelError
 
 
 def test_values_take_the_type_of_their_training_or_model_field():
@@ -26,5 +27,5 @@ def test_values_take_the_type_of_their_training_or_model_field():
      ("colour=red", "a training or model setting"), ("lr", "KEY=VALUE"), ("model=x", "a training or model")],
 )  # fmt: skip
 def test_bad_settings_say_why(pair, reason):
-    with pytest.raises(ValueError, match=reason):
+    with pytest.raises(ModelError, match=reason):
         parse_settings([pair])

@@ -99,7 +99,7 @@ def test_bad_encoder_and_data_raise_our_errors(tmp_path):
 @pytest.mark.slow
 def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
     """The issue's acceptance test: train F1 >= 0.95 on >= 50 sentences within 3 minutes on CPU."""
-    config = dataclasses.replace(TINY_TRAIN, val_fraction=0.0, eval_every_steps=140, device="cpu")
+    config = dataclasses.replace(TINY_TRAIN, val_fraction=0.0, eval_every=140, device="cpu")
     result = train(SAMPLE, "jsonl", "tiny", tmp_path / "model", config, progress=False)
     print(f"overfit: train F1 {result.train_f1:.4f} in {result.wall_time_s:.1f} s, {result.steps} steps")
     assert result.metrics["train_windows"] >= 50

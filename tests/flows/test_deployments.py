@@ -14,8 +14,8 @@ from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
 from prefect.flows import load_flow_from_entrypoint
 from pydantic import TypeAdapter
 
+from extractor.configuration import settable
 from flows.cli import app
-from flows.train_options import TRAIN_OPTIONS
 from flows.training import train_flow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +26,7 @@ CLI_ONLY = {"json", "out", "retrain", "http_port"}
 
 
 def cli_options(command: str) -> dict[str, Any]:
-    """The command's parameters by their option name as a Python name (`--runs-root` -> runs_root), plural
-    for repeatable options (`--doc-id` -> doc_ids)."""
+    """The command's parameters by their option name as a Python name (`--runs-root` -> runs_root)."""
     group = typer.main.get_command(app)
     found = group.get_command(click.Context(group), command)  # the group imports the command's module lazily
     assert found is not None, command
@@ -35,7 +34,7 @@ def cli_options(command: str) -> dict[str, Any]:
     for param in found.params:
         option = param.param_type_name == "option"
         name = param.opts[0].lstrip("-").replace("-", "_") if option else param.name
-        params[name + ("s" if getattr(param, "multiple", False) else "")] = param
+        params[name] = param
     return params
 
 
@@ -53,12 +52,14 @@ def test_every_deployment_loads_and_its_parameters_validate(name: str) -> None:
 def test_cli_options_and_flow_parameters_have_the_same_names(command: str, deployment: str) -> None:
     flow = load_flow_from_entrypoint(str(ROOT / DEPLOYMENTS[deployment]["entrypoint"]))
     flow_params = set(inspect.signature(flow.fn).parameters)
-    options = set(cli_options(command)) - CLI_ONLY
+    names = set(cli_options(command)) - CLI_ONLY
+    if command == "train":  # every training setting is an option there, and a key of the flow's `settings`
+        assert set(settable()) <= names and "settings" in flow_params
+        names -= set(settable())
+    # a repeatable option may be named in the singular (`--doc-id`, flow parameter doc_ids)
+    options = {o if o in flow_params else o + "s" for o in names}
     assert options <= flow_params, f"nrskg {command}: {sorted(options - flow_params)} are not flow parameters"
-    assert set(DEPLOYMENTS[deployment]["parameters"]) <= flow_params | {"min_improvement"}
-    if command == "train":  # every training setting can be set from both sides, under one name
-        assert set(TRAIN_OPTIONS) <= options and set(TRAIN_OPTIONS) <= flow_params
-        assert set(TRAIN_OPTIONS) <= set(DEPLOYMENTS["train"]["parameters"])
+    assert set(DEPLOYMENTS[deployment]["parameters"]) <= flow_params
     if command == "ingest":
         assert cli_options("ingest")["runs_root"].opts[0] == "--runs-root"
 

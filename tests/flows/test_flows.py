@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample"
 # About 200 steps overfit one pseudo-document (11-12 sentences) to train F1 ~0.97; evaluate only at the end.
 QUICK = dataclasses.replace(
-    TINY_TRAIN, max_steps=200, eval_every_steps=200, epochs=1000, val_fraction=0.0, device="cpu", batch_size=4
+    TINY_TRAIN, max_steps=200, eval_every=200, epochs=1000, val_fraction=0.0, device="cpu", batch_size=4
 )
 
 
@@ -252,9 +252,8 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(_sample_lines({"sample-01", "sample-02"})) + "\n", encoding="utf-8")
     registry = tmp_path / "models"
-    options = {"registry": str(registry), "max_steps": 20, "batch_size": 4, "device": "cpu"}
-    options["val_fraction"] = 0.5
-    state = train_flow(str(data), "jsonl", **options, return_state=True)
+    settings = {"max_steps": 20, "batch_size": 4, "device": "cpu", "val_fraction": 0.5}
+    state = train_flow(str(data), "jsonl", registry=str(registry), settings=settings, return_state=True)
     first = state.result()
     assert first.promoted and model_registry.current(registry).version == first.version
     assert first.held_out and any(
@@ -263,7 +262,8 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     )
     assert (registry / first.version / "model.safetensors").is_file()
 
-    second = train_flow(str(data), "jsonl", seed=7, min_improvement=1.0, **options)  # cannot beat by 1.0 F1
+    again = {**settings, "seed": 7}
+    second = train_flow(str(data), "jsonl", registry=str(registry), settings=again, min_improvement=1.0)
     assert not second.promoted and second.current_version == first.version
     assert second.current_f1 is not None
     assert model_registry.current(registry).version == first.version
