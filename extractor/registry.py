@@ -1,7 +1,8 @@
-"""A small model registry: a folder of model versions, their metrics, and which one is current.
+"""The model registry: a folder of model versions, their metrics, which one is current, and the rules that
+change it (register a checkpoint, compare a new version with the current one, promote).
 
 `models/registry.json` is the single source of truth, rewritten atomically, so a crashed promotion never
-leaves a half-written registry. Flows read `current()` to pick the model for ingestion and re-extraction.
+leaves a half-written registry. Flows read `resolve()` to pick the model for ingestion and re-extraction.
 The file is shared by a team (readable like any file the user creates, not 0600) and stores each model's path
 relative to itself, so the registry folder can be moved, copied or mounted elsewhere with its models.
 """
@@ -10,14 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from extractor.configuration import NRSOneRelConfig, load_config
+from extractor.schema import Example
 from nrskg.errors import ModelError
 
 REGISTRY_FILE = "registry.json"
+STAGING = ".staging"  # where the train flow writes a checkpoint before its version (its folder name) exists
 
 
 @dataclass
@@ -74,18 +79,56 @@ def _umask() -> int:
     return mask
 
 
-def register(root: Path, version: str, model_dir: Path, metrics: dict[str, float]) -> ModelEntry:
-    """Record a trained model version (not yet current). Re-registering a version updates its metrics."""
+def model_config(model_dir: str | Path) -> NRSOneRelConfig:
+    """The config of a checkpoint directory written by `nrskg train`."""
+    from extractor.model import CONFIG_NAME  # imports torch: only where a checkpoint is read
+
+    path = Path(model_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise ModelError(
+            f"{model_dir} is not a model directory (no {CONFIG_NAME})",
+            hint="Pass --model a directory written by `nrskg train`, or omit it to use the registry's model",
+        )
+    return load_config(path)[0]
+
+
+def register(root: Path, model_dir: Path) -> ModelEntry:
+    """Record a checkpoint written by `nrskg train` (where it lies, not yet current) with its metrics;
+    `val_f1` only when it was selected on held-out documents: a training F1 is no evidence that one model is
+    better than another. Registering a version again updates it."""
+    from extractor.train import METRICS_FILE
+
+    version = model_config(model_dir).model_version
+    if not version:
+        raise ModelError(f"{model_dir}: its config names no model_version")
+    metrics: dict[str, float] = {}
+    metrics_path = Path(model_dir) / METRICS_FILE
+    if metrics_path.is_file():
+        written = json.loads(metrics_path.read_text(encoding="utf-8"))
+        if written.get("selected_on") == "validation":
+            metrics["val_f1"] = float(written["best_val_f1"])
+        if "train_f1" in written:
+            metrics["train_f1"] = float(written["train_f1"])
     registry = load(root)
-    entry = ModelEntry(
-        version=version,
-        path=str(Path(model_dir).resolve()),
-        metrics=dict(metrics),
-        registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    registry.versions[version] = entry
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    registry.versions[version] = entry = ModelEntry(version, str(Path(model_dir).resolve()), metrics, now)
     save(root, registry)
     return entry
+
+
+def staging(root: Path) -> Path:
+    """An empty folder inside the registry for a checkpoint being trained (`register_staged` names it)."""
+    folder = Path(root) / STAGING
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def register_staged(root: Path) -> ModelEntry:
+    """Move the checkpoint in `staging(root)` to `root/<version>` and register it there."""
+    folder = Path(root) / model_config(Path(root) / STAGING).model_version
+    shutil.rmtree(folder, ignore_errors=True)
+    (Path(root) / STAGING).rename(folder)
+    return register(root, folder)
 
 
 def promote(root: Path, version: str) -> None:
@@ -100,7 +143,41 @@ def promote(root: Path, version: str) -> None:
     save(root, registry)
 
 
+def promote_if_better(
+    root: Path, candidate: ModelEntry, held_out: list[Example], min_improvement: float = 0.0
+) -> tuple[ModelEntry | None, float | None, bool]:
+    """Make `candidate` current if its validation F1 beats the current model's F1 on the same `held_out`
+    examples by more than `min_improvement`; without a validation F1 only a first model is promoted.
+    Returns the model current before, its F1 on `held_out`, and whether `candidate` was promoted.
+
+    The candidate's F1 is the one training measured on these examples; only the current model is scored here.
+    """
+    from extractor.evaluate import evaluate  # runs a model: torch only where a comparison is made
+
+    now, current_f1 = current(root), None
+    if now is not None and held_out and "val_f1" in candidate.metrics:
+        current_f1 = evaluate(now.path, held_out).f1
+    promoted = now is None or (
+        current_f1 is not None and candidate.metrics["val_f1"] > current_f1 + min_improvement
+    )
+    if promoted:
+        promote(root, candidate.version)
+    return now, current_f1, promoted
+
+
 def current(root: Path) -> ModelEntry | None:
     """The current model, or None when nothing was promoted yet."""
     registry = load(root)
     return registry.versions[registry.current] if registry.current else None
+
+
+def resolve(model: str | None, root: Path) -> ModelEntry:
+    """`model` (a checkpoint directory) when given, else the current version of the registry at `root`."""
+    if model:
+        return ModelEntry(version=model_config(model).model_version, path=str(Path(model).resolve()))
+    entry = current(root)
+    if entry is None:
+        raise ModelError(
+            f"no current model in the registry at {root}: train one (`nrskg train`) or pass --model DIR"
+        )
+    return entry

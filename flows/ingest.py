@@ -25,8 +25,8 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture
 
+from extractor.registry import model_config
 from flows import logs, tasks
-from flows.models import model_config
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
 from nrskg.contracts import LOADED, NEW, NOT_REACHED, SKIPPED, TRIPLE_COLUMNS, failed
@@ -143,7 +143,7 @@ def ingest(
     pipeline = pipeline or PipelineSettings()
     entry = tasks.check_first(model, registry, device, neo4j)
     tasks.graph_ready(neo4j)
-    schema = tasks.graph_schema(model_config(entry))
+    schema = tasks.graph_schema(model_config(entry.path))
     unfinished = _unfinished_run(runs_root)
     summary = IngestSummary(run_dir=None, model_version=entry.version, resumes=unfinished)
     progress = _Progress()

@@ -14,8 +14,7 @@ from safetensors import SafetensorError, safe_open
 
 from extractor.device import resolve_device
 from extractor.model import WEIGHTS_NAME
-from extractor.registry import ModelEntry
-from flows.models import resolve_model
+from extractor.registry import ModelEntry, resolve
 from graph.connection import check
 from graph.settings import Neo4jSettings
 from nrskg.errors import ModelError
@@ -48,7 +47,7 @@ def check_weights(model_dir: str | Path) -> None:
 
 def check_model(model: str | None, registry: str, device: str) -> ModelEntry:
     """The model to run (`model`, else the registry's current one), its weights readable, its device there."""
-    entry = resolve_model(model, registry)
+    entry = resolve(model, Path(registry))
     check_weights(entry.path)
     check_device(device)
     return entry

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from extractor.registry import model_config
 from flows import logs, tasks
-from flows.models import model_config
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
 
@@ -45,7 +45,7 @@ def reextract(
     neo4j = neo4j or Neo4jSettings.from_env()
     entry = tasks.check_first(model, registry, device, neo4j)
     tasks.graph_ready(neo4j)
-    schema = tasks.graph_schema(model_config(entry))
+    schema = tasks.graph_schema(model_config(entry.path))
     stale = tasks.stale_documents(entry.version, neo4j)
     if doc_ids is not None:
         stale = stale[stale["doc_id"].isin(set(doc_ids))]

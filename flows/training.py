@@ -7,7 +7,6 @@ document with overlapping documents kept together), so the comparison is like fo
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +20,12 @@ from extractor.configuration import TrainConfig, defaults_for, parse_settings, w
 from extractor.datasets import load
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
-from extractor.evaluate import evaluate
 from extractor.schema import Example
 from extractor.train import TrainResult, train, validation_split
 from flows import logs
 
 log = logging.getLogger(__name__)
 logs.send_to_flow_runs()
-
-STAGING = ".staging"
 
 
 @dataclass
@@ -59,9 +55,7 @@ def held_out(data: str, format: str, config: TrainConfig) -> list[Example]:
     return [example for doc in val_docs for example in doc.examples]
 
 
-@task(name="evaluate-model")
-def evaluate_model(model_dir: str, examples: list[Example]) -> float:
-    return evaluate(model_dir, examples).f1
+compare_and_promote = task(model_registry.promote_if_better, name="compare-and-promote")
 
 
 @flow(name="train", log_prints=True)
@@ -83,24 +77,12 @@ def train_flow(
     """
     config = with_settings(defaults_for(encoder), **parse_settings(settings or {}))
     root = Path(registry)
-    staging = root / STAGING
-    shutil.rmtree(staging, ignore_errors=True)
-    result = train_model(data, format, encoder, str(staging), config, extra or [])
-    model_dir = root / result.model_version
-    shutil.rmtree(model_dir, ignore_errors=True)
-    staging.rename(model_dir)
-
+    result = train_model(data, format, encoder, str(model_registry.staging(root)), config, extra or [])
+    entry = model_registry.register_staged(root)
     examples = held_out(data, format, config) if config.val_fraction > 0 else []
-    candidate = evaluate_model(str(model_dir), examples) if examples else result.best_val_f1
-    current = model_registry.current(root)
-    current_f1 = evaluate_model(current.path, examples) if current and examples else None
-    metrics = {"val_f1": candidate} if examples else {}
-    model_registry.register(root, result.model_version, model_dir, {**metrics, "train_f1": result.train_f1})
-    promoted = current is None or (current_f1 is not None and candidate > current_f1 + min_improvement)
-    if promoted:
-        model_registry.promote(root, result.model_version)
+    current, current_f1, promoted = compare_and_promote(root, entry, examples, min_improvement)
     outcome = TrainOutcome(
-        result.model_version, str(model_dir), candidate, bool(examples),
+        entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
         current.version if current else None, current_f1, promoted,
     )  # fmt: skip
     _report(outcome, len(examples))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,6 +27,18 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").exists():
         pytest.skip(f"../shared/data not found at {SHARED_DATA}: the real data sets are not available here")
     return SHARED_DATA
+
+
+def checkpoint(folder: Path, version: str, metrics: dict) -> Path:
+    """The files of a `nrskg train --out` directory that the registry reads (no weights)."""
+    from extractor.configuration import NRSOneRelConfig, save_config
+
+    folder.mkdir(parents=True)
+    config = NRSOneRelConfig(relations=["Drug_Disease"], head_types=["Drug"], tail_types=["Disease"])
+    config.model_version = version
+    save_config(folder / "config.json", config)
+    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    return folder
 
 
 # --- Neo4j --------------------------------------------------------------------------------------------------

@@ -55,10 +55,11 @@ def register_cli(
     promote: Annotated[bool, typer.Option("--promote", help="Also make it the current model.")] = False,
 ) -> None:
     """Record a trained model directory in the registry; it stays where it is."""
-    from flows.models import register_directory
+    from extractor import registry as model_registry
 
-    entry = register_directory(registry, model_dir, promote)
+    entry = model_registry.register(registry, model_dir)
     if promote:
+        model_registry.promote(registry, entry.version)
         typer.echo(f"{entry.version}: registered in {registry} and now the current model")
     else:
         typer.echo(

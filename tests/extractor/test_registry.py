@@ -5,6 +5,9 @@ import pytest
 
 from extractor import registry
 from nrskg.errors import ModelError
+from tests.conftest import checkpoint
+
+VALIDATED = {"selected_on": "validation", "best_val_f1": 0.5, "train_f1": 0.9}
 
 
 def test_empty_registry_has_no_current(tmp_path):
@@ -12,15 +15,31 @@ def test_empty_registry_has_no_current(tmp_path):
 
 
 def test_register_then_promote(tmp_path):
-    registry.register(tmp_path, "v1", tmp_path / "v1", {"val_f1": 0.5})
+    registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", VALIDATED))
     assert registry.current(tmp_path) is None  # registering alone does not promote
     registry.promote(tmp_path, "v1")
     entry = registry.current(tmp_path)
-    assert entry.version == "v1" and entry.metrics == {"val_f1": 0.5} and entry.promoted_at
-    registry.register(tmp_path, "v2", tmp_path / "v2", {"val_f1": 0.7})
+    assert entry.version == "v1" and entry.metrics == {"val_f1": 0.5, "train_f1": 0.9} and entry.promoted_at
+    registry.register(tmp_path, checkpoint(tmp_path / "v2", "v2", VALIDATED))
     registry.promote(tmp_path, "v2")
     assert registry.current(tmp_path).version == "v2"
     assert set(registry.load(tmp_path).versions) == {"v1", "v2"}
+
+
+def test_a_staged_checkpoint_moves_to_its_version(tmp_path):
+    checkpoint(registry.staging(tmp_path), "v1", {"selected_on": "training sample", "train_f1": 0.9})
+    entry = registry.register_staged(tmp_path)
+    assert entry.path == str((tmp_path / "v1").resolve()) and not (tmp_path / registry.STAGING).exists()
+    assert entry.metrics == {"train_f1": 0.9}  # a training F1 is never recorded as a validation F1
+
+
+def test_only_a_first_model_is_promoted_without_a_validation_f1(tmp_path):
+    first = registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", {"train_f1": 0.9}))
+    assert registry.promote_if_better(tmp_path, first, [])[2]
+    second = registry.register(tmp_path, checkpoint(tmp_path / "v2", "v2", VALIDATED))
+    current, current_f1, promoted = registry.promote_if_better(tmp_path, second, [])  # nothing held out
+    assert (current.version, current_f1, promoted) == ("v1", None, False)
+    assert registry.current(tmp_path).version == "v1"
 
 
 def test_promote_unknown_version_is_refused(tmp_path):
@@ -35,15 +54,15 @@ def test_corrupt_registry_names_the_file(tmp_path):
 
 
 def test_saved_file_is_plain_json(tmp_path):
-    registry.register(tmp_path, "v1", tmp_path / "v1", {"val_f1": 0.25})
+    registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", VALIDATED))
     raw = json.loads((tmp_path / "registry.json").read_text(encoding="utf-8"))
-    assert raw["current"] is None and raw["versions"]["v1"]["metrics"]["val_f1"] == 0.25
+    assert raw["current"] is None and raw["versions"]["v1"]["metrics"]["val_f1"] == 0.5
 
 
 def test_paths_are_stored_relative_to_the_registry_and_read_back_absolute(tmp_path):
     root = tmp_path / "team" / "models"
-    registry.register(root, "v1", root / "v1", {"val_f1": 0.5})
-    registry.register(root, "v0", tmp_path / "elsewhere" / "v0", {})
+    registry.register(root, checkpoint(root / "v1", "v1", {}))
+    registry.register(root, checkpoint(tmp_path / "elsewhere" / "v0", "v0", {}))
     raw = json.loads((root / "registry.json").read_text(encoding="utf-8"))
     assert raw["versions"]["v1"]["path"] == "v1"
     assert raw["versions"]["v0"]["path"] == "../../elsewhere/v0"
@@ -58,7 +77,7 @@ def test_paths_are_stored_relative_to_the_registry_and_read_back_absolute(tmp_pa
 def test_registry_file_is_readable_by_the_team(tmp_path):
     previous = os.umask(0o022)  # the usual umask; mkstemp alone would still make the file 0600
     try:
-        registry.register(tmp_path, "v1", tmp_path / "v1", {})
+        registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", {}))
         registry.promote(tmp_path, "v1")
     finally:
         os.umask(previous)

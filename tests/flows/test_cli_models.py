@@ -8,20 +8,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from extractor import registry
-from extractor.configuration import NRSOneRelConfig, save_config
 from flows.cli import app
+from tests.conftest import checkpoint
 
 runner = CliRunner()
-
-
-def checkpoint(folder: Path, version: str, metrics: dict) -> Path:
-    """The files of a `nrskg train --out` directory that the registry reads (no weights needed here)."""
-    folder.mkdir(parents=True)
-    config = NRSOneRelConfig(relations=["Drug_Disease"], head_types=["Drug"], tail_types=["Disease"])
-    config.model_version = version
-    save_config(folder / "config.json", config)
-    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
-    return folder
 
 
 def test_register_list_promote(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         data = root / f"train-{name}.jsonl"
         data.write_text("\n".join(lines) + "\n", encoding="utf-8")
         result = train(data, "jsonl", "tiny", root / f"model-{name}", dataclasses.replace(QUICK, seed=seed))
-        model_registry.register(paths["registry"], result.model_version, result.out_dir, {"val_f1": 0.0})
+        model_registry.register(paths["registry"], result.out_dir)
         paths[f"model_{name}"] = result.out_dir
         paths[f"version_{name}"] = result.model_version
     return paths
