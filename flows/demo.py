@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extractor import registry as model_registry
-from flows.ingest import IngestSummary, ingest
-from flows.ingest import summary_rows as ingest_rows
+from flows.ingest import ingest
 from flows.training import train_flow
 from graph import passwords, server
 from graph.connection import driver
@@ -22,6 +21,8 @@ from graph.queries import cookbook_query
 from graph.read import ReadResult, read_table
 from graph.settings import Neo4jSettings
 from pipeline.keys import lookup_parameters
+from pipeline.summary import IngestSummary
+from pipeline.summary import summary_rows as ingest_rows
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from extractor.registry import model_config
 from flows import logs, tasks
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
+from pipeline.stages import Extraction, graph_schema
 
 log = logging.getLogger(__name__)
 logs.send_to_flow_runs()
@@ -45,7 +45,8 @@ def reextract(
     neo4j = neo4j or Neo4jSettings.from_env()
     entry = tasks.check_first(model, registry, device, neo4j)
     tasks.graph_ready(neo4j)
-    schema = tasks.graph_schema(model_config(entry.path))
+    schema = graph_schema(entry.path)
+    extraction = Extraction(entry.path, entry.version, device, batch_size)
     stale = tasks.stale_documents(entry.version, neo4j)
     if doc_ids is not None:
         stale = stale[stale["doc_id"].isin(set(doc_ids))]
@@ -55,9 +56,8 @@ def reextract(
         documents = stale.iloc[start : start + chunk_documents]
         ids = documents["doc_id"].tolist()
         sentences = tasks.graph_sentences(ids, neo4j)
-        triples = tasks.extract(sentences, entry.path, entry.version, device, batch_size)
-        entities, relations = tasks.dedup(triples, sentences)
-        batch = tasks.graph_batch(documents, sentences, entities, relations)
+        triples = tasks.extract(sentences, extraction)
+        batch = tasks.dedup(documents, sentences, triples)
         counters += tasks.load(batch, ids, entry.version, schema, neo4j)
         summary.sentences += len(sentences)
         summary.triples += len(triples)

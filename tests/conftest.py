@@ -41,6 +41,22 @@ def checkpoint(folder: Path, version: str, metrics: dict) -> Path:
     return folder
 
 
+def untrained_model(folder: Path, version: str = "") -> Path:
+    """A tiny NRS-OneRel model that was never trained: it loads, runs and passes every check."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from extractor.configuration import NRSOneRelConfig
+    from extractor.encoders.tiny import build_tiny_encoder
+    from extractor.model import NRSOneRelModel
+
+    encoder = build_tiny_encoder(["糖尿病患者服用二甲双胍"], folder / "encoder")
+    config = NRSOneRelConfig(encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"])
+    config.model_version = version
+    model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder))
+    model.save_pretrained(folder / "model", AutoTokenizer.from_pretrained(encoder))
+    return folder / "model"
+
+
 # --- Neo4j --------------------------------------------------------------------------------------------------
 # Integration tests run against a real Neo4j: the one NEO4J_URI names (with NEO4J_USER / NEO4J_PASSWORD /
 # NEO4J_DATABASE), else one local server that this session starts on a free port in a temporary folder and

@@ -47,7 +47,8 @@ def ingest_cli(
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     prefect = _check_first(model, registry, device)
-    from flows.ingest import summary_rows, with_dask
+    from flows.ingest import with_dask
+    from pipeline.summary import summary_rows
 
     prefect.join()
     summary = with_dask(workers)(
@@ -92,7 +93,7 @@ def _check_first(model: str | None, registry: str, device: str) -> threading.Thr
     returned before running the flow). A Neo4j that does not answer fails before anything else starts."""
     check(Neo4jSettings.from_env())
     prefect = prefect_api_in_background()
-    from flows.preflight import check_model  # imports torch: after the quick Neo4j check
+    from pipeline.preflight import check_model  # imports torch: after the quick Neo4j check
 
     check_model(model, registry, device)
     return prefect

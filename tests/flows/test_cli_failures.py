@@ -13,15 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from transformers import AutoModel, AutoTokenizer
 
-from extractor.configuration import NRSOneRelConfig
-from extractor.encoders.tiny import build_tiny_encoder
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel
 from graph import server
 from nrskg.errors import ModelError
 from pipeline import runs
+from tests.conftest import untrained_model
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -58,10 +57,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An untrained tiny model (it passes every check), one with truncated and one with random weights, and
     one whose config no longer fits its weights (found only when the model loads, inside the flow)."""
     root = tmp_path_factory.mktemp("cli-failures")
-    encoder = build_tiny_encoder(["糖尿病患者服用二甲双胍"], root / "encoder")
-    config = NRSOneRelConfig(encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"])
-    model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder))
-    model.save_pretrained(root / "model", AutoTokenizer.from_pretrained(encoder))
+    untrained_model(root)
     names = ("truncated", "random", "mismatched")
     for name in names:
         shutil.copytree(root / "model", root / name)
@@ -170,4 +166,4 @@ def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
     [run_dir] = runs_root.iterdir()
     summary = runs.read_summary(run_dir)
     assert summary["status"] == "failed" and "weights do not match" in summary["error"]
-    assert set(runs.read_table(run_dir, "manifest")["status"]) == {"failed:extract"}
+    assert set(pd.read_parquet(f"{run_dir}/manifest.parquet")["status"]) == {"failed:extract"}

@@ -6,8 +6,8 @@ import dataclasses
 
 from flows.cli._output import table_lines
 from flows.demo import DemoResult, next_rows, summary_rows
-from flows.ingest import IngestSummary
 from graph.read import ReadResult
+from pipeline.summary import IngestSummary
 
 COUNTERS = {"nodes_created": 92, "nodes_deleted": 0, "relationships_created": 131, "relationships_deleted": 0}
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import signal
 from pathlib import Path
 
 import pandas as pd
@@ -22,17 +20,10 @@ from prefect.testing.utilities import prefect_test_harness
 from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN
 from extractor.train import train
-from flows import tasks
 from flows.ingest import ingest, with_dask
 from flows.reextract import reextract
 from flows.training import train_flow
-from graph import server
-from graph.connection import driver
-from graph.settings import Neo4jSettings
-from nrskg.errors import GraphError
-from pipeline import runs
 from pipeline.versions import EDITED
-from tests.conftest import TEST_PAGECACHE
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -107,24 +98,6 @@ def _snapshot(driver) -> dict[str, object]:
     }
 
 
-def test_ingest_then_identical_reingest_creates_nothing(workspace, clean_graph, neo4j_settings, tmp_path):
-    model_registry.promote(workspace["registry"], workspace["version_a"])
-    first = ingest(str(workspace["corpus"]), registry=str(workspace["registry"]), runs_root=str(tmp_path),
-                   neo4j=neo4j_settings, device="cpu")  # fmt: skip
-    assert first.documents_new == 2 and first.documents_failed == 0
-    assert first.triples > 0 and first.graph["relationships_created"] > 0
-    manifest = runs.read_table(first.run_dir, "manifest")
-    assert set(manifest["status"]) == {"loaded"}
-    for table in ("sentences", "triples", "entities", "relations"):
-        assert len(runs.read_table(first.run_dir, table)) > 0
-
-    second = ingest(str(workspace["corpus"]), registry=str(workspace["registry"]), runs_root=str(tmp_path),
-                    neo4j=neo4j_settings, device="cpu")  # fmt: skip
-    assert second.documents_skipped == 2 and second.documents_new == 0
-    assert second.graph["nodes_created"] == 0 and second.graph["relationships_created"] == 0
-    assert second.run_dir is None and list(tmp_path.iterdir()) == [Path(first.run_dir)]  # no empty folder
-
-
 def test_two_dask_workers_load_the_same_graph_as_a_sequential_run(
     workspace, clean_graph, neo4j_settings, tmp_path
 ):
@@ -162,7 +135,7 @@ def test_edited_source_replaces_its_old_version_and_the_run_logs_say_so(
 
     state = ingest(str(corpus), **load, return_state=True)
     second = state.result()
-    manifest = runs.read_table(second.run_dir, "manifest").set_index("source")
+    manifest = pd.read_parquet(f"{second.run_dir}/manifest.parquet").set_index("source")
     assert manifest.loc[str(edited), ["status", "reason"]].tolist() == ["loaded", EDITED]
     assert manifest.loc[str(untouched), "status"] == "skipped"
     assert (second.documents_new, second.documents_edited, second.documents_skipped) == (1, 1, 1)
@@ -172,7 +145,7 @@ def test_edited_source_replaces_its_old_version_and_the_run_logs_say_so(
         "MATCH (s:Sentence)-[:IN]->(:Document {source: $source}) RETURN s.text AS text ORDER BY s.start",
         source=str(edited),
     )
-    sentences = runs.read_table(second.run_dir, "sentences")  # of the edited document only
+    sentences = pd.read_parquet(f"{second.run_dir}/sentences.parquet")  # of the edited document only
     assert [r["text"] for r in stored] == sentences["text"].tolist()
     assert "胰岛素可用于2型糖尿病。" in sentences["text"].tolist()
     stale, _, _ = clean_graph.execute_query(
@@ -235,7 +208,7 @@ def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(
     model_registry.promote(workspace["registry"], workspace["version_a"])
     summary = ingest(str(corpus), registry=str(workspace["registry"]), runs_root=str(tmp_path / "runs"),
                      neo4j=neo4j_settings, device="cpu")  # fmt: skip
-    manifest = runs.read_table(summary.run_dir, "manifest").set_index("source")
+    manifest = pd.read_parquet(f"{summary.run_dir}/manifest.parquet").set_index("source")
     status = {Path(source.split("#")[0]).name + ("#" + source.split("#")[1] if "#" in source else ""): s
               for source, s in manifest["status"].items()}  # fmt: skip
     assert status["binary.txt"].startswith("failed:")
@@ -269,57 +242,3 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     assert model_registry.current(registry).version == first.version
     assert set(model_registry.load(registry).versions) == {first.version, second.version}
     assert isinstance(pd.read_json(registry / "registry.json", typ="series"), pd.Series)
-
-
-def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(workspace, tmp_path, monkeypatch):
-    """A Neo4j of its own is killed (SIGKILL) as chunk 2 of 3 starts its write: the run folder still says that
-    chunk 1 is loaded, chunk 2 failed and why, chunk 3 was not reached; after a restart the same command
-    resumes, skipping what chunk 1 loaded."""
-    corpus = _write_corpus(tmp_path / "corpus", _sample_lines({"sample-01", "sample-02", "sample-03"}))
-    data_dir, runs_root = tmp_path / "neo4j", tmp_path / "runs"
-    info = server.start(data_dir, server.free_port(), pagecache=TEST_PAGECACHE)
-    try:
-        # A dead server fails each attempt after a 1 s driver retry instead of 10 s: the test stays short.
-        settings = Neo4jSettings(
-            uri=info.uri, password=server.local_password(info.uri, data_dir), transaction_retry_s=1.0
-        )
-        model_registry.promote(workspace["registry"], workspace["version_a"])
-        load = {"registry": str(workspace["registry"]), "runs_root": str(runs_root), "neo4j": settings,
-                "device": "cpu", "chunk_documents": 1}  # fmt: skip
-        real_load, written = tasks.load, []
-
-        def killed_before_the_second_write(batch, doc_ids, *args):
-            written.append(doc_ids)
-            if len(written) == 2:
-                os.kill(info.pid, signal.SIGKILL)
-                server.stop(data_dir)  # only reaps the dead JVM and clears its pid file
-            return real_load(batch, doc_ids, *args)
-
-        monkeypatch.setattr(tasks, "load", killed_before_the_second_write)
-        with pytest.raises(GraphError) as failure:
-            ingest(str(corpus), **load)
-        message = str(failure.value)
-        assert "ingest stopped in chunk 2 of 3 (1 documents), at stage load: Neo4j does not answer" in message
-        assert "run the same command again: the 1 documents already loaded are skipped" in message
-
-        [failed_run] = runs_root.iterdir()
-        summary = runs.read_summary(failed_run)
-        assert summary["status"] == "failed" and "does not answer" in summary["error"]
-        assert (summary["documents_new"], summary["documents_failed"], summary["documents_not_reached"]) == (
-            1, 1, 1
-        )  # fmt: skip
-        manifest = runs.read_table(failed_run, "manifest").sort_values("source")
-        assert list(manifest["status"]) == ["loaded", "failed:load", "not_reached"]
-        assert "does not answer" in manifest["reason"].iloc[1]
-        assert len(runs.read_table(failed_run, "triples")) > 0, "what chunk 1 loaded is in the folder"
-
-        monkeypatch.setattr(tasks, "load", real_load)
-        server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
-        again = ingest(str(corpus), **load)
-        assert (again.status, again.resumes) == ("completed", str(failed_run))
-        assert (again.documents_skipped, again.documents_new) == (1, 2)
-        with driver(settings) as drv:
-            stored = drv.execute_query("MATCH (d:Document) RETURN d.model_version AS v").records
-        assert [r["v"] for r in stored] == [workspace["version_a"]] * 3
-    finally:
-        server.stop(data_dir)

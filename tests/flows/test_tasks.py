@@ -1,18 +1,17 @@
-"""Tasks: which load failures are retried (those that may pass), the extraction cache key, a new model."""
+"""Tasks: which load failures are retried (those that may pass), the extraction cache key."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
+import dataclasses
 
 import neo4j
 import pandas as pd
 import pytest
 
-from flows import tasks
 from flows.tasks import _extract_cache_key, _transient
 from graph.connection import graph_error
-from nrskg.errors import GraphError, ModelError, UnknownRelationError
+from nrskg.errors import GraphError, UnknownRelationError
+from pipeline.stages import Extraction
 
 
 class _Failed:
@@ -53,23 +52,13 @@ def test_only_failures_that_may_go_away_are_retried(error: Exception, retry: boo
 
 def test_the_extraction_cache_key_changes_with_sentences_model_and_threshold() -> None:
     sentences = pd.DataFrame({"sent_id": ["d:0", "d:1"], "text": ["二甲双胍降低血糖。", "胰岛素治疗。"]})
-    base = {"sentences": sentences, "model_version": "v1", "min_confidence": None}
+    extraction = Extraction("models/v1", "v1")
+    base = {"sentences": sentences, "extraction": extraction}
     key = _extract_cache_key(None, base)
     assert key == _extract_cache_key(None, dict(base, sentences=sentences.copy()))
     others = [
-        dict(base, model_version="v2"),
-        dict(base, min_confidence=0.5),
+        dict(base, extraction=dataclasses.replace(extraction, model_version="v2")),
+        dict(base, extraction=dataclasses.replace(extraction, min_confidence=0.5)),
         dict(base, sentences=sentences.assign(text=["二甲双胍降低血糖。", "胰岛素。"])),
     ]
     assert len({key, *(_extract_cache_key(None, p) for p in others)}) == 4
-
-
-def test_a_model_replaced_during_a_run_is_our_error(tmp_path, monkeypatch) -> None:
-    class Loaded:
-        model_version = "v2"
-
-    monkeypatch.setattr(tasks, "_extractor", functools.lru_cache(maxsize=1)(lambda *args: Loaded()))
-    monkeypatch.setattr(tasks, "_gpu_slot", contextlib.nullcontext)  # no Prefect server for this check
-    sentences = pd.DataFrame({"sent_id": ["d:0"], "text": ["二甲双胍降低血糖。"]})
-    with pytest.raises(ModelError, match="holds model v2; this run started with v1"):
-        tasks.extract.fn(sentences, str(tmp_path), "v1", "cpu", 0)

@@ -1,0 +1,147 @@
+"""The coarse steps of a run that reach the extractor and the graph, as plain functions of plain values.
+
+Each step works on a corpus or a chunk of documents, never one sentence, so that a flow can run each as one
+task (and an extraction in another process). A process keeps one Neo4j driver per server and the model it
+loaded last, so a worker opens one connection pool and loads the model once, not once per chunk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import neo4j
+import pandas as pd
+import torch
+
+from extractor.infer import Extractor, triples_frame
+from extractor.registry import model_config
+from graph import documents as graph_documents
+from graph.connection import driver
+from graph.schema import GraphSchema, ensure_schema
+from graph.settings import Neo4jSettings
+from graph.types import GraphBatch, WriteCounters
+from graph.writer import replace_documents
+from nrskg.contracts import doc_id_of_sentence
+from nrskg.errors import ModelError
+from pipeline.dedup import deduplicate
+from pipeline.graph_batch import to_graph_batch
+from pipeline.reading import Corpus, Document, read_corpus
+from pipeline.sentences import split_corpus
+from pipeline.settings import PipelineSettings
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """How a run extracts: the model (its directory, and the version the run started with) and where.
+
+    `batch_size` 0 lets the extractor fill each batch to the device's budget (`extractor.batching`);
+    `threads` > 0 caps torch's CPU threads (parallel workers share the cores); `min_confidence` None keeps
+    what the model's own calibrated threshold keeps.
+    """
+
+    model_dir: str
+    model_version: str
+    device: str = "auto"
+    batch_size: int = 0
+    threads: int = 0
+    min_confidence: float | None = None
+
+
+@functools.cache
+def run_driver(settings: Neo4jSettings) -> neo4j.Driver:
+    """One driver (one connection pool) per server for the whole process, shared by every step that talks
+    to Neo4j: a driver per call cost a new connection and handshake each time. Closed at exit."""
+    drv = driver(settings)
+    atexit.register(drv.close)
+    return drv
+
+
+def graph_schema(model_dir: str) -> GraphSchema:
+    """The whitelist of relationship types and labels: exactly the model's relations and entity types."""
+    config = model_config(model_dir)
+    return GraphSchema.from_names(config.relations, sorted({*config.head_types, *config.tail_types}))
+
+
+def graph_ready(settings: Neo4jSettings) -> None:
+    """Constraints and indexes, once per run before the first load (every load relies on them)."""
+    ensure_schema(run_driver(settings), database=settings.database)
+
+
+def read(corpus: str, settings: PipelineSettings) -> Corpus:
+    return read_corpus(corpus, settings.read, settings.normalise)
+
+
+def loaded_versions(doc_ids: list[str], settings: Neo4jSettings) -> dict[str, graph_documents.LoadedVersion]:
+    """The text and model version each of `doc_ids` was last loaded with (absent: not in the graph)."""
+    return graph_documents.loaded_versions(run_driver(settings), doc_ids, database=settings.database)
+
+
+def stale_documents(model_version: str, settings: Neo4jSettings) -> pd.DataFrame:
+    """Documents in the graph not (yet) extracted by `model_version`: doc_id, source, model_version."""
+    return graph_documents.stale_documents(run_driver(settings), model_version, database=settings.database)
+
+
+def graph_sentences(doc_ids: list[str], settings: Neo4jSettings) -> pd.DataFrame:
+    """The stored sentences of `doc_ids`, so re-extraction needs no access to the original files."""
+    return graph_documents.sentences_of(run_driver(settings), doc_ids, database=settings.database)
+
+
+def split(chunk: list[Document], settings: PipelineSettings) -> pd.DataFrame:
+    return split_corpus(chunk, settings.sentences)
+
+
+def extract(sentences: pd.DataFrame, extraction: Extraction) -> pd.DataFrame:
+    """The triples of every sentence (`TRIPLE_COLUMNS` plus doc_id), by the model the run started with."""
+    if extraction.threads > 0:
+        torch.set_num_threads(extraction.threads)
+    if sentences.empty:
+        return triples_frame([], [], extraction.model_version).assign(doc_id=pd.Series(dtype="string"))
+    extractor = _extractor(extraction.model_dir, extraction.device, extraction.batch_size)
+    if extractor.model_version != extraction.model_version:  # replaced since this process loaded it
+        _extractor.cache_clear()
+        extractor = _extractor(extraction.model_dir, extraction.device, extraction.batch_size)
+    if extractor.model_version != extraction.model_version:
+        raise ModelError(
+            f"{extraction.model_dir} holds model {extractor.model_version}; "
+            f"this run started with {extraction.model_version}",
+            hint="The model was replaced during the run; run the command again",
+        )
+    found = extractor.extract(
+        sentences["text"].tolist(), progress=sys.stderr.isatty(), min_confidence=extraction.min_confidence
+    )
+    frame = triples_frame(sentences["sent_id"].tolist(), found, extraction.model_version)
+    return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
+
+
+def submit(sentences: pd.DataFrame, extraction: Extraction) -> Callable[[], pd.DataFrame]:
+    """Start a chunk's extraction: the call returned waits for its triples (here, runs the model then)."""
+    return functools.partial(extract, sentences, extraction)
+
+
+@functools.lru_cache(maxsize=1)
+def _extractor(model_dir: str, device: str, batch_size: int) -> Extractor:
+    """The loaded model, kept for the next chunk in this process; one at a time, so a long-lived worker
+    that moves to another model frees the first."""
+    return Extractor.load(model_dir, device=device, batch_size=batch_size)
+
+
+def dedup(documents: pd.DataFrame, sentences: pd.DataFrame, triples: pd.DataFrame) -> GraphBatch:
+    """The chunk as the graph writer takes it: its documents, sentences, entities and relations."""
+    entities, relations = deduplicate(triples, sentences)
+    return to_graph_batch(documents, sentences, entities, relations)
+
+
+def load(
+    batch: GraphBatch, doc_ids: list[str], model_version: str, schema: GraphSchema, settings: Neo4jSettings
+) -> WriteCounters:
+    """Write the documents' extraction in one transaction, replacing what they said before (an older model
+    or an older text). Idempotent: loading the same batch again creates nothing, so a retry after a lost
+    commit is safe. Call `graph_ready` once first."""
+    return replace_documents(
+        run_driver(settings), doc_ids, batch, model_version, schema, batch_size=settings.batch_size,
+        database=settings.database,
+    )  # fmt: skip

@@ -1,0 +1,135 @@
+"""The ingest run as plain code, without Prefect, against the real Neo4j: statuses, summary, resume, stops.
+
+The model is a tiny one that was never trained: what it extracts does not matter here, only what the run
+records about each document.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graph import server
+from graph.settings import Neo4jSettings
+from nrskg.errors import GraphError, ModelError
+from pipeline import runs, stages
+from pipeline.ingest import ingest_corpus
+from pipeline.stages import Extraction
+from pipeline.summary import record_of
+from tests.conftest import TEST_PAGECACHE, untrained_model
+
+pytestmark = [pytest.mark.neo4j]
+
+TEXTS = ["二甲双胍是2型糖尿病的一线治疗药物。", "胰岛素可用于1型糖尿病。", "糖尿病肾病需要监测尿白蛋白。"]
+
+
+@pytest.fixture(scope="module")
+def extraction(tmp_path_factory: pytest.TempPathFactory) -> Extraction:
+    model = untrained_model(tmp_path_factory.mktemp("untrained"), version="untrained-1")
+    return Extraction(str(model), "untrained-1", device="cpu")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> str:
+    (tmp_path / "corpus").mkdir()
+    for n, text in enumerate(TEXTS, 1):
+        (tmp_path / "corpus" / f"{n}.txt").write_text(text, encoding="utf-8")
+    return str(tmp_path / "corpus")
+
+
+def stop_at_second_load(monkeypatch: pytest.MonkeyPatch, stop: Callable[[], object]) -> None:
+    """The load stage calls `stop` as the second chunk starts its write (and raises what it returns, if that
+    is an exception)."""
+    real_load, loads = stages.load, []
+
+    def load(*args: object) -> object:
+        loads.append(args)
+        if len(loads) == 2 and isinstance(error := stop(), BaseException):
+            raise error
+        return real_load(*args)
+
+    monkeypatch.setattr(stages, "load", load)
+
+
+def manifest(run_dir: str) -> pd.DataFrame:
+    return pd.read_parquet(f"{run_dir}/manifest.parquet").sort_values("source")
+
+
+def test_ctrl_c_is_recorded_as_interrupted_the_next_run_resumes_and_the_one_after_skips_everything(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path, monkeypatch
+):
+    run = functools.partial(
+        ingest_corpus, corpus, extraction, neo4j_settings, runs_root=str(tmp_path / "runs")
+    )
+    stop_at_second_load(monkeypatch, KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt) as stop:
+        run(chunk_documents=1)
+    run_dir = record_of(stop.value).summary.run_dir
+    written = runs.read_summary(run_dir)
+    assert written["status"] == written["error"] == "interrupted" and written["documents_new"] == 1
+    assert manifest(run_dir)["status"].tolist() == ["loaded", "not_reached", "not_reached"]
+
+    monkeypatch.undo()
+    resumed = run(chunk_documents=1).summary
+    assert (resumed.status, resumed.resumes, resumed.documents_skipped, resumed.documents_new) == (
+        "completed", run_dir, 1, 2
+    )  # fmt: skip
+    assert manifest(resumed.run_dir)["status"].tolist() == ["skipped", "loaded", "loaded"]
+    stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.model_version AS v").records
+    assert [r["v"] for r in stored] == ["untrained-1"] * 3
+
+    again = run().summary  # nothing new: no run folder, nothing written
+    assert (again.resumes, again.documents_skipped, again.run_dir) == (None, 3, None)
+    assert again.graph["nodes_created"] == 0
+
+
+def test_a_model_replaced_during_a_run_is_our_error(extraction, monkeypatch) -> None:
+    class Loaded:
+        model_version = "another"
+
+    monkeypatch.setattr(stages, "_extractor", functools.lru_cache(maxsize=1)(lambda *args: Loaded()))
+    sentences = pd.DataFrame({"sent_id": ["d:0"], "text": ["二甲双胍降低血糖。"]})
+    with pytest.raises(ModelError, match="holds model another; this run started with untrained-1"):
+        stages.extract(sentences, extraction)
+
+
+@pytest.mark.slow
+def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(
+    extraction, corpus, tmp_path, monkeypatch
+):
+    """A Neo4j of its own is killed (SIGKILL) as chunk 2 of 3 starts its write: the run folder still says that
+    chunk 1 is loaded, chunk 2 failed and why, chunk 3 was not reached; after a restart the same call
+    resumes, skipping what chunk 1 loaded."""
+    data_dir, runs_root = tmp_path / "neo4j", str(tmp_path / "runs")
+    info = server.start(data_dir, server.free_port(), pagecache=TEST_PAGECACHE)
+    try:
+        # A dead server fails after a 1 s driver retry instead of 10 s: the test stays short.
+        password = server.local_password(info.uri, data_dir)
+        settings = Neo4jSettings(uri=info.uri, password=password, transaction_retry_s=1.0)
+        stop_at_second_load(monkeypatch, lambda: (os.kill(info.pid, signal.SIGKILL), server.stop(data_dir)))
+        with pytest.raises(GraphError) as failure:
+            ingest_corpus(corpus, extraction, settings, runs_root=runs_root, chunk_documents=1)
+        message = str(failure.value)
+        assert "ingest stopped in chunk 2 of 3 (1 documents), at stage load: Neo4j does not answer" in message
+        assert "run the same command again: the 1 documents already loaded are skipped" in message
+        summary = record_of(failure.value).summary
+        assert summary.status == "failed" and "does not answer" in runs.read_summary(summary.run_dir)["error"]
+        stopped = manifest(summary.run_dir)
+        assert stopped["status"].tolist() == ["loaded", "failed:load", "not_reached"]
+        assert "does not answer" in stopped["reason"].iloc[1]
+        assert len(pd.read_parquet(f"{summary.run_dir}/sentences.parquet")) == 1  # what chunk 1 loaded
+
+        monkeypatch.undo()
+        server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+        again = ingest_corpus(corpus, extraction, settings, runs_root=runs_root).summary
+        assert (again.status, again.resumes, again.documents_skipped, again.documents_new) == (
+            "completed", summary.run_dir, 1, 2
+        )  # fmt: skip
+    finally:
+        server.stop(data_dir)
