@@ -43,18 +43,23 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt as e:  # Ctrl-C: what was done is recorded (ingest), so one word suffices
+            silence_after_error()
+            typer.secho("interrupted", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=130) from e
         except Exception as e:  # noqa: BLE001 - every failure ends in one line; -v shows the traceback
             verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
             if verbose:
                 traceback.print_exc()
             silence_after_error()
-            typer.secho(f"error: {_message(e, verbose)}", fg=typer.colors.RED, err=True)
+            typer.secho(f"error: {error_message(e, verbose)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=1) from e
 
     return wrapper
 
 
-def _message(e: Exception, verbose: bool) -> str:
+def error_message(e: BaseException, verbose: bool) -> str:
+    """The text of a failed command's `error:` line."""
     if isinstance(e, NrskgError):
         return str(e)
     where = "the traceback is above" if verbose else "run it again with -v for the traceback"

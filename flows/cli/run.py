@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli._app import app, cli_errors
+from flows.cli._app import app, cli_errors, error_message
 from flows.cli._options import BatchSize, Device, MinConfidence
 from flows.cli._output import table_lines
 from flows.cli._prefect import prefect_api_in_background
@@ -46,15 +46,21 @@ def ingest_cli(
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
-    prefect = _check_first(model, registry, device)
-    from flows.ingest import with_dask
+    try:
+        prefect = _check_first(model, registry, device)
+        from flows.ingest import with_dask
+
+        prefect.join()
+        summary = with_dask(workers)(
+            str(corpus), model, registry, runs_root, device, batch_size, workers=workers,
+            min_confidence=min_confidence,
+        )  # fmt: skip
+    except BaseException as e:
+        if as_json:  # scripts get an object on failure too: the stopped run's summary, with the error line
+            typer.echo(json.dumps(_stopped(e), ensure_ascii=False, indent=2))
+        raise
     from pipeline.summary import summary_rows
 
-    prefect.join()
-    summary = with_dask(workers)(
-        str(corpus), model, registry, runs_root, device, batch_size, workers=workers,
-        min_confidence=min_confidence,
-    )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
     else:
@@ -86,6 +92,17 @@ def reextract_cli(
     typer.echo(
         "\n".join(table_lines(rows + [(k.replace("_", " "), str(v)) for k, v in summary.graph.items()]))
     )
+
+
+def _stopped(error: BaseException) -> dict[str, object]:
+    """The summary of the run `error` stopped (none if it stopped before the run began), with the status and
+    the `error:` line's text."""
+    from pipeline.summary import FAILED, INTERRUPTED, record_of
+
+    record, interrupted = record_of(error), isinstance(error, KeyboardInterrupt)
+    outcome = INTERRUPTED if interrupted else FAILED
+    reason = INTERRUPTED if interrupted else error_message(error, verbose=False)
+    return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
 
 
 def _check_first(model: str | None, registry: str, device: str) -> threading.Thread:

@@ -32,6 +32,7 @@ CORPUS = ROOT / "flows" / "sample" / "corpus"
 class Outcome:
     code: int
     stderr: str
+    stdout: str
     seconds: float
 
     @property
@@ -49,7 +50,7 @@ def nrskg(args: list[str], env: dict[str, str], cwd: Path) -> Outcome:
         text=True,
         timeout=300,
     )
-    return Outcome(done.returncode, done.stderr, time.monotonic() - started)
+    return Outcome(done.returncode, done.stderr, done.stdout, time.monotonic() - started)
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +124,13 @@ def test_ingest_failure_is_one_line_without_traceback_and_before_prefect(
     overrides, options, fragments = CASES[case]
     names = {**{k: str(v) for k, v in workspace.items()}, "free_port": str(server.free_port())}
     case_env = env | {k: v.format(**names) for k, v in overrides.items()}
-    args = ["ingest", str(CORPUS), "--runs", str(workspace["root"] / "runs")] + [
+    args = ["ingest", str(CORPUS), "--runs", str(workspace["root"] / "runs"), "--json"] + [
         o.format(**names) for o in options
     ]
     outcome = nrskg(args, case_env, workspace["root"])
     assert_one_error_line(outcome, *fragments)
+    printed = json.loads(outcome.stdout)  # --json: an object on stdout, with the error line's text
+    assert printed == {"status": "failed", "error": outcome.lines[-1].removeprefix("error: ")}
     assert "prefect" not in outcome.stderr.lower(), "these checks run before any Prefect flow starts"
     assert outcome.seconds < 10, f"{case} took {outcome.seconds:.1f} s"
     assert not (workspace["root"] / "runs").exists(), "nothing ran, so no run folder"

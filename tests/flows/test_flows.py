@@ -16,13 +16,17 @@ from prefect import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 from prefect.testing.utilities import prefect_test_harness
+from typer.testing import CliRunner
 
 from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN
 from extractor.train import train
+from flows import tasks
+from flows.cli import app
 from flows.ingest import ingest, with_dask
 from flows.reextract import reextract
 from flows.training import train_flow
+from pipeline import runs
 from pipeline.versions import EDITED
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
@@ -242,3 +246,24 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     assert model_registry.current(registry).version == first.version
     assert set(model_registry.load(registry).versions) == {first.version, second.version}
     assert isinstance(pd.read_json(registry / "registry.json", typ="series"), pd.Series)
+
+
+def test_ctrl_c_during_ingest_prints_interrupted_and_json_says_so(
+    workspace, neo4j_settings, tmp_path, monkeypatch
+):
+    """Ctrl-C (a stage raising KeyboardInterrupt) ends in one word, `interrupted`, recorded in summary.json;
+    with --json, stdout holds the stopped run's summary."""
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    model_registry.promote(workspace["registry"], workspace["version_a"])
+    monkeypatch.setattr(tasks, "load", interrupted)
+    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_PASSWORD": neo4j_settings.password.get_secret_value()}
+    args = ["ingest", str(workspace["corpus"]), "--registry", str(workspace["registry"]),
+            "--runs-root", str(tmp_path), "--device", "cpu", "--json"]  # fmt: skip
+    stopped = CliRunner().invoke(app, args, env=env)
+    assert stopped.exit_code == 130 and stopped.stderr.splitlines()[-1] == "interrupted", stopped.output
+    printed = json.loads(stopped.stdout)
+    assert printed["status"] == printed["error"] == "interrupted" and printed["documents_not_reached"] == 2
+    assert runs.read_summary(printed["run_dir"])["status"] == "interrupted"
