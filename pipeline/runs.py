@@ -3,10 +3,10 @@
     runs/<run-id>/manifest.parquet  sentences.parquet  triples.parquet
                   entities.parquet  relations.parquet  summary.json
 
-The folder records what a run did (and, for a failed run, how far it got: `summary.json` has
-`status: failed`); resuming is the ingest flow's: documents already loaded are skipped, and the
-failed chunk's extraction comes from Prefect's result cache. Each file is written to a temporary
-name and renamed into place, so a file that exists is complete.
+The folder records what a run did (and, for a run that stopped, how far it got: `summary.json` has
+`status` `failed` or `interrupted`); resuming is `pipeline.ingest`'s: documents already loaded are
+skipped. Each file is written to a temporary name and renamed into place, so a file that exists is
+complete.
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from nrskg.contracts import FAILED_PREFIX, LOADED, NEW, NOT_REACHED, SKIPPED
 from nrskg.errors import PipelineError
 
-TABLES = ("manifest", "sentences", "triples", "entities", "relations")
 SUMMARY = "summary.json"
 
 
@@ -72,77 +69,14 @@ def _atomic_write(path: Path, write: Any) -> Path:
     return path
 
 
-def _table_path(run_dir: Path | str, name: str) -> Path:
-    if name not in TABLES:
-        raise PipelineError(f"unknown run table {name!r}; expected one of {', '.join(TABLES)}")
-    return Path(run_dir) / f"{name}.parquet"
-
-
 def write_table(run_dir: Path | str, name: str, frame: pd.DataFrame) -> Path:
-    """Write one of `TABLES` as `<name>.parquet` in the run folder, atomically."""
-    return _atomic_write(_table_path(run_dir, name), lambda tmp: frame.to_parquet(tmp, index=False))
-
-
-def read_table(run_dir: Path | str, name: str) -> pd.DataFrame:
-    """Read one of `TABLES` back, with list cells as Python lists (Parquet returns numpy arrays)."""
-    path = _table_path(run_dir, name)
-    try:
-        frame = pd.read_parquet(path)
-    except FileNotFoundError as e:
-        raise PipelineError(f"{path}: missing; the stage that writes it has not completed") from e
-    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
-        raise PipelineError(f"{path}: unreadable Parquet ({e})") from e
-    for column in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])]:
-        frame[column] = frame[column].map(_plain)
-    return frame
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays (and arrays of structs) from Parquet list columns back to lists of plain values."""
-    if isinstance(value, np.ndarray):
-        # Numeric arrays convert in C; only arrays of objects (structs, strings) need a look inside.
-        return [_plain(v) for v in value.tolist()] if value.dtype == np.dtype(object) else value.tolist()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def table_counts(
-    manifest: pd.DataFrame,
-    sentences: pd.DataFrame | None = None,
-    triples: pd.DataFrame | None = None,
-    entities: pd.DataFrame | None = None,
-    relations: pd.DataFrame | None = None,
-) -> dict[str, Any]:
-    """The counts a run summary and its Prefect artifact report, as plain JSON-ready numbers.
-
-    `documents` counts manifest rows by status (`seen` is all of them, `failed` all `failed:*`);
-    `failures` breaks the failures down by kind. Tables not given are left out.
-    """
-    status = manifest["status"].astype(str)
-    failed = status[status.str.startswith(FAILED_PREFIX)]
-    counts: dict[str, Any] = {
-        "documents": {
-            "seen": len(manifest),
-            **{s: int((status == s).sum()) for s in (NEW, SKIPPED, LOADED, NOT_REACHED)},
-            "failed": len(failed),
-        },
-        "failures": {kind: int(n) for kind, n in sorted(failed.value_counts().items())},
-    }
-    for name, frame in (("sentences", sentences), ("triples", triples), ("entities", entities)):
-        if frame is not None:
-            counts[name] = len(frame)
-    if relations is not None:
-        counts["relations"] = len(relations)
-        counts["evidence"] = int(relations["count"].sum()) if len(relations) else 0
-    return counts
+    """Write `<name>.parquet` in the run folder, atomically."""
+    return _atomic_write(Path(run_dir) / f"{name}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_summary(run_dir: Path | str, summary: dict[str, Any]) -> Path:
     """Write `summary.json` (counts and timings), atomically; this marks the run as loaded unless its
-    `status` is `failed` (then it records the error and how far the run got)."""
+    `status` says it stopped (then it records why and how far the run got)."""
     text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=str)
     return _atomic_write(Path(run_dir) / SUMMARY, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
 

@@ -1,4 +1,4 @@
-"""Run folders: Parquet round trips, atomic writes, run ids."""
+"""Run folders: Parquet round trips, atomic writes, run ids, and the counts a summary gives of them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from nrskg.contracts import TRIPLE_COLUMNS
@@ -17,12 +18,11 @@ from pipeline.runs import (
     latest_run,
     new_run_id,
     read_summary,
-    read_table,
-    table_counts,
     write_summary,
     write_table,
 )
 from pipeline.sentences import split_corpus
+from pipeline.summary import IngestSummary, count
 
 
 @pytest.fixture
@@ -45,21 +45,12 @@ def tables(tmp_path: Path) -> dict[str, pd.DataFrame]:
     )
 
 
-def test_every_table_round_trips_with_plain_lists(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
+def test_every_table_round_trips(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
     run_dir = create_run(tmp_path / "runs")
     for name, frame in tables.items():
-        write_table(run_dir, name, frame)
-    for name, frame in tables.items():
-        back = read_table(run_dir, name)
-        assert back.columns.tolist() == frame.columns.tolist()
-        assert back.astype(object).to_dict("records") == frame.astype(object).to_dict("records"), name
-    assert (
-        read_table(run_dir, "relations")["evidence"].iloc[0][0]["sent_id"] == tables["triples"]["sent_id"][0]
-    )
-    assert isinstance(read_table(run_dir, "entities")["mentions"].iloc[0], list)
-    assert (
-        read_table(run_dir, "sentences")["orig_map"].iloc[0] is not None
-    )  # "ＨｂＡ１ｃ升高\n提示" maps non-contiguously
+        back = pq.read_table(write_table(run_dir, name, frame)).to_pylist()
+        assert back == frame.astype(object).where(frame.notna(), None).to_dict("records"), name
+    assert tables["sentences"]["orig_map"].iloc[0] is not None  # "ＨｂＡ１ｃ升高\n提示" maps non-contiguously
 
 
 def test_tables_and_summary_are_written_whole(tmp_path: Path, tables: dict[str, pd.DataFrame]) -> None:
@@ -94,29 +85,12 @@ def test_run_ids_sort_by_time_and_folders_are_not_reused(tmp_path: Path) -> None
         create_run(tmp_path, early)
 
 
-def test_missing_or_unknown_tables_fail_clearly(tmp_path: Path) -> None:
-    with pytest.raises(PipelineError, match="has not completed"):
-        read_table(tmp_path, "triples")
-    with pytest.raises(PipelineError, match="unknown run table"):
-        write_table(tmp_path, "scratch", pd.DataFrame())
-    with pytest.raises(PipelineError, match="has not finished"):
-        read_summary(tmp_path)
-    (tmp_path / "entities.parquet").write_bytes(b"not parquet")
-    with pytest.raises(PipelineError, match="unreadable"):
-        read_table(tmp_path, "entities")
-
-
-def test_table_counts_report_statuses_and_sizes(tables: dict[str, pd.DataFrame]) -> None:
-    counts = table_counts(**tables)
-    assert counts["documents"] == {
-        "seen": 2, "new": 1, "skipped": 0, "loaded": 0, "not_reached": 0, "failed": 1
-    }  # fmt: skip
-    assert counts["failures"] == {"failed:binary": 1}
-    assert (counts["sentences"], counts["triples"], counts["entities"], counts["relations"]) == (
-        len(tables["sentences"]),
-        1,
-        2,
-        1,
-    )
-    assert counts["evidence"] == 1
-    assert set(table_counts(tables["manifest"])) == {"documents", "failures"}
+def test_a_summary_counts_documents_by_status_and_the_rows_of_each_table(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    summary = IngestSummary(run_dir=None, model_version="v1")
+    count(summary, tables["manifest"], tables)
+    assert (summary.documents_seen, summary.documents_new, summary.documents_failed) == (2, 0, 1)
+    assert (summary.sentences, summary.triples, summary.entities, summary.relations) == (
+        len(tables["sentences"]), 1, 2, 1
+    )  # fmt: skip
