@@ -21,7 +21,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         return torch.device(device)
     except RuntimeError as e:
-        raise ModelError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
+        raise ModelError(f"unknown device {device!r}", hint="Use --device auto, cpu, cuda or cuda:N") from e
 
 
 def autocast(device: torch.device) -> AbstractContextManager:

@@ -19,16 +19,10 @@ from graph.connection import check
 from graph.settings import Neo4jSettings
 from nrskg.errors import ModelError
 
-DEVICE_HINT = "Use --device auto, cpu, cuda or cuda:N"
-
 
 def check_device(device: str) -> None:
     """The device names one torch knows and this machine has."""
-    try:
-        resolved = resolve_device(device)
-    except ModelError as e:
-        raise ModelError(f"unknown device {device!r}", hint=DEVICE_HINT) from e
-    if resolved.type == "cuda" and not torch.cuda.is_available():
+    if resolve_device(device).type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"device {device!r}: CUDA is not available here", hint="Use --device cpu or auto")
 
 
