@@ -14,7 +14,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -175,9 +174,7 @@ def extract(
                 f"{model_dir} holds model {extractor.model_version}; this run started with {model_version}",
                 hint="The model was replaced during the run; run the command again",
             )
-        found = extractor.extract(
-            sentences["text"].tolist(), progress=sys.stderr.isatty(), min_confidence=min_confidence
-        )
+        found = extractor.extract(sentences["text"].tolist(), progress=True, min_confidence=min_confidence)
     frame = triples_frame(sentences["sent_id"].tolist(), found, model_version)
     return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))
 
