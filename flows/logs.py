@@ -3,7 +3,8 @@ the project's records inside a flow run also in that run's logs (what a Prefect 
 
 The console setup belongs to the process entry (the CLI); `send_to_flow_runs` is called by the flow modules,
 so a deployment run by a Prefect worker reports model F1, write counters and document statuses in its run
-logs without any worker setting.
+logs without any worker setting. A worker loads a deployment's entrypoint file (`flows/ingest.py`) as a
+top-level module (`ingest`), so the flow modules name their loggers (`flows.ingest`) instead of `__name__`.
 """
 
 from __future__ import annotations

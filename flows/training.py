@@ -25,7 +25,7 @@ from extractor.train import TrainResult, train, validation_split
 from flows import logs
 from flows.train_options import options_in, train_config
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flows.training")  # not __name__: a Prefect worker imports this file as "training"
 logs.send_to_flow_runs()
 
 STAGING = ".staging"
