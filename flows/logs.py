@@ -86,7 +86,10 @@ class _InRun(logging.Filter):
 
 def send_to_flow_runs() -> None:
     """Attach Prefect's API log handler to the project's loggers, once (PREFECT_LOGGING_EXTRA_LOGGERS does
-    the same where a worker sets it)."""
+    the same where a worker sets it). Off a terminal (a worker's log), library progress bars are turned off
+    too: there they are only carriage returns."""
+    if not sys.stderr.isatty():
+        _quiet_library_progress_bars()
     from prefect.logging.handlers import APILogHandler
 
     for name in PROJECT_LOGGERS:
