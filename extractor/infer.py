@@ -116,7 +116,8 @@ class Extractor:
         """Triples of each text, offsets into that text, sorted by position.
 
         Only triples with confidence >= `min_confidence` are kept; None means the model's own calibrated
-        threshold (`config.min_confidence`, set by training for a validation precision target).
+        threshold (`config.min_confidence`, set by training for a validation precision target). `progress`
+        shows a bar only where stderr is a terminal.
         """
         threshold = self.config.min_confidence if min_confidence is None else min_confidence
         windows = [
@@ -132,7 +133,7 @@ class Extractor:
         self.model.eval()
         batches = self.batches([len(t.input_ids) for t in tokens])
         try:
-            for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
+            for batch in tqdm(batches, desc="extract", unit="batch", disable=None if progress else True):
                 input_ids, attention_mask = pad_inputs([tokens[i].input_ids for i in batch], self.pad_id)
                 with autocast(self.device):
                     block = self.rows_per_block(*input_ids.shape)

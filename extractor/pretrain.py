@@ -132,7 +132,8 @@ def segment(texts: Sequence[str], user_dict: Path | str | None = None) -> list[l
     tokenizer = jieba.Tokenizer()
     if user_dict is not None:
         tokenizer.load_userdict(str(user_dict))
-    return [tokenizer.lcut(text) for text in tqdm(texts, desc="jieba", unit="text", mininterval=5)]
+    bar = tqdm(texts, desc="jieba", unit="text", mininterval=5, disable=None)  # on a terminal only
+    return [tokenizer.lcut(text) for text in bar]
 
 
 def chunks(words: Sequence[str], max_chars: int) -> list[list[str]]:
@@ -253,7 +254,7 @@ def pretrain(
     )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     losses: list[float] = []
-    for _ in tqdm(range(config.steps), desc="pretrain", unit="step", disable=not progress):
+    for _ in tqdm(range(config.steps), desc="pretrain", unit="step", disable=None if progress else True):
         picked = rng.choice(len(pieces), size=min(config.batch_size, len(pieces)), replace=False)
         batch = [
             mask_inputs(encoded[i].input_ids, word_ids[i], tokenizer, config.mask_prob, rng) for i in picked

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 METRICS_LOG = "metrics.jsonl"
 METRICS_FILE = "metrics.json"
+PROGRESS_LINE_S = 60.0
+"""Where no bar shows (stderr is not a terminal), an evaluation line at INFO at most this often: a log reads
+as progress, not 50 lines for a one-minute run. Every evaluation is in metrics.jsonl, and at DEBUG."""
 
 
 @dataclass
@@ -74,7 +77,11 @@ def train(
     extra: Sequence[Corpus] = (),
 ) -> TrainResult:
     """Train on a data set (plus the `extra` corpora, training only) and leave the best checkpoint, loadable
-    offline, in `out_dir`. Validation, model selection and the operating point use the data set alone."""
+    offline, in `out_dir`. Validation, model selection and the operating point use the data set alone.
+
+    `progress` shows a bar only where stderr is a terminal (tqdm's `disable=None`, as every project bar): in a
+    redirected log a bar is kilobytes of carriage returns.
+    """
     config = config or TrainConfig()
     _check(config)
     out = Path(out_dir)
@@ -149,8 +156,9 @@ def train(
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
     eval_every = config.eval_every or batches_per_epoch
-    bar = tqdm(total=total_steps, desc="train", unit="step", disable=not progress)
+    bar = tqdm(total=total_steps, desc="train", unit="step", disable=None if progress else True)
     running_loss, losses = 0.0, 0
+    last_line = started
     try:
         while step < total_steps and bad_evals < config.patience:
             epoch += 1
@@ -182,8 +190,12 @@ def train(
                     metrics_log.write(json.dumps(record) + "\n")
                     metrics_log.flush()
                     fit = f", training sample F1 {record['train_f1']:.4f}" if "train_f1" in record else ""
-                    log.info("step %d epoch %d loss %.4f %s F1 %.4f%s",
-                             step, epoch, record["train_loss"], selected_on, report.f1, fit)  # fmt: skip
+                    # On a terminal the bar is the progress; in a log, a line at most every PROGRESS_LINE_S.
+                    as_line = bool(bar.disable) and time.perf_counter() - last_line >= PROGRESS_LINE_S
+                    last_line = time.perf_counter() if as_line else last_line
+                    level = logging.INFO if as_line else logging.DEBUG
+                    log.log(level, "step %d epoch %d loss %.4f %s F1 %.4f%s",
+                            step, epoch, record["train_loss"], selected_on, report.f1, fit)  # fmt: skip
                     if report.f1 > best_f1:
                         best_f1, best_step, bad_evals = report.f1, step, 0
                         _save_checkpoint(model, hf_tokenizer, config, out)

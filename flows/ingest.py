@@ -17,7 +17,7 @@ from pipeline.settings import PipelineSettings
 from pipeline.stages import Extraction
 from pipeline.summary import IngestRecord, IngestSummary, record_of, summary_rows
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flows.ingest")  # not __name__: a Prefect worker imports this file as "ingest"
 logs.send_to_flow_runs()
 
 # Documents per status named one by one in the run's Prefect logs: shipping a log record per document cost

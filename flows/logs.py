@@ -3,7 +3,8 @@ the project's records inside a flow run also in that run's logs (what a Prefect 
 
 The console setup belongs to the process entry (the CLI); `send_to_flow_runs` is called by the flow modules,
 so a deployment run by a Prefect worker reports model F1, write counters and document statuses in its run
-logs without any worker setting.
+logs without any worker setting. A worker loads a deployment's entrypoint file (`flows/ingest.py`) as a
+top-level module (`ingest`), so the flow modules name their loggers (`flows.ingest`) instead of `__name__`.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class _InRun(logging.Filter):
 
 def send_to_flow_runs() -> None:
     """Attach Prefect's API log handler to the project's loggers, once (PREFECT_LOGGING_EXTRA_LOGGERS does
-    the same where a worker sets it)."""
+    the same where a worker sets it). Off a terminal (a worker's log), library progress bars are turned off
+    too: there they are only carriage returns."""
+    if not sys.stderr.isatty():
+        _quiet_library_progress_bars()
     from prefect.logging.handlers import APILogHandler
 
     for name in PROJECT_LOGGERS:

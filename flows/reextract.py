@@ -18,7 +18,7 @@ from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
 from pipeline.stages import Extraction, graph_schema
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flows.reextract")  # not __name__: a Prefect worker imports this file as "reextract"
 logs.send_to_flow_runs()
 
 

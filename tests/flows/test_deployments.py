@@ -1,8 +1,13 @@
-"""prefect.yaml as `prefect deploy` reads it: entrypoints, parameters, the trigger; names as in the CLI."""
+"""prefect.yaml as `prefect deploy` reads it and a worker runs it: entrypoints, parameters, the trigger and
+what it passes, log lines in the run's logs; names as in the CLI."""
 
 from __future__ import annotations
 
+import copy
 import inspect
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +15,20 @@ import click
 import pytest
 import typer
 import yaml
+from prefect import flow
 from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
 from prefect.flows import load_flow_from_entrypoint
+from prefect.server.events.actions import RunDeployment
+from prefect.server.schemas.core import FlowRun
+from prefect.server.utilities.user_templates import matching_types_in_templates
+from prefect.testing.utilities import prefect_test_harness
+from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
 from pydantic import TypeAdapter
 
 from extractor.configuration import settable
 from flows.cli import app
 from flows.training import train_flow
+from tests.flows.test_flows import run_logs
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
@@ -75,3 +87,39 @@ def test_reextract_runs_when_a_train_flow_run_completes() -> None:
     trigger.set_deployment_id("00000000-0000-0000-0000-000000000001")
     automation = trigger.as_automation()  # what `prefect deploy` sends to the server
     assert automation.actions[0].type == "run-deployment"
+
+
+def test_reextract_gets_the_registry_of_the_train_run_that_completed() -> None:
+    """The server reads the triggering flow run for a template that names `flow_run` and renders the
+    parameters as below (RunDeployment.render_parameters); the deployment's other parameters stay."""
+    (spec,) = DEPLOYMENTS["reextract"]["triggers"]
+    trigger = TypeAdapter(DeploymentTriggerTypes).validate_python({"name": "reextract-after-train", **spec})
+    trigger.set_deployment_id("00000000-0000-0000-0000-000000000001")
+    parameters = copy.deepcopy(trigger.as_automation().actions[0].parameters)
+    assert set(parameters) == {"registry"} <= set(DEPLOYMENTS["reextract"]["parameters"])
+    assert matching_types_in_templates(list(parameters.values()), {"flow_run", "event"}) == ["flow_run"]
+    RunDeployment._upgrade_v1_templates(parameters)
+    finished = FlowRun(flow_id=uuid.uuid4(), parameters={"registry": "/team/models"})
+    context = HydrationContext(render_jinja=True, raise_on_error=True, jinja_context={"flow_run": finished})
+    assert hydrate(parameters, context) == {"registry": "/team/models"}
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[None]:
+    with prefect_test_harness():
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+def test_log_lines_reach_the_run_logs_when_a_worker_loads_the_entrypoint(name: str, harness: None) -> None:
+    """A worker loads `flows/ingest.py:ingest` as module `ingest` (or a `__prefect_loader_*__` name), outside
+    the package whose loggers send records to the run (flows/logs.py)."""
+    loaded = load_flow_from_entrypoint(str(ROOT / DEPLOYMENTS[name]["entrypoint"]))
+    module = sys.modules[loaded.fn.__module__]
+    assert not module.__name__.startswith("flows."), "not loaded the way a worker loads it"
+
+    @flow(name=f"probe-{name}")
+    def probe() -> None:
+        module.log.info("probe line of %s", name)
+
+    assert f"probe line of {name}" in run_logs(probe(return_state=True))

@@ -38,6 +38,20 @@ def test_project_info_shows_library_info_does_not(console: None, capsys: pytest.
     assert len(err.strip().splitlines()) == 2
 
 
+@pytest.mark.filterwarnings("ignore:Cannot enable progress bars")  # huggingface_hub, once its variable is set
+def test_a_flow_process_off_a_terminal_draws_no_library_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's log, like pytest's stderr, is no terminal: transformers' "Loading weights" bar stays out."""
+    from transformers.utils import logging as transformers_logging
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    transformers_logging.enable_progress_bar()
+    try:
+        logs.send_to_flow_runs()
+        assert not transformers_logging.is_progress_bar_enabled()
+    finally:
+        transformers_logging.enable_progress_bar()
+
+
 def test_prefect_is_quiet_and_sends_no_telemetry(console: None) -> None:
     assert os.environ["PREFECT_LOGGING_LEVEL"] == "WARNING"
     assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import neo4j
 import pytest
+from pydantic import SecretStr
 
 from graph import passwords, server
 from graph.connection import driver, verify
@@ -95,15 +96,18 @@ def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clie
     assert local.auth, "the local server requires a password unless started with --no-auth"
     secret = passwords.password_file(local.data_dir)
     assert _mode(secret) == 0o600 and _mode(local.data_dir) == 0o700
-    password = secret.read_text().strip()
-    assert len(password) >= 32
-    for record in (server.LOG_FILE, server.INFO_FILE, server.PID_FILE):
-        assert password not in (local.data_dir / record).read_text()
+    password = passwords.read_password(local.data_dir)  # a SecretStr: assertions print it masked
+    assert password is not None
+    length = len(password.get_secret_value())
+    assert length >= 32
+    records = (server.LOG_FILE, server.INFO_FILE, server.PID_FILE)
+    leaked = [r for r in records if password.get_secret_value() in (local.data_dir / r).read_text()]
+    assert leaked == []
     # A client given no password finds this server's own, and only for this server's URI.
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     env = {"NEO4J_URI": local.uri, "NRSKG_NEO4J_HOME": str(local.data_dir)}
     found = Neo4jSettings.from_env(env)
-    assert found.password is not None and found.password.get_secret_value() == password
+    assert found.password == password
     with driver(found) as drv:
         assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
     elsewhere = Neo4jSettings.from_env({**env, "NEO4J_URI": f"bolt://127.0.0.1:{server.free_port()}"})
@@ -166,7 +170,7 @@ def test_second_instance_offline_with_auth_then_stop(
         with pytest.raises(GraphError, match="refused the credentials"):
             verify(drv, info.uri)
     # The password given at the first start is kept for the next: a restart needs nobody to type it.
-    assert passwords.read_password(data_dir).get_secret_value() == password
+    assert passwords.read_password(data_dir) == SecretStr(password)
     server.stop(data_dir)
     info = server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:

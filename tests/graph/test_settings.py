@@ -1,9 +1,12 @@
-"""Neo4jSettings: environment, overrides, and a password that never shows."""
+"""Neo4jSettings: environment, overrides, and a password that never shows.
+
+Passwords are compared as SecretStr, so a failing assertion prints `SecretStr('**********')`, never one.
+"""
 
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from graph.settings import DEFAULT_URI, Neo4jSettings
 from nrskg.errors import GraphError
@@ -13,7 +16,7 @@ def test_defaults_point_at_the_local_server_without_auth() -> None:
     settings = Neo4jSettings.from_env({})
     assert settings.uri == DEFAULT_URI == "bolt://127.0.0.1:7687"
     assert settings.database == "neo4j"
-    assert settings.auth() is None
+    assert settings.password is None and Neo4jSettings().auth() is None
 
 
 def test_environment_then_overrides() -> None:
@@ -30,7 +33,8 @@ def test_environment_then_overrides() -> None:
         "reader",
         "kg",
     )
-    assert settings.auth() == ("reader", "s3cret-pw")
+    user, password = settings.auth() or ("", "")
+    assert (user, SecretStr(password)) == ("reader", SecretStr("s3cret-pw"))
     assert settings.batch_size == 250
     assert settings.row_limit == Neo4jSettings().row_limit, "a None override keeps the default"
 
@@ -55,7 +59,7 @@ def test_limits_must_be_positive() -> None:
 @pytest.mark.parametrize("name", ["NEO4J_USER", "NEO4J_USERNAME"])
 def test_user_comes_from_either_name_aura_and_graphrag_use_username(name: str) -> None:
     settings = Neo4jSettings.from_env({name: "analyst", "NEO4J_PASSWORD": "s3cret-pw"})
-    assert settings.auth() == ("analyst", "s3cret-pw")
+    assert settings.user == "analyst" and settings.password == SecretStr("s3cret-pw")
     both = Neo4jSettings.from_env({"NEO4J_USER": "analyst", "NEO4J_USERNAME": "analyst"})
     assert both.user == "analyst"
 
