@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,17 +32,13 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import DATA_ROOT, DOCS_DIR, RESULTS_DIR, first_lines, log_progress, machine, write_json
 from extractor.configuration import TINY_TRAIN, TrainConfig, parse_settings, with_settings
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.train import METRICS_FILE, METRICS_LOG, train
 
 log = logging.getLogger(__name__)
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
-RESULTS_DIR = REPO / "benchmarks" / "results"
-DOCS_DIR = REPO / "docs"
 
 # name -> (path under the data root, reader format)
 DATASETS: dict[str, tuple[str, str]] = {
@@ -74,7 +69,7 @@ class Arm:
 @dataclass
 class StudyConfig:
     dataset: str = "diakg"
-    data_root: Path = DEFAULT_DATA_ROOT
+    data_root: Path = DATA_ROOT
     encoder: str = TINY
     arms: list[Arm] = field(default_factory=lambda: [Arm("default")])
     common: dict[str, object] = field(default_factory=dict)  # settings of every arm
@@ -175,10 +170,9 @@ def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
     results: dict = {
         "command": " ".join(["python -m benchmarks.study", *argv]),
         "config": {**asdict(config), "data_root": str(config.data_root)},
-        "machine": machine(threads),
+        "machine": machine(threads_per_run=threads),
         "runs": [],
     }
-    out_json.parent.mkdir(parents=True, exist_ok=True)
     pending = [(arm, seed) for seed in config.seeds for arm in config.arms]
     running: list[tuple[Arm, int, Path, subprocess.Popen, float]] = []
     started = time.perf_counter()
@@ -211,21 +205,8 @@ def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
                          "finished" if record["finished"] else "stopped", record["wall_s"])  # fmt: skip
                 results["summary"] = table(results["runs"])
                 results["wall_s"] = round(time.perf_counter() - started, 1)
-                out_json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+                write_json(out_json, results)
     return results
-
-
-def machine(threads: int) -> dict[str, object]:
-    info: dict[str, object] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads_per_run": threads,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
@@ -241,10 +222,7 @@ def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
             for sibling in path.glob(file.stem + ".*"):  # Ruijin's .txt and .ann together
                 shutil.copy(sibling, out / sibling.name)
         return out, fmt
-    with path.open(encoding="utf-8") as f:
-        lines = [line for _, line in zip(range(config.max_docs), f, strict=False)]
-    (out / path.name).write_text("".join(lines), encoding="utf-8")
-    return out / path.name, fmt
+    return first_lines(path, config.max_docs, out / path.name), fmt
 
 
 def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
@@ -288,7 +266,7 @@ def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
     if argv[:1] == ["--worker"]:  # one run, in a process of its own
         job = json.loads(argv[1])
         config = StudyConfig(**{**job["config"], "data_root": Path(job["config"]["data_root"]),
