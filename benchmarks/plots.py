@@ -77,25 +77,6 @@ def ns_curve(paths: list[Path], out: Path, title: str | None = None) -> Path:
     return _save(fig, out)
 
 
-def recipe_curves(results: dict, out: Path, title: str | None = None) -> Path:
-    """Two panels, one line per arm: validation F1 and training-sample F1 at every evaluation step."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for arm in results["arms"]:
-        steps = [r["step"] for r in arm["curve"]]
-        (line,) = axes[0].plot(steps, [r["val_f1"] for r in arm["curve"]], marker=".", label=arm["arm"])
-        train = [(r["step"], r["train_f1"]) for r in arm["curve"] if "train_f1" in r]
-        if train:
-            axes[1].plot(*zip(*train, strict=True), marker=".", color=line.get_color(), label=arm["arm"])
-    for ax, what in zip(axes, ("validation", "training sample"), strict=True):
-        ax.set_xlabel("optimiser step")
-        ax.set_ylabel(f"{what} F1 (micro, exact triples)")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(title or f"{results['dataset']}: training recipes at equal steps")
-    return _save(fig, out)
-
-
 def study_curves(results: dict, out: Path, title: str | None = None) -> Path:
     """Two panels, a line per run (arm and seed): validation and training-sample F1 at every evaluation."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
