@@ -2,7 +2,8 @@
 
 An arm is `NAME` or `NAME:key=value,key=value` with keys of `TrainConfig` or its model config (`d_e=1536`,
 `lr=3e-3`, `ns=K` for every relation type, `relation_aliases=SideEff-Drug=ADE_Drug;Other=`) plus
-`extra=ruijin` (data sets added to training, `+`-separated).
+`extra=ruijin` (data sets added to training, `+`-separated) and `encoder=DIR` (this arm's encoder in place of
+the study's, e.g. a further pretrained copy; its settings still start from the study encoder's defaults).
 `--set` applies to every arm. All arms train on the same data set and validation split; each evaluation
 scores the validation documents and a fixed sample of training sentences, so the curves show both fitting
 and generalising. Runs go `--parallel` at a time (a GPU holds many small models at once), each with
@@ -32,8 +33,17 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import DATA_ROOT, DOCS_DIR, RESULTS_DIR, first_lines, log_progress, machine, write_json
-from extractor.configuration import TINY_TRAIN, TrainConfig, parse_settings, with_settings
+from benchmarks.common import (
+    DATA_ROOT,
+    DOCS_DIR,
+    REPO,
+    RESULTS_DIR,
+    first_lines,
+    log_progress,
+    machine,
+    write_json,
+)
+from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.train import METRICS_FILE, METRICS_LOG, train
@@ -55,15 +65,17 @@ class Arm:
     name: str
     settings: dict[str, object] = field(default_factory=dict)  # TrainConfig / model settings
     extra: list[str] = field(default_factory=list)  # data set names added to training
+    encoder: str | None = None  # this arm's encoder; None: the study's
 
     @classmethod
     def parse(cls, spec: str) -> Arm:
         name, _, rest = spec.partition(":")
-        pairs = [p for p in rest.split(",") if p]
-        extra = [p.partition("=")[2] for p in pairs if p.startswith("extra=")]
-        pairs = [p for p in pairs if not p.startswith("extra=")]
-        settings = parse_settings([p.replace("ns=K", f"ns={EVERY_RELATION}") for p in pairs])
-        return cls(name, settings, [d for e in extra for d in e.split("+") if d])
+        pairs = dict(p.partition("=")[::2] for p in rest.split(",") if p)
+        extra = [d for d in pairs.pop("extra", "").split("+") if d]
+        encoder = pairs.pop("encoder", None)
+        if pairs.get("ns") == "K":
+            pairs["ns"] = str(EVERY_RELATION)
+        return cls(name, parse_settings(pairs), extra, encoder)
 
 
 @dataclass
@@ -82,22 +94,23 @@ class StudyConfig:
 
 QUICK = dict(
     encoder=TINY, max_docs=4, arms=[Arm("default"), Arm("ns-all", {"ns": EVERY_RELATION})],
-    common={"max_steps": 6, "eval_every": 3, "window_chars": 64, "batch_size": 4, "d_e": 32},
+    common={"max_steps": 6, "eval_every": 3, "window_chars": 64, "batch_size": 4, "d_e": 32,
+            "train_eval_limit": 20},
 )  # fmt: skip
 
 
 def train_config(config: StudyConfig, arm: Arm, seed: int) -> TrainConfig:
     """The run's settings: the encoder kind's defaults, the study's common settings, then the arm's."""
-    base = TINY_TRAIN if config.encoder == TINY else TrainConfig()
     fixed = {"seed": seed, "split_seed": 0, "curves": True, "train_eval_limit": 200}
-    return with_settings(base, **{**fixed, **config.common, **arm.settings})
+    return with_settings(defaults_for(config.encoder), **{**fixed, **config.common, **arm.settings})
 
 
 def run_one(config: StudyConfig, arm: Arm, seed: int, out: Path) -> None:
     """Train one arm with one seed into `out` (the worker process's whole job)."""
-    data, fmt = _data(config, config.dataset)
-    extra = [Corpus(*_data(config, name)) for name in arm.extra]
-    train(data, fmt, config.encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
+    path, fmt = data(config, config.dataset)
+    extra = [Corpus(*data(config, name)) for name in arm.extra]
+    encoder = arm.encoder or config.encoder
+    train(path, fmt, encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
 
 
 def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> dict:
@@ -108,6 +121,8 @@ def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> 
     )
     record: dict = {"arm": arm.name, "settings": arm.settings, "extra": arm.extra, "seed": seed,
                     "finished": finished, "wall_s": round(wall_s, 1), "curve": curve}  # fmt: skip
+    if arm.encoder:
+        record["encoder"] = arm.encoder
     if curve:
         best = max(curve, key=lambda r: r["val_f1"])
         record |= {
@@ -151,12 +166,9 @@ def markdown_table(rows: list[dict], arms: dict[str, Arm]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        arm = arms.get(row["arm"])
-        settings = ", ".join([f"{k}={v}" for k, v in (arm.settings if arm else {}).items()] +
-                             [f"extra={'+'.join(arm.extra)}"] * bool(arm and arm.extra))  # fmt: skip
         fit = "-" if row["train_f1_mean"] is None else f"{row['train_f1_mean']:.3f}"
         lines.append(
-            f"| {row['arm']} | {settings.replace(str(EVERY_RELATION), 'K')} | {row['n']} "
+            f"| {row['arm']} | {_shown(arms.get(row['arm']))} | {row['n']} "
             f"| {row['f1_mean']:.3f} ± {row['f1_std']:.3f} | {row['f1_min']:.3f}-{row['f1_max']:.3f} "
             f"| {row['precision_mean']:.3f} | {row['recall_mean']:.3f} | {fit} | {row['steps_mean']:.0f} "
             f"| {row['wall_s_mean']:.0f} |"
@@ -164,13 +176,33 @@ def markdown_table(rows: list[dict], arms: dict[str, Arm]) -> str:
     return "\n".join(lines)
 
 
-def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
-    """Every arm x seed, `parallel` worker processes at a time; `out_json` rewritten as runs finish."""
+def _shown(arm: Arm | None) -> str:
+    """An arm's settings as the table shows them: K for every relation type, an encoder by its folder name."""
+    if arm is None:
+        return ""
+    shown = [f"{k}={v}" for k, v in arm.settings.items()]
+    shown += [f"extra={'+'.join(arm.extra)}"] if arm.extra else []
+    shown += [f"encoder={Path(arm.encoder).name}"] if arm.encoder else []
+    return ", ".join(shown).replace(str(EVERY_RELATION), "K")
+
+
+def run(
+    config: StudyConfig,
+    out_json: Path,
+    argv: list[str],
+    prog: str = "benchmarks.study",
+    notes: dict | None = None,
+) -> dict:
+    """Every arm x seed, `parallel` worker processes at a time; `out_json` rewritten as runs finish.
+
+    `prog` and `argv` are the command recorded; `notes` are what the study built on this one records too.
+    """
     threads = config.threads or max(1, (os.cpu_count() or 1) // config.parallel)
     results: dict = {
-        "command": " ".join(["python -m benchmarks.study", *argv]),
+        "command": " ".join([f"python -m {prog}", *argv]),
         "config": {**asdict(config), "data_root": str(config.data_root)},
         "machine": machine(threads_per_run=threads),
+        **(notes or {}),
         "runs": [],
     }
     pending = [(arm, seed) for seed in config.seeds for arm in config.arms]
@@ -185,7 +217,9 @@ def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
                 worker = [sys.executable, "-m", "benchmarks.study", "--worker", json.dumps(job)]
                 env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
                 log_file = (Path(workdir) / f"{arm.name}-s{seed}.log").open("w")
-                process = subprocess.Popen(worker, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(
+                    worker, env=env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT
+                )
                 running.append((arm, seed, out, process, time.perf_counter()))
             time.sleep(1.0)
             for item in list(running):
@@ -209,7 +243,7 @@ def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
     return results
 
 
-def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
+def data(config: StudyConfig, name: str) -> tuple[Path, str]:
     """A data set's path (its first `max_docs` documents when set) and format."""
     relative, fmt = DATASETS[name]
     path = config.data_root / relative
@@ -225,29 +259,28 @@ def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
     return first_lines(path, config.max_docs, out / path.name), fmt
 
 
-def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny encoder, 4 DiaKG documents, 6 steps, 2 arms")
+def options(prog: str, description: str, quick: str) -> argparse.ArgumentParser:
+    """The options every study shares (data, encoder, settings, seeds, processes, outputs); `quick` says what
+    `--quick` runs. Each study adds the options that make its arms."""
+    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
+    p.add_argument("--quick", action="store_true", help=quick)
     p.add_argument("--dataset", choices=list(DATASETS), help="the data set trained and validated on")
     p.add_argument("--data-root", type=Path, help="folder holding the data sets (default ../shared/data)")
     p.add_argument("--encoder", help="'tiny' or a HuggingFace encoder directory")
-    p.add_argument("--arms", nargs="+", help="NAME or NAME:key=value,... (see the module doc)")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="settings of every arm")
-    p.add_argument("--seeds", help="comma-separated training seeds (default 0)")
+    p.add_argument("--seeds", help="comma-separated training seeds")
     p.add_argument("--max-docs", type=int, help="only the first N documents (files or lines)")
     p.add_argument("--parallel", type=int, help="runs at once (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads per run (default: cores / parallel)")
     p.add_argument("--arm-timeout", type=float, help="seconds; a run still going is stopped")
-    p.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/study[_quick].json)")
-    p.add_argument("--plot", type=Path, help="PNG of the curves (default docs/study[_quick].png)")
-    args = p.parse_args(argv)
-    config = StudyConfig(**QUICK) if args.quick else StudyConfig()
-    if args.arms:
-        config.arms = [Arm.parse(spec) for spec in args.arms]
-        unknown = {e for a in config.arms for e in a.extra} - set(DATASETS)
-        if unknown:
-            p.error(f"unknown extra data sets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
-    config.common |= parse_settings(args.set)
+    p.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/<name>[_quick].json)")
+    p.add_argument("--plot", type=Path, help="PNG to draw (default docs/<name>[_quick].png)")
+    return p
+
+
+def configure(args: argparse.Namespace, config: StudyConfig) -> StudyConfig:
+    """`config` (a study's preset) with what the shared options change."""
+    config.common = {**config.common, **parse_settings(args.set)}  # the preset stays as it is
     for option, attribute in (
         ("dataset", "dataset"), ("data_root", "data_root"), ("encoder", "encoder"), ("max_docs", "max_docs"),
         ("parallel", "parallel"), ("threads", "threads"), ("arm_timeout", "arm_timeout_s"),
@@ -256,12 +289,44 @@ def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
             setattr(config, attribute, getattr(args, option))
     if args.seeds:
         config.seeds = [int(s) for s in args.seeds.split(",")]
+    return config
+
+
+def outputs(args: argparse.Namespace, json_name: str, plot_name: str) -> tuple[Path, Path]:
+    """The JSON and the PNG to write: as given, else benchmarks/results/ and docs/ (`_quick` for --quick)."""
     suffix = "_quick" if args.quick else ""
     return (
-        config,
-        args.out or RESULTS_DIR / f"study{suffix}.json",
-        args.plot or DOCS_DIR / f"study{suffix}.png",
+        args.out or RESULTS_DIR / f"{json_name}{suffix}.json",
+        args.plot or DOCS_DIR / f"{plot_name}{suffix}.png",
     )
+
+
+def draw(kind: str, results: dict, out_json: Path, out: Path) -> None:
+    """The study's plot (`kind`: "study" curves or "ns" F1 against NS) where matplotlib is installed: it is a
+    dev dependency that a bare GPU machine may lack, and `python -m benchmarks.plots` draws the JSON later."""
+    try:
+        from benchmarks import plots
+    except ImportError as e:
+        log.warning("no plot (%s): run `python -m benchmarks.plots --%s %s --out %s` where it is installed",
+                    e, kind, out_json, out)  # fmt: skip
+        return
+    drawn = plots.study_curves(results, out) if kind == "study" else plots.ns_curve([results], out)
+    print(f"results: {out_json}\nplot: {drawn}")
+
+
+def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
+    p = options(
+        "benchmarks.study", __doc__.splitlines()[0], "tiny encoder, 4 DiaKG documents, 6 steps, 2 arms"
+    )
+    p.add_argument("--arms", nargs="+", help="NAME or NAME:key=value,... (see the module doc)")
+    args = p.parse_args(argv)
+    config = configure(args, StudyConfig(**QUICK) if args.quick else StudyConfig())
+    if args.arms:
+        config.arms = [Arm.parse(spec) for spec in args.arms]
+        unknown = {e for a in config.arms for e in a.extra} - set(DATASETS)
+        if unknown:
+            p.error(f"unknown extra data sets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
+    return config, *outputs(args, "study", "study")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -278,12 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     config, out, plot = parse_args(argv)
     results = run(config, out, argv)
     print(markdown_table(results.get("summary", []), {a.name: a for a in config.arms}))
-    try:
-        from benchmarks.plots import study_curves
-    except ImportError as e:  # matplotlib is a dev dependency; a bare GPU machine may lack it
-        log.warning("no plot (%s): run `python -m benchmarks.plots --study %s` where it is installed", e, out)
-    else:
-        print(f"results: {out}\nplot: {study_curves(results, plot)}")
+    draw("study", results, out, plot)
 
 
 if __name__ == "__main__":
