@@ -301,16 +301,20 @@ def outputs(args: argparse.Namespace, json_name: str, plot_name: str) -> tuple[P
     )
 
 
-def draw(kind: str, results: dict, out_json: Path, out: Path) -> None:
-    """The study's plot (`kind`: "study" curves or "ns" F1 against NS) where matplotlib is installed: it is a
-    dev dependency that a bare GPU machine may lack, and `python -m benchmarks.plots` draws the JSON later."""
+def report(
+    results: dict, arms: list[Arm], out_json: Path, plot: Path, kind: str = "study", *lines: str
+) -> None:
+    """Print the table and the study's own `lines`, then draw the plot (`kind`: "study" curves or "ns", F1
+    against NS) where matplotlib is installed: it is a dev dependency that a bare GPU machine may lack, and
+    `python -m benchmarks.plots` draws the JSON later."""
+    print("\n".join([markdown_table(results.get("summary", []), {a.name: a for a in arms}), *lines]))
     try:
         from benchmarks import plots
     except ImportError as e:
         log.warning("no plot (%s): run `python -m benchmarks.plots --%s %s --out %s` where it is installed",
-                    e, kind, out_json, out)  # fmt: skip
+                    e, kind, out_json, plot)  # fmt: skip
         return
-    drawn = plots.study_curves(results, out) if kind == "study" else plots.ns_curve([results], out)
+    drawn = plots.study_curves(results, plot) if kind == "study" else plots.ns_curve([results], plot)
     print(f"results: {out_json}\nplot: {drawn}")
 
 
@@ -341,9 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     logging.getLogger("extractor").setLevel(logging.WARNING)
     config, out, plot = parse_args(argv)
-    results = run(config, out, argv)
-    print(markdown_table(results.get("summary", []), {a.name: a for a in config.arms}))
-    draw("study", results, out, plot)
+    report(run(config, out, argv), config.arms, out, plot)
 
 
 if __name__ == "__main__":
