@@ -31,6 +31,7 @@ from extractor.datasets.corpora import rename_relations
 from extractor.train import validation_split
 
 NS_GRID = ["2", "5", "10", "K"]
+SEEDS = [0, 1, 2]  # the headline is a mean ± std over seeds
 QUICK = {**study.QUICK, "arms": []}
 QUICK_NS = ["2", "10", "K"]
 
@@ -135,7 +136,7 @@ def parse_args(argv: list[str]) -> tuple[StudyConfig, list[str], Path, Path]:
         "--ns", help=f"comma-separated NS values, K: every relation type (default {','.join(NS_GRID)})"
     )
     args = p.parse_args(argv)
-    config = study.configure(args, StudyConfig(**QUICK) if args.quick else StudyConfig())
+    config = study.configure(args, StudyConfig(**QUICK) if args.quick else StudyConfig(seeds=SEEDS))
     specs = (
         [s.strip() for s in args.ns.split(",") if s.strip()]
         if args.ns

@@ -14,6 +14,8 @@ and generalising. Runs go `--parallel` at a time (a GPU holds many small models 
     python -m benchmarks.study --quick              # tiny encoder, 4 DiaKG documents, a smoke run
 
 Writes the JSON after every finished run, then prints a table (mean ± std over seeds) and draws the curves.
+`benchmarks.quality` (a grid of NS) and `benchmarks.pretraining` (an encoder against its pretrained copy) are
+studies built on this one.
 """
 
 from __future__ import annotations

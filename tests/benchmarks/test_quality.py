@@ -70,7 +70,7 @@ def test_options_build_the_study_and_refuse_bad_ns() -> None:
     config, specs, out, plot = parse_args(["--ns", "2, 10,K", "--set", "max_steps=50", "--seeds", "0,1"])
     assert specs == ["2", "10", "K"] and config.common == {"max_steps": 50} and config.seeds == [0, 1]
     assert (out.name, plot.name) == ("quality.json", "quality_ns.png")
-    assert parse_args(["--quick"])[1] == ["2", "10", "K"]
+    assert parse_args(["--quick"])[1] == ["2", "10", "K"] and parse_args([])[0].seeds == [0, 1, 2]
     with pytest.raises(SystemExit):
         parse_args(["--ns", "K/2"])
 
