@@ -13,12 +13,9 @@ database is emptied between methods, so never point NEO4J_URI at data you want t
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
-import platform
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +25,7 @@ from pathlib import Path
 
 import neo4j
 
+from benchmarks.common import RESULTS_DIR, log_progress, machine, text_table, write_json
 from graph import queries, server
 from graph.connection import driver as open_driver
 from graph.schema import GraphSchema, ensure_schema
@@ -37,7 +35,8 @@ from graph.writer import Statement, plan_statements, write_graph
 
 log = logging.getLogger("benchmarks.graph_load")
 
-RESULTS = Path(__file__).resolve().parent / "results" / "graph_load.json"
+RESULTS = RESULTS_DIR / "graph_load.json"
+TABLE_COLUMNS = ["method", "batch_size", "triples", "seconds", "triples_per_s", "x_per_triple"]
 # (relation, head type, tail type): four relationship types, so rows are grouped by type as in production.
 RELATIONS = [
     ("Drug_Disease", "Drug", "Disease"),
@@ -204,22 +203,14 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
     return results
 
 
-def format_table(results: Sequence[Measurement]) -> str:
+def table_rows(results: Sequence[Measurement]) -> list[dict[str, object]]:
+    """The measurements as rows of the printed table, each against one MERGE per triple."""
     per_triple = next(m.triples_per_s for m in results if m.method == "MERGE per triple")
-    header = ("method", "batch", "triples", "seconds", "triples/s", "x per-triple")
-    lines = ["{:28s} {:>6s} {:>8s} {:>8s} {:>10s} {:>12s}".format(*header)]
-    lines += [
-        f"{m.method:28s} {m.batch_size:6d} {m.triples:8d} {m.seconds:8.2f} {m.triples_per_s:10.0f} "
-        f"{m.triples_per_s / per_triple:12.1f}"
+    return [
+        asdict(m) | {"seconds": round(m.seconds, 2), "triples_per_s": round(m.triples_per_s),
+                     "x_per_triple": round(m.triples_per_s / per_triple, 1)}
         for m in results
-    ]
-    return "\n".join(lines)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((server.HOST, 0))
-        return probe.getsockname()[1]
+    ]  # fmt: skip
 
 
 @contextmanager
@@ -231,7 +222,7 @@ def neo4j_for_benchmark() -> Iterator[tuple[Neo4jSettings, str]]:
         return
     with tempfile.TemporaryDirectory(prefix="nrskg-bench-") as tmp:
         start = time.perf_counter()
-        info = server.start(Path(tmp), _free_port())
+        info = server.start(Path(tmp), server.free_port())
         log.info("local Neo4j %s started in %.1f s", info.version, time.perf_counter() - start)
         try:
             settings = Neo4jSettings(uri=info.uri, password=server.local_password(info.uri, Path(tmp)))
@@ -253,8 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="runs of every method; the fastest is reported (shared machines)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("neo4j").setLevel(logging.ERROR)  # "label does not exist" notices on the empty database
+    log_progress(neo4j=logging.ERROR)  # "label does not exist" notices on the empty database
     size = QUICK if args.quick else FULL
     with neo4j_for_benchmark() as (settings, where), open_driver(settings) as drv:
         ensure_schema(drv, settings.database)
@@ -265,17 +255,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             session.run(queries.DELETE_EVERYTHING).consume()
     # The fastest of the repeats: on a shared machine, slower runs measure the neighbours, not Neo4j.
     results = [min(same, key=lambda m: m.seconds) for same in zip(*runs, strict=True)]
-    table = format_table(results)
-    print(
-        f"\n{where}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"fastest of {args.repeats} runs, load average {os.getloadavg()[0]:.1f}"
-    )
-    print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "server": where,
-        "cpus": os.cpu_count(),
-        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine(with_torch=False),
         "size": asdict(size),
         "repeats": args.repeats,
         "results": [
@@ -283,8 +265,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             for m, same in zip(results, zip(*runs, strict=True), strict=True)
         ],
     }
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"written {args.out}")
+    print(f"\n{where}, fastest of {args.repeats} runs, {payload['machine']}")
+    print(text_table(table_rows(results), TABLE_COLUMNS))
+    print(f"written {write_json(args.out, payload)}")
 
 
 if __name__ == "__main__":

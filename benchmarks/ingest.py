@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.common import (
+    DATA_ROOT,
+    REPO,
+    RESULTS_DIR,
+    first_lines,
+    log_progress,
+    machine,
+    text_table,
+    write_json,
+)
 from benchmarks.graph_load import neo4j_for_benchmark
 from graph import queries
 from graph.connection import driver as open_driver
@@ -32,21 +41,10 @@ from graph.settings import Neo4jSettings
 
 log = logging.getLogger("benchmarks.ingest")
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "cmeie" / "unlabelled.jsonl"
-RESULTS = REPO / "benchmarks" / "results" / "ingest.json"
+DEFAULT_CORPUS = DATA_ROOT / "cmeie" / "unlabelled.jsonl"
+RESULTS = RESULTS_DIR / "ingest.json"
 FLOW_STAGES = ("read", "loaded versions", "split", "extract", "dedup", "load", "write run folder")
 GOAL_OVERHEAD_SHARE = 0.10  # issue 13: Prefect and start-up at most 10% of a CPU ingest
-
-
-def corpus_file(corpus: Path, limit: int, workdir: Path) -> Path:
-    """The corpus itself, or its first `limit` lines (a .jsonl corpus has one document per line)."""
-    if not limit:
-        return corpus
-    part = workdir / f"first-{limit}{corpus.suffix}"
-    with corpus.open(encoding="utf-8") as lines:
-        part.write_text("".join(line for _, line in zip(range(limit), lines, strict=False)), encoding="utf-8")
-    return part
 
 
 def empty_graph(settings: Neo4jSettings) -> None:
@@ -99,16 +97,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         raise SystemExit(f"{args.corpus}: not found (the CMeIE corpus is in ../shared/data; pass --corpus)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("neo4j").setLevel(logging.ERROR)
-    with (
-        tempfile.TemporaryDirectory(prefix="nrskg-ingest-bench-") as tmp,
-        neo4j_for_benchmark() as (
-            settings,
-            where,
-        ),
-    ):
-        corpus = corpus_file(args.corpus, args.limit, Path(tmp))
+    log_progress(neo4j=logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="nrskg-ingest-bench-") as tmp, neo4j_for_benchmark() as found:
+        settings, where = found
+        corpus = (
+            first_lines(args.corpus, args.limit, Path(tmp) / args.corpus.name) if args.limit else args.corpus
+        )
         rows = [run_ingest(corpus, args.model, w, settings, Path(tmp)) for w in args.workers]
         empty_graph(settings)
     base = rows[0]["wall_s"]
@@ -119,20 +113,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "corpus": str(args.corpus) + (f" (first {args.limit} lines)" if args.limit else ""),
         "model": args.model,
         "prefect_api": os.environ.get("PREFECT_API_URL") or "ephemeral server (no PREFECT_API_URL)",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "cpu": platform.processor()},
-        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine(with_torch=False),
         "goal_overhead_share": GOAL_OVERHEAD_SHARE,
         "runs": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     columns = ["workers", "wall_s", "speed_up", *[f"{k}_s" for k in FLOW_STAGES], "prefect_and_startup_s",
                "prefect_and_startup_share", "documents_loaded", "triples"]  # fmt: skip
     print(f"\n{where}; Prefect {result['prefect_api']}; corpus {result['corpus']}; model {args.model}")
-    print("  ".join(columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "-")) for c in columns))
-    print(f"-> {args.out}")
+    print(text_table(rows, columns))
+    print(f"-> {write_json(args.out, result)}")
     return result
 
 

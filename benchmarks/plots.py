@@ -1,8 +1,8 @@
-"""Plots of the quality results: F1 against NS per data set (like the paper's Fig. 3/4), and a checkpoint's
-validation precision and recall over the minimum confidence.
+"""Plots of the benchmark results: F1 against NS per data set (like the paper's Fig. 3/4), a study's
+training curves, and a checkpoint's validation precision and recall over the minimum confidence.
 
-    python -m benchmarks.plots benchmarks/results/quality_diakg.json benchmarks/results/quality_cmeie.json \
-        --out docs/quality_ns.png
+    python -m benchmarks.plots --ns benchmarks/results/quality_diakg.json quality_duie.json --out docs/ns.png
+    python -m benchmarks.plots --study benchmarks/results/study.json --out docs/study.png
     python -m benchmarks.plots --confidence MODEL_DIR/metrics.json --out docs/confidence.png
 """
 
@@ -29,70 +29,44 @@ def _save(fig: plt.Figure, out: Path) -> Path:
     return out
 
 
-def _datasets(paths: list[Path]) -> dict[str, dict]:
-    """Every data set's entry across result files (a later file wins on a name clash)."""
-    merged: dict[str, dict] = {}
-    for path in paths:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        merged |= {name: entry for name, entry in data["datasets"].items() if entry["summary"]}
-    return merged
-
-
 def tick_labels(ns: list[int]) -> list[str]:
     """NS values as tick labels, a close neighbour (e.g. 22 after 20 on the log axis) moved a line down."""
     return [f"\n{v}" if i and v / ns[i - 1] < CLOSE_TICKS else str(v) for i, v in enumerate(ns)]
 
 
-def ns_curve(paths: list[Path], out: Path, title: str | None = None) -> Path:
-    """One panel per data set: mean validation F1 per NS, min-max bars over seeds, OneRel (NS=K) as a line."""
-    datasets = _datasets(paths)
-    if not datasets:
-        raise ValueError(f"no finished runs in {', '.join(map(str, paths))}")
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.8 * len(datasets), 3.8), squeeze=False)
-    for ax, (name, entry) in zip(axes[0], datasets.items(), strict=True):
-        rows = sorted(entry["summary"], key=lambda r: r["ns"])
-        ns = [r["ns"] for r in rows]
+def ns_curve(studies: list[dict], out: Path, title: str | None = None) -> Path:
+    """One panel per NS study (`benchmarks.quality`): mean validation F1 per NS, min-max bars over seeds,
+    OneRel (NS = K) as a line with its range shaded."""
+    studies = [s for s in studies if s.get("summary")]
+    if not studies:
+        raise ValueError("no finished runs to plot")
+    fig, axes = plt.subplots(1, len(studies), figsize=(4.8 * len(studies), 3.8), squeeze=False)
+    for ax, study in zip(axes[0], studies, strict=True):
+        k, ns_of = study["ns"]["K"], study["ns"]["ns_by_arm"]
+        rows = sorted(study["summary"], key=lambda r: ns_of[r["arm"]])
+        ns = [ns_of[r["arm"]] for r in rows]
         mean = [r["f1_mean"] for r in rows]
         low = [r["f1_mean"] - r["f1_min"] for r in rows]
         high = [r["f1_max"] - r["f1_mean"] for r in rows]
         ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=4, label="NRS-OneRel (mean, min-max)")
-        for r in rows:
-            ax.annotate(f"n={r['n']}", (r["ns"], r["f1_mean"]), textcoords="offset points", xytext=(4, -12),
+        for x, r in zip(ns, rows, strict=True):
+            ax.annotate(f"n={r['n']}", (x, r["f1_mean"]), textcoords="offset points", xytext=(4, -12),
                         fontsize=7)  # fmt: skip
-        every = next((r for r in rows if r["ns"] == entry["K"]), None)
+        every = next((r for x, r in zip(ns, rows, strict=True) if x == k), None)
         if every is not None:
-            ax.axhline(every["f1_mean"], color="grey", linestyle="--", label=f"OneRel, all K={entry['K']}")
+            ax.axhline(every["f1_mean"], color="grey", linestyle="--", label=f"OneRel, all K={k}")
             ax.axhspan(every["f1_min"], every["f1_max"], color="grey", alpha=0.15)
         ax.set_ylim(0, max(0.05, 1.15 * max(r["f1_max"] for r in rows)))  # F1 from 0: no zoomed-in gaps
         ax.set_xscale("log")
         ax.set_xticks(ns, tick_labels(ns))
         ax.minorticks_off()
-        ax.set_xlabel("NS: relation types scored per training batch")
+        ax.set_xlabel("NS: relation types scored per training sentence")
         ax.set_ylabel("validation F1 (micro, exact triples)")
-        ax.set_title(f"{name} (K={entry['K']})")
+        ax.set_title(f"{study['config']['dataset']} (K={k})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)
-    return _save(fig, out)
-
-
-def recipe_curves(results: dict, out: Path, title: str | None = None) -> Path:
-    """Two panels, one line per arm: validation F1 and training-sample F1 at every evaluation step."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for arm in results["arms"]:
-        steps = [r["step"] for r in arm["curve"]]
-        (line,) = axes[0].plot(steps, [r["val_f1"] for r in arm["curve"]], marker=".", label=arm["arm"])
-        train = [(r["step"], r["train_f1"]) for r in arm["curve"] if "train_f1" in r]
-        if train:
-            axes[1].plot(*zip(*train, strict=True), marker=".", color=line.get_color(), label=arm["arm"])
-    for ax, what in zip(axes, ("validation", "training sample"), strict=True):
-        ax.set_xlabel("optimiser step")
-        ax.set_ylabel(f"{what} F1 (micro, exact triples)")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(title or f"{results['dataset']}: training recipes at equal steps")
     return _save(fig, out)
 
 
@@ -141,21 +115,24 @@ def confidence_curve(metrics: dict, out: Path, title: str | None = None) -> Path
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.plots", description="F1 against NS from quality JSON."
-    )
-    p.add_argument("results", type=Path, nargs="*", help="benchmarks/results/quality*.json")
-    p.add_argument("--confidence", type=Path, help="metrics.json of a checkpoint")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.plots", description=__doc__.splitlines()[0])
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--ns", type=Path, nargs="+", help="benchmarks.quality JSON files: F1 against NS")
+    what.add_argument("--study", type=Path, help="a benchmarks.study JSON: its training curves")
+    what.add_argument("--confidence", type=Path, help="metrics.json of a checkpoint")
     p.add_argument("--out", type=Path, required=True, help="PNG to write")
     p.add_argument("--title")
     args = p.parse_args()
-    if args.confidence:
-        metrics = json.loads(args.confidence.read_text(encoding="utf-8"))
-        print(confidence_curve(metrics, args.out, args.title))
-    elif args.results:
-        print(ns_curve(args.results, args.out, args.title))
+    if args.ns:
+        print(ns_curve([_read(path) for path in args.ns], args.out, args.title))
+    elif args.study:
+        print(study_curves(_read(args.study), args.out, args.title))
     else:
-        p.error("give quality result files, or --confidence METRICS")
+        print(confidence_curve(_read(args.confidence), args.out, args.title))
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 
 DiaKG and Ruijin annotate the same guideline texts, so pretraining on Ruijin would leak DiaKG's validation
 documents. We link all documents of both sets the way the held-out split was made (extractor.datasets.split)
-and drop the Ruijin documents of every component holding a DiaKG validation document (the validation split
-`benchmarks.quality` uses), and those validation documents. The rest is segmented by jieba with a user
-dictionary of the TRAIN documents' entities and written as
+and drop the Ruijin documents of every component holding a DiaKG validation document (the split fine-tuning
+makes under the same settings: `val_fraction`, `split_seed`), and those validation documents. The rest is
+segmented by jieba with a user dictionary of the TRAIN documents' entities and written as
 `{"words": [...]}` JSONL, which `nrskg pretrain --texts` reads where jieba is not installed.
 
-    python -m benchmarks.pretrain_corpus --out .devq/pretrain_words.jsonl
+    python -m benchmarks.pretrain_corpus --out .devq/pretrain_words.jsonl [--set val_fraction=0.2]
 """
 
 from __future__ import annotations
@@ -18,19 +18,21 @@ import logging
 import tempfile
 from pathlib import Path
 
-from benchmarks.quality import DATASETS, DEFAULT_DATA_ROOT, QualityConfig
-from extractor.datasets import linked_components, load, split_documents
+from benchmarks.common import DATA_ROOT, log_progress
+from benchmarks.study import DATASETS
+from extractor.configuration import TrainConfig, parse_settings, with_settings
+from extractor.datasets import linked_components, load
 from extractor.pretrain import entity_words, segment, write_user_dict
+from extractor.train import validation_split
 
 log = logging.getLogger(__name__)
 
 
-def build(data_root: Path, out: Path, split_seed: int, val_fraction: float) -> dict[str, int]:
-    diakg_path, diakg_fmt = DATASETS["diakg"]
-    ruijin_path, ruijin_fmt = DATASETS["ruijin"]
-    diakg = load(data_root / diakg_path, diakg_fmt)
-    ruijin = load(data_root / ruijin_path, ruijin_fmt)
-    _, val = split_documents(diakg, val_fraction, split_seed)
+def build(diakg_path: Path, ruijin_path: Path, out: Path, settings: TrainConfig) -> dict[str, int]:
+    """The corpus at `out`, without what DiaKG's validation split under `settings` sees; its counts."""
+    diakg = load(diakg_path, DATASETS["diakg"][1])
+    ruijin = load(ruijin_path, DATASETS["ruijin"][1])
+    _, val = validation_split(diakg, settings)
     val_ids = {d.doc_id for d in val}
     docs = diakg + ruijin
     dropped: set[int] = set()
@@ -59,17 +61,19 @@ def build(data_root: Path, out: Path, split_seed: int, val_fraction: float) -> d
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    defaults = QualityConfig()
+    log_progress()
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.pretrain_corpus", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    p.add_argument("--data-root", type=Path, default=DATA_ROOT)
     p.add_argument("--out", type=Path, required=True, help="JSONL of {'words': [...]} to write")
-    p.add_argument("--split-seed", type=int, default=defaults.split_seed)
-    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    p.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="fine-tuning settings (the split)"
+    )
     args = p.parse_args()
-    print(json.dumps(build(args.data_root, args.out, args.split_seed, args.val_fraction)))
+    paths = [args.data_root / DATASETS[name][0] for name in ("diakg", "ruijin")]
+    settings = with_settings(TrainConfig(), **parse_settings(args.set))
+    print(json.dumps(build(*paths, args.out, settings)))
 
 
 if __name__ == "__main__":

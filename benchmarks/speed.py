@@ -32,7 +32,6 @@ import ctypes
 import gc
 import json
 import logging
-import platform
 import re
 import statistics
 import tempfile
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from benchmarks.common import DATA_ROOT, RESULTS_DIR, log_progress, machine, text_table, write_json
 from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
 from extractor.batching import EncodedExample, collate, pad_inputs
@@ -58,9 +58,7 @@ from nrskg.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TEXTS = REPO.parent / "shared" / "data" / "cmeie" / "unlabelled.jsonl"
-RESULTS = REPO / "benchmarks" / "results"
+DEFAULT_TEXTS = DATA_ROOT / "cmeie" / "unlabelled.jsonl"
 
 # Random BERTs of known shapes (see the module docstring).
 ENCODER_SHAPES = {
@@ -543,23 +541,6 @@ def bench_row_block(config: SpeedConfig, model_dir: Path, device: torch.device) 
 # ---- the run -----------------------------------------------------------------------------------------------
 
 
-def machine(device: torch.device) -> dict[str, object]:
-    info: dict[str, object] = {
-        "device": str(device),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu_threads": torch.get_num_threads(),
-    }
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        info["cpu"] = found.group(1).strip() if found else platform.processor()
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["bf16"] = torch.cuda.is_bf16_supported()
-    return info
-
-
 def headline(result: dict[str, object]) -> dict[str, object]:
     """The numbers issue 5 asks for, with the goals they are held against."""
     ours = [r for r in result["training"] if r["arm"] == "ours" and r["ns"] == HEADLINE_NS]
@@ -604,7 +585,11 @@ def run(config: SpeedConfig) -> dict[str, object]:
         row_block = bench_row_block(config, model_dir, device) if "row_block" in config.parts else []
     result: dict[str, object] = {
         "config": asdict(config),
-        "machine": machine(device),
+        "machine": machine(
+            device=str(device),
+            cpu_threads=torch.get_num_threads(),
+            **({"bf16": torch.cuda.is_bf16_supported()} if device.type == "cuda" else {}),
+        ),
         "memory_method": memory_method(device),
         "texts_source": source,
         "training": training,
@@ -614,15 +599,6 @@ def run(config: SpeedConfig) -> dict[str, object]:
     result["headline"] = headline(result)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     return result
-
-
-def format_table(rows: list[dict[str, object]], columns: list[str]) -> str:
-    """A plain text table; missing values print as '-'."""
-    cells = [[("-" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
 
 
 TRAIN_COLUMNS = ["L", "arm", "ns", "ns_scored", "step_ms", "step_ms_min", "head_ms", "delta_mb", "peak_mb",
@@ -637,10 +613,10 @@ def report(result: dict[str, object]) -> str:
     return "\n\n".join([
         f"machine: {result['machine']}\nmemory: {result['memory_method']}\ntexts: {result['texts_source']}",
         "training step (forward + backward + AdamW); ratios against the reference row of the same L:\n"
-        + format_table(result["training"], TRAIN_COLUMNS),
+        + text_table(result["training"], TRAIN_COLUMNS),
         "inference (ratio = extract texts/s / bare encoder texts/s):\n"
-        + format_table(result["inference"], INFER_COLUMNS),
-        "row-block scoring of the longest inputs:\n" + format_table(result["row_block"], ROW_BLOCK_COLUMNS),
+        + text_table(result["inference"], INFER_COLUMNS),
+        "row-block scoring of the longest inputs:\n" + text_table(result["row_block"], ROW_BLOCK_COLUMNS),
         f"headline: {json.dumps(result['headline'])}\nwall: {result['wall_s']} s",
     ])  # fmt: skip
 
@@ -651,13 +627,7 @@ def default_out(config: SpeedConfig, quick: bool) -> Path:
     suffix += "_cuda" if config.device.startswith("cuda") else ""
     suffix += f"_{Path(config.encoder).name}" if config.encoder != "bge" else ""
     suffix += "".join(f"_{part}" for part in config.parts) if set(config.parts) != set(PARTS) else ""
-    return RESULTS / f"speed{suffix}.json"
-
-
-def save_result(result: dict[str, object], out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return out
+    return RESULTS_DIR / f"speed{suffix}.json"
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -678,13 +648,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "--out", type=Path, default=None, help="JSON output (default benchmarks/results/speed*.json)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
+    log_progress()
     config = replace(
         preset(args.quick, args.device), encoder=args.encoder, texts_path=args.texts, model_dir=args.model,
         amp=not args.no_amp, cpu_threads=args.threads, parts=tuple(args.only or PARTS),
     )  # fmt: skip
     result = run(config)
-    out = save_result(result, args.out or default_out(config, args.quick))
+    out = write_json(args.out or default_out(config, args.quick), result)
     print(report(result))
     print(f"-> {out}")
     return result

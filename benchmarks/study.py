@@ -2,7 +2,8 @@
 
 An arm is `NAME` or `NAME:key=value,key=value` with keys of `TrainConfig` or its model config (`d_e=1536`,
 `lr=3e-3`, `ns=K` for every relation type, `relation_aliases=SideEff-Drug=ADE_Drug;Other=`) plus
-`extra=ruijin` (data sets added to training, `+`-separated).
+`extra=ruijin` (data sets added to training, `+`-separated) and `encoder=DIR` (this arm's encoder in place of
+the study's, e.g. a further pretrained copy; its settings still start from the study encoder's defaults).
 `--set` applies to every arm. All arms train on the same data set and validation split; each evaluation
 scores the validation documents and a fixed sample of training sentences, so the curves show both fitting
 and generalising. Runs go `--parallel` at a time (a GPU holds many small models at once), each with
@@ -13,6 +14,8 @@ and generalising. Runs go `--parallel` at a time (a GPU holds many small models 
     python -m benchmarks.study --quick              # tiny encoder, 4 DiaKG documents, a smoke run
 
 Writes the JSON after every finished run, then prints a table (mean ± std over seeds) and draws the curves.
+`benchmarks.quality` (a grid of NS) and `benchmarks.pretraining` (an encoder against its pretrained copy) are
+studies built on this one.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,17 +35,22 @@ from pathlib import Path
 
 import torch
 
-from extractor.configuration import TINY_TRAIN, TrainConfig, parse_settings, with_settings
+from benchmarks.common import (
+    DATA_ROOT,
+    DOCS_DIR,
+    REPO,
+    RESULTS_DIR,
+    first_lines,
+    log_progress,
+    machine,
+    write_json,
+)
+from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.train import METRICS_FILE, METRICS_LOG, train
 
 log = logging.getLogger(__name__)
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
-RESULTS_DIR = REPO / "benchmarks" / "results"
-DOCS_DIR = REPO / "docs"
 
 # name -> (path under the data root, reader format)
 DATASETS: dict[str, tuple[str, str]] = {
@@ -60,21 +67,23 @@ class Arm:
     name: str
     settings: dict[str, object] = field(default_factory=dict)  # TrainConfig / model settings
     extra: list[str] = field(default_factory=list)  # data set names added to training
+    encoder: str | None = None  # this arm's encoder; None: the study's
 
     @classmethod
     def parse(cls, spec: str) -> Arm:
         name, _, rest = spec.partition(":")
-        pairs = [p for p in rest.split(",") if p]
-        extra = [p.partition("=")[2] for p in pairs if p.startswith("extra=")]
-        pairs = [p for p in pairs if not p.startswith("extra=")]
-        settings = parse_settings([p.replace("ns=K", f"ns={EVERY_RELATION}") for p in pairs])
-        return cls(name, settings, [d for e in extra for d in e.split("+") if d])
+        pairs = dict(p.partition("=")[::2] for p in rest.split(",") if p)
+        extra = [d for d in pairs.pop("extra", "").split("+") if d]
+        encoder = pairs.pop("encoder", None)
+        if pairs.get("ns") == "K":
+            pairs["ns"] = str(EVERY_RELATION)
+        return cls(name, parse_settings(pairs), extra, encoder)
 
 
 @dataclass
 class StudyConfig:
     dataset: str = "diakg"
-    data_root: Path = DEFAULT_DATA_ROOT
+    data_root: Path = DATA_ROOT
     encoder: str = TINY
     arms: list[Arm] = field(default_factory=lambda: [Arm("default")])
     common: dict[str, object] = field(default_factory=dict)  # settings of every arm
@@ -87,22 +96,23 @@ class StudyConfig:
 
 QUICK = dict(
     encoder=TINY, max_docs=4, arms=[Arm("default"), Arm("ns-all", {"ns": EVERY_RELATION})],
-    common={"max_steps": 6, "eval_every": 3, "window_chars": 64, "batch_size": 4, "d_e": 32},
+    common={"max_steps": 6, "eval_every": 3, "window_chars": 64, "batch_size": 4, "d_e": 32,
+            "train_eval_limit": 20},
 )  # fmt: skip
 
 
 def train_config(config: StudyConfig, arm: Arm, seed: int) -> TrainConfig:
     """The run's settings: the encoder kind's defaults, the study's common settings, then the arm's."""
-    base = TINY_TRAIN if config.encoder == TINY else TrainConfig()
     fixed = {"seed": seed, "split_seed": 0, "curves": True, "train_eval_limit": 200}
-    return with_settings(base, **{**fixed, **config.common, **arm.settings})
+    return with_settings(defaults_for(config.encoder), **{**fixed, **config.common, **arm.settings})
 
 
 def run_one(config: StudyConfig, arm: Arm, seed: int, out: Path) -> None:
     """Train one arm with one seed into `out` (the worker process's whole job)."""
-    data, fmt = _data(config, config.dataset)
-    extra = [Corpus(*_data(config, name)) for name in arm.extra]
-    train(data, fmt, config.encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
+    path, fmt = data(config, config.dataset)
+    extra = [Corpus(*data(config, name)) for name in arm.extra]
+    encoder = arm.encoder or config.encoder
+    train(path, fmt, encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
 
 
 def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> dict:
@@ -113,6 +123,8 @@ def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> 
     )
     record: dict = {"arm": arm.name, "settings": arm.settings, "extra": arm.extra, "seed": seed,
                     "finished": finished, "wall_s": round(wall_s, 1), "curve": curve}  # fmt: skip
+    if arm.encoder:
+        record["encoder"] = arm.encoder
     if curve:
         best = max(curve, key=lambda r: r["val_f1"])
         record |= {
@@ -156,12 +168,9 @@ def markdown_table(rows: list[dict], arms: dict[str, Arm]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        arm = arms.get(row["arm"])
-        settings = ", ".join([f"{k}={v}" for k, v in (arm.settings if arm else {}).items()] +
-                             [f"extra={'+'.join(arm.extra)}"] * bool(arm and arm.extra))  # fmt: skip
         fit = "-" if row["train_f1_mean"] is None else f"{row['train_f1_mean']:.3f}"
         lines.append(
-            f"| {row['arm']} | {settings.replace(str(EVERY_RELATION), 'K')} | {row['n']} "
+            f"| {row['arm']} | {_shown(arms.get(row['arm']))} | {row['n']} "
             f"| {row['f1_mean']:.3f} ± {row['f1_std']:.3f} | {row['f1_min']:.3f}-{row['f1_max']:.3f} "
             f"| {row['precision_mean']:.3f} | {row['recall_mean']:.3f} | {fit} | {row['steps_mean']:.0f} "
             f"| {row['wall_s_mean']:.0f} |"
@@ -169,16 +178,35 @@ def markdown_table(rows: list[dict], arms: dict[str, Arm]) -> str:
     return "\n".join(lines)
 
 
-def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
-    """Every arm x seed, `parallel` worker processes at a time; `out_json` rewritten as runs finish."""
+def _shown(arm: Arm | None) -> str:
+    """An arm's settings as the table shows them: K for every relation type, an encoder by its folder name."""
+    if arm is None:
+        return ""
+    shown = [f"{k}={v}" for k, v in arm.settings.items()]
+    shown += [f"extra={'+'.join(arm.extra)}"] if arm.extra else []
+    shown += [f"encoder={Path(arm.encoder).name}"] if arm.encoder else []
+    return ", ".join(shown).replace(str(EVERY_RELATION), "K")
+
+
+def run(
+    config: StudyConfig,
+    out_json: Path,
+    argv: list[str],
+    prog: str = "benchmarks.study",
+    notes: dict | None = None,
+) -> dict:
+    """Every arm x seed, `parallel` worker processes at a time; `out_json` rewritten as runs finish.
+
+    `prog` and `argv` are the command recorded; `notes` are what the study built on this one records too.
+    """
     threads = config.threads or max(1, (os.cpu_count() or 1) // config.parallel)
     results: dict = {
-        "command": " ".join(["python -m benchmarks.study", *argv]),
+        "command": " ".join([f"python -m {prog}", *argv]),
         "config": {**asdict(config), "data_root": str(config.data_root)},
-        "machine": machine(threads),
+        "machine": machine(threads_per_run=threads),
+        **(notes or {}),
         "runs": [],
     }
-    out_json.parent.mkdir(parents=True, exist_ok=True)
     pending = [(arm, seed) for seed in config.seeds for arm in config.arms]
     running: list[tuple[Arm, int, Path, subprocess.Popen, float]] = []
     started = time.perf_counter()
@@ -191,7 +219,9 @@ def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
                 worker = [sys.executable, "-m", "benchmarks.study", "--worker", json.dumps(job)]
                 env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
                 log_file = (Path(workdir) / f"{arm.name}-s{seed}.log").open("w")
-                process = subprocess.Popen(worker, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(
+                    worker, env=env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT
+                )
                 running.append((arm, seed, out, process, time.perf_counter()))
             time.sleep(1.0)
             for item in list(running):
@@ -211,24 +241,11 @@ def run(config: StudyConfig, out_json: Path, argv: list[str]) -> dict:
                          "finished" if record["finished"] else "stopped", record["wall_s"])  # fmt: skip
                 results["summary"] = table(results["runs"])
                 results["wall_s"] = round(time.perf_counter() - started, 1)
-                out_json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+                write_json(out_json, results)
     return results
 
 
-def machine(threads: int) -> dict[str, object]:
-    info: dict[str, object] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads_per_run": threads,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
-def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
+def data(config: StudyConfig, name: str) -> tuple[Path, str]:
     """A data set's path (its first `max_docs` documents when set) and format."""
     relative, fmt = DATASETS[name]
     path = config.data_root / relative
@@ -241,35 +258,31 @@ def _data(config: StudyConfig, name: str) -> tuple[Path, str]:
             for sibling in path.glob(file.stem + ".*"):  # Ruijin's .txt and .ann together
                 shutil.copy(sibling, out / sibling.name)
         return out, fmt
-    with path.open(encoding="utf-8") as f:
-        lines = [line for _, line in zip(range(config.max_docs), f, strict=False)]
-    (out / path.name).write_text("".join(lines), encoding="utf-8")
-    return out / path.name, fmt
+    return first_lines(path, config.max_docs, out / path.name), fmt
 
 
-def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.study", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny encoder, 4 DiaKG documents, 6 steps, 2 arms")
+def options(prog: str, description: str, quick: str) -> argparse.ArgumentParser:
+    """The options every study shares (data, encoder, settings, seeds, processes, outputs); `quick` says what
+    `--quick` runs. Each study adds the options that make its arms."""
+    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
+    p.add_argument("--quick", action="store_true", help=quick)
     p.add_argument("--dataset", choices=list(DATASETS), help="the data set trained and validated on")
     p.add_argument("--data-root", type=Path, help="folder holding the data sets (default ../shared/data)")
     p.add_argument("--encoder", help="'tiny' or a HuggingFace encoder directory")
-    p.add_argument("--arms", nargs="+", help="NAME or NAME:key=value,... (see the module doc)")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="settings of every arm")
-    p.add_argument("--seeds", help="comma-separated training seeds (default 0)")
+    p.add_argument("--seeds", help="comma-separated training seeds")
     p.add_argument("--max-docs", type=int, help="only the first N documents (files or lines)")
     p.add_argument("--parallel", type=int, help="runs at once (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads per run (default: cores / parallel)")
     p.add_argument("--arm-timeout", type=float, help="seconds; a run still going is stopped")
-    p.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/study[_quick].json)")
-    p.add_argument("--plot", type=Path, help="PNG of the curves (default docs/study[_quick].png)")
-    args = p.parse_args(argv)
-    config = StudyConfig(**QUICK) if args.quick else StudyConfig()
-    if args.arms:
-        config.arms = [Arm.parse(spec) for spec in args.arms]
-        unknown = {e for a in config.arms for e in a.extra} - set(DATASETS)
-        if unknown:
-            p.error(f"unknown extra data sets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
-    config.common |= parse_settings(args.set)
+    p.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/<name>[_quick].json)")
+    p.add_argument("--plot", type=Path, help="PNG to draw (default docs/<name>[_quick].png)")
+    return p
+
+
+def configure(args: argparse.Namespace, config: StudyConfig) -> StudyConfig:
+    """`config` (a study's preset) with what the shared options change."""
+    config.common = {**config.common, **parse_settings(args.set)}  # the preset stays as it is
     for option, attribute in (
         ("dataset", "dataset"), ("data_root", "data_root"), ("encoder", "encoder"), ("max_docs", "max_docs"),
         ("parallel", "parallel"), ("threads", "threads"), ("arm_timeout", "arm_timeout_s"),
@@ -278,17 +291,53 @@ def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
             setattr(config, attribute, getattr(args, option))
     if args.seeds:
         config.seeds = [int(s) for s in args.seeds.split(",")]
+    return config
+
+
+def outputs(args: argparse.Namespace, json_name: str, plot_name: str) -> tuple[Path, Path]:
+    """The JSON and the PNG to write: as given, else benchmarks/results/ and docs/ (`_quick` for --quick)."""
     suffix = "_quick" if args.quick else ""
     return (
-        config,
-        args.out or RESULTS_DIR / f"study{suffix}.json",
-        args.plot or DOCS_DIR / f"study{suffix}.png",
+        args.out or RESULTS_DIR / f"{json_name}{suffix}.json",
+        args.plot or DOCS_DIR / f"{plot_name}{suffix}.png",
     )
+
+
+def report(
+    results: dict, arms: list[Arm], out_json: Path, plot: Path, kind: str = "study", *lines: str
+) -> None:
+    """Print the table and the study's own `lines`, then draw the plot (`kind`: "study" curves or "ns", F1
+    against NS) where matplotlib is installed: it is a dev dependency that a bare GPU machine may lack, and
+    `python -m benchmarks.plots` draws the JSON later."""
+    print("\n".join([markdown_table(results.get("summary", []), {a.name: a for a in arms}), *lines]))
+    try:
+        from benchmarks import plots
+    except ImportError as e:
+        log.warning("no plot (%s): run `python -m benchmarks.plots --%s %s --out %s` where it is installed",
+                    e, kind, out_json, plot)  # fmt: skip
+        return
+    drawn = plots.study_curves(results, plot) if kind == "study" else plots.ns_curve([results], plot)
+    print(f"results: {out_json}\nplot: {drawn}")
+
+
+def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
+    p = options(
+        "benchmarks.study", __doc__.splitlines()[0], "tiny encoder, 4 DiaKG documents, 6 steps, 2 arms"
+    )
+    p.add_argument("--arms", nargs="+", help="NAME or NAME:key=value,... (see the module doc)")
+    args = p.parse_args(argv)
+    config = configure(args, StudyConfig(**QUICK) if args.quick else StudyConfig())
+    if args.arms:
+        config.arms = [Arm.parse(spec) for spec in args.arms]
+        unknown = {e for a in config.arms for e in a.extra} - set(DATASETS)
+        if unknown:
+            p.error(f"unknown extra data sets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
+    return config, *outputs(args, "study", "study")
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_progress()
     if argv[:1] == ["--worker"]:  # one run, in a process of its own
         job = json.loads(argv[1])
         config = StudyConfig(**{**job["config"], "data_root": Path(job["config"]["data_root"]),
@@ -298,14 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     logging.getLogger("extractor").setLevel(logging.WARNING)
     config, out, plot = parse_args(argv)
-    results = run(config, out, argv)
-    print(markdown_table(results.get("summary", []), {a.name: a for a in config.arms}))
-    try:
-        from benchmarks.plots import study_curves
-    except ImportError as e:  # matplotlib is a dev dependency; a bare GPU machine may lack it
-        log.warning("no plot (%s): run `python -m benchmarks.plots --study %s` where it is installed", e, out)
-    else:
-        print(f"results: {out}\nplot: {study_curves(results, plot)}")
+    report(run(config, out, argv), config.arms, out, plot)
 
 
 if __name__ == "__main__":

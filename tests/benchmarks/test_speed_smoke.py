@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
+from benchmarks.common import write_json
 from benchmarks.reference_head import ReferenceOneRelHead, onerel_labels
-from benchmarks.speed import SpeedConfig, main, report, run, save_result
+from benchmarks.speed import SpeedConfig, main, report, run
 from extractor.losses import IGNORE_INDEX
 from nrskg.errors import ModelError
 
@@ -31,7 +32,7 @@ TOY = SpeedConfig(
 
 @pytest.mark.slow
 def test_toy_run_has_every_row_and_ratio(tmp_path) -> None:
-    result = json.loads(save_result(run(TOY), tmp_path / "speed.json").read_text(encoding="utf-8"))
+    result = json.loads(write_json(tmp_path / "speed.json", run(TOY)).read_text(encoding="utf-8"))
     assert {"config", "machine", "memory_method", "texts_source", "wall_s"} <= set(result)
 
     training = result["training"]
