@@ -38,7 +38,7 @@ from pydantic import SecretStr
 
 from graph import passwords
 from graph.connection import driver, verify
-from graph.settings import Neo4jSettings
+from graph.settings import Neo4jSettings, ServerMemory, format_size
 from nrskg.errors import GraphError, PermanentGraphError
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,6 @@ MIN_JAVA = 17
 HOST = "127.0.0.1"
 DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474  # HTTP API and Neo4j Browser, where asked for (`--http-port`, the demo)
-DEFAULT_HEAP = "512m"
-DEFAULT_PAGECACHE = "256m"
 START_TIMEOUT_S = 180.0  # a cold start on 2 busy cores took ~20 s; leave room for slow CI machines
 STOP_TIMEOUT_S = 60.0  # a clean shutdown checkpoints the store; SIGKILL after this
 RESOLVE_TIMEOUT_S = 1800.0  # first download of ~150 MB from Maven Central
@@ -67,13 +65,14 @@ INFO_FILE = "nrskg-neo4j.json"
 LOG_FILE = "nrskg-neo4j.log"
 LOCK_FILE = "nrskg-neo4j.lock"
 
-# Options that Neo4j's own launcher passes on Java 17 (neo4j.conf defaults): reflective access for Netty and
-# the page cache, bounded NIO buffer caching, and an exit (not a half-dead server) on OutOfMemoryError.
+# Options that Neo4j's own launcher passes on Java 17 (neo4j.conf defaults): reflective access for Netty, the
+# page cache and the launcher's heap guard (java.lang), bounded NIO buffer caching. Like neo4j.conf, no
+# -XX:+ExitOnOutOfMemoryError: the heap guard makes a query that fills the heap fail alone; the server stays.
 JVM_OPTIONS = (
-    "-XX:+ExitOnOutOfMemoryError",
     "-XX:-OmitStackTraceInFastThrow",
     "-Djdk.nio.maxCachedBufferSize=1024",
     "-Dio.netty.tryReflectionSetAccessible=true",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/java.io=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
@@ -298,8 +297,7 @@ def _launch_command(
     http_port: int | None,
     *,
     auth: bool,
-    heap: str,
-    pagecache: str,
+    memory: ServerMemory,
     class_data: str,
 ) -> list[str]:
     """The JVM command line. `class_data`: -XX:SharedArchiveFile=... to use an archive, or
@@ -307,7 +305,7 @@ def _launch_command(
     classpath = f"{cache / 'lib'}/*{os.pathsep}{cache / LAUNCHER_JAR}"
     cmd = [
         java,
-        f"-Xmx{heap}",
+        f"-Xmx{format_size(memory.heap)}",
         *JVM_OPTIONS,
         *([class_data] if class_data else []),
         "-cp",
@@ -318,7 +316,11 @@ def _launch_command(
         "--bolt-port",
         str(port),
         "--pagecache",
-        pagecache,
+        str(memory.pagecache),
+        "--transaction-max",
+        str(memory.transaction_max),
+        "--transaction-total-max",
+        str(memory.transaction_total_max),
     ]
     if http_port is not None:
         cmd += ["--http-port", str(http_port)]
@@ -359,8 +361,7 @@ def _record_class_archive(cache: Path, java: str, banner: str) -> None:
             free_port(),
             None,
             auth=False,
-            heap=DEFAULT_HEAP,
-            pagecache=DEFAULT_PAGECACHE,
+            memory=ServerMemory.from_env({}),
             class_data=f"-XX:ArchiveClassesAtExit={staging}",
         )
         log_file = Path(home) / LOG_FILE
@@ -505,8 +506,7 @@ def start(
     *,
     auth: bool = True,
     password: SecretStr | str | None = None,
-    heap: str = DEFAULT_HEAP,
-    pagecache: str = DEFAULT_PAGECACHE,
+    memory: ServerMemory | None = None,
     timeout_s: float = START_TIMEOUT_S,
 ) -> ServerInfo:
     """Start Neo4j for `data_dir` on 127.0.0.1:`port` and wait until Bolt answers; idempotent.
@@ -514,9 +514,10 @@ def start(
     If a server already runs for `data_dir` it is returned as it is (its port may differ from `port`: the
     returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
     `password`, else `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches
-    the JVM through its environment only and is stored (mode 0600) once the server accepts it. `http_port`
-    adds the HTTP API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn
-    is missing, a port is taken, or the JVM dies (with the tail of its log).
+    the JVM through its environment only and is stored (mode 0600) once the server accepts it. `memory`
+    (default: `ServerMemory.from_env()`) sizes the heap and bounds transactions. `http_port` adds the HTTP
+    API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a
+    port is taken, or the JVM dies (with the tail of its log).
     """
     data_dir = (data_dir or default_data_dir()).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the store, the password: its owner's alone
@@ -554,8 +555,7 @@ def start(
             port,
             http_port,
             auth=auth,
-            heap=heap,
-            pagecache=pagecache,
+            memory=memory or ServerMemory.from_env(),
             class_data=f"-XX:SharedArchiveFile={archive}" if use_archive else "",
         )
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}

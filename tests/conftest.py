@@ -12,7 +12,7 @@ import pytest
 
 from graph import server
 from graph.connection import driver, verify
-from graph.settings import Neo4jSettings
+from graph.settings import Neo4jSettings, ServerMemory
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -35,7 +35,8 @@ def shared_data() -> Path:
 # (`nrskg neo4j prefetch` ahead of pytest keeps that out of the test timings).
 
 WIPE_EXTERNAL_ENV = "NRSKG_TESTS_MAY_WIPE_NEO4J"
-TEST_PAGECACHE = "64m"
+# A small heap keeps the suite's servers light and lets the tests that fill it do so quickly.
+TEST_MEMORY = ServerMemory.from_env({}, heap="1g", pagecache="64m")
 
 
 def _external_uri() -> str | None:
@@ -52,9 +53,7 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
         pytest.skip("no `java` on PATH: cannot start the local Neo4j (set NEO4J_URI to use another server)")
     data_dir = tmp_path_factory.mktemp("neo4j")
     # Generous timeout: a cold JVM on a busy 2-core CI machine; jar download has its own timeout in prefetch.
-    info = server.start(
-        data_dir, server.free_port(), server.free_port(), pagecache=TEST_PAGECACHE, timeout_s=300
-    )
+    info = server.start(data_dir, server.free_port(), server.free_port(), memory=TEST_MEMORY, timeout_s=300)
     try:
         yield info
     finally:

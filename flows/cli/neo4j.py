@@ -9,6 +9,7 @@ import typer
 
 from flows.cli._app import cli_errors, neo4j_app
 from graph import passwords, server
+from graph.settings import MEMORY_VARIABLES, ServerMemory
 from nrskg.errors import GraphError
 
 DataDirOption = Annotated[
@@ -19,6 +20,15 @@ DataDirOption = Annotated[
         show_default="$NRSKG_NEO4J_HOME or ~/.local/share/nrskg/neo4j",
     ),
 ]
+
+
+def _size(field: str) -> typer.models.OptionInfo:
+    """A size option (512m, 2g): help from ServerMemory's description, default from its variable."""
+    return typer.Option(
+        f"--{field.replace('_', '-')}",
+        help=ServerMemory.model_fields[field].description,
+        show_default=f"${MEMORY_VARIABLES[field]}",
+    )
 
 
 def _describe(info: server.ServerInfo) -> str:
@@ -44,13 +54,22 @@ def start_cli(
             "--no-auth lets every local user read and write the graph.",
         ),
     ] = True,
-    heap: Annotated[str, typer.Option("--heap", help="JVM heap (-Xmx).")] = server.DEFAULT_HEAP,
-    pagecache: Annotated[
-        str, typer.Option("--pagecache", help="Page cache size.")
-    ] = server.DEFAULT_PAGECACHE,
+    heap: Annotated[str | None, _size("heap")] = None,
+    pagecache: Annotated[str | None, _size("pagecache")] = None,
+    transaction_max: Annotated[str | None, _size("transaction_max")] = None,
+    transaction_total_max: Annotated[str | None, _size("transaction_total_max")] = None,
 ) -> None:
-    """Start the local Neo4j (or find it running) and print its URI once Bolt answers."""
-    info = server.start(data_dir, port, http_port, auth=auth, heap=heap, pagecache=pagecache)
+    """Start the local Neo4j (or find it running) and print its URI once Bolt answers.
+
+    A query that needs more memory than a transaction may hold fails alone, and the server stays up.
+    """
+    memory = ServerMemory.from_env(
+        heap=heap,
+        pagecache=pagecache,
+        transaction_max=transaction_max,
+        transaction_total_max=transaction_total_max,
+    )
+    info = server.start(data_dir, port, http_port, auth=auth, memory=memory)
     typer.echo(info.uri)
     typer.echo(_describe(info), err=True)
     advice = server.http_advice(info, http_port) if http_port is not None else None

@@ -19,6 +19,7 @@ import flows.cli
 from flows.cli import app
 from flows.cli._commands import COMMAND_MODULES
 from graph import server
+from graph.settings import ServerMemory
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "prefect")
@@ -78,7 +79,7 @@ def test_neo4j_start_asks_for_auth_unless_told_no_auth(
     asked: list[bool] = []
 
     def start(
-        data_dir: Path | None, port: int, http_port: int | None, *, auth: bool, heap: str, pagecache: str
+        data_dir: Path | None, port: int, http_port: int | None, *, auth: bool, memory: ServerMemory
     ) -> server.ServerInfo:
         asked.append(auth)
         return server.ServerInfo(

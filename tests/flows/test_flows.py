@@ -32,7 +32,7 @@ from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError
 from pipeline import runs
 from pipeline.versions import EDITED
-from tests.conftest import TEST_PAGECACHE
+from tests.conftest import TEST_MEMORY
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -277,7 +277,7 @@ def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(worksp
     resumes, skipping what chunk 1 loaded."""
     corpus = _write_corpus(tmp_path / "corpus", _sample_lines({"sample-01", "sample-02", "sample-03"}))
     data_dir, runs_root = tmp_path / "neo4j", tmp_path / "runs"
-    info = server.start(data_dir, server.free_port(), pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, server.free_port(), memory=TEST_MEMORY)
     try:
         # A dead server fails each attempt after a 1 s driver retry instead of 10 s: the test stays short.
         settings = Neo4jSettings(
@@ -314,7 +314,7 @@ def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(worksp
         assert len(runs.read_table(failed_run, "triples")) > 0, "what chunk 1 loaded is in the folder"
 
         monkeypatch.setattr(tasks, "load", real_load)
-        server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+        server.start(data_dir, info.port, memory=TEST_MEMORY)
         again = ingest(str(corpus), **load)
         assert (again.status, again.resumes) == ("completed", str(failed_run))
         assert (again.documents_skipped, again.documents_new) == (1, 2)

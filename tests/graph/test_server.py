@@ -17,7 +17,7 @@ from graph import passwords, server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
-from tests.conftest import TEST_PAGECACHE
+from tests.conftest import TEST_MEMORY
 
 pytestmark = pytest.mark.neo4j
 
@@ -31,7 +31,7 @@ def local(local_neo4j: server.ServerInfo | None) -> server.ServerInfo:
 
 def test_start_is_idempotent(local: server.ServerInfo) -> None:
     started = time.monotonic()
-    again = server.start(local.data_dir, local.port, pagecache=TEST_PAGECACHE)
+    again = server.start(local.data_dir, local.port, memory=TEST_MEMORY)
     assert again == local
     assert time.monotonic() - started < 5, "a second start must find the running server, not launch a JVM"
 
@@ -72,8 +72,9 @@ def test_clean_graph_starts_empty(clean_graph: neo4j.Driver) -> None:
 
 
 def test_jvm_that_dies_reports_its_log(tmp_path: Path) -> None:
-    with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*pagecache-is-not-a-size"):
-        server.start(tmp_path, server.free_port(), pagecache="pagecache-is-not-a-size", timeout_s=120)
+    below_neo4js_minimum = TEST_MEMORY.model_copy(update={"transaction_max": 1024})
+    with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*db\.memory\.transaction\.max"):
+        server.start(tmp_path, server.free_port(), memory=below_neo4js_minimum, timeout_s=120)
     assert server.status(tmp_path) is None
     assert not (tmp_path / server.PID_FILE).exists()
 
@@ -155,7 +156,7 @@ def test_second_instance_offline_with_auth_then_stop(
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     data_dir = tmp_path / "data"
     password = "a-test-password-1"
-    info = server.start(data_dir, server.free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, server.free_port(), auth=True, password=password, memory=TEST_MEMORY)
     assert info.port != local.port and info.auth
     assert password not in (data_dir / server.LOG_FILE).read_text()
     assert password not in (data_dir / server.INFO_FILE).read_text()
@@ -168,7 +169,7 @@ def test_second_instance_offline_with_auth_then_stop(
     # The password given at the first start is kept for the next: a restart needs nobody to type it.
     assert passwords.read_password(data_dir).get_secret_value() == password
     server.stop(data_dir)
-    info = server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, info.port, memory=TEST_MEMORY)
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
         assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
 
