@@ -22,7 +22,7 @@ import neo4j
 import neo4j.graph
 import neo4j.time
 
-from graph.connection import graph_error
+from graph.connection import HEAP_CODE, MEMORY_POOL_CODE, graph_error, memory_error
 from nrskg.errors import GraphError, ReadOnlyQueryError
 
 # The query types a plan reports: r(ead), w(rite), rw, s(chema, procedures of DBMS mode, administration).
@@ -46,6 +46,7 @@ ADMINISTRATION_CODES = frozenset(
 _ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
 _EXPLAIN_OR_PROFILE = re.compile(r"^\s*(?:EXPLAIN|PROFILE)\b", re.IGNORECASE)
 READ_ONLY_HINT = "Only queries that read the graph run here (MATCH ... RETURN)"
+MEMORY_REMEDY = "Ask for less (LIMIT, count() rather than collect())"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _path_text(path: neo4j.graph.Path) -> str:
     return "".join(parts)
 
 
-def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
+def _read(tx: neo4j.Transaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
     refusal = _refusal(tx.run("EXPLAIN " + _EXPLAIN_OR_PROFILE.sub("", cypher), params).consume())
     if refusal is not None:
         raise refusal
@@ -155,13 +156,19 @@ def read_table(
     limit: int,
     database: str | None = None,
 ) -> ReadResult:
-    """Run `cypher` read-only with a server-side `timeout` (seconds), keeping at most `limit` rows."""
+    """Run `cypher` read-only with a server-side `timeout` (seconds), keeping at most `limit` rows.
+
+    One explicit READ transaction, run once: a person waits for the answer, so a server that is down fails at
+    once rather than after the driver's retries, and a query past a memory limit is not run again.
+    """
     if limit < 1:
         raise GraphError(f"row limit must be at least 1, got {limit}")
-    work = neo4j.unit_of_work(timeout=timeout)(_read)
     try:
-        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
-            return session.execute_read(work, cypher, dict(params or {}), limit)
+        with (
+            driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session,
+            session.begin_transaction(timeout=timeout) as tx,
+        ):
+            return _read(tx, cypher, dict(params or {}), limit)
     except neo4j.exceptions.Neo4jError as e:
         raise _query_error(e) from e
     except (neo4j.exceptions.DriverError, OSError) as e:
@@ -177,6 +184,8 @@ def _query_error(e: neo4j.exceptions.Neo4jError) -> GraphError:
         return ReadOnlyQueryError(
             f"refused: administration commands do not run here ({e.message})", hint=READ_ONLY_HINT
         )
+    if e.code in (MEMORY_POOL_CODE, HEAP_CODE):
+        return memory_error(e, "the query", MEMORY_REMEDY)
     if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):
         return GraphError(f"query failed: {e.message or e}", hint="Fix the query")
     return graph_error(e, "running the query")

@@ -41,8 +41,8 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # how a command ends on purpose (`nrskg neo4j status` exits 3 when the server is stopped)
         except Exception as e:  # noqa: BLE001 - every failure ends in one line; -v shows the traceback
             verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
             if verbose:
