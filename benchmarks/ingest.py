@@ -25,8 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.graph_load import neo4j_for_benchmark
-from graph import queries
+from benchmarks.graph_load import DELETE_EVERYTHING, neo4j_for_benchmark
 from graph.connection import driver as open_driver
 from graph.settings import Neo4jSettings
 
@@ -51,7 +50,7 @@ def corpus_file(corpus: Path, limit: int, workdir: Path) -> Path:
 
 def empty_graph(settings: Neo4jSettings) -> None:
     with open_driver(settings) as drv, drv.session(database=settings.database) as session:
-        session.run(queries.DELETE_EVERYTHING).consume()
+        session.run(DELETE_EVERYTHING).consume()
 
 
 def run_ingest(corpus: Path, model: str, workers: int, settings: Neo4jSettings, workdir: Path) -> dict:

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from graph.passwords import local_password
+from graph.process import default_data_dir
 from nrskg.errors import GraphError, PermanentGraphError
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
@@ -88,9 +90,7 @@ class Neo4jSettings(BaseModel):
         settings = cls(**values)
         if settings.password is not None:
             return settings
-        from graph import server  # imported here: graph.server builds on this module
-
-        password = server.local_password(settings.uri, server.default_data_dir(environ))
+        password = local_password(settings.uri, default_data_dir(environ))
         return settings.model_copy(update={"password": password}) if password else settings
 
     def auth(self) -> tuple[str, str] | None:

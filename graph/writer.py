@@ -26,7 +26,7 @@ from typing import Any
 import neo4j
 from tqdm import tqdm
 
-from graph import queries
+from graph import write_statements as cypher
 from graph.connection import graph_error
 from graph.schema import GraphSchema
 from graph.types import GraphBatch, WriteCounters, graph_key
@@ -99,16 +99,16 @@ def plan_statements(
 
     # (what, statement, rows, parameters besides $rows)
     kinds: list[tuple[str, str, Sequence[dict[str, Any]], dict[str, Any]]] = [
-        ("documents", queries.MERGE_DOCUMENTS, [d.model_dump() for d in batch.documents], {}),
-        ("sentences", queries.MERGE_SENTENCES, [s.model_dump() for s in batch.sentences], {}),
+        ("documents", cypher.MERGE_DOCUMENTS, [d.model_dump() for d in batch.documents], {}),
+        ("sentences", cypher.MERGE_SENTENCES, [s.model_dump() for s in batch.sentences], {}),
     ]
     kinds += [
-        (f"entities:{label}", queries.merge_entities(label), rows, {}) for label, rows in entity_rows.items()
+        (f"entities:{label}", cypher.merge_entities(label), rows, {}) for label, rows in entity_rows.items()
     ]
     mention_rows = [{"entity_key": graph_key(key), "sent_id": sent_id} for key, sent_id in _unique(mentions)]
-    kinds.append(("mentions", queries.MERGE_MENTIONS, mention_rows, {}))
+    kinds.append(("mentions", cypher.MERGE_MENTIONS, mention_rows, {}))
     kinds += [
-        (f"relations:{t}", queries.merge_relationships(t), rows, {"now": now, "sample": EVIDENCE_SAMPLE})
+        (f"relations:{t}", cypher.merge_relationships(t), rows, {"now": now, "sample": EVIDENCE_SAMPLE})
         for t, rows in relation_rows.items()
     ]
     return [
@@ -137,6 +137,7 @@ def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement
     return total
 
 
+# Production loads with `replace_documents`; this per-statement MERGE is left for tests/graph/test_view.py.
 def write_graph(
     driver: neo4j.Driver,
     batch: GraphBatch,
@@ -176,17 +177,17 @@ def _replace_in_one_transaction(
         value = result.single(strict=True)[field]
         return value, _counters(result.consume())
 
-    emptied, total = single(queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
-    keys, counters = single(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
+    emptied, total = single(cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
+    keys, counters = single(cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
     total += counters
     total += _counters(
-        tx.run(queries.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids}).consume()
+        tx.run(cypher.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids}).consume()
     )
     total += _run_statements(tx, statements)
-    total += _counters(tx.run(queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
-    total += _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
+    total += _counters(tx.run(cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
+    total += _counters(tx.run(cypher.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
     marked = {"doc_ids": doc_ids, "model_version": model_version, "now": now}
-    return total + _counters(tx.run(queries.MARK_DOCUMENTS_LOADED, marked).consume())
+    return total + _counters(tx.run(cypher.MARK_DOCUMENTS_LOADED, marked).consume())
 
 
 def replace_documents(

@@ -10,7 +10,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph import server
+from graph import passwords, process, server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings, ServerMemory
 
@@ -44,7 +44,7 @@ def _external_uri() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.ServerInfo | None]:
+def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[process.ServerInfo | None]:
     """The local server this session started, or None when NEO4J_URI names an external one."""
     if _external_uri():
         yield None
@@ -53,7 +53,7 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
         pytest.skip("no `java` on PATH: cannot start the local Neo4j (set NEO4J_URI to use another server)")
     data_dir = tmp_path_factory.mktemp("neo4j")
     # Generous timeout: a cold JVM on a busy 2-core CI machine; jar download has its own timeout in prefetch.
-    info = server.start(data_dir, server.free_port(), server.free_port(), memory=TEST_MEMORY, timeout_s=300)
+    info = server.start(data_dir, process.free_port(), process.free_port(), memory=TEST_MEMORY, timeout_s=300)
     try:
         yield info
     finally:
@@ -61,18 +61,18 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
 
 
 @pytest.fixture(scope="session")
-def neo4j_uri(local_neo4j: server.ServerInfo | None) -> str:
+def neo4j_uri(local_neo4j: process.ServerInfo | None) -> str:
     """Bolt URI of the Neo4j the integration tests use for the whole session."""
     return local_neo4j.uri if local_neo4j else os.environ["NEO4J_URI"].strip()
 
 
 @pytest.fixture(scope="session")
-def neo4j_settings(local_neo4j: server.ServerInfo | None, neo4j_uri: str) -> Neo4jSettings:
+def neo4j_settings(local_neo4j: process.ServerInfo | None, neo4j_uri: str) -> Neo4jSettings:
     """Settings for the test server: credentials from NEO4J_* when external, else the password that the local
     one generated (auth is on, as in every local start)."""
     if local_neo4j is None:
         return Neo4jSettings.from_env()
-    return Neo4jSettings(uri=neo4j_uri, password=server.local_password(neo4j_uri, local_neo4j.data_dir))
+    return Neo4jSettings(uri=neo4j_uri, password=passwords.local_password(neo4j_uri, local_neo4j.data_dir))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import cli_errors, neo4j_app
-from graph import passwords, server
+from graph import launcher, passwords, process, server
 from graph.settings import MEMORY_VARIABLES, ServerMemory
 from nrskg.errors import GraphError
 
@@ -31,7 +31,7 @@ def _size(field: str) -> typer.models.OptionInfo:
     )
 
 
-def _describe(info: server.ServerInfo) -> str:
+def _describe(info: process.ServerInfo) -> str:
     browser = f", Browser {info.browser_url}" if info.browser_url else ""
     auth = f"auth on, password in {passwords.password_file(info.data_dir)}" if info.auth else "auth off"
     return f"Neo4j {info.version} at {info.uri} ({auth}{browser}; pid {info.pid}, log {info.log_file})"
@@ -91,7 +91,7 @@ def stop_cli(data_dir: DataDirOption = None) -> None:
 @cli_errors
 def status_cli(data_dir: DataDirOption = None) -> None:
     """Say whether the local Neo4j runs; exit code 3 when it does not (like `systemctl status`)."""
-    info = server.status(data_dir)
+    info = process.status(data_dir)
     if info is None:
         typer.echo("Neo4j is not running")
         raise typer.Exit(code=3)
@@ -102,4 +102,4 @@ def status_cli(data_dir: DataDirOption = None) -> None:
 @cli_errors
 def prefetch_cli() -> None:
     """Download Neo4j's jars (once) and compile the launcher, so later starts work offline."""
-    typer.echo(server.prefetch())
+    typer.echo(launcher.prefetch())

@@ -16,7 +16,7 @@ import pytest
 
 from flows import logs
 from flows.cli._failures import filter_console
-from graph import server
+from graph import process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def no_server(tmp_path: Path) -> dict[str, str]:
     return keep | {
         "PYTHONPATH": str(ROOT),
         "NRSKG_NEO4J_HOME": str(tmp_path / "neo4j"),
-        "NEO4J_URI": f"bolt://127.0.0.1:{server.free_port()}",
+        "NEO4J_URI": f"bolt://127.0.0.1:{process.free_port()}",
     }
 
 
@@ -63,7 +63,7 @@ def test_status_of_a_stopped_server_exits_3_and_says_so_quietly(no_server: dict[
 
 @pytest.mark.neo4j
 def test_deprecated_syntax_answers_without_the_driver_s_notification(
-    local_neo4j: server.ServerInfo | None,
+    local_neo4j: process.ServerInfo | None,
 ) -> None:
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: this uses the local one and its password file")

@@ -26,7 +26,7 @@ from flows import tasks
 from flows.ingest import ingest, with_dask
 from flows.reextract import reextract
 from flows.training import train_flow
-from graph import server
+from graph import passwords, process, server
 from graph.connection import driver
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError
@@ -277,11 +277,11 @@ def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(worksp
     resumes, skipping what chunk 1 loaded."""
     corpus = _write_corpus(tmp_path / "corpus", _sample_lines({"sample-01", "sample-02", "sample-03"}))
     data_dir, runs_root = tmp_path / "neo4j", tmp_path / "runs"
-    info = server.start(data_dir, server.free_port(), memory=TEST_MEMORY)
+    info = server.start(data_dir, process.free_port(), memory=TEST_MEMORY)
     try:
         # A dead server fails each attempt after a 1 s driver retry instead of 10 s: the test stays short.
         settings = Neo4jSettings(
-            uri=info.uri, password=server.local_password(info.uri, data_dir), transaction_retry_s=1.0
+            uri=info.uri, password=passwords.local_password(info.uri, data_dir), transaction_retry_s=1.0
         )
         model_registry.promote(workspace["registry"], workspace["version_a"])
         load = {"registry": str(workspace["registry"]), "runs_root": str(runs_root), "neo4j": settings,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from graph import server
+from graph import process
 from tests.conftest import TEST_MEMORY
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def env(local_neo4j: server.ServerInfo | None) -> dict[str, str]:
+def env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
     """The session's local Neo4j, its password left for the CLI to find; the worktree's code first."""
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: its memory limits are its own")

@@ -13,7 +13,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph import passwords, server
+from graph import passwords, process, server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
@@ -23,13 +23,13 @@ pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture
-def local(local_neo4j: server.ServerInfo | None) -> server.ServerInfo:
+def local(local_neo4j: process.ServerInfo | None) -> process.ServerInfo:
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: these tests manage the local one")
     return local_neo4j
 
 
-def test_start_is_idempotent(local: server.ServerInfo) -> None:
+def test_start_is_idempotent(local: process.ServerInfo) -> None:
     started = time.monotonic()
     again = server.start(local.data_dir, local.port, memory=TEST_MEMORY)
     assert again == local
@@ -37,21 +37,21 @@ def test_start_is_idempotent(local: server.ServerInfo) -> None:
 
 
 def test_status_reports_the_running_server_and_nothing_elsewhere(
-    local: server.ServerInfo, tmp_path: Path
+    local: process.ServerInfo, tmp_path: Path
 ) -> None:
-    assert server.status(local.data_dir) == local
-    assert (local.data_dir / server.PID_FILE).read_text().strip() == str(local.pid)
-    assert server.status(tmp_path) is None
+    assert process.status(local.data_dir) == local
+    assert (local.data_dir / process.PID_FILE).read_text().strip() == str(local.pid)
+    assert process.status(tmp_path) is None
     assert server.stop(tmp_path / "never-started") is None
 
 
-def test_taken_port_is_a_clear_error(local: server.ServerInfo, tmp_path: Path) -> None:
+def test_taken_port_is_a_clear_error(local: process.ServerInfo, tmp_path: Path) -> None:
     with pytest.raises(GraphError, match=rf"port {local.port} on 127\.0\.0\.1 is taken"):
         server.start(tmp_path, local.port)
-    assert server.status(tmp_path) is None
+    assert process.status(tmp_path) is None
 
 
-def test_http_serves_browser_and_advertises_this_bolt_port(local: server.ServerInfo) -> None:
+def test_http_serves_browser_and_advertises_this_bolt_port(local: process.ServerInfo) -> None:
     assert local.browser_url is not None
     with urllib.request.urlopen(local.browser_url, timeout=30) as page:
         assert page.status == 200 and "<title>Neo4j Browser</title>" in page.read().decode()
@@ -74,16 +74,16 @@ def test_clean_graph_starts_empty(clean_graph: neo4j.Driver) -> None:
 def test_jvm_that_dies_reports_its_log(tmp_path: Path) -> None:
     below_neo4js_minimum = TEST_MEMORY.model_copy(update={"transaction_max": 1024})
     with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*db\.memory\.transaction\.max"):
-        server.start(tmp_path, server.free_port(), memory=below_neo4js_minimum, timeout_s=120)
-    assert server.status(tmp_path) is None
-    assert not (tmp_path / server.PID_FILE).exists()
+        server.start(tmp_path, process.free_port(), memory=below_neo4js_minimum, timeout_s=120)
+    assert process.status(tmp_path) is None
+    assert not (tmp_path / process.PID_FILE).exists()
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(GraphError, match="`java` not found"):
-        server.start(tmp_path / "data", server.free_port())
+        server.start(tmp_path / "data", process.free_port())
 
 
 def _mode(path: Path) -> int:
@@ -91,14 +91,14 @@ def _mode(path: Path) -> int:
 
 
 def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clients_find(
-    local: server.ServerInfo, monkeypatch: pytest.MonkeyPatch
+    local: process.ServerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert local.auth, "the local server requires a password unless started with --no-auth"
     secret = passwords.password_file(local.data_dir)
     assert _mode(secret) == 0o600 and _mode(local.data_dir) == 0o700
     password = secret.read_text().strip()
     assert len(password) >= 32
-    for record in (server.LOG_FILE, server.INFO_FILE, server.PID_FILE):
+    for record in (process.LOG_FILE, process.INFO_FILE, process.PID_FILE):
         assert password not in (local.data_dir / record).read_text()
     # A client given no password finds this server's own, and only for this server's URI.
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
@@ -107,7 +107,7 @@ def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clie
     assert found.password is not None and found.password.get_secret_value() == password
     with driver(found) as drv:
         assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
-    elsewhere = Neo4jSettings.from_env({**env, "NEO4J_URI": f"bolt://127.0.0.1:{server.free_port()}"})
+    elsewhere = Neo4jSettings.from_env({**env, "NEO4J_URI": f"bolt://127.0.0.1:{process.free_port()}"})
     assert elsewhere.password is None
     for settings in (Neo4jSettings(uri=local.uri), Neo4jSettings(uri=local.uri, password="not-it")):
         with driver(settings) as drv, pytest.raises(PermanentGraphError, match="refused the credentials"):
@@ -123,7 +123,7 @@ def test_a_password_file_others_can_read_is_refused(tmp_path: Path) -> None:
 
 
 def test_load_csv_reads_no_file_and_no_address_on_the_server(
-    local: server.ServerInfo, neo4j_driver: neo4j.Driver
+    local: process.ServerInfo, neo4j_driver: neo4j.Driver
 ) -> None:
     """Whatever client asks (Browser, cypher-shell, a script with the password), not only `nrskg query`."""
     assert list((local.data_dir / "import").iterdir()) == []
@@ -144,7 +144,7 @@ def test_load_csv_reads_no_file_and_no_address_on_the_server(
 
 @pytest.mark.slow
 def test_second_instance_offline_with_auth_then_stop(
-    local: server.ServerInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local: process.ServerInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server of its own (never the session one), started with only `java` on PATH (no mvn, no javac: the
     cache is enough); its password works, others are refused, a restart keeps it; then it stops cleanly."""
@@ -156,10 +156,10 @@ def test_second_instance_offline_with_auth_then_stop(
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     data_dir = tmp_path / "data"
     password = "a-test-password-1"
-    info = server.start(data_dir, server.free_port(), auth=True, password=password, memory=TEST_MEMORY)
+    info = server.start(data_dir, process.free_port(), auth=True, password=password, memory=TEST_MEMORY)
     assert info.port != local.port and info.auth
-    assert password not in (data_dir / server.LOG_FILE).read_text()
-    assert password not in (data_dir / server.INFO_FILE).read_text()
+    assert password not in (data_dir / process.LOG_FILE).read_text()
+    assert password not in (data_dir / process.INFO_FILE).read_text()
 
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
         assert drv.execute_query("RETURN 41 + 1 AS x").records[0]["x"] == 42
@@ -175,9 +175,10 @@ def test_second_instance_offline_with_auth_then_stop(
 
     stopped = server.stop(data_dir)
     assert stopped == info
-    assert server.status(data_dir) is None
+    assert process.status(data_dir) is None
     with pytest.raises(ProcessLookupError):
         os.kill(info.pid, 0)
-    assert "NRSKG-NEO4J stopped" in (data_dir / server.LOG_FILE).read_text(), "SIGTERM must shut down cleanly"
-    assert server._port_free(info.port)
-    assert server.status(local.data_dir) == local, "stopping one instance must leave the session one alone"
+    stopped_cleanly = "NRSKG-NEO4J stopped" in (data_dir / process.LOG_FILE).read_text()
+    assert stopped_cleanly, "SIGTERM must shut down cleanly"
+    assert process.port_free(info.port)
+    assert process.status(local.data_dir) == local, "stopping one instance must leave the session one alone"
