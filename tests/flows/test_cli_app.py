@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import flows.cli
 from flows.cli import app
-from flows.cli._commands import COMMAND_MODULES
+from flows.cli._app import COMMAND_MODULES
 from graph import process, server
 from graph.settings import ServerMemory
 
