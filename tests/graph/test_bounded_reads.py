@@ -1,6 +1,6 @@
 """What one reader may take from the local server: a query past a memory limit fails alone, with one line that
 names the limit and how to raise it, and the next query is answered. Run as a user runs `nrskg query`, in a
-process of its own, against the session's real Neo4j."""
+process of its own, against the suite's real Neo4j."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
-    """The session's local Neo4j, its password left for the CLI to find; the worktree's code first."""
+    """The suite's local Neo4j, its password left for the CLI to find; this checkout's code first."""
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: its memory limits are its own")
     keep = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}

@@ -79,7 +79,7 @@ def _env(settings: Neo4jSettings) -> dict[str, str]:
     return env | ({"NEO4J_PASSWORD": settings.password.get_secret_value()} if settings.password else {})
 
 
-def test_nrskg_query_cannot_see_or_end_another_session_s_transaction(
+def test_nrskg_query_cannot_see_or_end_another_client_s_transaction(
     neo4j_driver: neo4j.Driver, neo4j_settings: Neo4jSettings
 ) -> None:
     runner = CliRunner()
