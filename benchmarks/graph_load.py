@@ -217,7 +217,7 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
     with drv.session(database=database) as session:
         session.run(DELETE_EVERYTHING).consume()
     results.append(
-        _timed("replace_documents (whole load)", size.batch_sizes[-1], triples,
+        _timed("replace_documents (all)", size.batch_sizes[-1], triples,
                lambda: replace_documents(drv, doc_ids, batch, MODEL_VERSION, SCHEMA,
                                          batch_size=size.batch_sizes[-1], database=database))
     )  # fmt: skip
