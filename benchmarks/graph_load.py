@@ -2,10 +2,10 @@
 
     python -m benchmarks.graph_load [--quick] [--repeats N]
 
-All methods write the same synthetic rows with the production statements of `graph.queries` (the rows come
-from `graph.writer.plan_statements`), in one run on one server, after a warm-up that compiles every plan. Only
-the relationship statements are timed: documents, sentences, entities and mentions are written before each
-method; the last row times the whole `write_graph` for comparison.
+All methods write the same synthetic rows with the production statements of `graph.write_statements` (the
+rows come from `graph.writer.plan_statements`), in one run on one server, after a warm-up that compiles every
+plan. Only the relationship statements are timed: documents, sentences, entities and mentions are written
+before each method; the last row times the whole production load, `replace_documents`, for comparison.
 Uses the server of NEO4J_URI, or starts a throwaway local Neo4j (graph.server) in a temporary folder. The
 database is emptied between methods, so never point NEO4J_URI at data you want to keep.
 """
@@ -26,12 +26,13 @@ from pathlib import Path
 import neo4j
 
 from benchmarks.common import RESULTS_DIR, log_progress, machine, text_table, write_json
-from graph import queries, server
+from graph import passwords, process, queries, server
 from graph.connection import driver as open_driver
+from graph.identifiers import check_relationship_type
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
-from graph.writer import Statement, plan_statements, write_graph
+from graph.writer import Statement, plan_statements, replace_documents
 
 log = logging.getLogger("benchmarks.graph_load")
 
@@ -48,6 +49,25 @@ SCHEMA = GraphSchema.from_names(
     [r for r, _, _ in RELATIONS], sorted({t for _, h, d in RELATIONS for t in (h, d)})
 )
 DOCUMENTS = 10
+MODEL_VERSION = "bench"
+
+# Empties the database between methods, in batches (a single transaction would hold it all in memory).
+DELETE_EVERYTHING = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+
+def create_relationships(rel_type: str) -> str:
+    """Blind CREATE of the rows `merge_relationships` writes, without EVIDENCE links: the benchmark's upper
+    bound, never a load."""
+    return f"""
+UNWIND $rows AS row
+MATCH (h:Entity {{key: row.head_key}})
+MATCH (t:Entity {{key: row.tail_key}})
+CREATE (h)-[r:{check_relationship_type(rel_type)}]->(t)
+SET r.relation = row.relation, r.evidence = [ev IN row.evidence | ev.item][..$sample],
+    r.count = size(row.evidence),
+    r.confidence = row.confidence, r.model_version = row.model_version,
+    r.first_seen = $now, r.last_seen = $now
+"""
 
 
 @dataclass(frozen=True)
@@ -90,7 +110,7 @@ def synthetic_batch(size: Size) -> GraphBatch:
         relations.append(
             RelationEdge(
                 head_key=f"{head[0]}:{head[1]}", relation=relation, tail_key=f"{tail[0]}:{tail[1]}", count=1,
-                confidence=0.5 + (i % 50) / 100, model_version="bench",
+                confidence=0.5 + (i % 50) / 100, model_version=MODEL_VERSION,
                 evidence=[Evidence(sent_id=f"d{sent % DOCUMENTS}:{sent}", head_start=0, head_end=2,
                                    tail_start=3, tail_end=5)],
             )
@@ -115,7 +135,7 @@ def _run(drv: neo4j.Driver, database: str, statements: Sequence[Statement]) -> N
 def _reset(drv: neo4j.Driver, database: str, nodes: Sequence[Statement]) -> None:
     """Empty the database and write everything but the relationships."""
     with drv.session(database=database) as session:
-        session.run(queries.DELETE_EVERYTHING).consume()
+        session.run(DELETE_EVERYTHING).consume()
     _run(drv, database, nodes)
 
 
@@ -143,6 +163,7 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
     ]
     nodes = [st for st in plan_statements(batch, SCHEMA) if not st.what.startswith("relations:")]
     triples = sum(len(st.params["rows"]) for st in rels)
+    doc_ids = [d.doc_id for d in batch.documents]
 
     def chunked(text_for: dict[str, str], batch_size: int, limit: int | None = None) -> list[Statement]:
         out, taken = [], 0
@@ -155,7 +176,7 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
         return out
 
     merge = {st.text: st.text for st in rels}
-    create = {st.text: queries.create_relationships(st.what.split(":", 1)[1]) for st in rels}
+    create = {st.text: create_relationships(st.what.split(":", 1)[1]) for st in rels}
     results = []
 
     def check(expected: int) -> None:
@@ -194,10 +215,11 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
     )
     check(triples)
     with drv.session(database=database) as session:
-        session.run(queries.DELETE_EVERYTHING).consume()
+        session.run(DELETE_EVERYTHING).consume()
     results.append(
-        _timed("write_graph (whole batch)", size.batch_sizes[-1], triples,
-               lambda: write_graph(drv, batch, SCHEMA, batch_size=size.batch_sizes[-1], database=database))
+        _timed("replace_documents (all)", size.batch_sizes[-1], triples,
+               lambda: replace_documents(drv, doc_ids, batch, MODEL_VERSION, SCHEMA,
+                                         batch_size=size.batch_sizes[-1], database=database))
     )  # fmt: skip
     check(triples)
     return results
@@ -222,10 +244,10 @@ def neo4j_for_benchmark() -> Iterator[tuple[Neo4jSettings, str]]:
         return
     with tempfile.TemporaryDirectory(prefix="nrskg-bench-") as tmp:
         start = time.perf_counter()
-        info = server.start(Path(tmp), server.free_port())
+        info = server.start(Path(tmp), process.free_port())
         log.info("local Neo4j %s started in %.1f s", info.version, time.perf_counter() - start)
         try:
-            settings = Neo4jSettings(uri=info.uri, password=server.local_password(info.uri, Path(tmp)))
+            settings = Neo4jSettings(uri=info.uri, password=passwords.local_password(info.uri, Path(tmp)))
             yield settings, f"local Neo4j {info.version} (graph.server)"
         finally:
             server.stop(Path(tmp))
@@ -252,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         measure(drv, settings.database, WARM_UP)
         runs = [measure(drv, settings.database, size) for _ in range(args.repeats)]
         with drv.session(database=settings.database) as session:
-            session.run(queries.DELETE_EVERYTHING).consume()
+            session.run(DELETE_EVERYTHING).consume()
     # The fastest of the repeats: on a shared machine, slower runs measure the neighbours, not Neo4j.
     results = [min(same, key=lambda m: m.seconds) for same in zip(*runs, strict=True)]
     payload = {

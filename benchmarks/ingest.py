@@ -34,8 +34,7 @@ from benchmarks.common import (
     text_table,
     write_json,
 )
-from benchmarks.graph_load import neo4j_for_benchmark
-from graph import queries
+from benchmarks.graph_load import DELETE_EVERYTHING, neo4j_for_benchmark
 from graph.connection import driver as open_driver
 from graph.settings import Neo4jSettings
 
@@ -49,7 +48,7 @@ GOAL_OVERHEAD_SHARE = 0.10  # issue 13: Prefect and start-up at most 10% of a CP
 
 def empty_graph(settings: Neo4jSettings) -> None:
     with open_driver(settings) as drv, drv.session(database=settings.database) as session:
-        session.run(queries.DELETE_EVERYTHING).consume()
+        session.run(DELETE_EVERYTHING).consume()
 
 
 def run_ingest(corpus: Path, model: str, workers: int, settings: Neo4jSettings, workdir: Path) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 from extractor import registry as model_registry
 from flows.ingest import ingest
 from flows.training import train_flow
-from graph import passwords, server
+from graph import passwords, process, server
 from graph.connection import driver
 from graph.queries import cookbook_query
 from graph.read import ReadResult, read_table
@@ -97,7 +97,7 @@ def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoRes
     )  # fmt: skip
 
 
-def _browser(info: server.ServerInfo, http_port: int) -> tuple[str | None, str | None]:
+def _browser(info: process.ServerInfo, http_port: int) -> tuple[str | None, str | None]:
     """Browser's URL once it answers on loopback, or why there is none and how to get it."""
     advice = server.http_advice(info, http_port)
     if info.browser_url is None:
@@ -110,7 +110,7 @@ def _browser(info: server.ServerInfo, http_port: int) -> tuple[str | None, str |
     return info.browser_url, None
 
 
-def _login(info: server.ServerInfo) -> str | None:
+def _login(info: process.ServerInfo) -> str | None:
     """With auth on (the default), Browser's form has the user filled in and asks for the password: say where
     the local server keeps it (never print the password itself)."""
     if not info.auth:

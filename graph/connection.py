@@ -19,7 +19,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph.settings import Neo4jSettings
+from graph.settings import MEMORY_OPTIONS, MEMORY_VARIABLES, Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
 
 USER_AGENT = "nrskg/0.1"
@@ -31,6 +31,15 @@ CREDENTIALS_HINT = (
     "that `nrskg neo4j start` generated)"
 )
 _ERRNO_REASON = re.compile(r"reason \[Errno -?\d+\] ([^)\n]+)")
+# What the server reports when a transaction would pass a memory limit, or the heap ran out under it.
+MEMORY_POOL_CODE = "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
+HEAP_CODE = "Neo.TransientError.General.OutOfMemoryError"
+_MEMORY_LIMIT = re.compile(r"limit ([\d.]+ ?\w+)\..*?(\S+) threshold reached", re.DOTALL)
+# Neo4j setting -> the `ServerMemory` field that sets it on the local server.
+_LIMIT_FIELDS = {
+    "db.memory.transaction.max": "transaction_max",
+    "dbms.memory.transaction.total.max": "transaction_total_max",
+}
 
 
 def driver(settings: Neo4jSettings | None = None) -> neo4j.Driver:
@@ -80,6 +89,8 @@ def graph_error(e: Exception, doing: str, uri: str | None = None) -> GraphError:
 
 
 def _translated(e: Exception, doing: str, where: str) -> GraphError:
+    if isinstance(e, Neo4jError) and e.code in (MEMORY_POOL_CODE, HEAP_CODE):
+        return memory_error(e, doing)
     if isinstance(e, AuthError):
         return PermanentGraphError(f"{where} refused the credentials ({one_line(e)})", hint=CREDENTIALS_HINT)
     if isinstance(e, ClientError):  # a bad query or a constraint: the same request fails the same way
@@ -91,6 +102,30 @@ def _translated(e: Exception, doing: str, where: str) -> GraphError:
     if isinstance(e, DriverError | OSError):
         return GraphError(f"{where} does not answer ({one_line(e)}) while {doing}", hint=START_HINT)
     return GraphError(f"{doing} failed: {one_line(e)}")
+
+
+def memory_error(e: Neo4jError, doing: str, remedy: str = "") -> GraphError:
+    """A transaction that needed more memory than the server gives it: which limit, and how to raise it
+    (`remedy` first, when the caller knows how to ask for less).
+
+    Permanent for the limit on one transaction; the heap and the total limit are shared with other work.
+    """
+    found = _MEMORY_LIMIT.search(e.message or "")
+    if e.code == HEAP_CODE or found is None:
+        said = e.message or ""  # "Java heap space", or the launcher's "3013 MiB, more than 75% of it held"
+        limit = "the Java heap" + (f" ({said})" if said and not said.startswith("Java heap") else "")
+        field = "heap"
+    else:
+        limit, field = f"{found.group(2)} ({found.group(1)})", _LIMIT_FIELDS.get(found.group(2), "")
+    raise_it = (
+        f"raise it on the local server: `nrskg neo4j stop && nrskg neo4j start {MEMORY_OPTIONS[field]} SIZE` "
+        f"(or {MEMORY_VARIABLES[field]}=SIZE)"
+        if field
+        else "raise that setting of the server"
+    )
+    hint = f"{remedy}, or {raise_it}" if remedy else raise_it[0].upper() + raise_it[1:]
+    error_type = PermanentGraphError if field == "transaction_max" else GraphError
+    return error_type(f"{doing} needed more memory than Neo4j allows: {limit}", hint=hint)
 
 
 def verify(drv: neo4j.Driver, uri: str) -> None:

@@ -13,11 +13,30 @@ from typing import NamedTuple
 import neo4j
 import pandas as pd
 
-from graph import queries
 from graph.connection import graph_error
 
 SENTENCE_FIELDS = ["sent_id", "doc_id", "text", "start", "end"]
 DOCUMENT_FIELDS = ["doc_id", "source", "model_version"]
+
+LOADED_VERSIONS = """
+UNWIND $doc_ids AS id
+MATCH (d:Document {doc_id: id})
+RETURN d.doc_id AS doc_id, d.content_hash AS content_hash, d.model_version AS model_version
+"""
+
+STALE_DOCUMENTS = """
+MATCH (d:Document)
+WHERE d.model_version IS NULL OR d.model_version <> $model_version
+RETURN d.doc_id AS doc_id, d.source AS source, d.model_version AS model_version
+ORDER BY doc_id
+"""
+
+SENTENCES_OF_DOCUMENTS = """
+UNWIND $doc_ids AS id
+MATCH (s:Sentence)-[:IN]->(d:Document {doc_id: id})
+RETURN s.sent_id AS sent_id, d.doc_id AS doc_id, s.text AS text, s.start AS start, s.end AS end
+ORDER BY doc_id, start, sent_id
+"""
 
 
 class LoadedVersion(NamedTuple):
@@ -41,17 +60,17 @@ def loaded_versions(
     driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None
 ) -> dict[str, LoadedVersion]:
     """doc_id -> (content hash, model version) of its last load, for those of `doc_ids` in the graph."""
-    rows = _read(driver, queries.LOADED_VERSIONS, {"doc_ids": list(doc_ids)}, database)
+    rows = _read(driver, LOADED_VERSIONS, {"doc_ids": list(doc_ids)}, database)
     return {row["doc_id"]: LoadedVersion(row["content_hash"], row["model_version"]) for row in rows}
 
 
 def stale_documents(driver: neo4j.Driver, model_version: str, database: str | None = None) -> pd.DataFrame:
     """Documents whose last load was by another model version than `model_version`, in doc_id order."""
-    rows = _read(driver, queries.STALE_DOCUMENTS, {"model_version": model_version}, database)
+    rows = _read(driver, STALE_DOCUMENTS, {"model_version": model_version}, database)
     return pd.DataFrame(rows, columns=DOCUMENT_FIELDS)
 
 
 def sentences_of(driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None) -> pd.DataFrame:
     """The stored sentences of `doc_ids` (sent_id, doc_id, text, start, end), in document order."""
-    rows = _read(driver, queries.SENTENCES_OF_DOCUMENTS, {"doc_ids": list(doc_ids)}, database)
+    rows = _read(driver, SENTENCES_OF_DOCUMENTS, {"doc_ids": list(doc_ids)}, database)
     return pd.DataFrame(rows, columns=SENTENCE_FIELDS)

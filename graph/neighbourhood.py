@@ -11,10 +11,50 @@ from typing import Any
 
 import neo4j
 
-from graph import queries
 from graph.read import run_read
+from graph.types import EV_HEAD_END as _HEAD_END
+from graph.types import EV_HEAD_START as _HEAD_START
+from graph.types import EV_SENT_ID as _SENT_ID
+from graph.types import EV_TAIL_END as _TAIL_END
+from graph.types import EV_TAIL_START as _TAIL_START
+from graph.types import EVIDENCE_SEPARATOR as _SEP
 
 MOST_CENTRES = 20
+
+# Every type's entity of one normalised name: the key ends with ":<name>" (the text index serves ENDS WITH);
+# the second test drops names that merely end the same way after a colon inside a name.
+ENTITIES_NAMED = """
+MATCH (e:Entity)
+WHERE e.key ENDS WITH ':' + $name AND substring(e.key, size(e.type) + 1) = $name
+RETURN e.key AS key, e.name AS name, e.type AS type
+ORDER BY key
+LIMIT $limit
+"""
+
+# The strongest relationships around the centre entities, each with its first evidence sentences and the
+# head and tail offsets in them (what `nrskg view` shows on hover).
+NEIGHBOURHOOD = f"""
+MATCH (c:Entity)-[r]-(:Entity)
+WHERE c.key IN $keys
+WITH DISTINCT r
+ORDER BY r.count DESC, r.confidence DESC, r.relation
+LIMIT $limit
+WITH r, startNode(r) AS h, endNode(r) AS t
+CALL (r) {{
+  UNWIND r.evidence[0..$evidence] AS item
+  WITH split(item, '{_SEP}') AS ev
+  OPTIONAL MATCH (s:Sentence {{sent_id: ev[{_SENT_ID}]}})-[:IN]->(d:Document)
+  RETURN collect({{
+    sentence: s.text, source: d.source,
+    head_start: toInteger(ev[{_HEAD_START}]), head_end: toInteger(ev[{_HEAD_END}]),
+    tail_start: toInteger(ev[{_TAIL_START}]), tail_end: toInteger(ev[{_TAIL_END}])
+  }}) AS evidence
+}}
+RETURN h.key AS head_key, h.name AS head, h.type AS head_type, r.relation AS relation,
+       t.key AS tail_key, t.name AS tail, t.type AS tail_type, r.count AS count, r.confidence AS confidence,
+       r.model_version AS model_version, evidence
+ORDER BY count DESC, confidence DESC, relation, head_key, tail_key
+"""
 
 
 @dataclass(frozen=True)
@@ -50,7 +90,7 @@ def entities_named(
 ) -> list[Node]:
     """The entities of every type whose normalised name is `name` (already normalised), as centres."""
     rows = run_read(
-        driver, queries.ENTITIES_NAMED, {"name": name, "limit": MOST_CENTRES}, timeout=timeout,
+        driver, ENTITIES_NAMED, {"name": name, "limit": MOST_CENTRES}, timeout=timeout,
         limit=MOST_CENTRES, database=database,
     )  # fmt: skip
     return [Node(row["key"], row["name"], row["type"], centre=True) for row in rows]
@@ -69,7 +109,7 @@ def read_neighbourhood(
     `evidence` evidence sentences."""
     keys = [c.key for c in centres]
     params = {"keys": keys, "limit": limit, "evidence": evidence}
-    rows = run_read(driver, queries.NEIGHBOURHOOD, params, timeout=timeout, limit=limit, database=database)
+    rows = run_read(driver, NEIGHBOURHOOD, params, timeout=timeout, limit=limit, database=database)
     nodes = {c.key: c for c in centres}
     edges = []
     for row in rows:

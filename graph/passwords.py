@@ -2,7 +2,7 @@
 
 Clinical data deserves authentication even on loopback, where any local user could otherwise write over Bolt;
 a generated password stored like an SSH key (mode 0600) lets the CLI and the flows connect without anyone
-typing it, while other accounts on the machine cannot read it.
+typing it (`local_password`, like libpq's ~/.pgpass), while other accounts on the machine cannot read it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from graph.process import HOST, status
 from nrskg.errors import GraphError
 
 PASSWORD_FILE = "nrskg-neo4j.password"
@@ -58,3 +59,26 @@ def save_password(data_dir: Path, password: SecretStr) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def initial_password(auth: bool, password: SecretStr | str | None, data_dir: Path) -> SecretStr | None:
+    """The password to start with: given, else $NEO4J_PASSWORD, else the stored one, else a new one."""
+    if not auth:
+        return None
+    if password is None:
+        password = os.environ.get("NEO4J_PASSWORD") or None
+    if password is None:
+        return read_password(data_dir) or new_password()
+    return password if isinstance(password, SecretStr) else SecretStr(password)
+
+
+def local_password(uri: str, data_dir: Path | None = None) -> SecretStr | None:
+    """The stored password of the local server at `uri`, for clients that were given none.
+
+    Only when our launcher runs for `data_dir` at exactly that URI with auth on: the password is never sent to
+    whatever else might listen on a port after our server stopped.
+    """
+    info = status(data_dir)
+    if info is None or not info.auth or uri.replace("://localhost:", f"://{HOST}:", 1) != info.uri:
+        return None
+    return read_password(info.data_dir)

@@ -1,10 +1,12 @@
-"""Run a clinician's Cypher safely: a READ transaction, a server-side timeout and a row limit.
+"""Run a clinician's Cypher safely: reads of the graph only, a server-side timeout, a row limit.
 
-Two guards refuse writes. First the query is planned with EXPLAIN (nothing runs) and its query type checked,
-so a write is refused with a clear message before any work; then the query runs in a READ transaction, where
-Neo4j itself rejects a write that slipped past the plan (e.g. inside a procedure); that error is translated
-too. The plan is also searched for LOAD CSV, which reads files and URLs rather than the graph: refused here,
-and the local server allows it no file and no address either (graph/java/Neo4jLauncher.java).
+The server says what a query is before it runs: the query is planned with EXPLAIN (nothing runs) and refused
+unless the plan's query type is `r` (read), and then unless the plan reads only the graph: no administration
+command (the system runtime: users, databases, servers), no command about the server (SHOW or TERMINATE
+TRANSACTIONS, SHOW SETTINGS, ...) and no LOAD CSV, which reads files and URLs (the local server allows it no
+file and no address either: graph/java/Neo4jLauncher.java). Procedures that are not read-only make the query
+type `w` or `s`. Then the query runs in a READ transaction, where Neo4j itself rejects a write that slipped
+past the plan; that error is translated too.
 """
 
 from __future__ import annotations
@@ -20,16 +22,31 @@ import neo4j
 import neo4j.graph
 import neo4j.time
 
-from graph.connection import graph_error
+from graph.connection import HEAP_CODE, MEMORY_POOL_CODE, graph_error, memory_error
 from nrskg.errors import GraphError, ReadOnlyQueryError
 
-# Query types the server reports for a plan: r(ead), w(rite), rw (read and write), s(chema).
-WRITING_QUERY_TYPES = frozenset({"w", "rw", "s"})
+# The query types a plan reports: r(ead), w(rite), rw, s(chema, procedures of DBMS mode, administration).
+READ_QUERY_TYPE = "r"
+SYSTEM_RUNTIME = "SYSTEM"  # the runtime the server plans administration commands with
+# Commands the server plans on a database (5.26's CommandLogicalPlan leaves): about the server, not the graph.
+COMMAND_OPERATORS = frozenset(
+    {
+        "ShowTransactions", "TerminateTransactions", "ShowSettings", "ShowIndexes", "ShowConstraints",
+        "ShowProcedures", "ShowFunctions",
+    }
+)  # fmt: skip
+OUTSIDE_OPERATORS = frozenset({"LoadCSV"})  # operators that read files or URLs rather than the graph
+# How the server turns down an administration command that this edition or database does not run.
+ADMINISTRATION_CODES = frozenset(
+    {
+        "Neo.ClientError.Statement.UnsupportedAdministrationCommand",
+        "Neo.ClientError.Statement.NotSystemDatabaseError",
+    }
+)
 _ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
 _EXPLAIN_OR_PROFILE = re.compile(r"^\s*(?:EXPLAIN|PROFILE)\b", re.IGNORECASE)
-# Plan operators that read outside the graph ("LoadCSV@neo4j" in 5.26: the suffix names the runtime).
-OUTSIDE_OPERATORS = frozenset({"LoadCSV"})
 READ_ONLY_HINT = "Only queries that read the graph run here (MATCH ... RETURN)"
+MEMORY_REMEDY = "Ask for less (LIMIT, count() rather than collect())"
 
 
 @dataclass(frozen=True)
@@ -77,17 +94,10 @@ def _path_text(path: neo4j.graph.Path) -> str:
     return "".join(parts)
 
 
-def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
-    plan = tx.run("EXPLAIN " + _EXPLAIN_OR_PROFILE.sub("", cypher), params).consume()
-    if plan.query_type in WRITING_QUERY_TYPES:
-        raise ReadOnlyQueryError(
-            f"refused: this query would write (query type {plan.query_type!r})", hint=READ_ONLY_HINT
-        )
-    if OUTSIDE_OPERATORS & _operators(plan.plan or {}):
-        raise ReadOnlyQueryError(
-            "refused: LOAD CSV reads files or URLs, not the graph",
-            hint="Load data with `nrskg ingest`; " + READ_ONLY_HINT[0].lower() + READ_ONLY_HINT[1:],
-        )
+def _read(tx: neo4j.Transaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
+    refusal = _refusal(tx.run("EXPLAIN " + _EXPLAIN_OR_PROFILE.sub("", cypher), params).consume())
+    if refusal is not None:
+        raise refusal
     result = tx.run(cypher, params)
     rows: list[dict[str, Any]] = []
     truncated = False
@@ -99,6 +109,34 @@ def _read(tx: neo4j.ManagedTransaction, cypher: str, params: Mapping[str, Any], 
     columns = list(result.keys())
     result.consume()  # discards what is left past the limit
     return ReadResult(columns, rows, truncated)
+
+
+def _refusal(plan: neo4j.ResultSummary) -> ReadOnlyQueryError | None:
+    """Why the server's plan of a query is no read of the graph, or None when it is one."""
+    tree = plan.plan or {}
+    operators = _operators(tree)
+    if tree.get("args", {}).get("runtime") == SYSTEM_RUNTIME:
+        return ReadOnlyQueryError(
+            "refused: administration commands (users, databases, servers) do not run here",
+            hint=READ_ONLY_HINT,
+        )
+    if plan.query_type != READ_QUERY_TYPE:
+        what = "calls a procedure that is not read-only" if "ProcedureCall" in operators else "would write"
+        return ReadOnlyQueryError(
+            f"refused: this query {what} (query type {plan.query_type!r})", hint=READ_ONLY_HINT
+        )
+    commands = sorted(operators & COMMAND_OPERATORS)
+    if commands:
+        named = " and ".join(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", c).upper() for c in commands)
+        return ReadOnlyQueryError(
+            f"refused: {named} is a command about the server, not a query of the graph", hint=READ_ONLY_HINT
+        )
+    if operators & OUTSIDE_OPERATORS:
+        return ReadOnlyQueryError(
+            "refused: LOAD CSV reads files or URLs, not the graph",
+            hint="Load data with `nrskg ingest`; " + READ_ONLY_HINT[0].lower() + READ_ONLY_HINT[1:],
+        )
+    return None
 
 
 def _operators(plan: Mapping[str, Any]) -> set[str]:
@@ -118,23 +156,39 @@ def read_table(
     limit: int,
     database: str | None = None,
 ) -> ReadResult:
-    """Run `cypher` read-only with a server-side `timeout` (seconds), keeping at most `limit` rows."""
+    """Run `cypher` read-only with a server-side `timeout` (seconds), keeping at most `limit` rows.
+
+    One explicit READ transaction, run once: a person waits for the answer, so a server that is down fails at
+    once rather than after the driver's retries, and a query past a memory limit is not run again.
+    """
     if limit < 1:
         raise GraphError(f"row limit must be at least 1, got {limit}")
-    work = neo4j.unit_of_work(timeout=timeout)(_read)
     try:
-        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
-            return session.execute_read(work, cypher, dict(params or {}), limit)
+        with (
+            driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session,
+            session.begin_transaction(timeout=timeout) as tx,
+        ):
+            return _read(tx, cypher, dict(params or {}), limit)
     except neo4j.exceptions.Neo4jError as e:
-        if e.code == _ACCESS_MODE_CODE:
-            raise ReadOnlyQueryError(
-                f"refused: no writing in a read transaction ({e.message})", hint=READ_ONLY_HINT
-            ) from e
-        if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):
-            raise GraphError(f"query failed: {e.message or e}", hint="Fix the query") from e
-        raise graph_error(e, "running the query") from e
+        raise _query_error(e) from e
     except (neo4j.exceptions.DriverError, OSError) as e:
         raise graph_error(e, "running the query") from e
+
+
+def _query_error(e: neo4j.exceptions.Neo4jError) -> GraphError:
+    if e.code == _ACCESS_MODE_CODE:
+        return ReadOnlyQueryError(
+            f"refused: no writing in a read transaction ({e.message})", hint=READ_ONLY_HINT
+        )
+    if e.code in ADMINISTRATION_CODES:
+        return ReadOnlyQueryError(
+            f"refused: administration commands do not run here ({e.message})", hint=READ_ONLY_HINT
+        )
+    if e.code in (MEMORY_POOL_CODE, HEAP_CODE):
+        return memory_error(e, "the query", MEMORY_REMEDY)
+    if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):
+        return GraphError(f"query failed: {e.message or e}", hint="Fix the query")
+    return graph_error(e, "running the query")
 
 
 def run_read(

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import neo4j
 
-from graph import queries
 from graph.connection import graph_error
-from graph.queries import LABEL_PATTERN, RELATIONSHIP_TYPE_PATTERN, check_label, check_relationship_type
+from graph.identifiers import LABEL_PATTERN, RELATIONSHIP_TYPE_PATTERN, check_label, check_relationship_type
 from nrskg.errors import GraphError, UnknownRelationError
 
 logger = logging.getLogger(__name__)
@@ -29,6 +28,22 @@ logger = logging.getLogger(__name__)
 _HASH_CHARS = 8
 # New indexes populate in the background; writes right after creation should find them online.
 INDEX_WAIT_SECONDS = 300
+
+SCHEMA_STATEMENTS: Mapping[str, str] = {
+    "entity_key": "CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (e:Entity) REQUIRE e.key IS UNIQUE",
+    "document_doc_id": (
+        "CREATE CONSTRAINT document_doc_id IF NOT EXISTS FOR (d:Document) REQUIRE d.doc_id IS UNIQUE"
+    ),
+    "sentence_sent_id": (
+        "CREATE CONSTRAINT sentence_sent_id IF NOT EXISTS FOR (s:Sentence) REQUIRE s.sent_id IS UNIQUE"
+    ),
+    # A text index serves `name CONTAINS $text` and, unlike a range index, takes names far longer than 8 kB.
+    "entity_name_text": "CREATE TEXT INDEX entity_name_text IF NOT EXISTS FOR (e:Entity) ON (e.name)",
+    # Look-ups by normalised name search the key (`key CONTAINS`, `key ENDS WITH`): the unique constraint's
+    # range index serves equality and prefixes only.
+    "entity_key_text": "CREATE TEXT INDEX entity_key_text IF NOT EXISTS FOR (e:Entity) ON (e.key)",
+}
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 
 def _words(name: str) -> list[str]:
@@ -139,10 +154,10 @@ def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> list[str
     """
     try:
         with driver.session(database=database) as session:
-            for name, statement in queries.SCHEMA_STATEMENTS.items():
+            for name, statement in SCHEMA_STATEMENTS.items():
                 session.run(statement).consume()
                 logger.debug("schema: %s ensured", name)
-            session.run(queries.AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS).consume()
+            session.run(AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS).consume()
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
         raise graph_error(e, "creating constraints and indexes") from e
-    return list(queries.SCHEMA_STATEMENTS)
+    return list(SCHEMA_STATEMENTS)

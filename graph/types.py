@@ -17,6 +17,8 @@ from nrskg.errors import DataFormatError
 # Evidence items are stored as "sent_id|head_start|head_end|tail_start|tail_end|model_version" strings,
 # because Neo4j properties cannot hold maps and a list of strings can be merged as a set in plain Cypher.
 EVIDENCE_SEPARATOR = "|"
+# Where each field sits in an evidence string, for the Cypher that splits one: split(item, '|')[EV_SENT_ID].
+EV_SENT_ID, EV_HEAD_START, EV_HEAD_END, EV_TAIL_START, EV_TAIL_END, EV_MODEL_VERSION = range(6)
 # Ids that end up in a uniqueness index must stay far below Neo4j's 8 kB index key limit: 1024 characters are
 # at most 4 kB of UTF-8.
 MAX_ID_LENGTH = 1024
@@ -98,7 +100,8 @@ class Evidence(_Frozen):
         return self
 
     def encode(self, model_version: str) -> str:
-        """The stored form, with the model version so that re-extraction can tell old evidence from new."""
+        """The stored form, with the model version so that re-extraction can tell old evidence from new; the
+        fields in the order of the EV_* positions."""
         fields = (self.sent_id, self.head_start, self.head_end, self.tail_start, self.tail_end, model_version)
         return EVIDENCE_SEPARATOR.join(str(f) for f in fields)
 

@@ -24,9 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
-from tqdm import tqdm
 
-from graph import queries
+from graph import write_statements as cypher
 from graph.connection import graph_error
 from graph.schema import GraphSchema
 from graph.types import GraphBatch, WriteCounters, graph_key
@@ -99,16 +98,16 @@ def plan_statements(
 
     # (what, statement, rows, parameters besides $rows)
     kinds: list[tuple[str, str, Sequence[dict[str, Any]], dict[str, Any]]] = [
-        ("documents", queries.MERGE_DOCUMENTS, [d.model_dump() for d in batch.documents], {}),
-        ("sentences", queries.MERGE_SENTENCES, [s.model_dump() for s in batch.sentences], {}),
+        ("documents", cypher.MERGE_DOCUMENTS, [d.model_dump() for d in batch.documents], {}),
+        ("sentences", cypher.MERGE_SENTENCES, [s.model_dump() for s in batch.sentences], {}),
     ]
     kinds += [
-        (f"entities:{label}", queries.merge_entities(label), rows, {}) for label, rows in entity_rows.items()
+        (f"entities:{label}", cypher.merge_entities(label), rows, {}) for label, rows in entity_rows.items()
     ]
     mention_rows = [{"entity_key": graph_key(key), "sent_id": sent_id} for key, sent_id in _unique(mentions)]
-    kinds.append(("mentions", queries.MERGE_MENTIONS, mention_rows, {}))
+    kinds.append(("mentions", cypher.MERGE_MENTIONS, mention_rows, {}))
     kinds += [
-        (f"relations:{t}", queries.merge_relationships(t), rows, {"now": now, "sample": EVIDENCE_SAMPLE})
+        (f"relations:{t}", cypher.merge_relationships(t), rows, {"now": now, "sample": EVIDENCE_SAMPLE})
         for t, rows in relation_rows.items()
     ]
     return [
@@ -137,32 +136,6 @@ def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement
     return total
 
 
-def write_graph(
-    driver: neo4j.Driver,
-    batch: GraphBatch,
-    schema: GraphSchema,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    database: str | None = None,
-    now: datetime | None = None,
-) -> WriteCounters:
-    """MERGE the batch into the graph, one managed transaction per statement; returns the summed counters.
-
-    Idempotent: writing the same batch again creates no node and no relationship. Call `ensure_schema` first,
-    or MERGE on `Entity.key` falls back to label scans.
-    """
-    statements = plan_statements(batch, schema, batch_size, now)
-    total = WriteCounters()
-    with driver.session(database=database) as session:
-        for st in tqdm(statements, desc="neo4j write", unit="stmt", disable=None, leave=False):
-            try:
-                total += session.execute_write(_run_statements, [st])
-            except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
-                raise graph_error(e, f"writing {len(st.params['rows'])} {st.what} rows") from e
-    logger.info("graph write: %s", total)
-    return total
-
-
 def _replace_in_one_transaction(
     tx: neo4j.ManagedTransaction,
     doc_ids: list[str],
@@ -176,17 +149,17 @@ def _replace_in_one_transaction(
         value = result.single(strict=True)[field]
         return value, _counters(result.consume())
 
-    emptied, total = single(queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
-    keys, counters = single(queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
+    emptied, total = single(cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
+    keys, counters = single(cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
     total += counters
     total += _counters(
-        tx.run(queries.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids}).consume()
+        tx.run(cypher.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids}).consume()
     )
     total += _run_statements(tx, statements)
-    total += _counters(tx.run(queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
-    total += _counters(tx.run(queries.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
+    total += _counters(tx.run(cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
+    total += _counters(tx.run(cypher.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
     marked = {"doc_ids": doc_ids, "model_version": model_version, "now": now}
-    return total + _counters(tx.run(queries.MARK_DOCUMENTS_LOADED, marked).consume())
+    return total + _counters(tx.run(cypher.MARK_DOCUMENTS_LOADED, marked).consume())
 
 
 def replace_documents(

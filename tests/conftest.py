@@ -12,9 +12,9 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph import server
+from graph import passwords, process, server
 from graph.connection import driver, verify
-from graph.settings import Neo4jSettings
+from graph.settings import Neo4jSettings, ServerMemory
 from nrskg.downloads import CACHE_VARIABLE, download_cache
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -100,7 +100,8 @@ def untrained_model(folder: Path, version: str = "") -> Path:
 # (`nrskg neo4j prefetch` ahead of pytest keeps that out of the test timings).
 
 WIPE_EXTERNAL_ENV = "NRSKG_TESTS_MAY_WIPE_NEO4J"
-TEST_PAGECACHE = "64m"
+# A small heap keeps the suite's servers light and lets the tests that fill it do so quickly.
+TEST_MEMORY = ServerMemory.from_env({}, heap="1g", pagecache="64m")
 
 
 def _external_uri() -> str | None:
@@ -108,7 +109,7 @@ def _external_uri() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.ServerInfo | None]:
+def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[process.ServerInfo | None]:
     """The local server this session started, or None when NEO4J_URI names an external one."""
     if _external_uri():
         yield None
@@ -117,9 +118,7 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
         pytest.skip("no `java` on PATH: cannot start the local Neo4j (set NEO4J_URI to use another server)")
     data_dir = tmp_path_factory.mktemp("neo4j")
     # Generous timeout: a cold JVM on a busy 2-core CI machine; jar download has its own timeout in prefetch.
-    info = server.start(
-        data_dir, server.free_port(), server.free_port(), pagecache=TEST_PAGECACHE, timeout_s=300
-    )
+    info = server.start(data_dir, process.free_port(), process.free_port(), memory=TEST_MEMORY, timeout_s=300)
     try:
         yield info
     finally:
@@ -127,18 +126,18 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Ser
 
 
 @pytest.fixture(scope="session")
-def neo4j_uri(local_neo4j: server.ServerInfo | None) -> str:
+def neo4j_uri(local_neo4j: process.ServerInfo | None) -> str:
     """Bolt URI of the Neo4j the integration tests use for the whole session."""
     return local_neo4j.uri if local_neo4j else os.environ["NEO4J_URI"].strip()
 
 
 @pytest.fixture(scope="session")
-def neo4j_settings(local_neo4j: server.ServerInfo | None, neo4j_uri: str) -> Neo4jSettings:
+def neo4j_settings(local_neo4j: process.ServerInfo | None, neo4j_uri: str) -> Neo4jSettings:
     """Settings for the test server: credentials from NEO4J_* when external, else the password that the local
     one generated (auth is on, as in every local start)."""
     if local_neo4j is None:
         return Neo4jSettings.from_env()
-    return Neo4jSettings(uri=neo4j_uri, password=server.local_password(neo4j_uri, local_neo4j.data_dir))
+    return Neo4jSettings(uri=neo4j_uri, password=passwords.local_password(neo4j_uri, local_neo4j.data_dir))
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,61 @@
-"""The typer app: command modules register on it; only this package turns errors into exit codes."""
+"""The typer app: command modules register on it; only this package turns errors into exit codes.
+
+`nrskg query` must answer a clinician quickly; importing every command module first pulled in torch,
+transformers and Prefect (7 s) before the query reached the server. So `LazyGroup` imports a command's module
+the first time the command is looked up (`COMMAND_MODULES` says which), and `nrskg --help` still lists every
+command (importing them all).
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
+import sys
 import traceback
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import click
 import typer
+from typer.core import TyperGroup
 
-from flows.cli._commands import LazyGroup
 from flows.cli._failures import filter_console, silence_after_error
 from flows.logs import configure_console
 from nrskg.errors import NrskgError
+
+# command name -> module of flows.cli that registers it (tests/flows/test_cli_app.py checks this table).
+COMMAND_MODULES: dict[str, str] = {
+    "data": "data",
+    "demo": "run",
+    "encoder": "encoder",
+    "evaluate": "evaluate",
+    "extract": "extract",
+    "ingest": "run",
+    "models": "models",
+    "neo4j": "neo4j",
+    "pretrain": "pretrain",
+    "query": "query",
+    "reextract": "run",
+    "train": "train",
+    "view": "view",
+}
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: a command's module is imported on first use, then the group is rebuilt from the
+    typer app so that it holds what the module registered."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and f"{__package__}.{module}" not in sys.modules:
+            importlib.import_module(f"{__package__}.{module}")
+            self.commands.update(typer.main.get_group(app).commands)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="nrskg",
@@ -41,8 +82,8 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # how a command ends on purpose (`nrskg neo4j status` exits 3 when the server is stopped)
         except KeyboardInterrupt as e:  # Ctrl-C: what was done is recorded (ingest), so one word suffices
             silence_after_error()
             typer.secho("interrupted", fg=typer.colors.RED, err=True)

@@ -2,9 +2,10 @@
 
 Prefect logs every failed task and flow run with its traceback, and the CLI then reports the same error: for a
 person at a terminal that is pages of noise before the one line that matters. Without `-v` the console keeps
-Prefect's and everyone's log lines but drops their tracebacks and Prefect's second report of the failure; with
-or without it, nothing is printed after the error line (Prefect logs its shutdown, and ships logs from a
-thread, as it exits).
+Prefect's and everyone's log lines but drops their tracebacks, Prefect's second report of the failure and the
+Neo4j driver's records (its retries, its notifications about a query, a connection it found dead: what
+matters of them reaches the error line); with or without it, nothing is printed after the error line (Prefect
+logs its shutdown, and ships logs from a thread, as it exits).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import threading
 
 # Loggers of Prefect's run engines: at ERROR they report a failed run, which the CLI reports itself.
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+DRIVER_LOGGER = "neo4j"
 _error_printed = threading.Event()
 
 
 class ConsoleFilter(logging.Filter):
-    """For the console: nothing once the error line is out; unless `verbose`, also no tracebacks and no
-    Prefect report of a failed run."""
+    """For the console: nothing once the error line is out; unless `verbose`, also no tracebacks, no Prefect
+    report of a failed run and nothing from the Neo4j driver."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
@@ -33,6 +35,8 @@ class ConsoleFilter(logging.Filter):
         if self.verbose:
             return True
         if record.name in RUN_LOGGERS and record.levelno >= logging.ERROR:
+            return False
+        if record.name == DRIVER_LOGGER or record.name.startswith(DRIVER_LOGGER + "."):
             return False
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True

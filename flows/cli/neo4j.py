@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import cli_errors, neo4j_app
-from graph import passwords, server
+from graph import launcher, passwords, process, server
+from graph.settings import MEMORY_VARIABLES, ServerMemory
 from nrskg.errors import GraphError
 
 DataDirOption = Annotated[
@@ -21,7 +22,16 @@ DataDirOption = Annotated[
 ]
 
 
-def _describe(info: server.ServerInfo) -> str:
+def _size(field: str) -> typer.models.OptionInfo:
+    """A size option (512m, 2g): help from ServerMemory's description, default from its variable."""
+    return typer.Option(
+        f"--{field.replace('_', '-')}",
+        help=ServerMemory.model_fields[field].description,
+        show_default=f"${MEMORY_VARIABLES[field]}",
+    )
+
+
+def _describe(info: process.ServerInfo) -> str:
     browser = f", Browser {info.browser_url}" if info.browser_url else ""
     auth = f"auth on, password in {passwords.password_file(info.data_dir)}" if info.auth else "auth off"
     return f"Neo4j {info.version} at {info.uri} ({auth}{browser}; pid {info.pid}, log {info.log_file})"
@@ -44,13 +54,22 @@ def start_cli(
             "--no-auth lets every local user read and write the graph.",
         ),
     ] = True,
-    heap: Annotated[str, typer.Option("--heap", help="JVM heap (-Xmx).")] = server.DEFAULT_HEAP,
-    pagecache: Annotated[
-        str, typer.Option("--pagecache", help="Page cache size.")
-    ] = server.DEFAULT_PAGECACHE,
+    heap: Annotated[str | None, _size("heap")] = None,
+    pagecache: Annotated[str | None, _size("pagecache")] = None,
+    transaction_max: Annotated[str | None, _size("transaction_max")] = None,
+    transaction_total_max: Annotated[str | None, _size("transaction_total_max")] = None,
 ) -> None:
-    """Start the local Neo4j (or find it running) and print its URI once Bolt answers."""
-    info = server.start(data_dir, port, http_port, auth=auth, heap=heap, pagecache=pagecache)
+    """Start the local Neo4j (or find it running) and print its URI once Bolt answers.
+
+    A query that needs more memory than a transaction may hold fails alone, and the server stays up.
+    """
+    memory = ServerMemory.from_env(
+        heap=heap,
+        pagecache=pagecache,
+        transaction_max=transaction_max,
+        transaction_total_max=transaction_total_max,
+    )
+    info = server.start(data_dir, port, http_port, auth=auth, memory=memory)
     typer.echo(info.uri)
     typer.echo(_describe(info), err=True)
     advice = server.http_advice(info, http_port) if http_port is not None else None
@@ -72,7 +91,7 @@ def stop_cli(data_dir: DataDirOption = None) -> None:
 @cli_errors
 def status_cli(data_dir: DataDirOption = None) -> None:
     """Say whether the local Neo4j runs; exit code 3 when it does not (like `systemctl status`)."""
-    info = server.status(data_dir)
+    info = process.status(data_dir)
     if info is None:
         typer.echo("Neo4j is not running")
         raise typer.Exit(code=3)
@@ -83,4 +102,4 @@ def status_cli(data_dir: DataDirOption = None) -> None:
 @cli_errors
 def prefetch_cli() -> None:
     """Download Neo4j's jars (once) and compile the launcher, so later starts work offline."""
-    typer.echo(server.prefetch())
+    typer.echo(launcher.prefetch())

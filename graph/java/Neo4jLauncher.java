@@ -2,19 +2,28 @@
 // on loopback. graph/server.py compiles this file with `javac --release 17` against the class path that Maven
 // resolved once, then runs it detached; nothing here needs Maven or the network.
 //
-// Usage: java -cp <lib/*>:<classes> Neo4jLauncher --home DIR --bolt-port N --pagecache SIZE [--http-port N] [--auth]
+// Usage: java -cp <lib/*>:<classes> Neo4jLauncher --home DIR --bolt-port N --pagecache SIZE --transaction-max SIZE
+//            --transaction-total-max SIZE [--http-port N] [--auth]
 // With --auth, the initial password of user `neo4j` comes from the environment variable NEO4J_PASSWORD (never from
 // the command line, which other users can read in `ps`), and it is never printed.
 // LOAD CSV can read no file and no URL: whoever can run Cypher here must not read the machine's files through it
 // (e.g. /etc/passwd) nor send the graph's contents to, or fetch from, a network address.
+// Transactions are bounded: one may hold at most --transaction-max of heap (db.memory.transaction.max) and all
+// together --transaction-total-max (dbms.memory.transaction.total.max), so one greedy reader fails alone.
 
 import inet.ipaddr.IPAddressString;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
+import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
@@ -28,6 +37,11 @@ import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
 import org.neo4j.graphdb.Result;
 import org.neo4j.graphdb.Transaction;
+import org.neo4j.kernel.api.KernelTransactionHandle;
+import org.neo4j.kernel.api.TerminationMark;
+import org.neo4j.kernel.api.exceptions.Status;
+import org.neo4j.kernel.impl.api.KernelTransactions;
+import org.neo4j.kernel.internal.GraphDatabaseAPI;
 import org.neo4j.logging.Level;
 import org.neo4j.logging.log4j.Log4jLogProvider;
 import org.neo4j.server.configuration.ServerSettings;
@@ -70,8 +84,13 @@ public final class Neo4jLauncher {
                 // Netty waits this many quiet seconds per Bolt connector after the store is closed: 5 s by
                 // default, twice, which made every stop take ~11 s for nothing.
                 .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
-                .setConfig(GraphDatabaseSettings.pagecache_memory,
-                        SettingValueParsers.BYTES.parse(require(args, "--pagecache")));
+                // Each transaction's heap allocations, which the heap guard reads (see guardHeap).
+                .setConfig(GraphDatabaseInternalSettings.enable_transaction_heap_allocation_tracking, true)
+                .setConfig(GraphDatabaseSettings.pagecache_memory, bytes(args, "--pagecache"))
+                // What Neo4j tracks of a transaction (rows it sorts, collects or writes) is refused past these.
+                .setConfig(GraphDatabaseSettings.memory_transaction_max_size, bytes(args, "--transaction-max"))
+                .setConfig(GraphDatabaseSettings.memory_transaction_global_max_size,
+                        bytes(args, "--transaction-total-max"));
         String httpPort = args.get("--http-port");
         builder.setConfig(HttpConnector.enabled, httpPort != null);
         if (httpPort != null) {
@@ -91,12 +110,112 @@ public final class Neo4jLauncher {
             stopped.countDown();
         }, "nrskg-neo4j-shutdown"));
 
+        guardHeap(dbms, bytes(args, "--transaction-max"));
         if (auth) {
             setInitialPassword(dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), System.getenv(PASSWORD_ENV));
         }
         System.out.println(READY + " bolt://" + LOOPBACK + ":" + boltPort
                 + (httpPort != null ? " http://" + LOOPBACK + ":" + httpPort + "/browser/" : ""));
         stopped.await();
+    }
+
+    /** Share of a heap pool in use above which the heap guard looks for a transaction to end. */
+    static final double HEAP_GUARD = 0.75;
+    static final long HEAP_GUARD_PERIOD_MS = 100;
+    /** How long an ended transaction's query may go on allocating before its thread is stopped. */
+    static final long STOP_AFTER_NANOS = 1_000_000_000L;
+
+    /**
+     * Neo4j's transaction limits cover what it tracks (rows sorted, collected, written), not everything a query
+     * allocates: a list comprehension over a huge range fills the heap untracked and never checks whether its
+     * transaction was ended; the collector then thrashes, and the OutOfMemoryError strikes whichever thread
+     * allocates next, the scheduler's or Bolt's, leaving a server that no longer answers. So when a full
+     * collection leaves the heap more than HEAP_GUARD full, the transaction that allocated most (if more than
+     * one transaction may hold) is ended as if it had hit a limit, and if its query goes on allocating, its
+     * thread gets the OutOfMemoryError itself, which fails that query alone.
+     */
+    static void guardHeap(DatabaseManagementService dbms, long transactionMax) {
+        List<MemoryPoolMXBean> pools = ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(p -> p.getType() == MemoryType.HEAP && p.getUsage().getMax() > 0)
+                .toList();
+        Thread guard = new Thread(() -> {
+            long stopped = -1;
+            while (true) {
+                KernelTransactionHandle greediest = heapFull(pools) ? greediest(dbms, transactionMax) : null;
+                Optional<TerminationMark> ended = greediest == null ? Optional.empty() : greediest.terminationMark();
+                if (greediest != null && ended.isEmpty()) {
+                    System.gc(); // what a full collection leaves is held, not garbage
+                    if (heapFull(pools) && greediest.markForTermination(Status.General.OutOfMemoryError)) {
+                        System.out.println("NRSKG-NEO4J heap more than " + (int) (HEAP_GUARD * 100)
+                                + "% full: ended " + greediest.getUserTransactionName());
+                    }
+                } else if (ended.isPresent()
+                        && System.nanoTime() - ended.get().getTimestampNanos() > STOP_AFTER_NANOS
+                        && greediest.getTransactionSequenceNumber() != stopped) {
+                    stopped = greediest.getTransactionSequenceNumber();
+                    String why = (Runtime.getRuntime().maxMemory() >> 20) + " MiB, more than "
+                            + (int) (HEAP_GUARD * 100) + "% of it held";
+                    greediest.executingQuery().ifPresent(q -> stopThread(q.threadExecutingTheQueryName(), why));
+                }
+                try {
+                    Thread.sleep(HEAP_GUARD_PERIOD_MS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "nrskg-heap-guard");
+        guard.setDaemon(true);
+        guard.start();
+    }
+
+    static boolean heapFull(List<MemoryPoolMXBean> pools) {
+        return pools.stream().map(MemoryPoolMXBean::getUsage).anyMatch(u -> u.getUsed() > u.getMax() * HEAP_GUARD);
+    }
+
+    /** The open transaction, in any database, that allocated most since it began, if more than `floor`. */
+    static KernelTransactionHandle greediest(DatabaseManagementService dbms, long floor) {
+        KernelTransactionHandle greediest = null;
+        long most = floor;
+        for (String name : dbms.listDatabases()) {
+            try {
+                GraphDatabaseAPI db = (GraphDatabaseAPI) dbms.database(name);
+                for (KernelTransactionHandle tx :
+                        db.getDependencyResolver().resolveDependency(KernelTransactions.class).activeTransactions()) {
+                    Long allocated = tx.transactionStatistic().getHeapAllocatedBytes();
+                    if (allocated != null && allocated > most && !tx.isClosing()) {
+                        greediest = tx;
+                        most = allocated;
+                    }
+                }
+            } catch (RuntimeException e) { // a database that is stopping has no transactions to end
+            }
+        }
+        return greediest;
+    }
+
+    /**
+     * Throws an OutOfMemoryError (`why`) into the thread called `name`, as the heap would have: Neo4j fails that
+     * thread's query with Neo.TransientError.General.OutOfMemoryError and keeps its connection. Thread.stop0 is
+     * what Thread.stop uses (Java 17); where it is missing the query is left to the heap.
+     */
+    static void stopThread(String name, String why) {
+        ThreadGroup root = Thread.currentThread().getThreadGroup();
+        while (root.getParent() != null) {
+            root = root.getParent();
+        }
+        Thread[] threads = new Thread[root.activeCount() + 16];
+        for (int i = 0, n = root.enumerate(threads, true); i < n; i++) {
+            if (threads[i].getName().equals(name)) {
+                System.out.println("NRSKG-NEO4J heap still full: stopping the query in thread " + name);
+                try {
+                    Method stop = Thread.class.getDeclaredMethod("stop0", Object.class);
+                    stop.setAccessible(true);
+                    stop.invoke(threads[i], new OutOfMemoryError(why));
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    System.out.println("NRSKG-NEO4J could not stop thread " + name + ": " + e);
+                }
+            }
+        }
     }
 
     /**
@@ -139,6 +258,10 @@ public final class Neo4jLauncher {
             }
         }
         return args;
+    }
+
+    static long bytes(Map<String, String> args, String name) {
+        return SettingValueParsers.BYTES.parse(require(args, name));
     }
 
     static String require(Map<String, String> args, String name) {

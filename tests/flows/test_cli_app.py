@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 import flows.cli
 from flows.cli import app
-from flows.cli._commands import COMMAND_MODULES
-from graph import server
+from flows.cli._app import COMMAND_MODULES
+from graph import process, server
+from graph.settings import ServerMemory
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "prefect")
@@ -52,7 +53,7 @@ print(json.dumps({"code": code, "heavy": heavy, "seconds": time.perf_counter() -
 
 
 @pytest.mark.neo4j
-def test_query_answers_without_importing_the_model_stack(local_neo4j: server.ServerInfo | None) -> None:
+def test_query_answers_without_importing_the_model_stack(local_neo4j: process.ServerInfo | None) -> None:
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: this probe uses the local one and its password file")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")} | {
@@ -78,10 +79,10 @@ def test_neo4j_start_asks_for_auth_unless_told_no_auth(
     asked: list[bool] = []
 
     def start(
-        data_dir: Path | None, port: int, http_port: int | None, *, auth: bool, heap: str, pagecache: str
-    ) -> server.ServerInfo:
+        data_dir: Path | None, port: int, http_port: int | None, *, auth: bool, memory: ServerMemory
+    ) -> process.ServerInfo:
         asked.append(auth)
-        return server.ServerInfo(
+        return process.ServerInfo(
             f"bolt://127.0.0.1:{port}", 1, tmp_path, port, http_port, auth, tmp_path / "log", "5.26"
         )
 

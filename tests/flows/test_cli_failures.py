@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel
-from graph import server
+from graph import process
 from nrskg.errors import ModelError
 from pipeline import runs
 from tests.conftest import untrained_model
@@ -71,7 +71,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def env(local_neo4j: server.ServerInfo | None) -> dict[str, str]:
+def env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
     """The session's local Neo4j, its password left for the CLI to find; the worktree's code first."""
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: these cases use the local one and its password file")
@@ -122,7 +122,7 @@ def test_ingest_failure_is_one_line_without_traceback_and_before_prefect(
     case: str, workspace: dict[str, Path], env: dict[str, str]
 ) -> None:
     overrides, options, fragments = CASES[case]
-    names = {**{k: str(v) for k, v in workspace.items()}, "free_port": str(server.free_port())}
+    names = {**{k: str(v) for k, v in workspace.items()}, "free_port": str(process.free_port())}
     case_env = env | {k: v.format(**names) for k, v in overrides.items()}
     args = ["ingest", str(CORPUS), "--runs", str(workspace["root"] / "runs"), "--json"] + [
         o.format(**names) for o in options

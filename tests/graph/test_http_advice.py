@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph import server
+from graph import process, server
 
 
-def running(http_port: int | None) -> server.ServerInfo:
-    return server.ServerInfo(
+def running(http_port: int | None) -> process.ServerInfo:
+    return process.ServerInfo(
         uri="bolt://127.0.0.1:7687", pid=1, data_dir=Path("/d"), port=7687, http_port=http_port, auth=False,
         log_file=Path("/d/log"), version="5.26",
     )  # fmt: skip

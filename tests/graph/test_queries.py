@@ -14,7 +14,7 @@ from graph.read import read_table, run_read
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
-from graph.writer import write_graph
+from graph.writer import replace_documents
 from nrskg.errors import GraphError, ReadOnlyQueryError
 from pipeline.keys import entity_key, lookup_parameters
 from tests.graph.test_schema import DIAKG_RELATIONS, ENTITY_TYPES, RUIJIN_RELATIONS
@@ -78,7 +78,9 @@ def small_graph() -> GraphBatch:
 def loaded(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> str:
     """The small graph on an empty database; returns the database name."""
     ensure_schema(clean_graph, neo4j_settings.database)
-    write_graph(clean_graph, small_graph(), SCHEMA, database=neo4j_settings.database)
+    replace_documents(
+        clean_graph, ["d1", "d2"], small_graph(), "v1", SCHEMA, database=neo4j_settings.database
+    )
     return neo4j_settings.database
 
 

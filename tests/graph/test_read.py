@@ -9,7 +9,7 @@ import neo4j.time
 import pytest
 
 from graph.read import ReadResult, format_table, plain, read_table
-from nrskg.errors import GraphError, ReadOnlyQueryError
+from nrskg.errors import GraphError, PermanentGraphError, ReadOnlyQueryError
 
 
 def test_plain_turns_driver_values_into_json_friendly_ones() -> None:
@@ -36,7 +36,7 @@ def test_format_table_aligns_wide_characters_and_notes_truncation() -> None:
 
 def _driver_raising(error: Exception) -> MagicMock:
     driver = MagicMock(spec=neo4j.Driver)
-    driver.session.return_value.__enter__.return_value.execute_read.side_effect = error
+    driver.session.return_value.__enter__.return_value.begin_transaction.side_effect = error
     return driver
 
 
@@ -54,15 +54,38 @@ def test_server_refusal_of_a_write_becomes_read_only_query_error() -> None:
         read_table(_driver_raising(syntax), "MATC (n) RETURN n", timeout=1.0, limit=5)
 
 
+def test_a_query_past_a_memory_limit_names_the_limit_and_how_to_raise_it() -> None:
+    per_transaction = neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+        message="The allocation of an extra 2.0 MiB would use more than the limit 100.0 MiB. Currently using "
+        "98.9 MiB. db.memory.transaction.max threshold reached",
+    )
+    with pytest.raises(PermanentGraphError) as caught:
+        read_table(_driver_raising(per_transaction), "RETURN 1", timeout=1.0, limit=5)
+    assert str(caught.value) == (
+        "the query needed more memory than Neo4j allows: db.memory.transaction.max (100.0 MiB). Ask for less "
+        "(LIMIT, count() rather than collect()), or raise it on the local server: `nrskg neo4j stop && nrskg "
+        "neo4j start --transaction-max SIZE` (or NRSKG_NEO4J_TRANSACTION_MAX=SIZE)"
+    )
+    heap = neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.TransientError.General.OutOfMemoryError", message="1024 MiB, more than 75% of it held"
+    )
+    with pytest.raises(
+        GraphError, match=r"the Java heap \(1024 MiB, more than 75% of it held\).*--heap SIZE"
+    ):
+        read_table(_driver_raising(heap), "RETURN 1", timeout=1.0, limit=5)
+
+
 def test_plan_with_a_write_is_refused_before_the_query_runs() -> None:
     driver = MagicMock(spec=neo4j.Driver)
     session = driver.session.return_value.__enter__.return_value
-    tx = MagicMock(spec=neo4j.ManagedTransaction)
-    session.execute_read.side_effect = lambda fn, *args: fn(tx, *args)
+    tx = MagicMock(spec=neo4j.Transaction)
+    session.begin_transaction.return_value.__enter__.return_value = tx
     tx.run.return_value.consume.return_value.query_type = "rw"
     with pytest.raises(ReadOnlyQueryError, match="query type 'rw'"):
         read_table(driver, "PROFILE CREATE (n) RETURN n", {"a": 1}, timeout=2.0, limit=5, database="kg")
     tx.run.assert_called_once_with("EXPLAIN  CREATE (n) RETURN n", {"a": 1})
     driver.session.assert_called_once_with(database="kg", default_access_mode=neo4j.READ_ACCESS)
+    session.begin_transaction.assert_called_once_with(timeout=2.0)
     with pytest.raises(GraphError, match="row limit must be at least 1"):
         read_table(driver, "RETURN 1", timeout=1.0, limit=0)

@@ -11,9 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph import queries
-from graph.queries import LABEL_PATTERN, RELATIONSHIP_TYPE_PATTERN
-from graph.schema import INDEX_WAIT_SECONDS, GraphSchema, ensure_schema, label_for, relationship_type_for
+from graph import identifiers, queries
+from graph.identifiers import LABEL_PATTERN, RELATIONSHIP_TYPE_PATTERN
+from graph.schema import (
+    AWAIT_INDEXES,
+    INDEX_WAIT_SECONDS,
+    SCHEMA_STATEMENTS,
+    GraphSchema,
+    ensure_schema,
+    label_for,
+    relationship_type_for,
+)
 from nrskg.errors import GraphError, UnknownRelationError
 
 # The relation and entity type names of DiaKG and Ruijin round 2, as shared/data/README.md lists them.
@@ -97,13 +105,13 @@ def test_overrides_are_validated_and_must_name_known_relations() -> None:
 @pytest.mark.parametrize("bad", ["MENTIONED_IN", "IN", "drug_disease", "A-B", "A`B", "A B", ""])
 def test_check_relationship_type_refuses_reserved_and_unsafe(bad: str) -> None:
     with pytest.raises(GraphError):
-        queries.check_relationship_type(bad)
+        identifiers.check_relationship_type(bad)
 
 
 @pytest.mark.parametrize("bad", ["Entity", "Document", "Sentence", "drug", "Dr ug", "Drug`", ""])
 def test_check_label_refuses_reserved_and_unsafe(bad: str) -> None:
     with pytest.raises(GraphError):
-        queries.check_label(bad)
+        identifiers.check_label(bad)
 
 
 def test_cookbook_uses_only_identifiers_the_diabetes_schema_produces() -> None:
@@ -122,8 +130,8 @@ def test_ensure_schema_runs_every_statement_then_waits_for_indexes() -> None:
     session = driver.session.return_value.__enter__.return_value
     names = ensure_schema(driver, database="kg")
     driver.session.assert_called_once_with(database="kg")
-    expected = [call(text) for text in queries.SCHEMA_STATEMENTS.values()]
-    expected.append(call(queries.AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS))
+    expected = [call(text) for text in SCHEMA_STATEMENTS.values()]
+    expected.append(call(AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS))
     assert [c for c in session.run.call_args_list] == expected
     assert names == [
         "entity_key",
@@ -132,7 +140,7 @@ def test_ensure_schema_runs_every_statement_then_waits_for_indexes() -> None:
         "entity_name_text",
         "entity_key_text",
     ]
-    assert all("IF NOT EXISTS" in text for text in queries.SCHEMA_STATEMENTS.values())
+    assert all("IF NOT EXISTS" in text for text in SCHEMA_STATEMENTS.values())
 
 
 def test_ensure_schema_turns_driver_errors_into_graph_errors() -> None:

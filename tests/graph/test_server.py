@@ -14,45 +14,45 @@ import neo4j
 import pytest
 from pydantic import SecretStr
 
-from graph import passwords, server
+from graph import passwords, process, server
 from graph.connection import driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
-from tests.conftest import TEST_PAGECACHE
+from tests.conftest import TEST_MEMORY
 
 pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture
-def local(local_neo4j: server.ServerInfo | None) -> server.ServerInfo:
+def local(local_neo4j: process.ServerInfo | None) -> process.ServerInfo:
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: these tests manage the local one")
     return local_neo4j
 
 
-def test_start_is_idempotent(local: server.ServerInfo) -> None:
+def test_start_is_idempotent(local: process.ServerInfo) -> None:
     started = time.monotonic()
-    again = server.start(local.data_dir, local.port, pagecache=TEST_PAGECACHE)
+    again = server.start(local.data_dir, local.port, memory=TEST_MEMORY)
     assert again == local
     assert time.monotonic() - started < 5, "a second start must find the running server, not launch a JVM"
 
 
 def test_status_reports_the_running_server_and_nothing_elsewhere(
-    local: server.ServerInfo, tmp_path: Path
+    local: process.ServerInfo, tmp_path: Path
 ) -> None:
-    assert server.status(local.data_dir) == local
-    assert (local.data_dir / server.PID_FILE).read_text().strip() == str(local.pid)
-    assert server.status(tmp_path) is None
+    assert process.status(local.data_dir) == local
+    assert (local.data_dir / process.PID_FILE).read_text().strip() == str(local.pid)
+    assert process.status(tmp_path) is None
     assert server.stop(tmp_path / "never-started") is None
 
 
-def test_taken_port_is_a_clear_error(local: server.ServerInfo, tmp_path: Path) -> None:
+def test_taken_port_is_a_clear_error(local: process.ServerInfo, tmp_path: Path) -> None:
     with pytest.raises(GraphError, match=rf"port {local.port} on 127\.0\.0\.1 is taken"):
         server.start(tmp_path, local.port)
-    assert server.status(tmp_path) is None
+    assert process.status(tmp_path) is None
 
 
-def test_http_serves_browser_and_advertises_this_bolt_port(local: server.ServerInfo) -> None:
+def test_http_serves_browser_and_advertises_this_bolt_port(local: process.ServerInfo) -> None:
     assert local.browser_url is not None
     with urllib.request.urlopen(local.browser_url, timeout=30) as page:
         assert page.status == 200 and "<title>Neo4j Browser</title>" in page.read().decode()
@@ -73,17 +73,18 @@ def test_clean_graph_starts_empty(clean_graph: neo4j.Driver) -> None:
 
 
 def test_jvm_that_dies_reports_its_log(tmp_path: Path) -> None:
-    with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*pagecache-is-not-a-size"):
-        server.start(tmp_path, server.free_port(), pagecache="pagecache-is-not-a-size", timeout_s=120)
-    assert server.status(tmp_path) is None
-    assert not (tmp_path / server.PID_FILE).exists()
+    below_neo4js_minimum = TEST_MEMORY.model_copy(update={"transaction_max": 1024})
+    with pytest.raises(GraphError, match=r"exited with code [1-9].*\n(.|\n)*db\.memory\.transaction\.max"):
+        server.start(tmp_path, process.free_port(), memory=below_neo4js_minimum, timeout_s=120)
+    assert process.status(tmp_path) is None
+    assert not (tmp_path / process.PID_FILE).exists()
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(GraphError, match="`java` not found"):
-        server.start(tmp_path / "data", server.free_port())
+        server.start(tmp_path / "data", process.free_port())
 
 
 def _mode(path: Path) -> int:
@@ -91,7 +92,7 @@ def _mode(path: Path) -> int:
 
 
 def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clients_find(
-    local: server.ServerInfo, monkeypatch: pytest.MonkeyPatch
+    local: process.ServerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert local.auth, "the local server requires a password unless started with --no-auth"
     secret = passwords.password_file(local.data_dir)
@@ -100,7 +101,7 @@ def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clie
     assert password is not None
     length = len(password.get_secret_value())
     assert length >= 32
-    records = (server.LOG_FILE, server.INFO_FILE, server.PID_FILE)
+    records = (process.LOG_FILE, process.INFO_FILE, process.PID_FILE)
     leaked = [r for r in records if password.get_secret_value() in (local.data_dir / r).read_text()]
     assert leaked == []
     # A client given no password finds this server's own, and only for this server's URI.
@@ -110,7 +111,7 @@ def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clie
     assert found.password == password
     with driver(found) as drv:
         assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
-    elsewhere = Neo4jSettings.from_env({**env, "NEO4J_URI": f"bolt://127.0.0.1:{server.free_port()}"})
+    elsewhere = Neo4jSettings.from_env({**env, "NEO4J_URI": f"bolt://127.0.0.1:{process.free_port()}"})
     assert elsewhere.password is None
     for settings in (Neo4jSettings(uri=local.uri), Neo4jSettings(uri=local.uri, password="not-it")):
         with driver(settings) as drv, pytest.raises(PermanentGraphError, match="refused the credentials"):
@@ -126,7 +127,7 @@ def test_a_password_file_others_can_read_is_refused(tmp_path: Path) -> None:
 
 
 def test_load_csv_reads_no_file_and_no_address_on_the_server(
-    local: server.ServerInfo, neo4j_driver: neo4j.Driver
+    local: process.ServerInfo, neo4j_driver: neo4j.Driver
 ) -> None:
     """Whatever client asks (Browser, cypher-shell, a script with the password), not only `nrskg query`."""
     assert list((local.data_dir / "import").iterdir()) == []
@@ -147,7 +148,7 @@ def test_load_csv_reads_no_file_and_no_address_on_the_server(
 
 @pytest.mark.slow
 def test_second_instance_offline_with_auth_then_stop(
-    local: server.ServerInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local: process.ServerInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server of its own (never the session one), started with only `java` on PATH (no mvn, no javac: the
     cache is enough); its password works, others are refused, a restart keeps it; then it stops cleanly."""
@@ -159,10 +160,10 @@ def test_second_instance_offline_with_auth_then_stop(
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     data_dir = tmp_path / "data"
     password = "a-test-password-1"
-    info = server.start(data_dir, server.free_port(), auth=True, password=password, pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, process.free_port(), auth=True, password=password, memory=TEST_MEMORY)
     assert info.port != local.port and info.auth
-    assert password not in (data_dir / server.LOG_FILE).read_text()
-    assert password not in (data_dir / server.INFO_FILE).read_text()
+    assert password not in (data_dir / process.LOG_FILE).read_text()
+    assert password not in (data_dir / process.INFO_FILE).read_text()
 
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
         assert drv.execute_query("RETURN 41 + 1 AS x").records[0]["x"] == 42
@@ -172,15 +173,16 @@ def test_second_instance_offline_with_auth_then_stop(
     # The password given at the first start is kept for the next: a restart needs nobody to type it.
     assert passwords.read_password(data_dir) == SecretStr(password)
     server.stop(data_dir)
-    info = server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, info.port, memory=TEST_MEMORY)
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
         assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
 
     stopped = server.stop(data_dir)
     assert stopped == info
-    assert server.status(data_dir) is None
+    assert process.status(data_dir) is None
     with pytest.raises(ProcessLookupError):
         os.kill(info.pid, 0)
-    assert "NRSKG-NEO4J stopped" in (data_dir / server.LOG_FILE).read_text(), "SIGTERM must shut down cleanly"
-    assert server._port_free(info.port)
-    assert server.status(local.data_dir) == local, "stopping one instance must leave the session one alone"
+    stopped_cleanly = "NRSKG-NEO4J stopped" in (data_dir / process.LOG_FILE).read_text()
+    assert stopped_cleanly, "SIGTERM must shut down cleanly"
+    assert process.port_free(info.port)
+    assert process.status(local.data_dir) == local, "stopping one instance must leave the session one alone"

@@ -20,7 +20,7 @@ from graph.neighbourhood import Edge, Neighbourhood, Node
 from graph.schema import ensure_schema
 from graph.settings import Neo4jSettings
 from graph.view import render_html
-from graph.writer import write_graph
+from graph.writer import replace_documents
 from tests.graph.test_queries import SCHEMA, SENTENCES, _env, small_graph
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -64,7 +64,9 @@ def test_page_is_self_contained_and_data_cannot_become_markup() -> None:
 def drawn(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings, tmp_path: Path) -> Path:
     """`nrskg view 2型糖尿病` on the cookbook's small graph, written to a file."""
     ensure_schema(clean_graph, neo4j_settings.database)
-    write_graph(clean_graph, small_graph(), SCHEMA, database=neo4j_settings.database)
+    batch = small_graph()
+    doc_ids = [d.doc_id for d in batch.documents]
+    replace_documents(clean_graph, doc_ids, batch, "v1", SCHEMA, database=neo4j_settings.database)
     out = tmp_path / "view" / "t2dm.html"
     done = CliRunner().invoke(app, ["view", "２型糖尿病", "--out", str(out)], env=_env(neo4j_settings))
     assert done.exit_code == 0, done.output

@@ -10,7 +10,7 @@ import neo4j
 import pytest
 from pydantic import ValidationError
 
-from graph import queries
+from graph import write_statements as cypher
 from graph.schema import GraphSchema
 from graph.types import (
     MAX_ID_LENGTH,
@@ -24,7 +24,7 @@ from graph.types import (
     WriteCounters,
     graph_key,
 )
-from graph.writer import EVIDENCE_SAMPLE, plan_statements, replace_documents, write_graph
+from graph.writer import EVIDENCE_SAMPLE, plan_statements, replace_documents
 from nrskg.errors import DataFormatError, GraphError, UnknownRelationError
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -71,12 +71,12 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
         "documents", "sentences", "entities:Drug", "entities:Disease", "mentions", "relations:DRUG_DISEASE",
     ]  # fmt: skip
     assert [s.text for s in statements] == [
-        queries.MERGE_DOCUMENTS,
-        queries.MERGE_SENTENCES,
-        queries.merge_entities("Drug"),
-        queries.merge_entities("Disease"),
-        queries.MERGE_MENTIONS,
-        queries.merge_relationships("DRUG_DISEASE"),
+        cypher.MERGE_DOCUMENTS,
+        cypher.MERGE_SENTENCES,
+        cypher.merge_entities("Drug"),
+        cypher.merge_entities("Disease"),
+        cypher.MERGE_MENTIONS,
+        cypher.merge_relationships("DRUG_DISEASE"),
     ]
     docs, sents, drugs, _, mentions, rels = (s.params for s in statements)
     assert docs == {"rows": [{"doc_id": "d1", "source": "guide.txt", "content_hash": None}]}
@@ -121,32 +121,24 @@ def test_plan_splits_rows_into_batches_of_the_configured_size() -> None:
         plan_statements(make_batch(), SCHEMA, batch_size=0)
 
 
-def test_write_runs_each_statement_in_its_own_managed_transaction_and_sums_counters() -> None:
-    driver, session, tx = mocked_driver({"nodes_created": 2, "properties_set": 3})
-    total = write_graph(driver, make_batch(), SCHEMA, database="kg", now=NOW)
-    driver.session.assert_called_once_with(database="kg")
-    planned = plan_statements(make_batch(), SCHEMA, now=NOW)
-    assert [(c.args[0], c.args[1]) for c in tx.run.call_args_list] == [(s.text, s.params) for s in planned]
-    assert session.execute_write.call_count == len(planned)
-    assert total == WriteCounters(nodes_created=2 * len(planned), properties_set=3 * len(planned))
-
-
 def test_unknown_relation_or_entity_type_is_refused_before_anything_is_written() -> None:
     driver, _, _ = mocked_driver()
     with pytest.raises(UnknownRelationError, match="relation 'Cures' is not in the relation schema"):
-        write_graph(driver, make_batch(relation="Cures"), SCHEMA)
+        replace_documents(driver, ["d1"], make_batch(relation="Cures"), "v1", SCHEMA)
+    without_drugs = GraphSchema.from_names(["Drug_Disease"], ["Disease"])
     with pytest.raises(UnknownRelationError, match="entity type 'Drug'"):
-        write_graph(driver, make_batch(), GraphSchema.from_names(["Drug_Disease"], ["Disease"]))
+        replace_documents(driver, ["d1"], make_batch(), "v1", without_drugs)
     driver.session.assert_not_called()
 
 
-def test_driver_errors_become_graph_errors_naming_the_rows() -> None:
+def test_driver_errors_become_graph_errors_naming_the_write() -> None:
     driver, session, _ = mocked_driver()
     session.execute_write.side_effect = neo4j.exceptions.ServiceUnavailable("connection lost")
     with pytest.raises(
-        GraphError, match=r"Neo4j does not answer \(connection lost\) while writing 1 documents rows"
+        GraphError,
+        match=r"Neo4j does not answer \(connection lost\) while writing the extraction of 1 documents",
     ):
-        write_graph(driver, make_batch(), SCHEMA)
+        replace_documents(driver, ["d1"], make_batch(), "v1", SCHEMA)
 
 
 def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
@@ -156,15 +148,15 @@ def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     assert session.execute_write.call_count == 1
     calls = [(c.args[0], c.args[1]) for c in tx.run.call_args_list]
     planned = plan_statements(make_batch(model_version="v2"), SCHEMA, now=NOW)
-    assert calls[0] == (queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": ["d1"]})
-    assert calls[1] == (queries.DELETE_DOCUMENT_MENTIONS, {"doc_ids": ["d1"]})
+    assert calls[0] == (cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": ["d1"]})
+    assert calls[1] == (cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": ["d1"]})
     sent_ids = [s.sent_id for s in make_batch().sentences]
-    assert calls[2] == (queries.DELETE_STALE_SENTENCES, {"doc_ids": ["d1"], "sent_ids": sent_ids})
+    assert calls[2] == (cypher.DELETE_STALE_SENTENCES, {"doc_ids": ["d1"], "sent_ids": sent_ids})
     assert calls[3:-3] == [(s.text, s.params) for s in planned]
-    assert calls[-3] == (queries.DELETE_EMPTIED_RELATIONSHIPS, {"ids": ["5:abc:7"]})
-    assert calls[-2] == (queries.DELETE_ORPHAN_ENTITIES, {"keys": ["Drug:old"]})
+    assert calls[-3] == (cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": ["5:abc:7"]})
+    assert calls[-2] == (cypher.DELETE_ORPHAN_ENTITIES, {"keys": ["Drug:old"]})
     assert calls[-1] == (
-        queries.MARK_DOCUMENTS_LOADED,
+        cypher.MARK_DOCUMENTS_LOADED,
         {"doc_ids": ["d1"], "model_version": "v2", "now": NOW},
     )
     assert total.relationships_deleted == len(calls)

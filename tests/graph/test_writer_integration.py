@@ -9,17 +9,18 @@ from typing import Any
 import neo4j
 import pytest
 
-from graph import queries
+from graph import write_statements as cypher
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
-from graph.writer import EVIDENCE_SAMPLE, replace_documents, write_graph
+from graph.writer import EVIDENCE_SAMPLE, replace_documents
 from nrskg.errors import UnknownRelationError
 
 pytestmark = pytest.mark.neo4j
 
 SCHEMA = GraphSchema.from_names(["Drug_Disease", "ADE_Drug"], ["Drug", "Disease", "ADE"])
 T1, T2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
 
 
 @pytest.fixture
@@ -61,9 +62,7 @@ def docs_batch(
 
 
 def test_constraints_and_name_index_exist(graph: tuple[neo4j.Driver, str]) -> None:
-    constraints = {
-        r["name"]: (r["labelsOrTypes"], r["properties"]) for r in rows(graph, queries.SHOW_CONSTRAINTS)
-    }
+    constraints = {r["name"]: (r["labelsOrTypes"], r["properties"]) for r in rows(graph, SHOW_CONSTRAINTS)}
     assert constraints["entity_key"] == (["Entity"], ["key"])
     assert constraints["document_doc_id"] == (["Document"], ["doc_id"])
     assert constraints["sentence_sent_id"] == (["Sentence"], ["sent_id"])
@@ -81,12 +80,14 @@ def test_second_identical_load_creates_nothing_and_doubles_no_count(graph: tuple
         [relation("二甲双胍", "2型糖尿病", ["d1:0", "d1:1"], "v1")],
         mentions=[Mention(entity_key="Disease:2型糖尿病", sent_id="d1:1")],
     )
-    first = write_graph(graph[0], batch, SCHEMA, database=graph[1], now=T1)
+    first = replace_documents(graph[0], ["d1"], batch, "v1", SCHEMA, database=graph[1], now=T1)
     # 1 document, 2 sentences, 2 entities; IN x2, MENTIONED_IN x4 (head and tail of 2 sentences), 1 relation,
     # EVIDENCE x2 (one per place it was read).
     assert (first.nodes_created, first.relationships_created) == (5, 9)
-    second = write_graph(graph[0], batch, SCHEMA, database=graph[1], batch_size=1, now=T2)
-    assert (second.nodes_created, second.relationships_created, second.labels_added) == (0, 0, 0)
+    second = replace_documents(graph[0], ["d1"], batch, "v1", SCHEMA, database=graph[1], batch_size=1, now=T2)
+    # What the document said is taken back and said again: the same links, no node, no label, no relation.
+    assert (second.nodes_created, second.nodes_deleted, second.labels_added) == (0, 0, 0)
+    assert second.relationships_created == second.relationships_deleted == 6  # MENTIONED_IN x4, EVIDENCE x2
     places = rows(graph, "MATCH (s)-[e:EVIDENCE]->(:Drug) RETURN s.sent_id AS s, e.tail_key AS t ORDER BY s")
     assert places == [{"s": "d1:0", "t": "Disease:2型糖尿病"}, {"s": "d1:1", "t": "Disease:2型糖尿病"}]
     [rel] = rows(graph, "MATCH (:Drug)-[r:DRUG_DISEASE]->(:Disease) RETURN properties(r) AS p")
@@ -96,18 +97,19 @@ def test_second_identical_load_creates_nothing_and_doubles_no_count(graph: tuple
     assert (p["first_seen"].to_native(), p["last_seen"].to_native()) == (T1, T2)
 
 
-def test_evidence_merges_as_a_set_and_confidence_keeps_the_maximum(graph: tuple[neo4j.Driver, str]) -> None:
+def test_evidence_of_documents_adds_up_as_a_set_and_confidence_keeps_the_maximum(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
     ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
-    write_graph(
-        graph[0], docs_batch(["d1"], ents, [relation("二甲双胍", "2型糖尿病", ["d1:0"], "v1", 0.9)]), SCHEMA
-    )
-    write_graph(
-        graph[0],
-        docs_batch(["d1"], ents, [relation("二甲双胍", "2型糖尿病", ["d1:0", "d1:1"], "v1", 0.5)]),
-        SCHEMA,
-    )
+
+    def load(doc_id: str, sents: list[str], confidence: float) -> None:
+        batch = docs_batch([doc_id], ents, [relation("二甲双胍", "2型糖尿病", sents, "v1", confidence)])
+        replace_documents(graph[0], [doc_id], batch, "v1", SCHEMA, database=graph[1])
+
+    load("d1", ["d1:0"], 0.9)
+    load("d2", ["d2:0", "d2:1", "d2:0"], 0.5)  # one place twice: counted once
     [rel] = rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.count AS count, r.confidence AS confidence")
-    assert rel == {"count": 2, "confidence": 0.9}
+    assert rel == {"count": 3, "confidence": 0.9}
 
 
 HOSTILE_NAMES = [
@@ -127,7 +129,9 @@ def test_injection_like_and_huge_names_are_stored_verbatim_and_harm_nothing(
 ) -> None:
     ents = [entity(n) for n in HOSTILE_NAMES] + [entity("2型糖尿病", "Disease")]
     rels = [relation(n, "2型糖尿病", ["d1:0"], "v1") for n in HOSTILE_NAMES]
-    counters = write_graph(graph[0], docs_batch(["d1"], ents, rels), SCHEMA, database=graph[1])
+    counters = replace_documents(
+        graph[0], ["d1"], docs_batch(["d1"], ents, rels), "v1", SCHEMA, database=graph[1]
+    )
     assert counters.nodes_created == 3 + len(ents) and counters.nodes_deleted == 0
     stored = rows(
         graph, "MATCH (e:Drug) RETURN e.name AS name, e.surface_forms AS forms, labels(e) AS labels"
@@ -136,7 +140,7 @@ def test_injection_like_and_huge_names_are_stored_verbatim_and_harm_nothing(
     assert all(r["forms"] == [r["name"]] and sorted(r["labels"]) == ["Drug", "Entity"] for r in stored)
     assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN count(r) AS n") == [{"n": len(HOSTILE_NAMES)}]
     assert rows(graph, "MATCH (n) RETURN count(n) AS n") == [{"n": 3 + len(ents)}]
-    assert {r["name"] for r in rows(graph, queries.SHOW_CONSTRAINTS)} >= {"entity_key", "sentence_sent_id"}
+    assert {r["name"] for r in rows(graph, SHOW_CONSTRAINTS)} >= {"entity_key", "sentence_sent_id"}
 
 
 def test_unknown_relation_type_is_refused_with_a_clear_error_and_nothing_written(
@@ -149,7 +153,7 @@ def test_unknown_relation_type_is_refused_with_a_clear_error_and_nothing_written
     with pytest.raises(
         UnknownRelationError, match="relation 'Cures`\\]->\\(\\) DELETE n' is not in the relation schema"
     ):
-        write_graph(graph[0], batch, SCHEMA, database=graph[1])
+        replace_documents(graph[0], ["d1"], batch, "v1", SCHEMA, database=graph[1])
     assert rows(graph, "MATCH (n) RETURN count(n) AS n") == [{"n": 0}]
 
 
@@ -165,7 +169,7 @@ def test_re_extraction_replaces_exactly_the_stale_relationships(graph: tuple[neo
             relation("Z", "2型糖尿病", ["d1:1"], "v1"),  # v2 misses it: deleted, and Z with it
         ],
     )
-    write_graph(graph[0], v1, SCHEMA, database=graph[1], now=T1)
+    replace_documents(graph[0], ["d1", "d2"], v1, "v1", SCHEMA, database=graph[1], now=T1)
     v2 = docs_batch(
         ["d1"],
         [entity("A"), entity("D"), disease],
@@ -293,17 +297,17 @@ def _operators(plan: dict[str, Any]) -> list[str]:
 def test_plans_seek_the_key_index_and_dynamic_types_would_scan(graph: tuple[neo4j.Driver, str]) -> None:
     """Why relationship types are spliced from the whitelist rather than passed as `$(type)` in 5.26."""
     driver, database = graph
-    static = queries.merge_relationships("DRUG_DISEASE")
+    static = cypher.merge_relationships("DRUG_DISEASE")
     dynamic = static.replace("[r:DRUG_DISEASE]", "[r:$(row.type)]")
     params = {"rows": [], "now": T1, "sample": 10}
     with driver.session(database=database) as session:
         static_ops = _operators(session.run("EXPLAIN " + static, params).consume().plan)
         dynamic_ops = _operators(session.run("EXPLAIN " + dynamic, params).consume().plan)
         entity_ops = _operators(
-            session.run("EXPLAIN " + queries.merge_entities("Drug"), params).consume().plan
+            session.run("EXPLAIN " + cypher.merge_entities("Drug"), params).consume().plan
         )
         strip_ops = _operators(
-            session.run("EXPLAIN " + queries.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": []}).consume().plan
+            session.run("EXPLAIN " + cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": []}).consume().plan
         )
     # Head, tail and each evidence sentence are sought by key; the relationship between them expanded into.
     assert static_ops.count("NodeUniqueIndexSeek(Locking)") == 3 and "Expand(Into)" in static_ops

@@ -15,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from graph import server
+from graph import passwords, process, server
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, ModelError
 from pipeline import runs, stages
 from pipeline.ingest import ingest_corpus
 from pipeline.stages import Extraction
 from pipeline.summary import record_of
-from tests.conftest import TEST_PAGECACHE, untrained_model
+from tests.conftest import TEST_MEMORY, untrained_model
 
 pytestmark = [pytest.mark.neo4j]
 
@@ -107,10 +107,10 @@ def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(
     chunk 1 is loaded, chunk 2 failed and why, chunk 3 was not reached; after a restart the same call
     resumes, skipping what chunk 1 loaded."""
     data_dir, runs_root = tmp_path / "neo4j", str(tmp_path / "runs")
-    info = server.start(data_dir, server.free_port(), pagecache=TEST_PAGECACHE)
+    info = server.start(data_dir, process.free_port(), memory=TEST_MEMORY)
     try:
         # A dead server fails after a 1 s driver retry instead of 10 s: the test stays short.
-        password = server.local_password(info.uri, data_dir)
+        password = passwords.local_password(info.uri, data_dir)
         settings = Neo4jSettings(uri=info.uri, password=password, transaction_retry_s=1.0)
         stop_at_second_load(monkeypatch, lambda: (os.kill(info.pid, signal.SIGKILL), server.stop(data_dir)))
         with pytest.raises(GraphError) as failure:
@@ -126,7 +126,7 @@ def test_neo4j_killed_during_a_load_leaves_a_record_and_the_rerun_resumes(
         assert len(pd.read_parquet(f"{summary.run_dir}/sentences.parquet")) == 1  # what chunk 1 loaded
 
         monkeypatch.undo()
-        server.start(data_dir, info.port, pagecache=TEST_PAGECACHE)
+        server.start(data_dir, info.port, memory=TEST_MEMORY)
         again = ingest_corpus(corpus, extraction, settings, runs_root=runs_root).summary
         assert (again.status, again.resumes, again.documents_skipped, again.documents_new) == (
             "completed", summary.run_dir, 1, 2
