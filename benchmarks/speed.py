@@ -50,10 +50,10 @@ from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
 from extractor.batching import EncodedExample, collate, pad_inputs
 from extractor.configuration import NRSOneRelConfig
-from extractor.datasets.windows import window_spans
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.model import NRSOneRelModel
 from extractor.sampling import sample_relations
+from extractor.splitting import window_spans
 from nrskg.errors import ModelError
 
 log = logging.getLogger(__name__)

@@ -29,10 +29,10 @@ from extractor.batching import (
     pair_bytes,
 )
 from extractor.configuration import BatchSettings
-from extractor.datasets.windows import window_spans
 from extractor.device import autocast, free_memory, resolve_device
 from extractor.model import CellPredictions, NRSOneRelModel
 from extractor.schema import Entity, Triple
+from extractor.splitting import window_spans
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError

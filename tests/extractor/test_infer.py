@@ -12,10 +12,11 @@ import torch
 
 from extractor.batching import budget_batches, pad_inputs
 from extractor.configuration import NRSOneRelConfig
-from extractor.datasets import load, relation_schema, window_spans
+from extractor.datasets import load, relation_schema
 from extractor.encoders import TinyEncoderConfig, build_tiny_encoder
 from extractor.infer import Extractor, PredictedTriple, extract_file, read_texts
 from extractor.model import NRSOneRelModel, build_model, table_mask
+from extractor.splitting import window_spans
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
