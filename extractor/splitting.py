@@ -4,7 +4,9 @@
 Sentence boundaries: Chinese and Western sentence marks `。！？!?；;…` (with any closing quotes or brackets
 after them), a Western full stop followed by a space (not `7.0`, not `e.g.`, not a list number), and line
 breaks, which normalisation keeps only where they are structure. A semicolon inside brackets does not end a
-sentence: `（①阿司匹林；②非甾体抗炎药）` stays whole.
+sentence: `（①阿司匹林；②非甾体抗炎药）` stays whole. No character is lost: a piece without a letter or digit
+(a stray mark, a tail of punctuation) joins the sentence before it (after it, at the start of the text), so
+only whitespace between sentences is in none.
 
 Windows: text longer than a model's `window_chars` is covered by overlapping windows that start about every
 `window_stride` characters, each edge moved back a little to the nearest sentence end, else clause end.
@@ -89,7 +91,17 @@ def sentence_windows(text: str, window: WindowConfig) -> list[tuple[int, int, in
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """Sentence spans `[start, end)` of `text`, without surrounding whitespace, in order."""
-    return [(start, end) for start, end in _pieces(text) if any(c.isalnum() for c in text[start:end])]
+    bounds: list[tuple[int, int]] = []
+    last_readable = True
+    for start, end in _pieces(text):
+        readable = any(c.isalnum() for c in text[start:end])
+        if bounds and not (readable and last_readable):  # no letter or digit: not a sentence on its own
+            bounds[-1] = (bounds[-1][0], end)
+            last_readable = last_readable or readable
+        else:
+            bounds.append((start, end))
+            last_readable = readable
+    return bounds
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:

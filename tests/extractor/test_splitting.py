@@ -1,8 +1,10 @@
-"""Sentence boundaries and the model's windows."""
+"""Sentence boundaries and the model's windows: every character kept, windows as the model was trained."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extractor.configuration import NRSOneRelConfig
 from extractor.splitting import WindowConfig, sentence_bounds, sentence_windows, window_spans
@@ -40,8 +42,23 @@ def test_ocr_spaced_decimals_do_not_end_sentences() -> None:
     ]
 
 
-def test_paragraphs_split_and_punctuation_only_pieces_are_dropped() -> None:
-    assert _split("第一段\n\n第二段。\n。\n") == ["第一段", "第二段。"]
+def test_punctuation_only_pieces_join_a_neighbouring_sentence() -> None:
+    assert _split("第一段\n\n第二段。\n。\n") == ["第一段", "第二段。\n。"]
+    assert _split("。。\n血糖高。") == ["。。\n血糖高。"]
+    assert _split("…… ；") == ["…… ；"]
+    hostile = """胰岛素'}) DETACH DELETE n // 可治疗`糖尿病`；"; MATCH (m) DETACH DELETE m; //。"""
+    assert _split(hostile) == [hostile[:37], hostile[38:]]  # the stray `;` and the tail ` //。` kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(list("糖尿病a1 .。；;！?…\n，”)（")), max_size=80))
+def test_only_whitespace_between_sentences_is_in_none(text: str) -> None:
+    bounds = sentence_bounds(text)
+    covered = {i for start, end in bounds for i in range(start, end)}
+    assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
+    for (_, e0), (s1, _) in zip(bounds, bounds[1:], strict=False):
+        assert e0 <= s1  # in order, not overlapping
+    assert all(not text[s].isspace() and not text[e - 1].isspace() for s, e in bounds)
 
 
 def test_windows_prefer_sentence_then_clause_boundaries() -> None:

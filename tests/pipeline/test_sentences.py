@@ -1,4 +1,4 @@
-"""Sentence rows: offsets that slice back to both texts."""
+"""Sentence rows: offsets that slice back to both texts, and no character of a document left out."""
 
 from __future__ import annotations
 
@@ -63,15 +63,25 @@ def test_split_corpus_concatenates_and_handles_no_documents() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.sampled_from(list("糖尿病。，；;！？.…a 1\n\u3000”)（）'")), max_size=120))
-def test_every_span_slices_back_and_sentences_do_not_overlap(original: str) -> None:
+def test_every_character_is_in_a_row_and_rows_slice_back_to_both_texts(original: str) -> None:
     doc = _doc(original)
     frame = split_corpus([doc], WindowConfig(16, 12))
+    covered = set()
     for row in frame.itertuples():
         assert doc.text[row.start : row.end] == row.text
         assert 0 < row.end - row.start <= 16
         assert (row.orig_start, row.orig_end) == doc.norm.to_original(row.start, row.end)
+        covered.update(range(row.start, row.end))
+    assert all(doc.text[i].isspace() for i in range(len(doc.text)) if i not in covered)
     whole = frame[frame["part"] <= 1]
     assert (whole["start"].iloc[1:].to_numpy() >= whole["end"].iloc[:-1].to_numpy()).all()
+
+
+def test_a_hostile_tail_of_punctuation_is_stored_with_its_sentence() -> None:
+    original = """胰岛素'}) DETACH DELETE n // 可治疗`糖尿病`；"; MATCH (m) DETACH DELETE m; //。"""
+    frame = split_corpus([_doc(original)], WINDOW)
+    assert frame["text"].tolist() == [original[:37], original[38:]]
+    assert frame["orig_end"].max() == len(original)
 
 
 @pytest.mark.parametrize("line", ["糖" * 2_000_000, "血糖控制，" * 400_000, "Fig. " * 200_000])
