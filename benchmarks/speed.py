@@ -50,10 +50,11 @@ from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
 from extractor.batching import EncodedExample, collate, pad_inputs
 from extractor.configuration import NRSOneRelConfig
-from extractor.datasets.windows import window_spans
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.model import NRSOneRelModel
 from extractor.sampling import sample_relations
+from extractor.splitting import window_spans
+from extractor.texts import read_texts
 from nrskg.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ def autocast(device: torch.device, amp: bool):
 def load_texts(path: str | None, seed: int) -> tuple[list[str], str]:
     """The unlabelled CMeIE sentences when the file is there, else synthetic CJK text of similar lengths."""
     if path and Path(path).is_file():
-        texts = [text for _, text in infer.read_texts(path) if text.strip()]
+        texts = [text for _, text in read_texts(path) if text.strip()]
         return texts, str(path)
     rng = np.random.default_rng(seed)
     lengths = np.clip(rng.normal(90, 45, size=2000), 8, 400).astype(int)

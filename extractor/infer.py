@@ -7,7 +7,6 @@ input order.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,10 +28,11 @@ from extractor.batching import (
     pair_bytes,
 )
 from extractor.configuration import BatchSettings
-from extractor.datasets.windows import window_spans
 from extractor.device import autocast, free_memory, resolve_device
 from extractor.model import CellPredictions, NRSOneRelModel
 from extractor.schema import Entity, Triple
+from extractor.splitting import window_spans
+from extractor.texts import read_texts
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
@@ -212,31 +212,6 @@ class Extractor:
             found[key] = triple
 
 
-def read_texts(path: Path | str) -> list[tuple[str, str]]:
-    """(id, text) pairs from .txt (one text per line, id = line number) or .jsonl ("text", optional "id")."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFormatError(f"{path}: cannot read as UTF-8 text: {e}") from e
-    if path.suffix == ".txt":
-        return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
-    if path.suffix != ".jsonl":
-        raise DataFormatError(f"{path}: expected a .txt or .jsonl input file")
-    out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(f"{path}: line {n}: not JSON: {e.msg}") from e
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise DataFormatError(f'{path}: line {n}: expected an object with a string "text"')
-        out.append((str(record.get("id", n)), record["text"]))
-    return out
-
-
 def triples_frame(ids: list[str], triples: list[list[PredictedTriple]], model_version: str) -> pd.DataFrame:
     """One row per triple, in the pipeline's triple columns."""
     rows = [
@@ -265,6 +240,8 @@ def extract_file(
     if out.suffix not in (".jsonl", ".parquet"):
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
     records = read_texts(input_path)
+    if any(isinstance(text, list) for _, text in records):
+        raise DataFormatError(f'{input_path}: extraction reads raw "text", not segmented "words"')
     extractor = Extractor.load(model_dir, device, batch_size, row_block)
     triples = extractor.extract([text for _, text in records], progress=True, min_confidence=min_confidence)
     frame = triples_frame([i for i, _ in records], triples, extractor.model_version)

@@ -38,7 +38,6 @@ from nrskg.errors import DataFormatError, ModelError
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "pretrain_metrics.json"
-TEXT_SUFFIXES = (".txt", ".jsonl")
 
 
 @dataclass
@@ -69,38 +68,6 @@ class PretrainResult:
 
 
 # ---- texts and words ----
-
-
-def read_texts(path: Path | str) -> list[str] | list[list[str]]:
-    """Texts from a .txt (one per line), a .jsonl ("text", or pre-segmented "words") or a folder of those.
-
-    Returns raw strings, or word lists when every record is pre-segmented.
-    """
-    root = Path(path)
-    files = sorted(f for f in root.rglob("*") if f.suffix in TEXT_SUFFIXES) if root.is_dir() else [root]
-    if not files:
-        raise DataFormatError(f"{root}: no {' or '.join(TEXT_SUFFIXES)} files")
-    texts: list = []
-    for file in files:
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            raise DataFormatError(f"{file}: cannot read as UTF-8 text: {e}") from e
-        if file.suffix != ".jsonl":
-            texts += [line for line in lines if line.strip()]
-            continue
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                texts.append(record["words"] if "words" in record else record["text"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise DataFormatError(f"{file}:{number}: expected JSON with 'text' or 'words': {e}") from e
-    kinds = {isinstance(t, list) for t in texts}
-    if len(kinds) > 1:
-        raise DataFormatError(f"{root}: mixes raw 'text' and segmented 'words' records")
-    return texts
 
 
 def entity_words(docs: Iterable[Document]) -> list[str]:
@@ -313,7 +280,6 @@ __all__ = [
     "entity_words",
     "mask_inputs",
     "pretrain",
-    "read_texts",
     "segment",
     "whole_word_mask",
     "word_index",

@@ -42,6 +42,7 @@ from extractor.infer import Extractor
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel, build_model
 from extractor.sampling import sample_relations, sample_relations_per_example
 from extractor.schema import Example
+from extractor.splitting import WindowConfig
 from extractor.tokenization import TextTokenizer
 from nrskg.errors import DataFormatError, ModelError
 
@@ -91,9 +92,10 @@ def train(
     rng = np.random.default_rng(config.seed)
 
     # ---- data: split by document, then window long sentences ----
-    target = rename_relations(load(data_path, fmt), config.relation_aliases)
+    window = WindowConfig.of(config.model)
+    target = rename_relations(load(data_path, fmt, window), config.relation_aliases)
     train_docs, val_docs = validation_split(target, config)
-    extra_docs = load_extra(extra, config.relation_aliases, val_docs)
+    extra_docs = load_extra(extra, config.relation_aliases, val_docs, window)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
     schema = merged_schema(train_docs, extra_docs)

@@ -20,6 +20,7 @@ from extractor.datasets import load
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.schema import Example
+from extractor.splitting import WindowConfig
 from extractor.train import TrainResult, train, validation_split
 from flows import logs
 
@@ -49,7 +50,7 @@ def train_model(
 @task(name="held-out-examples")
 def held_out(data: str, format: str, config: TrainConfig) -> list[Example]:
     """The validation documents of the same split `train` used (same seed, same fraction)."""
-    _, val_docs = validation_split(load(data, format), config)
+    _, val_docs = validation_split(load(data, format, WindowConfig.of(config.model)), config)
     return [example for doc in val_docs for example in doc.examples]
 
 

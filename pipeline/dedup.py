@@ -82,7 +82,7 @@ def deduplicate(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(entities, relations) from a triples table (columns `TRIPLE_COLUMNS`, `doc_id` optional).
 
-    With `sentences` (the `split_sentences` table), evidence is compared in document offsets, so
+    With `sentences` (the `split_corpus` table), evidence is compared in document offsets, so
     a triple read twice in the overlap of two windows of one long sentence counts once.
     """
     frame = prepare_triples(triples)

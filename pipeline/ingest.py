@@ -151,7 +151,7 @@ class _Run:
         """Split a chunk and start its extraction."""
         self.at(number, documents)
         with self.clock("split"):
-            sentences = self.steps.split(documents, self.settings)
+            sentences = self.steps.split(documents, self.extraction)
         return _Chunk(number, documents, sentences, self.steps.submit(sentences, self.extraction))
 
     def load(self, chunk: _Chunk) -> None:

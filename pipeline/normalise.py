@@ -28,11 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from extractor.splitting import CLOSERS, SENTENCE_MARKS
 from pipeline.settings import NormaliseSettings
 
-SENTENCE_MARKS = "。！？!?；;…"
-CLOSERS = "”’\"')）]】」』》"
-"""Quotes and brackets that close after a sentence mark and belong to the sentence before them."""
 _SPACE, _NEWLINE, _CR = 0x20, 0x0A, 0x0D
 _BMP = 0x10000
 

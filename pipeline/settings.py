@@ -5,7 +5,7 @@ Defaults are chosen for Chinese medical literature (sentences of 20-150 characte
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
@@ -37,32 +37,8 @@ class NormaliseSettings(_Frozen):
     """Drop a single line break inside a sentence next to CJK text (the OCR wrap of the Ruijin texts)."""
 
 
-class SentenceSettings(_Frozen):
-    """Sentence splitting and the windows cut from over-long sentences.
-
-    The defaults match the extractor's own windows (`window_chars` 200, stride 150), so a sentence
-    the pipeline passes on is never cut again inside the extractor.
-    """
-
-    max_chars: int = Field(default=200, ge=8)
-    """Longest unit given to the extractor; its pair tensor grows with the square of this."""
-    overlap: int = Field(default=50, ge=0)
-    """Characters shared by consecutive windows, so a relation cut by one edge is seen whole."""
-    min_window: int = Field(default=64, ge=1)
-    """A window is cut at a comma only if that leaves at least this many characters in it."""
-
-    @model_validator(mode="after")
-    def _overlap_fits(self) -> SentenceSettings:
-        if self.overlap * 2 > self.max_chars:
-            raise ValueError(f"overlap ({self.overlap}) must be at most half of max_chars ({self.max_chars})")
-        if self.min_window > self.max_chars:
-            raise ValueError(f"min_window ({self.min_window}) must not exceed max_chars ({self.max_chars})")
-        return self
-
-
 class PipelineSettings(_Frozen):
-    """All settings of the text pipeline."""
+    """All settings of the text pipeline (its windows are the model's: `extractor.splitting`)."""
 
     read: ReadSettings = ReadSettings()
     normalise: NormaliseSettings = NormaliseSettings()
-    sentences: SentenceSettings = SentenceSettings()

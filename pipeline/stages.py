@@ -18,6 +18,7 @@ import torch
 
 from extractor.infer import Extractor, triples_frame
 from extractor.registry import model_config
+from extractor.splitting import WindowConfig
 from graph import documents as graph_documents
 from graph.connection import driver
 from graph.schema import GraphSchema, ensure_schema
@@ -89,8 +90,9 @@ def graph_sentences(doc_ids: list[str], settings: Neo4jSettings) -> pd.DataFrame
     return graph_documents.sentences_of(run_driver(settings), doc_ids, database=settings.database)
 
 
-def split(chunk: list[Document], settings: PipelineSettings) -> pd.DataFrame:
-    return split_corpus(chunk, settings.sentences)
+def split(chunk: list[Document], extraction: Extraction) -> pd.DataFrame:
+    """The chunk's sentences, long ones cut into the windows the extraction's model was trained on."""
+    return split_corpus(chunk, WindowConfig.of(model_config(extraction.model_dir)))
 
 
 def extract(sentences: pd.DataFrame, extraction: Extraction) -> pd.DataFrame:

@@ -8,14 +8,13 @@ from extractor.datasets.document import Document
 from extractor.datasets.loader import FORMATS, load
 from extractor.datasets.split import OverlapConfig, linked_components, split_documents
 from extractor.datasets.summary import RelationType, relation_schema, stats
-from extractor.datasets.windows import WindowConfig, WindowReport, reachable, window_examples, window_spans
+from extractor.datasets.windows import WindowReport, reachable, window_examples
 
 __all__ = [
     "FORMATS",
     "Document",
     "OverlapConfig",
     "RelationType",
-    "WindowConfig",
     "WindowReport",
     "linked_components",
     "load",
@@ -24,5 +23,4 @@ __all__ = [
     "split_documents",
     "stats",
     "window_examples",
-    "window_spans",
 ]

@@ -17,6 +17,7 @@ from extractor.datasets.document import Document
 from extractor.datasets.loader import load
 from extractor.datasets.split import OverlapConfig, linked_components
 from extractor.datasets.summary import RelationType, relation_schema
+from extractor.splitting import WindowConfig
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -74,16 +75,17 @@ def rename_relations(docs: Sequence[Document], aliases: Mapping[str, str]) -> li
 
 
 def load_extra(
-    corpora: Sequence[Corpus], aliases: Mapping[str, str], held_out: Sequence[Document]
+    corpora: Sequence[Corpus], aliases: Mapping[str, str], held_out: Sequence[Document], window: WindowConfig
 ) -> list[Document]:
-    """The extra corpora's documents, relations renamed, minus those sharing text with `held_out`.
+    """The extra corpora's documents (cut into the model's `window`), relations renamed, minus those sharing
+    text with `held_out`.
 
     Document ids and groups are prefixed with the corpus (`ruijin:12`), so that DiaKG's document 12 and
     Ruijin's file 12 are not taken for parts of one source.
     """
     docs = []
     for corpus in corpora:
-        for doc in load(corpus.path, corpus.fmt):
+        for doc in load(corpus.path, corpus.fmt, window):
             docs.append(replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}"))
     return apart_from(rename_relations(docs, aliases), held_out)
 

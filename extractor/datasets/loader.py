@@ -6,12 +6,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from extractor.configuration import NRSOneRelConfig
 from extractor.datasets.diakg import read_diakg
 from extractor.datasets.document import Document, files_of
 from extractor.datasets.jsonl import read_jsonl
 from extractor.datasets.ruijin import read_ruijin
 from extractor.datasets.spo import read_spo
-from extractor.datasets.windows import WindowConfig
+from extractor.splitting import WindowConfig
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ FORMATS = tuple(_READERS)
 def load(path: Path | str, fmt: str, window: WindowConfig | None = None) -> list[Document]:
     """Read a file, or every file of that format in a folder, into Documents.
 
-    `window` sets Ruijin's document windows (its relations cross sentences, so its documents are always cut);
-    other formats keep their sentences whole, and `window_examples` cuts them when a model needs it.
+    `window` sets Ruijin's document windows (default: a new model's), as its relations cross sentences; other
+    formats keep their sentences whole, and `window_examples` cuts them when a model needs it.
     Raises DataFormatError naming the file and line/record for any malformed input, and for unknown formats.
     """
     if fmt not in _READERS:
@@ -40,6 +41,7 @@ def load(path: Path | str, fmt: str, window: WindowConfig | None = None) -> list
     root = Path(path)
     if fmt == "ruijin" and root.suffix == ".ann":
         root = root.with_suffix(".txt")
-    docs = [doc for file in files_of(root, suffixes) for doc in read(file, window or WindowConfig())]
+    window = window or WindowConfig.of(NRSOneRelConfig())
+    docs = [doc for file in files_of(root, suffixes) for doc in read(file, window)]
     log.debug("read %d %s documents from %s", len(docs), fmt, root)
     return docs

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from extractor.alignment import char_offsets
+from extractor.configuration import NRSOneRelConfig
 from extractor.datasets.document import Document
 from extractor.datasets.loader import load
 from extractor.datasets.summary import relation_schema, stats
-from extractor.datasets.windows import WindowConfig, reachable, window_examples
+from extractor.datasets.windows import reachable, window_examples
+from extractor.splitting import WindowConfig
 from extractor.tagging import oracle_recall
 from nrskg.errors import DataFormatError
 
@@ -69,7 +71,7 @@ def dataset_figures(docs: Sequence[Document], window: WindowConfig) -> dict[str,
 
 def shared_data_report(root: Path, window: WindowConfig | None = None) -> dict[str, dict[str, object]]:
     """`dataset_figures` for each public data set under `root` (see SHARED_SETS)."""
-    window = window or WindowConfig()
+    window = window or WindowConfig.of(NRSOneRelConfig())
     report = {}
     for name, (relative, fmt) in SHARED_SETS.items():
         log.info("reading %s from %s", name, root / relative)

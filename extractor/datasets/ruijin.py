@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from extractor.datasets.document import Document, bad, read_text
-from extractor.datasets.windows import WindowConfig, window_examples
+from extractor.datasets.windows import window_examples
 from extractor.schema import Entity, Example, Triple
+from extractor.splitting import WindowConfig
 
 # brat line kinds we do not model (attributes, normalisations, notes, events, equivalences): counted only.
 IGNORED_KINDS = ("A", "M", "N", "#", "E", "*")

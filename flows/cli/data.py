@@ -8,9 +8,12 @@ from typing import Annotated
 
 import typer
 
+from extractor.configuration import NRSOneRelConfig
 from extractor.datasets.report import ENV_ROOT, data_root, format_report, shared_data_report
-from extractor.datasets.windows import WindowConfig
+from extractor.splitting import WindowConfig
 from flows.cli._app import cli_errors, data_app
+
+WINDOW = WindowConfig.of(NRSOneRelConfig())  # a new model's windows
 
 
 @data_app.command("stats")
@@ -23,8 +26,8 @@ def stats_cli(
             help=f"Holds diakg/, ruijin_round2/, cmeie/, duie/ (default ${ENV_ROOT} or ../shared/data).",
         ),
     ] = None,
-    max_chars: Annotated[int, typer.Option("--max-chars", min=1, help="Window length, characters.")] = 256,
-    stride: Annotated[int, typer.Option("--stride", min=1, help="Step between windows, characters.")] = 128,
+    max_chars: Annotated[int, typer.Option("--max-chars", min=1, help="Window length.")] = WINDOW.max_chars,
+    stride: Annotated[int, typer.Option("--stride", min=1, help="Step between windows.")] = WINDOW.stride,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Per-data-set counts and character-level oracle recall for DiaKG, Ruijin, CMeIE and DuIE."""

@@ -13,6 +13,7 @@ from extractor.datasets import FORMATS, load
 from extractor.evaluate import evaluate
 from extractor.infer import AUTO_BATCH, Extractor
 from extractor.model import CONFIG_NAME
+from extractor.splitting import WindowConfig
 from flows.cli._app import app, cli_errors
 from flows.cli._options import BatchSize, Checkpoint, Device
 
@@ -39,8 +40,9 @@ def evaluate_cli(
     """Exact (subject, relation, object) match per sentence, then the model's operating point: precision
     and recall at its own minimum confidence, and the recall where these sentences reach the precision
     that minimum confidence was chosen for."""
-    examples = [example for doc in load(data, fmt) for example in doc.examples]
     extractor = Extractor.load(model, device, batch_size)
+    docs = load(data, fmt, WindowConfig.of(extractor.config))
+    examples = [example for doc in docs for example in doc.examples]
     target = (load_config(Path(model) / CONFIG_NAME)[1] or TrainConfig()).target_precision
     report = evaluate(extractor, examples, not as_json, min_confidence, target_precision=target)
     typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.to_text())

@@ -17,7 +17,10 @@ from flows.cli._options import BatchSize, Checkpoint, Device, MinConfidence
 def extract_cli(
     model: Checkpoint,
     input_path: Annotated[
-        Path, typer.Option("--input", help='.txt (one text per line) or .jsonl ("text", optional "id").')
+        Path,
+        typer.Option(
+            "--input", help='.txt (one text per line), .jsonl ("text", optional "id") or a folder of those.'
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet, one row per triple.")],
     device: Device = "auto",

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from extractor.datasets import FORMATS, load
-from extractor.pretrain import PretrainConfig, entity_words, pretrain, read_texts, write_user_dict
+from extractor.pretrain import PretrainConfig, entity_words, pretrain, write_user_dict
+from extractor.texts import read_texts
 from flows.cli._app import app, cli_errors
 from nrskg.errors import DataFormatError
 
@@ -52,7 +53,7 @@ def pretrain_cli(
     with tempfile.TemporaryDirectory() as work:
         if user_dict_from is not None:
             user_dict = write_user_dict(entity_words(load(user_dict_from, fmt)), Path(work) / "user_dict.txt")
-        result = pretrain(encoder, read_texts(texts), out, config, user_dict)
+        result = pretrain(encoder, [text for _, text in read_texts(texts)], out, config, user_dict)
     typer.echo(
         f"MLM loss {result.first_loss:.3f} -> {result.last_loss:.3f} over {result.steps} steps "
         f"({result.chunks} chunks, {result.wall_time_s:.0f} s); encoder written to {out}"

@@ -18,6 +18,7 @@ from extractor.datasets.corpora import (
     rename_relations,
 )
 from extractor.schema import Entity, Example, Triple
+from extractor.splitting import WindowConfig
 from nrskg.errors import DataFormatError
 
 TEXT = "二甲双胍可用于治疗2型糖尿病，也可能引起胃肠道反应。这是一段足够长的指南文字，用来检验文本重叠。"
@@ -100,6 +101,8 @@ def test_load_extra_prefixes_ids_so_that_groups_of_different_corpora_never_merge
     held_out = [
         doc("1", "完全不同的一句话，和上面没有任何重叠的文字，长度也足够长了吧。")
     ]  # same id, other text
-    [loaded] = load_extra([Corpus(path, "jsonl")], {"SideEff-Drug": "ADE_Drug"}, held_out)
+    [loaded] = load_extra(
+        [Corpus(path, "jsonl")], {"SideEff-Drug": "ADE_Drug"}, held_out, WindowConfig(200, 150)
+    )
     assert loaded.doc_id.startswith(f"jsonl:{path}#") and loaded.group.startswith(f"jsonl:{path}#")
     assert loaded.examples[0].triples[0].relation == "ADE_Drug"

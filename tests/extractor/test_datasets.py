@@ -11,6 +11,7 @@ import pytest
 
 from extractor.datasets import FORMATS, Document, load
 from extractor.schema import Entity
+from extractor.splitting import WindowConfig
 from nrskg.errors import DataFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
@@ -142,8 +143,6 @@ def test_ruijin_joins_line_broken_entities_drops_bad_ones_and_counts_them() -> N
 
 
 def test_ruijin_windows_keep_a_relation_only_where_both_arguments_are_inside() -> None:
-    from extractor.datasets import WindowConfig
-
     [doc] = load(FIXTURES / "ruijin" / "12_3.ann", "ruijin", WindowConfig(max_chars=16, stride=8, snap=2))
     assert len(doc.examples) > 1
     assert all(len(e.text) <= 16 for e in doc.examples)

@@ -10,17 +10,16 @@ from hypothesis import strategies as st
 from extractor.datasets import (
     Document,
     RelationType,
-    WindowConfig,
     linked_components,
     reachable,
     relation_schema,
     split_documents,
     stats,
     window_examples,
-    window_spans,
 )
 from extractor.datasets.windows import triple_span
 from extractor.schema import Entity, Example, Triple
+from extractor.splitting import WindowConfig, window_spans
 
 TEXT_ALPHABET = "糖尿病药。，\n ab"
 
@@ -81,14 +80,6 @@ def test_windowing_keeps_each_triple_wherever_it_fits_and_reports_the_rest_once(
     guaranteed = config.max_chars - config.stride - 2 * config.snap_chars + 1
     lost = [t for _, t in report.lost]
     assert all(triple_span(t) > guaranteed for t in lost)
-
-
-def test_windows_prefer_sentence_then_clause_boundaries() -> None:
-    text = "甲" * 10 + "。" + "乙" * 3 + "，" + "丙" * 20
-    spans = window_spans(text, max_chars=16, stride=8, snap=4)
-    assert spans[0] == (0, 15)  # limit 16; the clause end at 15 is within the snap
-    assert spans[1][0] == 8  # no boundary in [4, 8]: hard start
-    assert window_spans("短句。", 16, 8) == [(0, 3)]
 
 
 def test_window_report_on_a_long_sentence_says_what_is_lost() -> None:

@@ -12,10 +12,12 @@ import torch
 
 from extractor.batching import budget_batches, pad_inputs
 from extractor.configuration import NRSOneRelConfig
-from extractor.datasets import load, relation_schema, window_spans
+from extractor.datasets import load, relation_schema
 from extractor.encoders import TinyEncoderConfig, build_tiny_encoder
-from extractor.infer import Extractor, PredictedTriple, extract_file, read_texts
+from extractor.infer import Extractor, PredictedTriple, extract_file
 from extractor.model import NRSOneRelModel, build_model, table_mask
+from extractor.splitting import window_spans
+from extractor.texts import read_texts
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
@@ -191,6 +193,10 @@ def test_bad_input_files_name_the_file_and_line(tmp_path):
         read_texts(bad)
     with pytest.raises(DataFormatError, match="must end in .jsonl or .parquet"):
         extract_file(tmp_path, bad, tmp_path / "out.csv")
+    words = tmp_path / "words.jsonl"
+    words.write_text('{"words": ["糖尿", "病"]}\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match='not segmented "words"'):
+        extract_file(tmp_path, words, tmp_path / "out.jsonl")
 
 
 def test_min_confidence_keeps_the_triples_at_or_above_it_and_defaults_to_the_models(model_dir, texts):

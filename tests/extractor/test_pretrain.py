@@ -17,13 +17,11 @@ from extractor.pretrain import (
     chunks,
     mask_inputs,
     pretrain,
-    read_texts,
     segment,
     whole_word_mask,
     word_index,
 )
 from extractor.tokenization import TextTokenizer
-from nrskg.errors import DataFormatError
 
 WORDS = [
     "2型",
@@ -93,16 +91,6 @@ def test_jieba_segments_with_a_user_dictionary(tmp_path: Path) -> None:
     user_dict.write_text("糖化血红蛋白 1000\n", encoding="utf-8")
     words = segment(["定期监测糖化血红蛋白。"], user_dict)[0]
     assert "糖化血红蛋白" in words and "".join(words) == "定期监测糖化血红蛋白。"
-
-
-def test_read_texts_accepts_raw_and_segmented(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("糖尿病\n\n血糖\n", encoding="utf-8")
-    assert read_texts(tmp_path / "a.txt") == ["糖尿病", "血糖"]
-    (tmp_path / "b.jsonl").write_text(json.dumps({"words": ["糖尿", "病"]}) + "\n", encoding="utf-8")
-    assert read_texts(tmp_path / "b.jsonl") == [["糖尿", "病"]]
-    (tmp_path / "c.jsonl").write_text('{"oops": 1}\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match="c.jsonl:1"):
-        read_texts(tmp_path / "c.jsonl")
 
 
 def test_a_few_mlm_steps_reduce_the_loss(tiny_dir: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 
 from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN
+from extractor.model import CONFIG_NAME
 from extractor.train import train
 from flows import tasks
 from flows.cli import app
@@ -100,6 +102,17 @@ def _snapshot(driver) -> dict[str, object]:
         "entities": sorted(r["key"] for r in ents),
         "documents": sorted((r["id"], r["mv"]) for r in docs),
     }
+
+
+def test_ingest_cuts_long_sentences_into_the_models_windows(workspace, clean_graph, neo4j_settings, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(workspace["model_a"], model)
+    config = json.loads((model / CONFIG_NAME).read_text(encoding="utf-8"))
+    (model / CONFIG_NAME).write_text(json.dumps({**config, "window_chars": 16, "window_stride": 12}), "utf-8")
+    summary = ingest(str(workspace["corpus"]), model=str(model), runs_root=str(tmp_path / "runs"),
+                     neo4j=neo4j_settings, device="cpu")  # fmt: skip
+    sentences = pd.read_parquet(f"{summary.run_dir}/sentences.parquet")
+    assert (sentences["end"] - sentences["start"]).max() <= 16 and sentences["part"].max() > 1
 
 
 def test_two_dask_workers_load_the_same_graph_as_a_sequential_run(

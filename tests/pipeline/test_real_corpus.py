@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from extractor.splitting import WindowConfig
 from pipeline.normalise import normalise
 from pipeline.reading import read_corpus
 from pipeline.sentences import sentence_to_original, split_corpus
@@ -30,7 +31,7 @@ def test_ruijin_annotations_survive_normalisation_and_splitting(shared_data: Pat
     files = [folder / f"{n}.txt" for n in ("0", "1", "2")]
     documents, manifest = read_corpus(files)
     assert manifest["status"].tolist() == ["new"] * 3
-    sentences = split_corpus(documents).set_index("doc_id", drop=False)
+    sentences = split_corpus(documents, WindowConfig(200, 150)).set_index("doc_id", drop=False)
     checked = 0
     for doc in documents:
         offsets = doc.norm.offsets

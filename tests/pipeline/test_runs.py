@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from extractor.splitting import WindowConfig
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import PipelineError
 from pipeline.dedup import deduplicate
@@ -33,7 +34,7 @@ def tables(tmp_path: Path) -> dict[str, pd.DataFrame]:
     )
     (tmp_path / "corpus" / "b.bin.txt").write_bytes(b"\x00\x01")
     documents, manifest = read_corpus(tmp_path / "corpus")
-    sentences = split_corpus(documents)
+    sentences = split_corpus(documents, WindowConfig(200, 150))
     sent = sentences["sent_id"].iloc[1]
     triples = pd.DataFrame(
         [(sent, "二甲双胍", "Drug", 0, 4, "Drug_Disease", "血糖", "Test", 7, 9, 0.9, "v1")],

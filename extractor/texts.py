@@ -1,0 +1,53 @@
+"""Unlabelled texts from files: what `extract` reads triples from and `pretrain` learns from, read one way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nrskg.errors import DataFormatError
+
+_SUFFIXES = (".txt", ".jsonl")
+
+
+def read_texts(path: Path | str) -> list[tuple[str, str | list[str]]]:
+    """(id, text) records from a .txt (a text per line, id = line number), a .jsonl (an object per line with
+    "text", or pre-segmented "words", and an optional "id") or a folder of those (ids then `file:id`).
+
+    Texts are raw strings or, where every record is pre-segmented, word lists.
+    """
+    root = Path(path)
+    files = sorted(f for f in root.rglob("*") if f.suffix in _SUFFIXES) if root.is_dir() else [root]
+    if not files or any(f.suffix not in _SUFFIXES for f in files):
+        raise DataFormatError(f"{root}: expected a {' or '.join(_SUFFIXES)} file, or a folder of those")
+    records = []
+    for file in files:
+        prefix = f"{file.relative_to(root)}:" if root.is_dir() else ""
+        records += [(prefix + key, text) for key, text in _records(file)]
+    if len({isinstance(text, list) for _, text in records}) > 1:
+        raise DataFormatError(f"{root}: mixes raw 'text' and segmented 'words' records")
+    return records
+
+
+def _records(file: Path) -> list[tuple[str, str | list[str]]]:
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataFormatError(f"{file}: cannot read as UTF-8 text: {e}") from e
+    if file.suffix == ".txt":
+        return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(f"{file}: line {n}: not JSON: {e.msg}") from e
+        text = record.get("words", record.get("text")) if isinstance(record, dict) else None
+        if not isinstance(text, str | list):
+            raise DataFormatError(
+                f'{file}: line {n}: expected an object with a string "text" or a list "words"'
+            )
+        records.append((str(record.get("id", n)), text))
+    return records

@@ -1,0 +1,42 @@
+"""Unlabelled texts, read one way for extraction and pretraining."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extractor.texts import read_texts
+from nrskg.errors import DataFormatError
+
+
+def test_lines_and_json_records_with_their_ids(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(" 糖尿病 \n\n血糖\n", encoding="utf-8")
+    assert read_texts(tmp_path / "a.txt") == [("1", "糖尿病"), ("3", "血糖")]
+    records = [{"id": "x", "text": "胰岛素"}, {"text": "二甲双胍"}]
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    assert read_texts(tmp_path / "b.jsonl") == [("x", "胰岛素"), ("2", "二甲双胍")]
+
+
+def test_segmented_words_and_folders(tmp_path: Path) -> None:
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "b.jsonl").write_text(json.dumps({"words": ["糖尿", "病"]}) + "\n", encoding="utf-8")
+    assert read_texts(tmp_path / "w") == [("b.jsonl:1", ["糖尿", "病"])]
+    (tmp_path / "w" / "a.txt").write_text("血糖\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="mixes raw 'text' and segmented 'words'"):
+        read_texts(tmp_path / "w")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("c.jsonl", '{"oops": 1}\n', "c.jsonl: line 1: expected an object"),
+        ("d.jsonl", "{not json\n", "d.jsonl: line 1: not JSON"),
+        ("e.csv", "a,b\n", "expected a .txt or .jsonl file"),
+    ],
+)
+def test_bad_input_names_the_file_and_line(tmp_path: Path, name: str, content: str, message: str) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=message):
+        read_texts(tmp_path / name)
