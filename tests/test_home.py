@@ -9,13 +9,12 @@ from pathlib import Path
 
 from prefect.settings import get_current_settings
 
-from graph import server
 from nrskg.downloads import download_cache
 
 
 def test_home_is_temporary_and_only_the_downloads_cache_is_shared() -> None:
     home = Path.home()
     assert home != Path(pwd.getpwuid(os.getuid()).pw_dir)
-    assert server.default_data_dir().is_relative_to(home)
+    assert process.default_data_dir().is_relative_to(home)
     assert get_current_settings().home.is_relative_to(home)
     assert not download_cache().is_relative_to(home)

@@ -119,7 +119,6 @@ def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
     print(f"overfit: train F1 {result.train_f1:.4f} in {result.wall_time_s:.1f} s, {result.steps} steps")
     assert result.metrics["train_windows"] >= 50
     assert result.train_f1 >= 0.95
-    assert result.wall_time_s < 180
     # The saved checkpoint reproduces the figure when loaded again.
     examples = [e for doc in load(SAMPLE, "jsonl") for e in doc.examples]
     assert evaluate(tmp_path / "model", examples).f1 == pytest.approx(result.train_f1)

@@ -68,8 +68,6 @@ def test_query_answers_without_importing_the_model_stack(local_neo4j: process.Se
     assert report["code"] in (0, None), done.stderr
     assert json.loads(done.stdout)["rows"] == [{"x": 1}]
     assert report["heavy"] == [], f"nrskg query imported {report['heavy']}"
-    # Measured 1.3 s on two busy cores (the neo4j driver's own imports are most of it); 7.1 s before.
-    assert report["seconds"] < 2.0, f"nrskg query took {report['seconds']:.2f} s to answer"
 
 
 def test_neo4j_start_asks_for_auth_unless_told_no_auth(

@@ -132,7 +132,6 @@ def test_ingest_failure_is_one_line_without_traceback_and_before_prefect(
     printed = json.loads(outcome.stdout)  # --json: an object on stdout, with the error line's text
     assert printed == {"status": "failed", "error": outcome.lines[-1].removeprefix("error: ")}
     assert "prefect" not in outcome.stderr.lower(), "these checks run before any Prefect flow starts"
-    assert outcome.seconds < 10, f"{case} took {outcome.seconds:.1f} s"
     assert not (workspace["root"] / "runs").exists(), "nothing ran, so no run folder"
 
 
