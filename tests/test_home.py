@@ -9,6 +9,7 @@ from pathlib import Path
 
 from prefect.settings import get_current_settings
 
+from graph import process
 from nrskg.downloads import download_cache
 
 
