@@ -42,7 +42,7 @@ def pretraining_study(config: StudyConfig, pre: PretrainConfig, out: Path, argv:
     with tempfile.TemporaryDirectory(prefix="nrskg-pretraining-") as work:
         words = Path(work) / "words.jsonl"
         settings = study.train_config(config, Arm("corpus"), seed=0)  # the split fine-tuning makes
-        paths = [study.data(config, name)[0] for name in ("diakg", "ruijin")]
+        paths = [study.data(config, name, Path(work))[0] for name in ("diakg", "ruijin")]
         corpus = build_corpus(*paths, words, settings)
         texts = [segmented for _, segmented in read_texts(words)]
         original = config.encoder

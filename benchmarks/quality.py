@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +78,10 @@ def scored_types(positives: list[list[int]], ns: int, k: int, scope: str, union:
 def ns_statistics(config: StudyConfig, specs: list[str]) -> dict:
     """K, the arms' NS values, the split, the positive and scored relation types per sentence and batch."""
     settings = study.train_config(config, Arm("statistics"), seed=0)
-    path, fmt = study.data(config, config.dataset)
-    train_docs, val_docs = validation_split(
-        rename_relations(load(path, fmt), settings.relation_aliases), settings
-    )
+    with tempfile.TemporaryDirectory(prefix="nrskg-quality-data-") as work:
+        path, fmt = study.data(config, config.dataset, Path(work))
+        docs = rename_relations(load(path, fmt), settings.relation_aliases)
+    train_docs, val_docs = validation_split(docs, settings)
     k = len(relation_schema(train_docs))
     batches = training_batches(train_docs, settings)
     positives, union = positive_types(batches), union_types(batches)

@@ -109,10 +109,11 @@ def train_config(config: StudyConfig, arm: Arm, seed: int) -> TrainConfig:
 
 def run_one(config: StudyConfig, arm: Arm, seed: int, out: Path) -> None:
     """Train one arm with one seed into `out` (the worker process's whole job)."""
-    path, fmt = data(config, config.dataset)
-    extra = [Corpus(*data(config, name)) for name in arm.extra]
-    encoder = arm.encoder or config.encoder
-    train(path, fmt, encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
+    with tempfile.TemporaryDirectory(prefix="nrskg-study-data-") as work:
+        path, fmt = data(config, config.dataset, Path(work))
+        extra = [Corpus(*data(config, name, Path(work))) for name in arm.extra]
+        encoder = arm.encoder or config.encoder
+        train(path, fmt, encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
 
 
 def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> dict:
@@ -245,13 +246,14 @@ def run(
     return results
 
 
-def data(config: StudyConfig, name: str) -> tuple[Path, str]:
-    """A data set's path (its first `max_docs` documents when set) and format."""
+def data(config: StudyConfig, name: str, workdir: Path) -> tuple[Path, str]:
+    """A data set's path and format; with `max_docs`, its first documents copied into `workdir`."""
     relative, fmt = DATASETS[name]
     path = config.data_root / relative
     if not config.max_docs:
         return path, fmt
-    out = Path(tempfile.mkdtemp(prefix=f"nrskg-study-{name}-"))
+    out = workdir / name
+    out.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
         suffix = ".txt" if fmt == "ruijin" else ".json"
         for file in sorted(path.glob(f"*{suffix}"))[: config.max_docs]:
