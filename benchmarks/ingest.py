@@ -43,7 +43,7 @@ log = logging.getLogger("benchmarks.ingest")
 DEFAULT_CORPUS = DATA_ROOT / "cmeie" / "unlabelled.jsonl"
 RESULTS = RESULTS_DIR / "ingest.json"
 FLOW_STAGES = ("read", "loaded versions", "split", "extract", "dedup", "load", "write run folder")
-GOAL_OVERHEAD_SHARE = 0.10  # issue 13: Prefect and start-up at most 10% of a CPU ingest
+GOAL_OVERHEAD_SHARE = 0.10  # goal: Prefect and start-up at most 10% of a CPU ingest
 
 
 def empty_graph(settings: Neo4jSettings) -> None:

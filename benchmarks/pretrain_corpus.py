@@ -7,7 +7,7 @@ makes under the same settings: `val_fraction`, `split_seed`), and those validati
 segmented by jieba with a user dictionary of the TRAIN documents' entities and written as
 `{"words": [...]}` JSONL, which `nrskg pretrain --texts` reads where jieba is not installed.
 
-    python -m benchmarks.pretrain_corpus --out .devq/pretrain_words.jsonl [--set val_fraction=0.2]
+    python -m benchmarks.pretrain_corpus --out /tmp/pretrain_words.jsonl [--set val_fraction=0.2]
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ ENCODER_SHAPES = {
     "small": TinyEncoderConfig(hidden=384, layers=12, heads=12, intermediate=1536),  # e5-small
     "base": TinyEncoderConfig(hidden=768, layers=12, heads=12, intermediate=3072),  # BERT-base, BERT-wwm
 }
-GOAL_TRAIN_RATIO = 0.35  # issue 5: our NS = 10 step at most 0.35x the reference-style step
-GOAL_INFER_RATIO = 0.7  # issue 5: extraction at least 0.7x the bare encoder's sentences/s
+GOAL_TRAIN_RATIO = 0.35  # goal: our NS = 10 step at most 0.35x the reference-style step
+GOAL_INFER_RATIO = 0.7  # goal: extraction at least 0.7x the bare encoder's sentences/s
 HEADLINE_NS = 10
 ENCODER_ONLY = "encoder only"
 PARTS = ("training", "inference", "row_block")
@@ -543,7 +543,7 @@ def bench_row_block(config: SpeedConfig, model_dir: Path, device: torch.device) 
 
 
 def headline(result: dict[str, object]) -> dict[str, object]:
-    """The numbers issue 5 asks for, with the goals they are held against."""
+    """The headline numbers, with the goals they are held against (docs/results_speed.md)."""
     ours = [r for r in result["training"] if r["arm"] == "ours" and r["ns"] == HEADLINE_NS]
     train = {str(r["L"]): r.get("time_ratio") for r in ours}
     head = {str(r["L"]): r.get("head_ratio") for r in ours}

@@ -1,7 +1,8 @@
 """The contract between the pipeline's deduplicated tables and the graph writer.
 
 Like neo4j-graphrag's `Neo4jGraph`, these models are the only thing the writer accepts: the pipeline turns its
-pandas tables (DESIGN.md steps 4-5) into one `GraphBatch`, and the writer never sees a DataFrame.
+pandas tables (the dedup stage, docs/architecture.md) into one `GraphBatch`; the writer never sees a
+DataFrame.
 A batch is self-contained: every key and id it refers to is defined in the same batch, so a write can never
 silently drop a row whose endpoint is missing (UNWIND ... MATCH skips such rows without a word).
 """

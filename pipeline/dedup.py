@@ -1,4 +1,4 @@
-"""Collapse extracted triples into one row per entity and one row per relation (DESIGN.md step 4).
+"""Collapse extracted triples into one row per entity and one row per relation (an ingest's dedup stage).
 
 The same drug is written `二甲双胍`, `二甲双胍 ` or (full-width) `Ｍｅｔｆｏｒｍｉｎ`; the same
 relation is read in many sentences and documents. Entities are keyed by type and a normalised

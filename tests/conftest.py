@@ -19,7 +19,7 @@ from nrskg.downloads import CACHE_VARIABLE, download_cache
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-# No model hub here: a hub id that is not cached must fail at once, not after network retries.
+# No model hub in tests: a hub id that is not cached must fail at once, not after network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

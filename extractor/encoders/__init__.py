@@ -30,8 +30,8 @@ def resolve_encoder(
             )
         return str(path)
     try:
-        # The local cache first; otherwise the hub, unless HF_HUB_OFFLINE=1 (this workplace has no hub access,
-        # and its tests set it so that a missing model fails at once instead of after network retries).
+        # The local cache first; otherwise the hub, unless HF_HUB_OFFLINE=1 (set where the hub is out of
+        # reach, and by the tests, so that a missing model fails at once instead of after network retries).
         AutoConfig.from_pretrained(spec)
     except (OSError, ValueError) as e:
         raise ModelError(

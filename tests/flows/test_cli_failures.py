@@ -72,7 +72,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
-    """The session's local Neo4j, its password left for the CLI to find; the worktree's code first."""
+    """The session's local Neo4j, its password left for the CLI to find; this checkout's code first."""
     if local_neo4j is None:
         pytest.skip("NEO4J_URI names an external server: these cases use the local one and its password file")
     keep = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
