@@ -16,7 +16,7 @@ from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
 from graph.writer import replace_documents
 from nrskg.errors import GraphError, ReadOnlyQueryError
-from pipeline.keys import entity_key, lookup_parameters
+from pipeline.keys import cookbook_parameters, entity_key
 from tests.graph.test_schema import DIAKG_RELATIONS, ENTITY_TYPES, RUIJIN_RELATIONS
 
 pytestmark = pytest.mark.neo4j
@@ -86,8 +86,7 @@ def loaded(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> str:
 
 def cookbook(driver: neo4j.Driver, database: str, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
     query = COOKBOOK_BY_NAME[query_name]
-    assert set(params) | {"limit"} >= set(query.params), f"{query_name} needs {sorted(query.params)}"
-    params = lookup_parameters(query.lookups, {"limit": 20, **params})
+    params = cookbook_parameters(query, params, 20)
     return run_read(driver, query.cypher, params, timeout=TIMEOUT_S, limit=100, database=database)
 
 
