@@ -26,7 +26,8 @@ def char_offsets(text: str) -> list[tuple[int, int]]:
 
 
 def trim_offsets(text: str, offsets: Offsets) -> list[tuple[int, int]]:
-    """Offsets without the whitespace at either end of each token; whitespace-only tokens become empty.
+    """Offsets without the whitespace at either end of each span (a token, a sentence); whitespace-only spans
+    become empty.
 
     SentencePiece tokenizers (XLM-R, multilingual-e5) put the space a "▁" stands for into the token's
     offsets: in "素 促泌剂 HbA1c" the piece "▁H" spans " H", so the entity "HbA1c" would begin inside a

@@ -22,16 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import (
-    AutoModelForMaskedLM,
-    AutoTokenizer,
-    PreTrainedTokenizerBase,
-    get_linear_schedule_with_warmup,
-)
+from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from extractor.datasets import Document
 from extractor.device import autocast, resolve_device
 from extractor.losses import IGNORE_INDEX
+from extractor.schedule import warmup_then_decay
 from extractor.tokenization import TextTokenizer
 from nrskg.errors import DataFormatError, ModelError
 
@@ -216,9 +212,7 @@ def pretrain(
     device = resolve_device(config.device)
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(config.warmup_ratio * config.steps), config.steps
-    )
+    scheduler = warmup_then_decay(optimizer, int(config.warmup_ratio * config.steps), config.steps)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     losses: list[float] = []
     for _ in tqdm(range(config.steps), desc="pretrain", unit="step", disable=None if progress else True):

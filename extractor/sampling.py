@@ -46,11 +46,6 @@ def sample_relations(
     return np.sort(np.concatenate([positives, negatives]))
 
 
-def positives_in_batch(batch_triples: Iterable[Iterable[tuple[int, ...]]]) -> set[int]:
-    """The relation indices present in a batch: one iterable of token-span triples (rel first) per example."""
-    return {int(triple[0]) for example in batch_triples for triple in example}
-
-
 def sample_relations_per_example(
     positives: list[set[int]], num_relations: int, ns: int, rng: np.random.Generator
 ) -> np.ndarray:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from extractor.alignment import trim_offsets
+
 if TYPE_CHECKING:  # a type only: this module stays free of torch, so that the text pipeline can import it
     from extractor.configuration import NRSOneRelConfig
 
@@ -122,15 +124,7 @@ def _pieces(text: str) -> list[tuple[int, int]]:
         cuts.append((begin, end))
         begin = match.end()
     cuts.append((begin, len(text)))
-    pieces = []
-    for start, end in cuts:
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start < end:
-            pieces.append((start, end))
-    return pieces
+    return [(start, end) for start, end in trim_offsets(text, cuts) if start < end]
 
 
 def _bracket_depth(text: str) -> np.ndarray:

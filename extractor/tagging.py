@@ -64,7 +64,6 @@ SpanTriple = tuple[int, int, int, int, int]
 # Mark ids are the class ids of the single-mark classes, as in OneRel.
 HB_TB, HB_TE, HE_TE = 1, 2, 3
 MARKS = (HB_TB, HB_TE, HE_TE)
-_MARK_NAMES = {HB_TB: "HB-TB", HB_TE: "HB-TE", HE_TE: "HE-TE"}
 
 # Internally a cell is a bit set: bit (mark - 1) is set when the cell carries `mark`.
 _BIT = {mark: 1 << (mark - 1) for mark in MARKS}
@@ -91,18 +90,6 @@ def class_of(marks: Iterable[int]) -> int:
             raise ValueError(f"unknown mark {mark}: expected one of {MARKS}")
         bits |= _BIT[mark]
     return int(_BITS_TO_CLASS[bits])
-
-
-def classes_with_mark(mark: int) -> tuple[int, ...]:
-    """Every class whose set holds `mark`: P(cell carries mark) is the sum of these classes' probabilities."""
-    if mark not in _BIT:
-        raise ValueError(f"unknown mark {mark}: expected one of {MARKS}")
-    return tuple(c for c in range(NUM_LABELS) if _CLASS_TO_BITS[c] & _BIT[mark])
-
-
-LABELS: tuple[str, ...] = tuple(
-    "+".join(_MARK_NAMES[m] for m in MARKS if m in marks_of(c)) or "-" for c in range(NUM_LABELS)
-)
 
 
 def cells(triple: SpanTriple) -> list[tuple[int, int, int, int]]:

@@ -41,6 +41,7 @@ from extractor.evaluate import (
 from extractor.infer import Extractor
 from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel, build_model
 from extractor.sampling import sample_relations, sample_relations_per_example
+from extractor.schedule import warmup_then_decay
 from extractor.schema import Example
 from extractor.splitting import WindowConfig
 from extractor.tokenization import TextTokenizer
@@ -143,9 +144,7 @@ def train(
         total_steps = min(total_steps, config.max_steps)
     optimizer = _optimizer(model, config)
     warmup = int(config.warmup_ratio * total_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _lr_factor(step, warmup, total_steps)
-    )
+    scheduler = warmup_then_decay(optimizer, warmup, total_steps)
     # fp16 autocast needs loss scaling; bf16 (and CPU, where AMP is off) does not.
     fp16 = config.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)
@@ -330,13 +329,6 @@ def _optimizer(model: NRSOneRelModel, config: TrainConfig) -> torch.optim.AdamW:
         )
         groups.append({"params": [p for p in params if p.dim() < 2], "lr": lr, "weight_decay": 0.0})
     return torch.optim.AdamW([g for g in groups if g["params"]])
-
-
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warmup to the full rate over `warmup` steps, then linear decay to zero at `total`."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    return max(0.0, (total - step) / max(1, total - warmup))
 
 
 def _examples(docs: list[Document]) -> list[Example]:

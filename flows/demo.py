@@ -20,7 +20,7 @@ from graph.connection import driver
 from graph.queries import cookbook_query
 from graph.read import ReadResult, read_table
 from graph.settings import Neo4jSettings
-from pipeline.keys import lookup_parameters
+from pipeline.keys import cookbook_parameters
 from pipeline.summary import IngestSummary
 from pipeline.summary import summary_rows as ingest_rows
 
@@ -85,7 +85,7 @@ def demo(settings: DemoSettings | None = None, retrain: bool = False) -> DemoRes
     with driver(neo4j) as drv:
         for name, params in settings.questions:
             query = cookbook_query(name)
-            asked = lookup_parameters(query.lookups, {**params, "limit": ANSWER_ROWS})
+            asked = cookbook_parameters(query, params, ANSWER_ROWS)
             title = f"{query.question} ({', '.join(f'{k}={v}' for k, v in params.items())})"
             answers[title] = read_table(
                 drv, query.cypher, asked, timeout=neo4j.query_timeout_s, limit=ANSWER_ROWS,

@@ -11,7 +11,7 @@ from typing import Any
 
 import neo4j
 
-from graph.read import run_read
+from graph.read import read_table
 from graph.types import EV_HEAD_END as _HEAD_END
 from graph.types import EV_HEAD_START as _HEAD_START
 from graph.types import EV_SENT_ID as _SENT_ID
@@ -89,10 +89,10 @@ def entities_named(
     driver: neo4j.Driver, name: str, *, timeout: float, database: str | None = None
 ) -> list[Node]:
     """The entities of every type whose normalised name is `name` (already normalised), as centres."""
-    rows = run_read(
+    rows = read_table(
         driver, ENTITIES_NAMED, {"name": name, "limit": MOST_CENTRES}, timeout=timeout,
         limit=MOST_CENTRES, database=database,
-    )  # fmt: skip
+    ).rows  # fmt: skip
     return [Node(row["key"], row["name"], row["type"], centre=True) for row in rows]
 
 
@@ -109,7 +109,7 @@ def read_neighbourhood(
     `evidence` evidence sentences."""
     keys = [c.key for c in centres]
     params = {"keys": keys, "limit": limit, "evidence": evidence}
-    rows = run_read(driver, NEIGHBOURHOOD, params, timeout=timeout, limit=limit, database=database)
+    rows = read_table(driver, NEIGHBOURHOOD, params, timeout=timeout, limit=limit, database=database).rows
     nodes = {c.key: c for c in centres}
     edges = []
     for row in rows:

@@ -191,19 +191,6 @@ def _query_error(e: neo4j.exceptions.Neo4jError) -> GraphError:
     return graph_error(e, "running the query")
 
 
-def run_read(
-    driver: neo4j.Driver,
-    cypher: str,
-    params: Mapping[str, Any] | None = None,
-    *,
-    timeout: float,
-    limit: int,
-    database: str | None = None,
-) -> list[dict[str, Any]]:
-    """The rows of `read_table`, for callers that do not care whether the limit cut them short."""
-    return read_table(driver, cypher, params, timeout=timeout, limit=limit, database=database).rows
-
-
 def _width(text: str) -> int:
     """Display width: CJK characters take two terminal columns."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -128,22 +128,21 @@ class GraphSchema:
         )
 
     def relationship_type(self, relation: str) -> str:
-        try:
-            return self.relationship_types[relation]
-        except KeyError:
-            known = ", ".join(self.relationship_types) or "none"
-            raise UnknownRelationError(
-                f"relation {relation[:80]!r} is not in the relation schema (known: {known})"
-            ) from None
+        return _whitelisted(self.relationship_types, relation, "relation")
 
     def label(self, entity_type: str) -> str:
-        try:
-            return self.labels[entity_type]
-        except KeyError:
-            known = ", ".join(self.labels) or "none"
-            raise UnknownRelationError(
-                f"entity type {entity_type[:80]!r} is not in the relation schema (known: {known})"
-            ) from None
+        return _whitelisted(self.labels, entity_type, "entity type")
+
+
+def _whitelisted(whitelist: Mapping[str, str], name: str, what: str) -> str:
+    """The identifier of `name`; a name the model does not know never reaches Cypher."""
+    try:
+        return whitelist[name]
+    except KeyError:
+        known = ", ".join(whitelist) or "none"
+        raise UnknownRelationError(
+            f"{what} {name[:80]!r} is not in the relation schema (known: {known})"
+        ) from None
 
 
 def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> list[str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from graph.queries import Lookup
+from graph.queries import CookbookQuery
 from graph.types import graph_key
 from nrskg.errors import DataFormatError
 
@@ -37,11 +37,15 @@ def normalise_key(key: str) -> str:
     return graph_key(entity_key(name, entity_type))
 
 
-def lookup_parameters(lookups: Sequence[Lookup], given: Mapping[str, Any]) -> dict[str, Any]:
-    """`given` plus, for each lookup, its parameter in the graph's form: a name of a known type becomes the
-    key `<param>_key`, a key is normalised, a text becomes a normalised name fragment."""
-    params = dict(given)
-    for lookup in lookups:
+def cookbook_parameters(query: CookbookQuery, given: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """`given` as `query` runs: `$limit` is `limit` unless given, and for each lookup its parameter in the
+    graph's form (a name of a known type becomes the key `<param>_key`, a key is normalised, a text becomes a
+    normalised name fragment). Every parameter the question takes but `$limit` must be given."""
+    missing = sorted(set(query.params) - set(given) - {"limit"})
+    if missing:
+        raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
+    params = {"limit": limit, **given}
+    for lookup in query.lookups:
         value = params.get(lookup.param)
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)  # `-p name=5` parses as a number; a name is text

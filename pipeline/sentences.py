@@ -67,18 +67,3 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=SENTENCE_COLUMNS)
     ints = ["index", "part", "start", "end", "orig_start", "orig_end"]
     return frame.astype(dict.fromkeys(ints, "int64"))
-
-
-def sentence_to_original(sentence: pd.Series | dict, start: int, end: int) -> tuple[int, int]:
-    """Map a span relative to a sentence's text (e.g. an entity) to the original document text."""
-    length = sentence["end"] - sentence["start"]
-    if not 0 <= start <= end <= length:
-        where = f"sentence {sentence['sent_id']} of length {length}"
-        raise ValueError(f"span [{start}, {end}) is outside {where}")
-    orig_map = sentence["orig_map"]
-    if orig_map is None or isinstance(orig_map, float):  # null, or NaN after a pandas round trip
-        return sentence["orig_start"] + start, sentence["orig_start"] + end
-    if start == end:
-        at = orig_map[start] if start < length else sentence["orig_end"]
-        return int(at), int(at)
-    return int(orig_map[start]), int(orig_map[end - 1]) + 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,8 @@ from graph.connection import driver, verify
 from graph.settings import Neo4jSettings, ServerMemory
 from nrskg.downloads import CACHE_VARIABLE, download_cache
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # No model hub in tests: a hub id that is not cached must fail at once, not after network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -123,6 +126,26 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[process.Se
         yield info
     finally:
         server.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def cli_env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
+    """The environment of an `nrskg` process on the local server, which finds its password file itself;
+    this checkout's code first."""
+    if local_neo4j is None:
+        pytest.skip("NEO4J_URI names an external server: this uses the local one and its password file")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    return keep | {
+        "PYTHONPATH": str(ROOT),
+        "NEO4J_URI": local_neo4j.uri,
+        "NRSKG_NEO4J_HOME": str(local_neo4j.data_dir),
+    }
+
+
+def nrskg(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`nrskg ARGS` as a user runs it, in a process of its own."""
+    command = [sys.executable, "-m", "flows.cli", *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="session")

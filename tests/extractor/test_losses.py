@@ -125,7 +125,11 @@ def test_softmax_cells_decode_to_the_argmax_with_mark_probabilities_summed_over_
     assert torch.equal(cell_classes("softmax", logits), logits.argmax(dim=-1))
     probs = logits.softmax(dim=-1)
     expected = torch.stack(
-        [probs[:, list(tagging.classes_with_mark(mark))].sum(dim=1) for mark in tagging.MARKS], dim=1
+        [
+            probs[:, [c for c in range(tagging.NUM_LABELS) if mark in tagging.marks_of(c)]].sum(dim=1)
+            for mark in tagging.MARKS
+        ],
+        dim=1,
     )
     torch.testing.assert_close(mark_probabilities("softmax", logits), expected)
 

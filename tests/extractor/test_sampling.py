@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from extractor.sampling import positives_in_batch, sample_relations, sample_relations_per_example
+from extractor.sampling import sample_relations, sample_relations_per_example
 
 
 @st.composite
@@ -70,12 +70,6 @@ def test_negatives_are_uniform():
 def test_bad_arguments_raise_with_the_numbers(positives, num_relations, ns, message):
     with pytest.raises(ValueError, match=message):
         sample_relations(positives, num_relations, ns, np.random.default_rng(0))
-
-
-def test_positives_in_batch_collects_relation_indices_of_every_example():
-    batch = [[(2, 0, 0, 1, 1), (5, 1, 2, 3, 3)], [], [(2, 4, 4, 0, 0)]]
-    assert positives_in_batch(batch) == {2, 5}
-    assert positives_in_batch([]) == set()
 
 
 @given(st.lists(st.sets(st.integers(0, 15), max_size=8), min_size=1, max_size=6), st.integers(1, 20))

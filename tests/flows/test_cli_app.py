@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import pkgutil
 import subprocess
 import sys
@@ -20,8 +19,8 @@ from flows.cli import app
 from flows.cli._app import COMMAND_MODULES
 from graph import process, server
 from graph.settings import ServerMemory
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "prefect")
 
 
@@ -53,16 +52,14 @@ print(json.dumps({"code": code, "heavy": heavy, "seconds": time.perf_counter() -
 
 
 @pytest.mark.neo4j
-def test_query_answers_without_importing_the_model_stack(local_neo4j: process.ServerInfo | None) -> None:
-    if local_neo4j is None:
-        pytest.skip("NEO4J_URI names an external server: this probe uses the local one and its password file")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")} | {
-        "PYTHONPATH": str(ROOT),
-        "NEO4J_URI": local_neo4j.uri,
-        "NRSKG_NEO4J_HOME": str(local_neo4j.data_dir),
-    }
+def test_query_answers_without_importing_the_model_stack(cli_env: dict[str, str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *HEAVY], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PROBE, *HEAVY],
+        env=cli_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["code"] in (0, None), done.stderr

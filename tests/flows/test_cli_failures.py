@@ -8,9 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -20,37 +17,15 @@ from extractor.model import CONFIG_NAME, WEIGHTS_NAME, NRSOneRelModel
 from graph import process
 from nrskg.errors import ModelError
 from pipeline import runs
-from tests.conftest import untrained_model
+from tests.conftest import ROOT, nrskg, untrained_model
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "flows" / "sample" / "corpus"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stderr: str
-    stdout: str
-    seconds: float
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stderr.strip().splitlines()
-
-
-def nrskg(args: list[str], env: dict[str, str], cwd: Path) -> Outcome:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return Outcome(done.returncode, done.stderr, done.stdout, time.monotonic() - started)
+def lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return done.stderr.strip().splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -70,25 +45,11 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "model": root / "model"} | {name: root / name for name in names}
 
 
-@pytest.fixture(scope="module")
-def env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
-    """The session's local Neo4j, its password left for the CLI to find; this checkout's code first."""
-    if local_neo4j is None:
-        pytest.skip("NEO4J_URI names an external server: these cases use the local one and its password file")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-    return keep | {
-        "PYTHONPATH": str(ROOT),
-        "NEO4J_URI": local_neo4j.uri,
-        "NRSKG_NEO4J_HOME": str(local_neo4j.data_dir),
-        "HF_HUB_OFFLINE": "1",
-    }
-
-
-def assert_one_error_line(outcome: Outcome, *fragments: str) -> None:
-    assert outcome.code != 0
+def assert_one_error_line(outcome: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert outcome.returncode != 0
     assert "Traceback" not in outcome.stderr, outcome.stderr
-    errors = [line for line in outcome.lines if line.startswith("error:")]
-    assert len(errors) == 1 and outcome.lines[-1] == errors[0], outcome.stderr
+    errors = [line for line in lines(outcome) if line.startswith("error:")]
+    assert len(errors) == 1 and lines(outcome)[-1] == errors[0], outcome.stderr
     assert ". " in errors[0], f"no remedy after the cause: {errors[0]}"
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
@@ -119,33 +80,34 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_ingest_failure_is_one_line_without_traceback_and_before_prefect(
-    case: str, workspace: dict[str, Path], env: dict[str, str]
+    case: str, workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:
     overrides, options, fragments = CASES[case]
     names = {**{k: str(v) for k, v in workspace.items()}, "free_port": str(process.free_port())}
-    case_env = env | {k: v.format(**names) for k, v in overrides.items()}
+    case_env = cli_env | {k: v.format(**names) for k, v in overrides.items()}
     args = ["ingest", str(CORPUS), "--runs", str(workspace["root"] / "runs"), "--json"] + [
         o.format(**names) for o in options
     ]
     outcome = nrskg(args, case_env, workspace["root"])
     assert_one_error_line(outcome, *fragments)
     printed = json.loads(outcome.stdout)  # --json: an object on stdout, with the error line's text
-    assert printed == {"status": "failed", "error": outcome.lines[-1].removeprefix("error: ")}
+    assert printed == {"status": "failed", "error": lines(outcome)[-1].removeprefix("error: ")}
     assert "prefect" not in outcome.stderr.lower(), "these checks run before any Prefect flow starts"
     assert not (workspace["root"] / "runs").exists(), "nothing ran, so no run folder"
 
 
 def test_verbose_shows_the_traceback_and_still_ends_in_the_error_line(
-    workspace: dict[str, Path], env: dict[str, str]
+    workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:
     args = ["-v", "ingest", str(CORPUS), "--model", str(workspace["truncated"]), "--runs", "runs"]
-    outcome = nrskg(args, env, workspace["root"])
-    assert outcome.code == 1 and "Traceback" in outcome.stderr and "SafetensorError" in outcome.stderr
-    assert outcome.lines[-1].startswith("error: ") and "not a complete safetensors file" in outcome.lines[-1]
+    outcome = nrskg(args, cli_env, workspace["root"])
+    assert outcome.returncode == 1 and "Traceback" in outcome.stderr and "SafetensorError" in outcome.stderr
+    last = lines(outcome)[-1]
+    assert last.startswith("error: ") and "not a complete safetensors file" in last
 
 
 def test_extract_with_broken_weights_is_a_model_error(
-    workspace: dict[str, Path], env: dict[str, str]
+    workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:
     """`nrskg extract` has no preflight: the model loader itself names the broken file."""
     with pytest.raises(ModelError, match="not a complete safetensors file.*Copy the model directory again"):
@@ -153,17 +115,17 @@ def test_extract_with_broken_weights_is_a_model_error(
     texts = workspace["root"] / "texts.txt"
     texts.write_text("二甲双胍用于2型糖尿病\n", encoding="utf-8")
     args = ["extract", "--model", str(workspace["truncated"]), "--input", str(texts), "--out", "out.jsonl"]
-    assert_one_error_line(nrskg(args, env, workspace["root"]), "not a complete safetensors file")
+    assert_one_error_line(nrskg(args, cli_env, workspace["root"]), "not a complete safetensors file")
 
 
 def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
-    workspace: dict[str, Path], env: dict[str, str]
+    workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:
     """Prefect runs and logs, the model fails to load in the extract task: still one line, last, no
     traceback, and the run folder records the failure."""
     runs_root = workspace["root"] / "runs-mismatched"
     args = ["ingest", str(CORPUS), "--model", str(workspace["mismatched"]), "--runs", str(runs_root)]
-    outcome = nrskg([*args, "--device", "cpu"], env, workspace["root"])
+    outcome = nrskg([*args, "--device", "cpu"], cli_env, workspace["root"])
     assert_one_error_line(outcome, "ingest stopped in chunk 1 of 1", "stage extract", "weights do not match")
     [run_dir] = runs_root.iterdir()
     summary = runs.read_summary(run_dir)

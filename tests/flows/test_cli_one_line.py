@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,21 +14,7 @@ import pytest
 from flows import logs
 from flows.cli._failures import filter_console
 from graph import process
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def nrskg(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done, time.monotonic() - started
+from tests.conftest import ROOT, nrskg
 
 
 @pytest.fixture
@@ -46,7 +29,7 @@ def no_server(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_query_to_a_server_that_is_down_fails_at_once_in_one_line(no_server: dict[str, str]) -> None:
-    done, _ = nrskg(["query", "RETURN 1"], no_server)
+    done = nrskg(["query", "RETURN 1"], no_server)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.splitlines() == [
         "error: Neo4j does not answer (Connection refused) while running the query. Start the local server "
@@ -55,22 +38,13 @@ def test_a_query_to_a_server_that_is_down_fails_at_once_in_one_line(no_server: d
 
 
 def test_status_of_a_stopped_server_exits_3_and_says_so_quietly(no_server: dict[str, str]) -> None:
-    done, _ = nrskg(["neo4j", "status"], no_server)
+    done = nrskg(["neo4j", "status"], no_server)
     assert (done.returncode, done.stdout, done.stderr) == (3, "Neo4j is not running\n", "")
 
 
 @pytest.mark.neo4j
-def test_deprecated_syntax_answers_without_the_driver_s_notification(
-    local_neo4j: process.ServerInfo | None,
-) -> None:
-    if local_neo4j is None:
-        pytest.skip("NEO4J_URI names an external server: this uses the local one and its password file")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")} | {
-        "PYTHONPATH": str(ROOT),
-        "NEO4J_URI": local_neo4j.uri,
-        "NRSKG_NEO4J_HOME": str(local_neo4j.data_dir),
-    }
-    done, _ = nrskg(["query", "MATCH (n) RETURN id(n) AS old LIMIT 1", "--json"], env)
+def test_deprecated_syntax_answers_without_the_driver_s_notification(cli_env: dict[str, str]) -> None:
+    done = nrskg(["query", "MATCH (n) RETURN id(n) AS old LIMIT 1", "--json"], cli_env)
     assert done.returncode == 0 and '"columns": [\n    "old"\n  ]' in done.stdout, done.stderr
     assert done.stderr == ""
 

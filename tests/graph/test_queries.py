@@ -10,13 +10,13 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from graph.queries import COOKBOOK, COOKBOOK_BY_NAME
-from graph.read import read_table, run_read
+from graph.read import read_table
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
 from graph.writer import replace_documents
 from nrskg.errors import GraphError, ReadOnlyQueryError
-from pipeline.keys import entity_key, lookup_parameters
+from pipeline.keys import cookbook_parameters, entity_key
 from tests.graph.test_schema import DIAKG_RELATIONS, ENTITY_TYPES, RUIJIN_RELATIONS
 
 pytestmark = pytest.mark.neo4j
@@ -86,9 +86,8 @@ def loaded(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> str:
 
 def cookbook(driver: neo4j.Driver, database: str, query_name: str, /, **params: Any) -> list[dict[str, Any]]:
     query = COOKBOOK_BY_NAME[query_name]
-    assert set(params) | {"limit"} >= set(query.params), f"{query_name} needs {sorted(query.params)}"
-    params = lookup_parameters(query.lookups, {"limit": 20, **params})
-    return run_read(driver, query.cypher, params, timeout=TIMEOUT_S, limit=100, database=database)
+    params = cookbook_parameters(query, params, 20)
+    return read_table(driver, query.cypher, params, timeout=TIMEOUT_S, limit=100, database=database).rows
 
 
 def column(rows: list[dict[str, Any]], key: str) -> list[Any]:
@@ -195,10 +194,10 @@ def test_reads_are_limited_and_writes_refused(neo4j_driver: neo4j.Driver, loaded
         "CREATE INDEX x FOR (n:A) ON n.b",
     ):
         with pytest.raises(ReadOnlyQueryError, match="refused: this query would write"):
-            run_read(neo4j_driver, write, timeout=TIMEOUT_S, limit=10, database=loaded)
-    assert run_read(
+            read_table(neo4j_driver, write, timeout=TIMEOUT_S, limit=10, database=loaded)
+    assert read_table(
         neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
-    ) == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
+    ).rows == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
     # The second guard we rely on: Neo4j itself refuses a write inside a READ transaction.
     with (
         neo4j_driver.session(database=loaded) as session,
@@ -211,7 +210,7 @@ def test_reads_are_limited_and_writes_refused(neo4j_driver: neo4j.Driver, loaded
 def test_slow_query_hits_the_timeout(neo4j_driver: neo4j.Driver, loaded: str) -> None:
     slow = "UNWIND range(1, 100000000) AS x WITH x WHERE x % 7 = 0 RETURN count(x)"
     with pytest.raises(GraphError, match="query failed"):
-        run_read(neo4j_driver, slow, timeout=0.2, limit=1, database=loaded)
+        read_table(neo4j_driver, slow, timeout=0.2, limit=1, database=loaded)
 
 
 def _env(settings: Neo4jSettings) -> dict[str, str]:
@@ -246,9 +245,9 @@ def test_cli_query_prints_rows_and_refuses_writes(
     assert as_json.exit_code == 0 and '"truncated": true' in as_json.output
     refused = runner.invoke(app, ["query", "MATCH (n) DETACH DELETE n"], env=env)
     assert refused.exit_code == 1 and "refused" in refused.output
-    nodes = run_read(
+    nodes = read_table(
         neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
-    )
+    ).rows
     assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
 
 
@@ -264,7 +263,7 @@ def test_load_csv_is_refused_before_it_reaches_the_server(neo4j_driver: neo4j.Dr
             "CALL () { LOAD CSV FROM $url AS line RETURN line } RETURN line",
         ):
             with pytest.raises(ReadOnlyQueryError, match="refused: LOAD CSV reads files or URLs"):
-                run_read(neo4j_driver, cypher, {"url": url}, timeout=TIMEOUT_S, limit=10, database=loaded)
+                read_table(neo4j_driver, cypher, {"url": url}, timeout=TIMEOUT_S, limit=10, database=loaded)
 
 
 def test_cli_query_finds_the_local_password_and_refuses_load_csv(

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from graph.read import run_read
+from graph.read import read_table
 from graph.settings import Neo4jSettings
 from nrskg.errors import ReadOnlyQueryError
 
@@ -62,7 +62,7 @@ def test_administration_is_refused_by_what_the_server_says_it_is(
     cypher: str, neo4j_driver: neo4j.Driver, neo4j_settings: Neo4jSettings
 ) -> None:
     with pytest.raises(ReadOnlyQueryError) as refused:
-        run_read(neo4j_driver, cypher, timeout=TIMEOUT_S, limit=10, database=neo4j_settings.database)
+        read_table(neo4j_driver, cypher, timeout=TIMEOUT_S, limit=10, database=neo4j_settings.database)
     assert REFUSED[cypher] in str(refused.value)
 
 
@@ -70,7 +70,9 @@ def test_reading_procedures_and_queries_still_run(
     neo4j_driver: neo4j.Driver, neo4j_settings: Neo4jSettings
 ) -> None:
     for cypher in ("CALL db.labels() YIELD label RETURN count(label) >= 0 AS ok", "RETURN 1 = 1 AS ok"):
-        rows = run_read(neo4j_driver, cypher, timeout=TIMEOUT_S, limit=10, database=neo4j_settings.database)
+        rows = read_table(
+            neo4j_driver, cypher, timeout=TIMEOUT_S, limit=10, database=neo4j_settings.database
+        ).rows
         assert rows == [{"ok": True}]
 
 

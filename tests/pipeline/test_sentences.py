@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from extractor.splitting import WindowConfig
 from pipeline.normalise import normalise
 from pipeline.reading import Document, content_hash_of, doc_id_of
-from pipeline.sentences import SENTENCE_COLUMNS, sentence_to_original, split_corpus
+from pipeline.sentences import SENTENCE_COLUMNS, split_corpus
 
 WINDOW = WindowConfig(200, 150)
 
@@ -31,10 +31,10 @@ def test_split_sentences_rows_slice_back_to_normalised_and_original_text() -> No
     first = frame.iloc[0]
     assert original[first["orig_start"] : first["orig_end"]] == "ＨｂＡ１ｃ是诊断\n标准。"
     assert first["orig_map"] is not None  # the joined line break makes the map non-contiguous
-    # An entity inside the sentence maps to its original characters.
+    # The map gives each character's place in the original: an entity inside the sentence maps back too.
+    assert list(first["orig_map"]) == doc.norm.offsets[first["start"] : first["end"]].tolist()
     start = first["text"].index("标准")
-    o_start, o_end = sentence_to_original(first, start, start + 2)
-    assert original[o_start:o_end] == "标准"
+    assert "".join(original[i] for i in first["orig_map"][start : start + 2]) == "标准"
     second = frame.iloc[1]
     assert original[second["orig_start"] : second["orig_end"]] == "二甲双胍\n（首选）。"
 
@@ -42,9 +42,7 @@ def test_split_sentences_rows_slice_back_to_normalised_and_original_text() -> No
 def test_contiguous_sentences_need_no_map() -> None:
     frame = split_corpus([_doc("甲状腺功能。乙肝。")], WINDOW)
     assert frame["orig_map"].isna().all()
-    assert sentence_to_original(frame.iloc[1], 0, 2) == (6, 8)
-    with pytest.raises(ValueError, match="outside"):
-        sentence_to_original(frame.iloc[1], 0, 9)
+    assert (frame["orig_start"].tolist(), frame["orig_end"].tolist()) == ([0, 6], [6, 9])
 
 
 def test_windows_are_numbered_parts() -> None:
