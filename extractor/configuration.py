@@ -55,8 +55,8 @@ class NRSOneRelConfig:
     tokenization: TokenizationMode = setting(
         "char", "'char' (Chinese, one token per character) or 'subword'."
     )
-    window_chars: int = setting(200, "Characters per window over long sentences (training and extraction).")
-    window_stride: int = setting(150, "Characters between window starts (default: 3/4 of --window-chars).")
+    window_chars: int = setting(128, "Characters per window over long sentences (training and extraction).")
+    window_stride: int = setting(96, "Characters between window starts (default: 3/4 of --window-chars).")
     positive_weight: float = setting(
         1.0, "Loss weight of marked cells (softmax and bce losses; 1: plain mean)."
     )
@@ -93,12 +93,12 @@ class TrainConfig:
         10, "Relation types scored per training sentence: its own plus random negatives (all K: NS >= K)."
     )
     ns_scope: NSScope = setting("sentence", "Negatives drawn per 'sentence' or shared by the 'batch'.")
-    lr: float = setting(1e-3, "Learning rate of the head (W_s, W_o, R).")
-    encoder_lr: float = setting(1e-4, "Learning rate of the encoder.")
+    lr: float = setting(3e-3, "Learning rate of the head (W_s, W_o, R).")
+    encoder_lr: float = setting(3e-4, "Learning rate of the encoder.")
     weight_decay: float = setting(0.01, "AdamW weight decay of the weight matrices.")
     batch_size: int = setting(16, "Training windows per step.")
     empty_windows: float = setting(
-        1.0,
+        0.1,
         "Share of the training windows without a triple that each epoch includes (a fresh draw each epoch).",
     )
     relation_aliases: dict[str, str] = setting(
