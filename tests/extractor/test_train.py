@@ -138,7 +138,8 @@ def test_windows_without_triples_can_be_left_out_of_each_epoch(tmp_path):
     data.write_text(
         lines + '{"text": "本指南由专家组讨论制定。", "doc_id": "empty", "triples": []}\n' * 6, "utf-8"
     )
-    everything = train(data, "jsonl", "tiny", tmp_path / "a", quick(val_fraction=0.0), SMALL, progress=False)
+    every = quick(val_fraction=0.0, empty_windows=1.0)
+    everything = train(data, "jsonl", "tiny", tmp_path / "a", every, SMALL, progress=False)
     fewer = quick(val_fraction=0.0, empty_windows=0.0)
     only_triples = train(data, "jsonl", "tiny", tmp_path / "b", fewer, SMALL, progress=False)
     assert everything.metrics["train_windows"] == only_triples.metrics["train_windows"]
