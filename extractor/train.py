@@ -244,7 +244,7 @@ def train(
         json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     log.info(
-        "best F1 %.4f at step %d, train F1 %.4f; min confidence %.2f (P %.3f, R %.3f); %.1f s -> %s",
+        "best F1 %.4f at step %d, train F1 %.4f; min confidence %g (P %.3f, R %.3f); %.1f s -> %s",
         best_f1, best_step, train_f1, calibrated.min_confidence, calibrated.precision, calibrated.recall,
         wall, out,
     )  # fmt: skip
@@ -272,7 +272,7 @@ def calibrate(model_config: NRSOneRelConfig, curve: list[CurvePoint], target: fl
     if point is None:
         point = max((p for p in curve if p.predicted), key=lambda p: p.precision, default=curve[0])
         log.warning(
-            "no minimum confidence reaches precision %.2f on the selection set; using %.2f (precision %.3f)",
+            "no minimum confidence reaches precision %.2f on the selection set; using %g (precision %.3f)",
             target, point.min_confidence, point.precision,
         )  # fmt: skip
     model_config.min_confidence = point.min_confidence

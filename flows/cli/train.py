@@ -98,5 +98,5 @@ def train_cli(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
         f"({result.metrics['selected_on']}), train F1 {result.train_f1:.4f}, "
         f"{result.steps} steps in {result.wall_time_s:.1f} s; "
-        f"default min confidence {result.metrics['min_confidence']['min_confidence']:.2f}"
+        f"default min confidence {result.metrics['min_confidence']['min_confidence']:g}"
     )
