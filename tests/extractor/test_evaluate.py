@@ -77,7 +77,7 @@ def test_operating_points_say_the_models_threshold_and_the_recall_at_the_target_
     reaching = CurvePoint(0.8, 0.902, 0.31, 0.461, 170)
     text = "\n".join(OperatingPoints(0.9, own, reaching).lines())
     assert "minimum confidence 0.95" in text and "R 0.070" in text
-    assert "recall at precision 0.90 on these sentences: R 0.310 (minimum confidence 0.80, P 0.902)" in text
+    assert "recall at precision 0.90 on these sentences: R 0.310 (minimum confidence 0.8, P 0.902)" in text
     assert "no minimum confidence reaches precision 0.90" in "\n".join(
         OperatingPoints(0.9, own, None).lines()
     )
