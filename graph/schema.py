@@ -75,11 +75,7 @@ def label_for(entity_type: str) -> str:
 
 
 def _whitelist(
-    names: Iterable[str],
-    derive: Callable[[str], str],
-    check: Callable[[str], str],
-    overrides: Mapping[str, str],
-    what: str,
+    names: Iterable[str], derive: Callable[[str], str], check: Callable[[str], str], what: str
 ) -> dict[str, str]:
     """name -> identifier, refusing two names on one identifier (they would silently merge in the graph)."""
     mapping: dict[str, str] = {}
@@ -87,16 +83,11 @@ def _whitelist(
     for name in names:
         if name in mapping:
             continue
-        identifier = check(overrides.get(name) or derive(name))
+        identifier = check(derive(name))
         if identifier in owner:
-            raise GraphError(
-                f"{what} {name!r} and {owner[identifier]!r} both map to {identifier!r}; pass an override"
-            )
+            raise GraphError(f"{what} {name!r} and {owner[identifier]!r} both map to {identifier!r}")
         mapping[name] = identifier
         owner[identifier] = name
-    unused = set(overrides) - set(mapping)
-    if unused:
-        raise GraphError(f"overrides for unknown {what}s: {sorted(unused)}")
     return mapping
 
 
@@ -108,24 +99,10 @@ class GraphSchema:
     labels: Mapping[str, str]
 
     @classmethod
-    def from_names(
-        cls,
-        relations: Iterable[str],
-        entity_types: Iterable[str],
-        relationship_overrides: Mapping[str, str] | None = None,
-        label_overrides: Mapping[str, str] | None = None,
-    ) -> GraphSchema:
-        """The whitelist from the model's relation list and entity types; overrides pick readable names."""
-        return cls(
-            relationship_types=_whitelist(
-                relations,
-                relationship_type_for,
-                check_relationship_type,
-                relationship_overrides or {},
-                "relation",
-            ),
-            labels=_whitelist(entity_types, label_for, check_label, label_overrides or {}, "entity type"),
-        )
+    def from_names(cls, relations: Iterable[str], entity_types: Iterable[str]) -> GraphSchema:
+        """The whitelist from the model's relation list and entity types."""
+        relationship_types = _whitelist(relations, relationship_type_for, check_relationship_type, "relation")
+        return cls(relationship_types, _whitelist(entity_types, label_for, check_label, "entity type"))
 
     def relationship_type(self, relation: str) -> str:
         return _whitelisted(self.relationship_types, relation, "relation")
