@@ -42,17 +42,6 @@ class Corpus:
         return f"{self.fmt}:{self.path}"
 
 
-def parse_aliases(specs: Sequence[str]) -> dict[str, str]:
-    """`OLD=NEW` pairs (`NEW` empty: drop the type) into a mapping."""
-    aliases = {}
-    for spec in specs:
-        old, sep, new = spec.partition("=")
-        if not sep or not old.strip():
-            raise DataFormatError(f"{spec!r}: expected OLD=NEW, e.g. SideEff-Drug=ADE_Drug")
-        aliases[old.strip()] = new.strip()
-    return aliases
-
-
 def rename_relations(docs: Sequence[Document], aliases: Mapping[str, str]) -> list[Document]:
     """The documents with each relation renamed by `aliases`, and triples of types renamed to "" dropped."""
     if not aliases:
