@@ -84,6 +84,3 @@ class ReferenceOneRel(nn.Module):
         return F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
         )
-
-
-__all__ = ["ONEREL_LABELS", "ReferenceOneRel", "ReferenceOneRelHead", "onerel_labels"]

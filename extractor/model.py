@@ -226,13 +226,3 @@ def build_model(config: NRSOneRelConfig, encoder_path: str) -> tuple[NRSOneRelMo
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot load encoder {encoder_path!r}: {e}") from e
     return NRSOneRelModel(config, encoder), tokenizer
-
-
-__all__ = [
-    "CellPredictions",
-    "NRSOneRelModel",
-    "NRSOneRelOutput",
-    "OneRelHead",
-    "build_model",
-    "table_mask",
-]

@@ -265,17 +265,3 @@ def _pad(
         labels[row, : len(lab)] = torch.tensor(lab)
         attention[row, : len(ids)] = 1
     return inputs.to(device), labels.to(device), attention.to(device)
-
-
-__all__ = [
-    "PretrainConfig",
-    "PretrainResult",
-    "chunks",
-    "entity_words",
-    "mask_inputs",
-    "pretrain",
-    "segment",
-    "whole_word_mask",
-    "word_index",
-    "write_user_dict",
-]

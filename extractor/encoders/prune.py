@@ -175,6 +175,3 @@ def _renumber_specials(node: object, remap: dict[int, int]) -> object:
             return [node[0], remap[node[1]]]
         return [_renumber_specials(item, remap) for item in node]
     return node
-
-
-__all__ = ["corpus_texts", "kept_token_ids", "prune_vocabulary"]
