@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from extractor import tagging
 from extractor.alignment import char_span_to_tokens
@@ -98,13 +99,9 @@ def length_batches(
 
 def pad_inputs(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask), both (B, T), right-padded to the longest sequence."""
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        attention_mask[row, : len(seq)] = 1
-    return input_ids, attention_mask
+    ids = [torch.tensor(seq, dtype=torch.long) for seq in sequences]
+    input_ids = pad_sequence(ids, batch_first=True, padding_value=pad_id)
+    return input_ids, pad_sequence([torch.ones_like(t) for t in ids], batch_first=True)
 
 
 def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) -> Batch:
