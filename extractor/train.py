@@ -345,11 +345,9 @@ def _sample(examples: list[Example], limit: int, seed: int) -> list[Example]:
 
 def model_version(weights: Path) -> str:
     """`<UTC time>-<first 8 hex of the weights' sha256>`: sortable by time, and tied to the exact weights."""
-    digest = hashlib.sha256()
     with weights.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:8]}"
 
 
 def _save_checkpoint(model: NRSOneRelModel, tokenizer, config: TrainConfig, out: Path) -> None:

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from graph.files import digest, fresh, locked, tail
+from nrskg.downloads import download_cache
 from nrskg.errors import GraphError
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,7 @@ def neo4j_version() -> str:
 
 def cache_dir() -> Path:
     """`$NRSKG_CACHE/neo4j/<version>`, else `~/.cache/nrskg/neo4j/<version>`: jars and compiled launcher."""
-    root = os.environ.get("NRSKG_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "nrskg"
-    return base / "neo4j" / neo4j_version()
+    return download_cache() / "neo4j" / neo4j_version()
 
 
 def class_path(cache: Path) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,7 @@ TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 COPIED_FILES = ("tokenizer_config.json", "special_tokens_map.json")
 MARKER_FILE = "nrskg_pruned.json"  # what was kept and from where
+_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)(?:\.|$)")  # `encoder.layer.3.attention...` is in layer 3
 
 
 def corpus_texts(data: list[tuple[Path | str, str]], text_files: list[Path | str]) -> list[str]:
@@ -128,20 +130,11 @@ def _pruned_state(state: dict[str, torch.Tensor], kept: list[int], n_layers: int
     index = torch.tensor(kept, dtype=torch.long)
     out = {}
     for name, tensor in state.items():
-        layer = _layer_number(name)
-        if layer is not None and layer >= n_layers:
+        layer = _LAYER.search(name)
+        if layer is not None and int(layer.group(1)) >= n_layers:
             continue
         out[name] = tensor[index].clone() if name.endswith("word_embeddings.weight") else tensor
     return out
-
-
-def _layer_number(name: str) -> int | None:
-    parts = name.split(".")
-    if "layer" in parts:
-        following = parts[parts.index("layer") + 1]
-        if following.isdigit():
-            return int(following)
-    return None
 
 
 def _prune_tokenizer_json(data: dict, kept: list[int], remap: dict[int, int]) -> dict:
