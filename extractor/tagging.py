@@ -256,7 +256,6 @@ class OracleReport:
 
 LOSS_UNKNOWN_RELATION = "unknown relation"
 LOSS_UNALIGNED = "unaligned boundary"
-LOSS_TRUNCATED = "beyond max_tokens"
 LOSS_DECODE = "decode ambiguity"
 
 
@@ -264,13 +263,11 @@ def oracle_recall(
     examples: Iterable[Example],
     relations: Sequence[str],
     token_offsets: Callable[[str], Sequence[tuple[int, int]]],
-    max_tokens: int | None = None,
 ) -> OracleReport:
     """The share of gold triples that the tagging scheme can represent at all, given a tokenizer.
 
     Gold triples are compared as (head start, head end, relation, tail start, tail end) in characters, each
-    counted once per example. `token_offsets(text)` gives each token's character span (no special tokens);
-    `max_tokens` truncates the sequence as the model would.
+    counted once per example. `token_offsets(text)` gives each token's character span (no special tokens).
     """
     index = {name: k for k, name in enumerate(relations)}
     report = OracleReport()
@@ -281,7 +278,6 @@ def oracle_recall(
         if not gold:
             continue
         offsets = list(token_offsets(example.text))
-        length = len(offsets) if max_tokens is None else min(len(offsets), max_tokens)
         spans: set[SpanTriple] = set()
         for hs, he, relation, ts, te in gold:
             if relation not in index:
@@ -295,8 +291,6 @@ def oracle_recall(
                 or tokens_to_char_span(offsets, *tail) != (ts, te)
             ):  # a boundary inside a token, or on a character no token covers
                 losses[LOSS_UNALIGNED] += 1
-            elif max(head[1], tail[1]) >= length:
-                losses[LOSS_TRUNCATED] += 1
             else:
                 spans.add((index[relation], *head, *tail))
         report.aligned += len(spans)
@@ -305,7 +299,7 @@ def oracle_recall(
         # The sparse twin of decode(encode(...)): a 1,000-token sentence would need a 100 MB dense table.
         decoded = {
             (*tokens_to_char_span(offsets, hb, he), relations[k], *tokens_to_char_span(offsets, tb, te))
-            for k, hb, he, tb, te in decode_cells(*encode_cells(spans, len(relations), length))
+            for k, hb, he, tb, te in decode_cells(*encode_cells(spans, len(relations), len(offsets)))
         }
         found = len(decoded & gold)
         report.recovered += found
