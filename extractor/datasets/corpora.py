@@ -15,7 +15,7 @@ from pathlib import Path
 
 from extractor.datasets.document import Document
 from extractor.datasets.loader import load
-from extractor.datasets.split import OverlapConfig, linked_components
+from extractor.datasets.split import linked_components
 from extractor.datasets.summary import RelationType, relation_schema
 from extractor.splitting import WindowConfig
 from nrskg.errors import DataFormatError
@@ -85,7 +85,7 @@ def apart_from(extra: Sequence[Document], held_out: Sequence[Document]) -> list[
         return list(extra)
     everything = [*held_out, *extra]
     kept = []
-    for component in linked_components(everything, OverlapConfig()):
+    for component in linked_components(everything):
         if all(i >= len(held_out) for i in component):
             kept.extend(everything[i] for i in component)
     dropped = len(extra) - len(kept)
