@@ -118,15 +118,7 @@ def plan_statements(
 
 
 def _counters(summary: neo4j.ResultSummary) -> WriteCounters:
-    c = summary.counters
-    return WriteCounters(
-        nodes_created=c.nodes_created,
-        nodes_deleted=c.nodes_deleted,
-        relationships_created=c.relationships_created,
-        relationships_deleted=c.relationships_deleted,
-        properties_set=c.properties_set,
-        labels_added=c.labels_added,
-    )
+    return WriteCounters(**{name: getattr(summary.counters, name) for name in WriteCounters.model_fields})
 
 
 def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement]) -> WriteCounters:
