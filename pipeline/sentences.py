@@ -15,17 +15,8 @@ from nrskg.contracts import sentence_id
 from pipeline.reading import Document
 
 SENTENCE_COLUMNS = [
-    "sent_id",
-    "doc_id",
-    "index",
-    "part",
-    "text",
-    "start",
-    "end",
-    "orig_start",
-    "orig_end",
-    "orig_map",
-]
+    "sent_id", "doc_id", "index", "part", "text", "start", "end", "orig_start", "orig_end", "orig_map",
+]  # fmt: skip
 
 
 def split_corpus(documents: list[Document], window: WindowConfig) -> pd.DataFrame:
@@ -44,22 +35,10 @@ def _rows(doc: Document, window: WindowConfig) -> list[tuple]:
     rows = []
     for s, e, part in sentence_windows(text, window):
         orig_start, orig_end = doc.norm.to_original(s, e)
-        contiguous = orig_end - orig_start == e - s
+        orig_map = None if orig_end - orig_start == e - s else offsets[s:e].tolist()  # None: contiguous
         index = len(rows)
-        rows.append(
-            (
-                sentence_id(doc.doc_id, index),
-                doc.doc_id,
-                index,
-                part,
-                text[s:e],
-                s,
-                e,
-                orig_start,
-                orig_end,
-                None if contiguous else offsets[s:e].tolist(),
-            )
-        )
+        rows.append((sentence_id(doc.doc_id, index), doc.doc_id, index, part, text[s:e], s, e,
+                     orig_start, orig_end, orig_map))  # fmt: skip
     return rows
 
 
