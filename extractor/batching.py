@@ -25,9 +25,7 @@ from extractor.losses import IGNORE_INDEX
 from extractor.schema import Example
 from extractor.tokenization import TextTokenizer
 
-Span = tuple[
-    int, int, int, int, int
-]  # (relation id, head begin, head end, tail begin, tail end), token-inclusive
+Span = tuple[int, int, int, int, int]  # (relation id, head begin, head end, tail begin, tail end), inclusive
 
 
 @dataclass

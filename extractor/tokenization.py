@@ -28,9 +28,7 @@ SENTENCEPIECE_SPACE = "▁"
 @dataclass
 class TokenizedText:
     input_ids: list[int]  # with the two special tokens
-    offsets: list[
-        tuple[int, int]
-    ]  # one (start, end) per text token, end exclusive; len == len(input_ids) - 2
+    offsets: list[tuple[int, int]]  # (start, end) per text token, end exclusive; len(input_ids) - 2 of them
 
 
 def special_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
