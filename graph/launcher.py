@@ -76,25 +76,11 @@ def command(
 ) -> list[str]:
     """The JVM command line. `archive_option`: -XX:SharedArchiveFile=... to use a class archive,
     -XX:ArchiveClassesAtExit=... to record one, or "" for neither."""
-    cmd = [
-        java_path,
-        f"-Xmx{format_size(memory.heap)}",
-        *JVM_OPTIONS,
-        *([archive_option] if archive_option else []),
-        "-cp",
-        class_path(cache),
-        LAUNCHER_CLASS,
-        "--home",
-        str(data_dir),
-        "--bolt-port",
-        str(port),
-        "--pagecache",
-        str(memory.pagecache),
-        "--transaction-max",
-        str(memory.transaction_max),
-        "--transaction-total-max",
-        str(memory.transaction_total_max),
-    ]
+    archive = [archive_option] if archive_option else []
+    cmd = [java_path, f"-Xmx{format_size(memory.heap)}", *JVM_OPTIONS, *archive, "-cp", class_path(cache),
+           LAUNCHER_CLASS, "--home", str(data_dir), "--bolt-port", str(port),
+           "--pagecache", str(memory.pagecache), "--transaction-max", str(memory.transaction_max),
+           "--transaction-total-max", str(memory.transaction_total_max)]  # fmt: skip
     if http_port is not None:
         cmd += ["--http-port", str(http_port)]
     if auth:
