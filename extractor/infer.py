@@ -64,7 +64,6 @@ class Extractor:
         device: str = "auto",
         batch_size: int = AUTO_BATCH,
         row_block: int | None = None,
-        batching: BatchSettings | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
@@ -72,7 +71,7 @@ class Extractor:
         self.tokenizer = TextTokenizer(tokenizer, self.config.tokenization, self.config.max_tokens)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size  # sentences per batch; AUTO_BATCH: filled to `budget()`
-        self.batching = batching or BatchSettings()
+        self.batching = BatchSettings()
         self.row_block = row_block
         self.capped_windows = 0  # windows whose non-empty cells exceeded config.max_cells_per_window
 
