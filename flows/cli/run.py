@@ -88,10 +88,8 @@ def reextract_cli(
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
         return
-    rows = [(k.replace("_", " "), str(v)) for k, v in asdict(summary).items() if k != "graph"]
-    typer.echo(
-        "\n".join(table_lines(rows + [(k.replace("_", " "), str(v)) for k, v in summary.graph.items()]))
-    )
+    values = {k: v for k, v in asdict(summary).items() if k != "graph"} | summary.graph
+    typer.echo("\n".join(table_lines([(k.replace("_", " "), str(v)) for k, v in values.items()])))
 
 
 def _stopped(error: BaseException) -> dict[str, object]:
