@@ -27,7 +27,8 @@ def split_corpus(documents: list[Document], window: WindowConfig) -> pd.DataFram
     within the document and makes `sent_id` = `doc_id:index`. Rows are collected first and framed once: a
     DataFrame per document costs milliseconds, which is most of the work for a corpus of short documents.
     """
-    return _frame([row for doc in documents for row in _rows(doc, window)])
+    frame = pd.DataFrame([row for doc in documents for row in _rows(doc, window)], columns=SENTENCE_COLUMNS)
+    return frame.astype(dict.fromkeys(["index", "part", "start", "end", "orig_start", "orig_end"], "int64"))
 
 
 def _rows(doc: Document, window: WindowConfig) -> list[tuple]:
@@ -40,9 +41,3 @@ def _rows(doc: Document, window: WindowConfig) -> list[tuple]:
         rows.append((sentence_id(doc.doc_id, index), doc.doc_id, index, part, text[s:e], s, e,
                      orig_start, orig_end, orig_map))  # fmt: skip
     return rows
-
-
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=SENTENCE_COLUMNS)
-    ints = ["index", "part", "start", "end", "orig_start", "orig_end"]
-    return frame.astype(dict.fromkeys(ints, "int64"))
