@@ -53,7 +53,6 @@ def start(
     http_port: int | None = None,
     *,
     auth: bool = True,
-    password: SecretStr | str | None = None,
     memory: ServerMemory | None = None,
     timeout_s: float = launcher.START_TIMEOUT_S,
 ) -> ServerInfo:
@@ -61,8 +60,8 @@ def start(
 
     If a server already runs for `data_dir` it is returned as it is (its port may differ from `port`: the
     returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
-    `password`, else `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches
-    the JVM through its environment only and is stored (mode 0600) once the server accepts it. `memory`
+    `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches the JVM
+    through its environment only and is stored (mode 0600) once the server accepts it. `memory`
     (default: `ServerMemory.from_env()`) sizes the heap and bounds transactions. `http_port` adds the HTTP
     API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a
     port is taken, or the JVM dies (with the tail of its log).
@@ -75,7 +74,7 @@ def start(
             if (running.port, running.http_port) != (port, http_port):
                 log.warning("Neo4j for %s already runs at %s; not restarting it", data_dir, running.uri)
             return running
-        secret = passwords.initial_password(auth, password, data_dir)
+        secret = passwords.initial_password(auth, data_dir)
         for wanted in (port, http_port):
             if wanted is not None and not process.port_free(wanted):
                 raise GraphError(
