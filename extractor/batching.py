@@ -108,11 +108,7 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
     Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`).
     """
     input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
-    per_row = (
-        relation_ids
-        if relation_ids.ndim == 2
-        else np.broadcast_to(relation_ids, (len(items), len(relation_ids)))
-    )
+    per_row = np.broadcast_to(relation_ids, (len(items), relation_ids.shape[-1]))  # (B, NS) either way
     size = input_ids.shape[1] - 1  # L: the table drops the leading special token
     labels = torch.full((len(items), size, size, per_row.shape[1]), IGNORE_INDEX, dtype=torch.long)
     for row, (item, ids) in enumerate(zip(items, per_row, strict=True)):
