@@ -52,11 +52,9 @@ class CharVocabulary:
         self._normalise = normalizer.normalize_str if normalizer is not None else (lambda char: char)
 
     def id(self, char: str) -> int:
-        found = self.cache.get(char)
-        if found is None:
-            found = self._lookup(char)
-            self.cache[char] = found
-        return found
+        if char not in self.cache:
+            self.cache[char] = self._lookup(char)
+        return self.cache[char]
 
     def _lookup(self, char: str) -> int:
         if char.isspace():
