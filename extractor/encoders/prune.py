@@ -17,6 +17,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
@@ -24,6 +25,9 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 
 from extractor.tokenization import SENTENCEPIECE_SPACE, CharVocabulary
 from nrskg.errors import ModelError
+
+if TYPE_CHECKING:
+    from extractor.datasets.corpora import Corpus
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +38,11 @@ MARKER_FILE = "nrskg_pruned.json"  # what was kept and from where
 _LAYER = re.compile(r"(?:^|\.)layer\.(\d+)(?:\.|$)")  # `encoder.layer.3.attention...` is in layer 3
 
 
-def corpus_texts(data: list[tuple[Path | str, str]], text_files: list[Path | str]) -> list[str]:
-    """The sentences of labelled data sets, (path, format) each, plus raw text files (a text per line)."""
+def corpus_texts(data: list[Corpus], text_files: list[Path | str]) -> list[str]:
+    """The sentences of labelled data sets plus raw text files (a text per line)."""
     from extractor.datasets import load  # the readers are needed only here
 
-    texts = [example.text for path, fmt in data for doc in load(path, fmt) for example in doc.examples]
+    texts = [example.text for c in data for doc in load(c.path, c.fmt) for example in doc.examples]
     for file in text_files:
         try:
             texts += Path(file).read_text(encoding="utf-8").splitlines()
