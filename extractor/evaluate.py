@@ -84,18 +84,6 @@ class EvalReport:
     relations: list[Score] = field(default_factory=list)  # one row per relation, in gold-count order
     operating: OperatingPoints | None = None
 
-    @property
-    def precision(self) -> float:
-        return self.micro.precision
-
-    @property
-    def recall(self) -> float:
-        return self.micro.recall
-
-    @property
-    def f1(self) -> float:
-        return self.micro.f1
-
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
             "sentences": self.sentences,
