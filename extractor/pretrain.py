@@ -70,11 +70,8 @@ class PretrainResult:
 
 def entity_words(docs: Iterable[Document]) -> list[str]:
     """Distinct entity strings of labelled documents (without spaces): the medical user dictionary."""
-    words = set()
-    for doc in docs:
-        for example in doc.examples:
-            for triple in example.triples:
-                words.update((triple.head.text, triple.tail.text))
+    triples = (t for doc in docs for example in doc.examples for t in example.triples)
+    words = {w for t in triples for w in (t.head.text, t.tail.text)}
     return sorted(w for w in words if w.strip() and not any(c.isspace() for c in w))
 
 
