@@ -207,10 +207,6 @@ def decode_cells(
     return triples
 
 
-CharTriple = tuple[int, int, str, int, int]
-"""(head start, head end, relation, tail start, tail end): character offsets, ends exclusive."""
-
-
 @dataclass
 class OracleReport:
     """How many gold triples survive tokenize -> encode -> decode -> characters, and why the rest are lost."""
