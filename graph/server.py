@@ -9,7 +9,6 @@ reads no file and no URL, and transactions are bounded in memory (Neo4jLauncher.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import subprocess
@@ -83,41 +82,19 @@ def start(
                 )
         java_path, banner = java()
         cache = launcher.prefetch(class_archive=False)
-        info = ServerInfo(
-            uri=f"bolt://{HOST}:{port}",
-            pid=0,
-            data_dir=data_dir,
-            port=port,
-            http_port=http_port,
-            auth=auth,
-            log_file=data_dir / process.LOG_FILE,
-            version=neo4j_version(),
-        )
-        cmd = launcher.command(
-            java_path,
-            cache,
-            data_dir,
-            port,
-            http_port,
-            auth=auth,
-            memory=memory or ServerMemory.from_env(),
-            archive_option=launcher.class_data(cache, banner),
-        )
+        cmd = launcher.command(java_path, cache, data_dir, port, http_port, auth=auth,
+                               memory=memory or ServerMemory.from_env(),
+                               archive_option=launcher.class_data(cache, banner))  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}
         if secret is not None:
             env["NEO4J_PASSWORD"] = secret.get_secret_value()
-        with info.log_file.open("wb") as out:
-            proc = subprocess.Popen(  # its own session: Ctrl-C in the caller's terminal does not reach it
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=data_dir,
-                env=env,
-                start_new_session=True,
-            )
+        log_file = data_dir / process.LOG_FILE
+        with log_file.open("wb") as out:  # its own session: Ctrl-C in the caller's terminal does not reach it
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=data_dir, env=env, start_new_session=True)  # fmt: skip
         process.track(proc)
-        info = dataclasses.replace(info, pid=proc.pid)
+        info = ServerInfo(f"bolt://{HOST}:{port}", proc.pid, data_dir, port, http_port, auth, log_file,
+                          neo4j_version())  # fmt: skip
         (data_dir / process.PID_FILE).write_text(f"{proc.pid}\n")
         (data_dir / process.INFO_FILE).write_text(info.to_json())
         log.info("starting Neo4j %s for %s (pid %d, log %s)", info.version, data_dir, proc.pid, info.log_file)
