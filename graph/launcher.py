@@ -113,16 +113,9 @@ def _record_class_archive(cache: Path, java_path: str, banner: str) -> None:
     staging.unlink(missing_ok=True)
     log.info("recording a class-data archive for faster Neo4j starts (one throwaway start, once)")
     with tempfile.TemporaryDirectory(prefix="nrskg-neo4j-cds-") as home:
-        cmd = command(
-            java_path,
-            cache,
-            Path(home),
-            free_port(),
-            None,
-            auth=False,
-            memory=ServerMemory.from_env({}),
-            archive_option=f"-XX:ArchiveClassesAtExit={staging}",
-        )
+        cmd = command(java_path, cache, Path(home), free_port(), None, auth=False,
+                      memory=ServerMemory.from_env({}),
+                      archive_option=f"-XX:ArchiveClassesAtExit={staging}")  # fmt: skip
         log_file = Path(home) / LOG_FILE
         with log_file.open("wb") as out:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
