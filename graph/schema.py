@@ -58,20 +58,14 @@ def _digest(name: str) -> str:
 
 def relationship_type_for(relation: str) -> str:
     """Upper snake case for an ASCII relation ("SideEff-Drug" -> "SIDE_EFF_DRUG"), a hashed one otherwise."""
-    words = _words(relation) if relation.isascii() else []
-    candidate = "_".join(w.upper() for w in words)
-    if not RELATIONSHIP_TYPE_PATTERN.match(candidate):
-        candidate = f"REL_{_digest(relation)}"
-    return candidate
+    candidate = "_".join(w.upper() for w in _words(relation)) if relation.isascii() else ""
+    return candidate if RELATIONSHIP_TYPE_PATTERN.match(candidate) else f"REL_{_digest(relation)}"
 
 
 def label_for(entity_type: str) -> str:
     """Pascal case for an ASCII entity type ("Test_items" -> "TestItems"), a hashed one otherwise."""
-    words = _words(entity_type) if entity_type.isascii() else []
-    candidate = "".join(w[:1].upper() + w[1:] for w in words)
-    if not LABEL_PATTERN.match(candidate):
-        candidate = f"Type{_digest(entity_type)}"
-    return candidate
+    candidate = "".join(w[:1].upper() + w[1:] for w in _words(entity_type)) if entity_type.isascii() else ""
+    return candidate if LABEL_PATTERN.match(candidate) else f"Type{_digest(entity_type)}"
 
 
 def _whitelist(
