@@ -148,9 +148,12 @@ def _timed(method: str, batch_size: int, triples: int, work: Callable[[], object
     return m
 
 
-def _count_relations(drv: neo4j.Driver, database: str) -> int:
+def _check(drv: neo4j.Driver, database: str, expected: int) -> None:
+    """Exactly `expected` relationships exist after a method ran."""
     records, _, _ = drv.execute_query(queries.COOKBOOK_BY_NAME["relation_summary"].cypher, database_=database)
-    return sum(r["relationships"] for r in records)
+    got = sum(r["relationships"] for r in records)
+    if got != expected:
+        raise RuntimeError(f"expected {expected} relationships after the run, found {got}")
 
 
 def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
@@ -177,51 +180,30 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
 
     merge = {st.text: st.text for st in rels}
     create = {st.text: create_relationships(st.what.split(":", 1)[1]) for st in rels}
+    largest = size.batch_sizes[-1]
+    # (method, statements, batch size, whether to empty the graph first); the second UNWIND MERGE of the
+    # largest batches finds every relationship there: the idempotent re-load path.
+    plan = [("UNWIND MERGE", chunked(merge, b), b, True) for b in size.batch_sizes]
+    plan += [
+        ("UNWIND MERGE, all existing", chunked(merge, largest), largest, False),
+        ("MERGE per triple", chunked(merge, 1, limit=size.per_triple), 1, True),
+        ("UNWIND CREATE (blind)", chunked(create, largest), largest, True),
+    ]
     results = []
-
-    def check(expected: int) -> None:
-        got = _count_relations(drv, database)
-        if got != expected:
-            raise RuntimeError(f"expected {expected} relationships after the run, found {got}")
-
-    for batch_size in size.batch_sizes:
-        _reset(drv, database, nodes)
-        statements = chunked(merge, batch_size)
-        results.append(
-            _timed("UNWIND MERGE", batch_size, triples, lambda s=statements: _run(drv, database, s))
-        )
-        check(triples)
-    # Same statements again: every relationship exists, so this is the idempotent re-load path.
-    statements = chunked(merge, size.batch_sizes[-1])
-    results.append(
-        _timed(
-            "UNWIND MERGE, all existing",
-            size.batch_sizes[-1],
-            triples,
-            lambda: _run(drv, database, statements),
-        )
-    )
-    check(triples)
-    _reset(drv, database, nodes)
-    statements = chunked(merge, 1, limit=size.per_triple)
-    results.append(_timed("MERGE per triple", 1, len(statements), lambda: _run(drv, database, statements)))
-    check(len(statements))
-    _reset(drv, database, nodes)
-    statements = chunked(create, size.batch_sizes[-1])
-    results.append(
-        _timed(
-            "UNWIND CREATE (blind)", size.batch_sizes[-1], triples, lambda: _run(drv, database, statements)
-        )
-    )
-    check(triples)
+    for method, statements, batch_size, reset in plan:
+        if reset:
+            _reset(drv, database, nodes)
+        count = sum(len(st.params["rows"]) for st in statements)
+        results.append(_timed(method, batch_size, count, lambda s=statements: _run(drv, database, s)))
+        _check(drv, database, count)
     with drv.session(database=database) as session:
         session.run(DELETE_EVERYTHING).consume()
     results.append(
-        _timed("replace_documents (all)", size.batch_sizes[-1], triples,
-               lambda: replace_documents(drv, doc_ids, batch, MODEL_VERSION, SCHEMA,
-                                         batch_size=size.batch_sizes[-1], database=database))
+        _timed("replace_documents (all)", largest, triples,
+               lambda: replace_documents(drv, doc_ids, batch, MODEL_VERSION, SCHEMA, batch_size=largest,
+                                         database=database))
     )  # fmt: skip
-    check(triples)
+    _check(drv, database, triples)
     return results
 
 

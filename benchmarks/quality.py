@@ -138,13 +138,8 @@ def parse_args(argv: list[str]) -> tuple[StudyConfig, list[str], Path, Path]:
     )
     args = p.parse_args(argv)
     config = study.configure(args, StudyConfig(**QUICK) if args.quick else StudyConfig(seeds=SEEDS))
-    specs = (
-        [s.strip() for s in args.ns.split(",") if s.strip()]
-        if args.ns
-        else QUICK_NS
-        if args.quick
-        else NS_GRID
-    )
+    default = QUICK_NS if args.quick else NS_GRID
+    specs = [s.strip() for s in args.ns.split(",") if s.strip()] if args.ns else default
     bad = [s for s in specs if s != "K" and not s.isdigit()]
     if bad:
         p.error(f"--ns takes whole numbers and K, not {bad}")

@@ -38,15 +38,12 @@ def onerel_labels(labels: torch.Tensor) -> torch.Tensor:
 class ReferenceOneRelHead(nn.Module):
     """logits_ij = W_r Dropout(ReLU(W [s_i; o_j] + b)) for all K relations, with [s_i; o_j] materialised."""
 
-    def __init__(
-        self, hidden_size: int, num_relations: int, d_e: int, dropout: float, num_labels: int = ONEREL_LABELS
-    ) -> None:
+    def __init__(self, hidden_size: int, num_relations: int, d_e: int, dropout: float) -> None:
         super().__init__()
         self.num_relations = num_relations
-        self.num_labels = num_labels
         self.projection = nn.Linear(2 * hidden_size, d_e)
         self.dropout = nn.Dropout(dropout)
-        self.relation = nn.Linear(d_e, num_relations * num_labels)
+        self.relation = nn.Linear(d_e, num_relations * ONEREL_LABELS)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits (B, L, L, K, C) from token states `hidden` (B, L, d)."""
@@ -55,7 +52,7 @@ class ReferenceOneRelHead(nn.Module):
         tails = hidden[:, None, :, :].expand(b, n, n, d)  # (B, L, L, d): [b, i, j] = o_j
         pairs = torch.cat([heads, tails], dim=-1)  # (B, L, L, 2d): the tensor the factored head avoids
         features = self.dropout(F.relu(self.projection(pairs)))  # (B, L, L, d_e)
-        return self.relation(features).view(b, n, n, self.num_relations, self.num_labels)
+        return self.relation(features).view(b, n, n, self.num_relations, ONEREL_LABELS)
 
 
 class ReferenceOneRel(nn.Module):
@@ -84,6 +81,3 @@ class ReferenceOneRel(nn.Module):
         return F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
         )
-
-
-__all__ = ["ONEREL_LABELS", "ReferenceOneRel", "ReferenceOneRelHead", "onerel_labels"]

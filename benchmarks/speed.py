@@ -1,27 +1,11 @@
 """What NRS-OneRel costs: training step time and memory against a reference-style OneRel head, extraction
 throughput against the bare encoder, and the memory that row-block scoring saves on the longest inputs.
 
-    python -m benchmarks.speed [--quick] [--device cpu|cuda] [--encoder tiny|small|base|DIR] [--out FILE]
+    python -m benchmarks.speed [--quick] [--device cpu|cuda] [--encoder tiny|bge|small|base|DIR] [--out FILE]
 
-1. Training: at each table size L and K relations, one batch of B sentences of exactly L text tokens with
-   synthetic gold triples; the reference-style head (`benchmarks.reference_head`, all K scored) and ours
-   (`extractor.model`, NS sampled relations) start from the same encoder weights, see the same inputs and
-   the same gold, and run forward + backward + AdamW step. Warm-up steps, then the median of timed steps;
-   peak memory over one step. Label tables are built before timing, for both arms alike. An encoder-only
-   arm (same step, a trivial loss on the encoder states) gives the floor, so each head's own cost is
-   its step minus that floor. Timed steps take turns across the arms, so load on a shared machine hits
-   all arms alike.
-2. Inference: texts per second of `Extractor.extract` on a saved model (tokenisation, windowing, scoring of
-   all K, decoding) against the bare encoder forward on the same padded batches, with and without length
-   bucketing.
-3. Row blocks: peak memory and time of `NRSOneRelModel.predict` on inputs of `long_tokens` tokens, all rows
-   at once against blocks of `row_block` rows.
-
-Encoders: "bge" (default), "small", "base" (random BERTs shaped like bge-small-zh, the default real encoder,
-e5-small and BERT-base: time and memory do not depend on the weights, and a shape travels to a GPU machine
-where the weights may not), "tiny" (the test encoder), or a local HuggingFace directory.
-Imports only torch, transformers, numpy, pandas, safetensors and tqdm (through the extractor), so it runs on a
-bare GPU machine.
+The three parts (`training`, `inference`, `row_block`), their arms, the encoder shapes and how time and memory
+are measured: docs/results_speed.md, "Method". Imports only torch, transformers, numpy, pandas, safetensors
+and tqdm (through the extractor), so it runs on a bare GPU machine.
 """
 
 from __future__ import annotations
@@ -260,18 +244,6 @@ def synthetic_batch(
 # ---- 1. training step --------------------------------------------------------------------------------------
 
 
-def _train_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable, amp: bool
-) -> None:
-    """forward + backward + clipping + AdamW step, as `extractor.train` does it."""
-    with autocast(next(model.parameters()).device, amp):
-        loss = loss_fn()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-
-
 @dataclass
 class Arm:
     """One model under test on one batch: `step()` runs a full training step."""
@@ -283,7 +255,13 @@ class Arm:
     amp: bool
 
     def step(self) -> None:
-        _train_step(self.model, self.optimizer, self.loss_fn, self.amp)
+        """forward + backward + clipping + AdamW step, as `extractor.train` does it."""
+        with autocast(next(self.model.parameters()).device, self.amp):
+            loss = self.loss_fn()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
 
 def make_arm(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from extractor import tagging
 from extractor.alignment import char_span_to_tokens
@@ -24,9 +25,7 @@ from extractor.losses import IGNORE_INDEX
 from extractor.schema import Example
 from extractor.tokenization import TextTokenizer
 
-Span = tuple[
-    int, int, int, int, int
-]  # (relation id, head begin, head end, tail begin, tail end), token-inclusive
+Span = tuple[int, int, int, int, int]  # (relation id, head begin, head end, tail begin, tail end), inclusive
 
 
 @dataclass
@@ -98,13 +97,9 @@ def length_batches(
 
 def pad_inputs(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask), both (B, T), right-padded to the longest sequence."""
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        attention_mask[row, : len(seq)] = 1
-    return input_ids, attention_mask
+    ids = [torch.tensor(seq, dtype=torch.long) for seq in sequences]
+    input_ids = pad_sequence(ids, batch_first=True, padding_value=pad_id)
+    return input_ids, pad_sequence([torch.ones_like(t) for t in ids], batch_first=True)
 
 
 def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) -> Batch:
@@ -113,11 +108,7 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
     Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`).
     """
     input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
-    per_row = (
-        relation_ids
-        if relation_ids.ndim == 2
-        else np.broadcast_to(relation_ids, (len(items), len(relation_ids)))
-    )
+    per_row = np.broadcast_to(relation_ids, (len(items), relation_ids.shape[-1]))  # (B, NS) either way
     size = input_ids.shape[1] - 1  # L: the table drops the leading special token
     labels = torch.full((len(items), size, size, per_row.shape[1]), IGNORE_INDEX, dtype=torch.long)
     for row, (item, ids) in enumerate(zip(items, per_row, strict=True)):

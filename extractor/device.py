@@ -12,10 +12,8 @@ import torch
 from nrskg.errors import ModelError
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str) -> torch.device:
     """ "auto" is CUDA where available, else the CPU; any other name as torch spells it."""
-    if isinstance(device, torch.device):
-        return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

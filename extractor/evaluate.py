@@ -86,18 +86,6 @@ class EvalReport:
     relations: list[Score] = field(default_factory=list)  # one row per relation, in gold-count order
     operating: OperatingPoints | None = None
 
-    @property
-    def precision(self) -> float:
-        return self.micro.precision
-
-    @property
-    def recall(self) -> float:
-        return self.micro.recall
-
-    @property
-    def f1(self) -> float:
-        return self.micro.f1
-
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
             "sentences": self.sentences,
@@ -141,10 +129,9 @@ def score(gold: list[set[Key]], predicted: list[set[Key]]) -> EvalReport:
 
 
 def predictions(
-    model: Extractor | Path | str, examples: list[Example], progress: bool = False
+    extractor: Extractor, examples: list[Example], progress: bool = False
 ) -> tuple[list[set[Key]], list[dict[Key, float]]]:
     """(gold keys, predicted keys with their best confidence) per example: one extraction, any threshold."""
-    extractor = model if isinstance(model, Extractor) else Extractor.load(model)
     found = extractor.extract([e.text for e in examples], progress=progress, min_confidence=0.0)
     predicted = []
     for per_text in found:

@@ -64,7 +64,6 @@ class Extractor:
         device: str = "auto",
         batch_size: int = AUTO_BATCH,
         row_block: int | None = None,
-        batching: BatchSettings | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
@@ -72,7 +71,7 @@ class Extractor:
         self.tokenizer = TextTokenizer(tokenizer, self.config.tokenization, self.config.max_tokens)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size = batch_size  # sentences per batch; AUTO_BATCH: filled to `budget()`
-        self.batching = batching or BatchSettings()
+        self.batching = BatchSettings()
         self.row_block = row_block
         self.capped_windows = 0  # windows whose non-empty cells exceeded config.max_cells_per_window
 
@@ -140,16 +139,8 @@ class Extractor:
                     inputs = input_ids.to(self.device), attention_mask.to(self.device)
                     cells = self.model.predict(*inputs, block)
                 for row, triples in self._decode(cells, len(batch)).items():
-                    window = windows[batch[row]]
-                    for span, confidence in triples:
-                        self._add(
-                            found[window.text_index],
-                            texts[window.text_index],
-                            window,
-                            tokens[batch[row]].offsets,
-                            span,
-                            confidence,
-                        )
+                    window, offsets = windows[batch[row]], tokens[batch[row]].offsets
+                    self._add(found[window.text_index], texts[window.text_index], window, offsets, triples)
         finally:
             self.model.train(was_training)
         if self.capped_windows > capped_before:
@@ -197,19 +188,17 @@ class Extractor:
         text: str,
         window: _Window,
         offsets: list[tuple[int, int]],
-        span: tagging.SpanTriple,
-        confidence: float,
+        triples: list[tuple[tagging.SpanTriple, float]],
     ) -> None:
-        """Map a window's token-span triple to the text's characters; overlapping windows keep the best."""
-        rel, hb, he, tb, te = span
-        hs, he_ = (window.start + x for x in tokens_to_char_span(offsets, hb, he))
-        ts, te_ = (window.start + x for x in tokens_to_char_span(offsets, tb, te))
-        head = Entity(hs, he_, text[hs:he_], self.config.head_types[rel])
-        tail = Entity(ts, te_, text[ts:te_], self.config.tail_types[rel])
-        triple = PredictedTriple(head, self.config.relations[rel], tail, confidence)
-        key = (hs, he_, rel, ts, te_)
-        if key not in found or found[key].confidence < confidence:
-            found[key] = triple
+        """Map a window's token-span triples to the text's characters; overlapping windows keep the best."""
+        for (rel, hb, he, tb, te), confidence in triples:
+            hs, he_ = (window.start + x for x in tokens_to_char_span(offsets, hb, he))
+            ts, te_ = (window.start + x for x in tokens_to_char_span(offsets, tb, te))
+            key = (hs, he_, rel, ts, te_)
+            if key not in found or found[key].confidence < confidence:
+                head = Entity(hs, he_, text[hs:he_], self.config.head_types[rel])
+                tail = Entity(ts, te_, text[ts:te_], self.config.tail_types[rel])
+                found[key] = PredictedTriple(head, self.config.relations[rel], tail, confidence)
 
 
 def triples_frame(ids: list[str], triples: list[list[PredictedTriple]], model_version: str) -> pd.DataFrame:

@@ -29,9 +29,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-ENCODER_DIR = (
-    "encoder"  # the encoder's own config.json and the tokenizer files; the weights live in WEIGHTS_NAME
-)
+# The encoder's own config.json and the tokenizer files; the weights live in WEIGHTS_NAME.
+ENCODER_DIR = "encoder"
 
 
 @dataclass
@@ -164,10 +163,8 @@ class NRSOneRelModel(nn.Module):
             cell, k = marked(self.config.loss, per_cell).nonzero().unbind(dim=1)
             index = torch.cat([hit[cell], k[:, None]], dim=1)  # (N, 4): b, row, col, k
             picked = per_cell[cell, k]  # (N, C)
-            classes, probs = (
-                cell_classes(self.config.loss, picked),
-                mark_probabilities(self.config.loss, picked),
-            )
+            classes = cell_classes(self.config.loss, picked)
+            probs = mark_probabilities(self.config.loss, picked)
             found.append((index + index.new_tensor([0, start, 0, 0]), classes, probs))
         index, classes, probs = (torch.cat(parts) for parts in zip(*found, strict=True))
         # One canonical order (batch row, head, tail, relation) whatever the block size.
@@ -226,13 +223,3 @@ def build_model(config: NRSOneRelConfig, encoder_path: str) -> tuple[NRSOneRelMo
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot load encoder {encoder_path!r}: {e}") from e
     return NRSOneRelModel(config, encoder), tokenizer
-
-
-__all__ = [
-    "CellPredictions",
-    "NRSOneRelModel",
-    "NRSOneRelOutput",
-    "OneRelHead",
-    "build_model",
-    "table_mask",
-]

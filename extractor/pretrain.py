@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 from tqdm.auto import tqdm
 from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerBase
 
+from extractor.batching import pad_inputs
 from extractor.datasets import Document
 from extractor.device import autocast, resolve_device
 from extractor.losses import IGNORE_INDEX
@@ -68,11 +70,8 @@ class PretrainResult:
 
 def entity_words(docs: Iterable[Document]) -> list[str]:
     """Distinct entity strings of labelled documents (without spaces): the medical user dictionary."""
-    words = set()
-    for doc in docs:
-        for example in doc.examples:
-            for triple in example.triples:
-                words.update((triple.head.text, triple.tail.text))
+    triples = (t for doc in docs for example in doc.examples for t in example.triples)
+    words = {w for t in triples for w in (t.head.text, t.tail.text)}
     return sorted(w for w in words if w.strip() and not any(c.isspace() for c in w))
 
 
@@ -256,26 +255,6 @@ def pretrain(
 def _pad(
     batch: list[tuple[list[int], list[int]]], pad: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(ids) for ids, _ in batch)
-    inputs = torch.full((len(batch), width), pad, dtype=torch.long)
-    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
-    attention = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, (ids, lab) in enumerate(batch):
-        inputs[row, : len(ids)] = torch.tensor(ids)
-        labels[row, : len(lab)] = torch.tensor(lab)
-        attention[row, : len(ids)] = 1
+    inputs, attention = pad_inputs([ids for ids, _ in batch], pad)
+    labels = pad_sequence([torch.tensor(y) for _, y in batch], batch_first=True, padding_value=IGNORE_INDEX)
     return inputs.to(device), labels.to(device), attention.to(device)
-
-
-__all__ = [
-    "PretrainConfig",
-    "PretrainResult",
-    "chunks",
-    "entity_words",
-    "mask_inputs",
-    "pretrain",
-    "segment",
-    "whole_word_mask",
-    "word_index",
-    "write_user_dict",
-]

@@ -156,7 +156,7 @@ def promote_if_better(
 
     now, current_f1 = current(root), None
     if now is not None and held_out and "val_f1" in candidate.metrics:
-        current_f1 = evaluate(now.path, held_out).f1
+        current_f1 = evaluate(now.path, held_out).micro.f1
     promoted = now is None or (
         current_f1 is not None and candidate.metrics["val_f1"] > current_f1 + min_improvement
     )

@@ -44,38 +44,32 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}|[ivxIVX]{1,4}|[A-Za-z])$")
 _LOOK_BACK = 16
+SNAP_SHARE = 8  # a window edge moves back by at most max_chars // SNAP_SHARE to meet a boundary
 
 
 @dataclass(frozen=True)
 class WindowConfig:
     """Window length and step in characters; `stride < max_chars` gives an overlap of `max_chars - stride`.
 
-    `snap` is how far (characters) a window edge may move back to land on a sentence or clause boundary;
-    None means max_chars // 8. On Ruijin at 256/128, snapping by 32 loses 1,907 of 57,260 relations, plain
-    character windows 1,671, and windows cut only at sentence ends 2,797 (its sentences run to 3,000 chars).
+    A window edge may move back by up to max_chars // SNAP_SHARE characters to land on a sentence or clause
+    boundary. On Ruijin at 256/128, snapping by 32 loses 1,907 of 57,260 relations, plain character windows
+    1,671, and windows cut only at sentence ends 2,797 (its sentences run to 3,000 chars).
     A model's config says which windows it reads (`of`), and holds the defaults.
     """
 
     max_chars: int
     stride: int
-    snap: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_chars < 1 or not 1 <= self.stride <= self.max_chars:
             raise ValueError(
                 f"need 1 <= stride <= max_chars, got max_chars={self.max_chars} stride={self.stride}"
             )
-        if self.snap is not None and not 0 <= self.snap < self.max_chars:
-            raise ValueError(f"need 0 <= snap < max_chars, got snap={self.snap} max_chars={self.max_chars}")
 
     @classmethod
     def of(cls, config: NRSOneRelConfig) -> WindowConfig:
         """The windows a model was trained on, which it must be given again."""
         return cls(config.window_chars, config.window_stride)
-
-    @property
-    def snap_chars(self) -> int:
-        return self.max_chars // 8 if self.snap is None else self.snap
 
 
 def sentence_windows(text: str, window: WindowConfig) -> list[tuple[int, int, int]]:
@@ -85,7 +79,7 @@ def sentence_windows(text: str, window: WindowConfig) -> list[tuple[int, int, in
     """
     spans = []
     for start, end in sentence_bounds(text):
-        pieces = window_spans(text[start:end], window.max_chars, window.stride, window.snap)
+        pieces = window_spans(text[start:end], window.max_chars, window.stride)
         first = 1 if len(pieces) > 1 else 0
         spans += [(start + s, start + e, part) for part, (s, e) in enumerate(pieces, first)]
     return spans
@@ -154,13 +148,14 @@ def _ends_with_full_stop(text: str, begin: int, match: re.Match[str]) -> bool:
     return not (short and _LIST_NUMBER.match(text[begin : match.start()]))  # "1. Methods", "A. Aims"
 
 
-def window_spans(text: str, max_chars: int, stride: int, snap: int | None = None) -> list[tuple[int, int]]:
+def window_spans(text: str, max_chars: int, stride: int) -> list[tuple[int, int]]:
     """Cover `text` with windows of at most `max_chars`, one starting about every `stride` characters.
 
-    Each edge moves back by up to `snap` characters to the nearest sentence end, else clause end, else stays
-    where it is (a hard cut). A window contained in the previous one is skipped.
+    Each edge moves back by up to max_chars // SNAP_SHARE characters to the nearest sentence end, else clause
+    end, else stays where it is (a hard cut). A window contained in the previous one is skipped.
     """
-    config = WindowConfig(max_chars, stride, snap)
+    WindowConfig(max_chars, stride)  # refuses impossible windows
+    snap = max_chars // SNAP_SHARE
     n = len(text)
     if n <= max_chars:
         return [(0, n)]
@@ -171,9 +166,9 @@ def window_spans(text: str, max_chars: int, stride: int, snap: int | None = None
         # never past the previous end (no unseen gap), never before the previous start (progress)
         target = min(nominal, spans[-1][1]) if spans else 0
         floor = spans[-1][0] + 1 if spans else 0
-        start = _snap(levels, target, max(target - config.snap_chars, floor))
+        start = _snap(levels, target, max(target - snap, floor))
         limit = start + max_chars
-        end = n if limit >= n else _snap(levels, limit, max(limit - config.snap_chars, start + 1))
+        end = n if limit >= n else _snap(levels, limit, max(limit - snap, start + 1))
         if not spans or end > spans[-1][1]:
             spans.append((start, end))
         if end == n:

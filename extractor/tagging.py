@@ -24,7 +24,7 @@ cell (rel, hb, te) yields the triples (rel, hb, he, tb, te) for each tail begin 
 and each head end he paired with hb in column te. OneRel instead pairs an HB-TE with the "next non-zero
 cell", which pairs the wrong spans as soon as one head row holds several tails.
 
-Guarantee. `decode(encode(T)) == T` when, for every relation,
+Guarantee. `decode_cells(*encode_cells(T, ...)) == T` when, for every relation,
 1. the tails of the triples that share a head begin form a DECODABLE family, and so do the heads of the
    triples that share a tail end; a family is decodable when
    a. no two of its intervals share a begin or an end, and any two are disjoint or nested (brackets:
@@ -40,8 +40,8 @@ exact for them. Examples: crossing tails [1,4], [3,6] of one head look like nest
 (decoded as the nested pair); [1,5], [3,5], [3,4] look like [1,5], [3,4] (the middle interval, whose
 begin and end both belong to others, is lost); head ends {1,3} x tail begins {5,6} in one HB-TE cell
 decode to all four combinations even if only two were gold.
-What decode does guarantee for ANY table made by `encode`: its result writes exactly that table again,
-`encode(decode(t)) == t`, i.e. it never invents a cell and never ignores one. On DiaKG's train split
+What decoding does guarantee for ANY table made by `encode`: its result writes exactly that table again,
+i.e. it never invents a cell and never ignores one. On DiaKG's train split
 every family is of kind 1a or a single interval and no cell is shared, so the character-level oracle
 recall is 1.000 (see `oracle_recall`).
 """
@@ -207,28 +207,6 @@ def decode_cells(
     return triples
 
 
-def decode(table) -> set[SpanTriple]:
-    """The triples of a (K, L, L) class table (numpy array, or a torch tensor on any device).
-
-    Speed: finding the few non-zero cells is one pass over the table, bound by memory. Pass the argmax as
-    uint8 (8 classes fit; 8x less to copy from the GPU and to scan): K=44, L=256 then takes ~0.4 ms here,
-    int64 ~2 ms. Or run `nonzero` on the device and call `decode_cells` with the few cells it finds.
-    """
-    if hasattr(table, "detach"):  # torch, without importing it here; .cpu() is a no-op on CPU tensors
-        table = table.detach().cpu()
-    table = np.asarray(table)
-    if table.ndim != 3 or table.shape[1] != table.shape[2]:
-        raise ValueError(f"expected a (K, L, L) table, got shape {table.shape}")
-    # flatnonzero over a boolean mask is ~30x faster than np.nonzero on the 3-d array itself.
-    flat = np.flatnonzero(table != 0)
-    rel, row, col = np.unravel_index(flat, table.shape)
-    return decode_cells(rel, row, col, table.reshape(-1)[flat])
-
-
-CharTriple = tuple[int, int, str, int, int]
-"""(head start, head end, relation, tail start, tail end): character offsets, ends exclusive."""
-
-
 @dataclass
 class OracleReport:
     """How many gold triples survive tokenize -> encode -> decode -> characters, and why the rest are lost."""
@@ -256,7 +234,6 @@ class OracleReport:
 
 LOSS_UNKNOWN_RELATION = "unknown relation"
 LOSS_UNALIGNED = "unaligned boundary"
-LOSS_TRUNCATED = "beyond max_tokens"
 LOSS_DECODE = "decode ambiguity"
 
 
@@ -264,13 +241,11 @@ def oracle_recall(
     examples: Iterable[Example],
     relations: Sequence[str],
     token_offsets: Callable[[str], Sequence[tuple[int, int]]],
-    max_tokens: int | None = None,
 ) -> OracleReport:
     """The share of gold triples that the tagging scheme can represent at all, given a tokenizer.
 
     Gold triples are compared as (head start, head end, relation, tail start, tail end) in characters, each
-    counted once per example. `token_offsets(text)` gives each token's character span (no special tokens);
-    `max_tokens` truncates the sequence as the model would.
+    counted once per example. `token_offsets(text)` gives each token's character span (no special tokens).
     """
     index = {name: k for k, name in enumerate(relations)}
     report = OracleReport()
@@ -281,7 +256,6 @@ def oracle_recall(
         if not gold:
             continue
         offsets = list(token_offsets(example.text))
-        length = len(offsets) if max_tokens is None else min(len(offsets), max_tokens)
         spans: set[SpanTriple] = set()
         for hs, he, relation, ts, te in gold:
             if relation not in index:
@@ -295,17 +269,15 @@ def oracle_recall(
                 or tokens_to_char_span(offsets, *tail) != (ts, te)
             ):  # a boundary inside a token, or on a character no token covers
                 losses[LOSS_UNALIGNED] += 1
-            elif max(head[1], tail[1]) >= length:
-                losses[LOSS_TRUNCATED] += 1
             else:
                 spans.add((index[relation], *head, *tail))
         report.aligned += len(spans)
         if not spans:
             continue
-        # The sparse twin of decode(encode(...)): a 1,000-token sentence would need a 100 MB dense table.
+        # Sparse cells, not `encode`'s dense table: a 1,000-token sentence would need a 100 MB one.
         decoded = {
             (*tokens_to_char_span(offsets, hb, he), relations[k], *tokens_to_char_span(offsets, tb, te))
-            for k, hb, he, tb, te in decode_cells(*encode_cells(spans, len(relations), length))
+            for k, hb, he, tb, te in decode_cells(*encode_cells(spans, len(relations), len(offsets)))
         }
         found = len(decoded & gold)
         report.recovered += found

@@ -28,9 +28,7 @@ SENTENCEPIECE_SPACE = "▁"
 @dataclass
 class TokenizedText:
     input_ids: list[int]  # with the two special tokens
-    offsets: list[
-        tuple[int, int]
-    ]  # one (start, end) per text token, end exclusive; len == len(input_ids) - 2
+    offsets: list[tuple[int, int]]  # (start, end) per text token, end exclusive; len(input_ids) - 2 of them
 
 
 def special_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
@@ -54,11 +52,9 @@ class CharVocabulary:
         self._normalise = normalizer.normalize_str if normalizer is not None else (lambda char: char)
 
     def id(self, char: str) -> int:
-        found = self.cache.get(char)
-        if found is None:
-            found = self._lookup(char)
-            self.cache[char] = found
-        return found
+        if char not in self.cache:
+            self.cache[char] = self._lookup(char)
+        return self.cache[char]
 
     def _lookup(self, char: str) -> int:
         if char.isspace():

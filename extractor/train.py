@@ -174,18 +174,18 @@ def train(
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", best_f1=f"{max(best_f1, 0):.3f}")
                 if step % eval_every == 0 or step == total_steps:
-                    report = evaluate(extractor, selection)
+                    micro = evaluate(extractor, selection).micro
                     record = {
                         "step": step,
                         "epoch": round(step / batches_per_epoch, 3),
                         "train_loss": running_loss / losses,
                         "lr": scheduler.get_last_lr()[0],
-                        "val_f1": report.f1,
-                        "val_precision": report.precision,
-                        "val_recall": report.recall,
+                        "val_f1": micro.f1,
+                        "val_precision": micro.precision,
+                        "val_recall": micro.recall,
                     }
                     if config.curves and val_sentences:  # the fitting curve, beside validation
-                        record["train_f1"] = evaluate(extractor, train_sample).f1
+                        record["train_f1"] = evaluate(extractor, train_sample).micro.f1
                     record["elapsed_s"] = round(time.perf_counter() - started, 2)
                     running_loss, losses = 0.0, 0
                     metrics_log.write(json.dumps(record) + "\n")
@@ -196,9 +196,9 @@ def train(
                     last_line = time.perf_counter() if as_line else last_line
                     level = logging.INFO if as_line else logging.DEBUG
                     log.log(level, "step %d epoch %d loss %.4f %s F1 %.4f%s",
-                            step, epoch, record["train_loss"], selected_on, report.f1, fit)  # fmt: skip
-                    if report.f1 > best_f1:
-                        best_f1, best_step, bad_evals = report.f1, step, 0
+                            step, epoch, record["train_loss"], selected_on, micro.f1, fit)  # fmt: skip
+                    if micro.f1 > best_f1:
+                        best_f1, best_step, bad_evals = micro.f1, step, 0
                         _save_checkpoint(model, hf_tokenizer, config, out)
                     elif best_f1 > 0:
                         # Patience starts once triples are found: OneRel first predicts "-" everywhere for a
@@ -213,7 +213,7 @@ def train(
 
     # ---- the best checkpoint: its training F1, its default minimum confidence, the metrics file ----
     best = Extractor.load(out, str(device))
-    train_f1 = evaluate(best, train_sample).f1
+    train_f1 = evaluate(best, train_sample).micro.f1
     curve = confidence_curve(*predictions(best, selection), CONFIDENCE_GRID)
     calibrated = calibrate(best.config, curve, config.target_precision)
     save_config(out / CONFIG_NAME, best.config, config)
@@ -345,11 +345,9 @@ def _sample(examples: list[Example], limit: int, seed: int) -> list[Example]:
 
 def model_version(weights: Path) -> str:
     """`<UTC time>-<first 8 hex of the weights' sha256>`: sortable by time, and tied to the exact weights."""
-    digest = hashlib.sha256()
     with weights.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:8]}"
 
 
 def _save_checkpoint(model: NRSOneRelModel, tokenizer, config: TrainConfig, out: Path) -> None:

@@ -46,14 +46,10 @@ def _transient(_task: Any, _run: Any, state: Any) -> bool:
     try:
         state.result()
     except GraphError as e:
-        cause, transient = (
-            e.__cause__,
-            (neo4j.exceptions.TransientError, neo4j.exceptions.DriverError, OSError),
-        )
-        permanent = isinstance(e, PermanentGraphError) or isinstance(
-            cause, neo4j.exceptions.ConfigurationError
-        )
-        return not permanent and isinstance(cause, transient)
+        cause = e.__cause__
+        if isinstance(e, PermanentGraphError) or isinstance(cause, neo4j.exceptions.ConfigurationError):
+            return False
+        return isinstance(cause, neo4j.exceptions.TransientError | neo4j.exceptions.DriverError | OSError)
     except Exception:  # noqa: BLE001 - any other error is not worth a retry
         return False
     return False

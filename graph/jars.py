@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from graph.files import digest, fresh, locked, tail
+from nrskg.downloads import download_cache
 from nrskg.errors import GraphError
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,7 @@ def neo4j_version() -> str:
 
 def cache_dir() -> Path:
     """`$NRSKG_CACHE/neo4j/<version>`, else `~/.cache/nrskg/neo4j/<version>`: jars and compiled launcher."""
-    root = os.environ.get("NRSKG_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "nrskg"
-    return base / "neo4j" / neo4j_version()
+    return download_cache() / "neo4j" / neo4j_version()
 
 
 def class_path(cache: Path) -> str:
@@ -99,16 +98,8 @@ def _resolve_jars(lib: Path, marker: Path) -> None:
     staging = lib.with_name(f"{lib.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     resolve_log = lib.parent / "resolve.log"
-    cmd = [
-        mvn,
-        "-B",
-        "-q",
-        "-f",
-        str(POM),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={staging}",
-        "-DincludeScope=runtime",
-    ]
+    cmd = [mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
+           "-DincludeScope=runtime"]  # fmt: skip
     log.info("resolving Neo4j %s jars with Maven into %s (first time only, ~150 MB)", neo4j_version(), lib)
     started = time.monotonic()
     with resolve_log.open("w") as out:
@@ -125,13 +116,9 @@ def _resolve_jars(lib: Path, marker: Path) -> None:
     shutil.rmtree(lib, ignore_errors=True)
     staging.rename(lib)  # atomic: a half-copied lib/ is never mistaken for a complete one
     marker.write_text(digest(POM))
-    size_mb = sum(p.stat().st_size for p in lib.glob("*.jar")) / 1e6
-    log.info(
-        "resolved %d jars (%.0f MB) in %.0f s",
-        len(list(lib.glob("*.jar"))),
-        size_mb,
-        time.monotonic() - started,
-    )
+    jars = list(lib.glob("*.jar"))
+    size_mb = sum(p.stat().st_size for p in jars) / 1e6
+    log.info("resolved %d jars (%.0f MB) in %.0f s", len(jars), size_mb, time.monotonic() - started)
 
 
 def _compile_launcher(lib: Path, jar: Path) -> None:

@@ -76,25 +76,11 @@ def command(
 ) -> list[str]:
     """The JVM command line. `archive_option`: -XX:SharedArchiveFile=... to use a class archive,
     -XX:ArchiveClassesAtExit=... to record one, or "" for neither."""
-    cmd = [
-        java_path,
-        f"-Xmx{format_size(memory.heap)}",
-        *JVM_OPTIONS,
-        *([archive_option] if archive_option else []),
-        "-cp",
-        class_path(cache),
-        LAUNCHER_CLASS,
-        "--home",
-        str(data_dir),
-        "--bolt-port",
-        str(port),
-        "--pagecache",
-        str(memory.pagecache),
-        "--transaction-max",
-        str(memory.transaction_max),
-        "--transaction-total-max",
-        str(memory.transaction_total_max),
-    ]
+    archive = [archive_option] if archive_option else []
+    cmd = [java_path, f"-Xmx{format_size(memory.heap)}", *JVM_OPTIONS, *archive, "-cp", class_path(cache),
+           LAUNCHER_CLASS, "--home", str(data_dir), "--bolt-port", str(port),
+           "--pagecache", str(memory.pagecache), "--transaction-max", str(memory.transaction_max),
+           "--transaction-total-max", str(memory.transaction_total_max)]  # fmt: skip
     if http_port is not None:
         cmd += ["--http-port", str(http_port)]
     if auth:
@@ -127,16 +113,9 @@ def _record_class_archive(cache: Path, java_path: str, banner: str) -> None:
     staging.unlink(missing_ok=True)
     log.info("recording a class-data archive for faster Neo4j starts (one throwaway start, once)")
     with tempfile.TemporaryDirectory(prefix="nrskg-neo4j-cds-") as home:
-        cmd = command(
-            java_path,
-            cache,
-            Path(home),
-            free_port(),
-            None,
-            auth=False,
-            memory=ServerMemory.from_env({}),
-            archive_option=f"-XX:ArchiveClassesAtExit={staging}",
-        )
+        cmd = command(java_path, cache, Path(home), free_port(), None, auth=False,
+                      memory=ServerMemory.from_env({}),
+                      archive_option=f"-XX:ArchiveClassesAtExit={staging}")  # fmt: skip
         log_file = Path(home) / LOG_FILE
         with log_file.open("wb") as out:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)

@@ -61,15 +61,12 @@ def save_password(data_dir: Path, password: SecretStr) -> Path:
     return path
 
 
-def initial_password(auth: bool, password: SecretStr | str | None, data_dir: Path) -> SecretStr | None:
-    """The password to start with: given, else $NEO4J_PASSWORD, else the stored one, else a new one."""
+def initial_password(auth: bool, data_dir: Path) -> SecretStr | None:
+    """The password to start with: $NEO4J_PASSWORD, else the stored one, else a new one."""
     if not auth:
         return None
-    if password is None:
-        password = os.environ.get("NEO4J_PASSWORD") or None
-    if password is None:
-        return read_password(data_dir) or new_password()
-    return password if isinstance(password, SecretStr) else SecretStr(password)
+    given = os.environ.get("NEO4J_PASSWORD")
+    return SecretStr(given) if given else read_password(data_dir) or new_password()
 
 
 def local_password(uri: str, data_dir: Path | None = None) -> SecretStr | None:

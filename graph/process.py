@@ -62,9 +62,7 @@ class ServerInfo:
         return f"http://{HOST}:{self.http_port}/browser/?{query}{method}"
 
     def to_json(self) -> str:
-        return json.dumps(
-            {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
-        )
+        return json.dumps(dataclasses.asdict(self), default=str)  # paths as text
 
     @classmethod
     def from_json(cls, text: str) -> ServerInfo:

@@ -11,6 +11,7 @@ past the plan; that error is translated too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -206,13 +207,9 @@ def _cell(value: Any, max_width: int) -> str:
     text = text.replace("\n", " ")
     if _width(text) <= max_width:
         return text
-    kept, used = [], 0
-    for ch in text:
-        used += _width(ch)
-        if used > max_width - 1:
-            break
-        kept.append(ch)
-    return "".join(kept) + "…"
+    # The longest prefix that leaves a column for the ellipsis.
+    fits = sum(1 for used in itertools.accumulate(map(_width, text)) if used <= max_width - 1)
+    return text[:fits] + "…"
 
 
 def format_table(result: ReadResult, max_width: int = 60) -> str:

@@ -58,28 +58,18 @@ def _digest(name: str) -> str:
 
 def relationship_type_for(relation: str) -> str:
     """Upper snake case for an ASCII relation ("SideEff-Drug" -> "SIDE_EFF_DRUG"), a hashed one otherwise."""
-    words = _words(relation) if relation.isascii() else []
-    candidate = "_".join(w.upper() for w in words)
-    if not RELATIONSHIP_TYPE_PATTERN.match(candidate):
-        candidate = f"REL_{_digest(relation)}"
-    return candidate
+    candidate = "_".join(w.upper() for w in _words(relation)) if relation.isascii() else ""
+    return candidate if RELATIONSHIP_TYPE_PATTERN.match(candidate) else f"REL_{_digest(relation)}"
 
 
 def label_for(entity_type: str) -> str:
     """Pascal case for an ASCII entity type ("Test_items" -> "TestItems"), a hashed one otherwise."""
-    words = _words(entity_type) if entity_type.isascii() else []
-    candidate = "".join(w[:1].upper() + w[1:] for w in words)
-    if not LABEL_PATTERN.match(candidate):
-        candidate = f"Type{_digest(entity_type)}"
-    return candidate
+    candidate = "".join(w[:1].upper() + w[1:] for w in _words(entity_type)) if entity_type.isascii() else ""
+    return candidate if LABEL_PATTERN.match(candidate) else f"Type{_digest(entity_type)}"
 
 
 def _whitelist(
-    names: Iterable[str],
-    derive: Callable[[str], str],
-    check: Callable[[str], str],
-    overrides: Mapping[str, str],
-    what: str,
+    names: Iterable[str], derive: Callable[[str], str], check: Callable[[str], str], what: str
 ) -> dict[str, str]:
     """name -> identifier, refusing two names on one identifier (they would silently merge in the graph)."""
     mapping: dict[str, str] = {}
@@ -87,16 +77,11 @@ def _whitelist(
     for name in names:
         if name in mapping:
             continue
-        identifier = check(overrides.get(name) or derive(name))
+        identifier = check(derive(name))
         if identifier in owner:
-            raise GraphError(
-                f"{what} {name!r} and {owner[identifier]!r} both map to {identifier!r}; pass an override"
-            )
+            raise GraphError(f"{what} {name!r} and {owner[identifier]!r} both map to {identifier!r}")
         mapping[name] = identifier
         owner[identifier] = name
-    unused = set(overrides) - set(mapping)
-    if unused:
-        raise GraphError(f"overrides for unknown {what}s: {sorted(unused)}")
     return mapping
 
 
@@ -108,24 +93,10 @@ class GraphSchema:
     labels: Mapping[str, str]
 
     @classmethod
-    def from_names(
-        cls,
-        relations: Iterable[str],
-        entity_types: Iterable[str],
-        relationship_overrides: Mapping[str, str] | None = None,
-        label_overrides: Mapping[str, str] | None = None,
-    ) -> GraphSchema:
-        """The whitelist from the model's relation list and entity types; overrides pick readable names."""
-        return cls(
-            relationship_types=_whitelist(
-                relations,
-                relationship_type_for,
-                check_relationship_type,
-                relationship_overrides or {},
-                "relation",
-            ),
-            labels=_whitelist(entity_types, label_for, check_label, label_overrides or {}, "entity type"),
-        )
+    def from_names(cls, relations: Iterable[str], entity_types: Iterable[str]) -> GraphSchema:
+        """The whitelist from the model's relation list and entity types."""
+        relationship_types = _whitelist(relations, relationship_type_for, check_relationship_type, "relation")
+        return cls(relationship_types, _whitelist(entity_types, label_for, check_label, "entity type"))
 
     def relationship_type(self, relation: str) -> str:
         return _whitelisted(self.relationship_types, relation, "relation")

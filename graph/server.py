@@ -9,7 +9,6 @@ reads no file and no URL, and transactions are bounded in memory (Neo4jLauncher.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import subprocess
@@ -53,7 +52,6 @@ def start(
     http_port: int | None = None,
     *,
     auth: bool = True,
-    password: SecretStr | str | None = None,
     memory: ServerMemory | None = None,
     timeout_s: float = launcher.START_TIMEOUT_S,
 ) -> ServerInfo:
@@ -61,8 +59,8 @@ def start(
 
     If a server already runs for `data_dir` it is returned as it is (its port may differ from `port`: the
     returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
-    `password`, else `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches
-    the JVM through its environment only and is stored (mode 0600) once the server accepts it. `memory`
+    `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches the JVM
+    through its environment only and is stored (mode 0600) once the server accepts it. `memory`
     (default: `ServerMemory.from_env()`) sizes the heap and bounds transactions. `http_port` adds the HTTP
     API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a
     port is taken, or the JVM dies (with the tail of its log).
@@ -75,7 +73,7 @@ def start(
             if (running.port, running.http_port) != (port, http_port):
                 log.warning("Neo4j for %s already runs at %s; not restarting it", data_dir, running.uri)
             return running
-        secret = passwords.initial_password(auth, password, data_dir)
+        secret = passwords.initial_password(auth, data_dir)
         for wanted in (port, http_port):
             if wanted is not None and not process.port_free(wanted):
                 raise GraphError(
@@ -84,41 +82,19 @@ def start(
                 )
         java_path, banner = java()
         cache = launcher.prefetch(class_archive=False)
-        info = ServerInfo(
-            uri=f"bolt://{HOST}:{port}",
-            pid=0,
-            data_dir=data_dir,
-            port=port,
-            http_port=http_port,
-            auth=auth,
-            log_file=data_dir / process.LOG_FILE,
-            version=neo4j_version(),
-        )
-        cmd = launcher.command(
-            java_path,
-            cache,
-            data_dir,
-            port,
-            http_port,
-            auth=auth,
-            memory=memory or ServerMemory.from_env(),
-            archive_option=launcher.class_data(cache, banner),
-        )
+        cmd = launcher.command(java_path, cache, data_dir, port, http_port, auth=auth,
+                               memory=memory or ServerMemory.from_env(),
+                               archive_option=launcher.class_data(cache, banner))  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}
         if secret is not None:
             env["NEO4J_PASSWORD"] = secret.get_secret_value()
-        with info.log_file.open("wb") as out:
-            proc = subprocess.Popen(  # its own session: Ctrl-C in the caller's terminal does not reach it
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=data_dir,
-                env=env,
-                start_new_session=True,
-            )
+        log_file = data_dir / process.LOG_FILE
+        with log_file.open("wb") as out:  # its own session: Ctrl-C in the caller's terminal does not reach it
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=data_dir, env=env, start_new_session=True)  # fmt: skip
         process.track(proc)
-        info = dataclasses.replace(info, pid=proc.pid)
+        info = ServerInfo(f"bolt://{HOST}:{port}", proc.pid, data_dir, port, http_port, auth, log_file,
+                          neo4j_version())  # fmt: skip
         (data_dir / process.PID_FILE).write_text(f"{proc.pid}\n")
         (data_dir / process.INFO_FILE).write_text(info.to_json())
         log.info("starting Neo4j %s for %s (pid %d, log %s)", info.version, data_dir, proc.pid, info.log_file)

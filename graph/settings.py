@@ -104,19 +104,10 @@ class Neo4jSettings(BaseModel):
 
 MIB = 1024**2
 GIB = 1024**3
-MEMORY_VARIABLES = {
-    "heap": "NRSKG_NEO4J_HEAP",
-    "pagecache": "NRSKG_NEO4J_PAGECACHE",
-    "transaction_max": "NRSKG_NEO4J_TRANSACTION_MAX",
-    "transaction_total_max": "NRSKG_NEO4J_TRANSACTION_TOTAL_MAX",
-}
-MEMORY_OPTIONS = {
-    "heap": "--heap",
-    "pagecache": "--pagecache",
-    "transaction_max": "--transaction-max",
-    "transaction_total_max": "--transaction-total-max",
-}
-"""`nrskg neo4j start` options, named in the advice when a query hits a limit."""
+MEMORY_FIELDS = ("heap", "pagecache", "transaction_max", "transaction_total_max")
+MEMORY_VARIABLES = {f: f"NRSKG_NEO4J_{f.upper()}" for f in MEMORY_FIELDS}  # NRSKG_NEO4J_HEAP, ...
+MEMORY_OPTIONS = {f: f"--{f.replace('_', '-')}" for f in MEMORY_FIELDS}
+"""`nrskg neo4j start` options (`--transaction-max`, ...), named in the advice when a query hits a limit."""
 MEMORY_HINT = "Each transaction's limit must fit in the total, and the total in the heap"
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,11 +44,6 @@ class Statement:
     text: str
     params: dict[str, Any]
     what: str
-
-
-def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -111,29 +106,14 @@ def plan_statements(
         for t, rows in relation_rows.items()
     ]
     return [
-        Statement(text, {"rows": list(chunk), **extra}, what)
+        Statement(text, {"rows": list(rows[start : start + batch_size]), **extra}, what)
         for what, text, rows, extra in kinds
-        for chunk in _chunks(rows, batch_size)
+        for start in range(0, len(rows), batch_size)
     ]
 
 
 def _counters(summary: neo4j.ResultSummary) -> WriteCounters:
-    c = summary.counters
-    return WriteCounters(
-        nodes_created=c.nodes_created,
-        nodes_deleted=c.nodes_deleted,
-        relationships_created=c.relationships_created,
-        relationships_deleted=c.relationships_deleted,
-        properties_set=c.properties_set,
-        labels_added=c.labels_added,
-    )
-
-
-def _run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement]) -> WriteCounters:
-    total = WriteCounters()
-    for st in statements:
-        total += _counters(tx.run(st.text, st.params).consume())
-    return total
+    return WriteCounters(**{name: getattr(summary.counters, name) for name in WriteCounters.model_fields})
 
 
 def _replace_in_one_transaction(
@@ -144,22 +124,25 @@ def _replace_in_one_transaction(
     statements: Sequence[Statement],
     now: datetime,
 ) -> WriteCounters:
-    def single(text: str, params: dict[str, Any], field: str) -> tuple[Any, WriteCounters]:
-        result = tx.run(text, params)
-        value = result.single(strict=True)[field]
-        return value, _counters(result.consume())
+    total = WriteCounters()
 
-    emptied, total = single(cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
-    keys, counters = single(cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
-    total += counters
-    total += _counters(
-        tx.run(cypher.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids}).consume()
-    )
-    total += _run_statements(tx, statements)
-    total += _counters(tx.run(cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied}).consume())
-    total += _counters(tx.run(cypher.DELETE_ORPHAN_ENTITIES, {"keys": keys}).consume())
-    marked = {"doc_ids": doc_ids, "model_version": model_version, "now": now}
-    return total + _counters(tx.run(cypher.MARK_DOCUMENTS_LOADED, marked).consume())
+    def run(text: str, params: dict[str, Any], field: str | None = None) -> Any:
+        """Run one statement, add its counters; the value of `field` in its single row, if asked for."""
+        nonlocal total
+        result = tx.run(text, params)
+        value = result.single(strict=True)[field] if field else None
+        total += _counters(result.consume())
+        return value
+
+    emptied = run(cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
+    keys = run(cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
+    run(cypher.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids})
+    for st in statements:
+        run(st.text, st.params)
+    run(cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied})
+    run(cypher.DELETE_ORPHAN_ENTITIES, {"keys": keys})
+    run(cypher.MARK_DOCUMENTS_LOADED, {"doc_ids": doc_ids, "model_version": model_version, "now": now})
+    return total
 
 
 def replace_documents(

@@ -21,15 +21,8 @@ log = logging.getLogger(__name__)
 
 ENTITY_COLUMNS = ["key", "name", "type", "surface_forms", "mentions", "n_mentions"]
 RELATION_COLUMNS = [
-    "head_key",
-    "relation",
-    "tail_key",
-    "count",
-    "confidence_max",
-    "evidence",
-    "model_version",
-    "doc_ids",
-]
+    "head_key", "relation", "tail_key", "count", "confidence_max", "evidence", "model_version", "doc_ids",
+]  # fmt: skip
 EVIDENCE_FIELDS = ["sent_id", "head_start", "head_end", "tail_start", "tail_end"]
 VERSION_SEPARATOR = ","
 _OFFSETS = ["head_start", "head_end", "tail_start", "tail_end"]
@@ -106,21 +99,13 @@ def _drop_window_repeats(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.Dat
 
 def entities_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per entity key from the heads and tails of prepared triples (`prepare_triples`)."""
-    columns = ["sent_id", "_doc", "_index", "key", "surface", "type", "start", "end"]
+    # Heads and tails alike as mentions: `head_key`, `head`, ... become `key`, `surface`, ...
+    own = {"_key": "key", "": "surface", "_type": "type", "_start": "start", "_end": "end"}
     mentions = pd.concat(
         [
-            frame[
-                [
-                    "sent_id",
-                    "_doc",
-                    "_index",
-                    f"{side}_key",
-                    side,
-                    f"{side}_type",
-                    f"{side}_start",
-                    f"{side}_end",
-                ]
-            ].set_axis(columns, axis=1)
+            frame[["sent_id", "_doc", "_index", *(side + suffix for suffix in own)]].set_axis(
+                ["sent_id", "_doc", "_index", *own.values()], axis=1
+            )
             for side in ("head", "tail")
         ],
         ignore_index=True,

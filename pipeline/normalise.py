@@ -78,23 +78,16 @@ class Normalised:
     original: str = field(repr=False)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """The original span `[start', end')` covering the normalised span `[start, end)`."""
-        return to_original(self.offsets, len(self.original), start, end)
-
-
-def to_original(offsets: np.ndarray, original_length: int, start: int, end: int) -> tuple[int, int]:
-    """Map a normalised span (end exclusive) to the original span from its first to its last character.
-
-    Characters dropped inside the span (a joined line break) fall inside the original span, so
-    slicing the original with the result shows the evidence as it was written.
-    """
-    n = len(offsets)
-    if not 0 <= start <= end <= n:
-        raise ValueError(f"span [{start}, {end}) is outside the normalised text of length {n}")
-    if start == end:
-        at = int(offsets[start]) if start < n else original_length
-        return at, at
-    return int(offsets[start]), int(offsets[end - 1]) + 1
+        """The original span `[start', end')` from the first to the last character of the normalised span
+        `[start, end)`. Characters dropped inside the span (a joined line break) fall inside the original
+        span, so slicing the original with the result shows the evidence as it was written."""
+        n = len(self.offsets)
+        if not 0 <= start <= end <= n:
+            raise ValueError(f"span [{start}, {end}) is outside the normalised text of length {n}")
+        if start == end:
+            at = int(self.offsets[start]) if start < n else len(self.original)
+            return at, at
+        return int(self.offsets[start]), int(self.offsets[end - 1]) + 1
 
 
 def _flags(cp: np.ndarray) -> np.ndarray:

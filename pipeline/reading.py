@@ -67,11 +67,6 @@ class Document:
         """The normalised text the pipeline splits and the extractor reads."""
         return self.norm.text
 
-    @property
-    def original(self) -> str:
-        """The text as decoded from the source, which `norm.offsets` points into."""
-        return self.norm.original
-
 
 class Corpus(NamedTuple):
     """What reading returns: the readable documents and one manifest row per input, failed or not."""
@@ -198,32 +193,30 @@ def read_corpus(
     """
     settings = settings or ReadSettings()
     documents: list[Document] = []
-    rows: list[dict[str, object]] = []
+    rows: list[tuple] = []  # in MANIFEST_COLUMNS order
     first_source: dict[str, str] = {}
     files = discover(paths, settings)
     for path in tqdm(files, desc="read", unit="file", disable=None):
         for source, outcome in _read_file(path.resolve(), settings):
             if isinstance(outcome, _Failed):
                 log.warning("%s", outcome.reason)
-                rows.append(
-                    _row(None, source, None, failed(outcome.kind), outcome.reason, 0, outcome.encoding)
-                )
+                rows.append((None, source, None, failed(outcome.kind), outcome.reason, 0, outcome.encoding))
                 continue
             text, encoding = outcome
             norm = normalise(text, normalise_settings)
             if not norm.text:
                 reason = f"{source}: no text after normalisation"
                 log.warning("%s", reason)
-                rows.append(_row(None, source, None, failed("empty"), reason, 0, encoding))
+                rows.append((None, source, None, failed("empty"), reason, 0, encoding))
                 continue
             doc_id, content_hash = doc_id_of(source), content_hash_of(norm.text)
             if content_hash in first_source:
                 reason = f"same text as {first_source[content_hash]}"
-                rows.append(_row(doc_id, source, content_hash, SKIPPED, reason, len(norm.text), encoding))
+                rows.append((doc_id, source, content_hash, SKIPPED, reason, len(norm.text), encoding))
                 continue
             first_source[content_hash] = source
             documents.append(Document(doc_id, source, content_hash, norm, encoding))
-            rows.append(_row(doc_id, source, content_hash, NEW, "", len(norm.text), encoding))
+            rows.append((doc_id, source, content_hash, NEW, "", len(norm.text), encoding))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})
     log.info(
         "read %d inputs from %d files: %d documents, %d failed",
@@ -249,21 +242,6 @@ def with_status(
     if reason is not None:
         out.loc[rows, "reason"] = reason
     return out
-
-
-def _row(
-    doc_id: str | None,
-    source: str,
-    content_hash: str | None,
-    status: str,
-    reason: str,
-    n_chars: int,
-    encoding: str | None,
-) -> dict[str, object]:
-    return dict(
-        doc_id=doc_id, source=source, content_hash=content_hash, status=status, reason=reason,
-        n_chars=n_chars, encoding=encoding,
-    )  # fmt: skip
 
 
 def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:

@@ -46,12 +46,9 @@ def create_run(root: Path | str, run_id: str | None = None) -> Path:
 def latest_run(root: Path | str) -> Path | None:
     """The most recent run folder under `root` (run ids sort by time), or None."""
     root = Path(root)
-    runs = (
-        sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if root.is_dir()
-        else []
-    )
-    return runs[-1] if runs else None
+    if not root.is_dir():
+        return None
+    return max((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), default=None)
 
 
 def _atomic_write(path: Path, write: Any) -> Path:

@@ -15,17 +15,8 @@ from nrskg.contracts import sentence_id
 from pipeline.reading import Document
 
 SENTENCE_COLUMNS = [
-    "sent_id",
-    "doc_id",
-    "index",
-    "part",
-    "text",
-    "start",
-    "end",
-    "orig_start",
-    "orig_end",
-    "orig_map",
-]
+    "sent_id", "doc_id", "index", "part", "text", "start", "end", "orig_start", "orig_end", "orig_map",
+]  # fmt: skip
 
 
 def split_corpus(documents: list[Document], window: WindowConfig) -> pd.DataFrame:
@@ -36,7 +27,8 @@ def split_corpus(documents: list[Document], window: WindowConfig) -> pd.DataFram
     within the document and makes `sent_id` = `doc_id:index`. Rows are collected first and framed once: a
     DataFrame per document costs milliseconds, which is most of the work for a corpus of short documents.
     """
-    return _frame([row for doc in documents for row in _rows(doc, window)])
+    frame = pd.DataFrame([row for doc in documents for row in _rows(doc, window)], columns=SENTENCE_COLUMNS)
+    return frame.astype(dict.fromkeys(["index", "part", "start", "end", "orig_start", "orig_end"], "int64"))
 
 
 def _rows(doc: Document, window: WindowConfig) -> list[tuple]:
@@ -44,26 +36,8 @@ def _rows(doc: Document, window: WindowConfig) -> list[tuple]:
     rows = []
     for s, e, part in sentence_windows(text, window):
         orig_start, orig_end = doc.norm.to_original(s, e)
-        contiguous = orig_end - orig_start == e - s
+        orig_map = None if orig_end - orig_start == e - s else offsets[s:e].tolist()  # None: contiguous
         index = len(rows)
-        rows.append(
-            (
-                sentence_id(doc.doc_id, index),
-                doc.doc_id,
-                index,
-                part,
-                text[s:e],
-                s,
-                e,
-                orig_start,
-                orig_end,
-                None if contiguous else offsets[s:e].tolist(),
-            )
-        )
+        rows.append((sentence_id(doc.doc_id, index), doc.doc_id, index, part, text[s:e], s, e,
+                     orig_start, orig_end, orig_map))  # fmt: skip
     return rows
-
-
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=SENTENCE_COLUMNS)
-    ints = ["index", "part", "start", "end", "orig_start", "orig_end"]
-    return frame.astype(dict.fromkeys(ints, "int64"))

@@ -6,14 +6,13 @@ filled); malformed input raises `nrskg.errors.DataFormatError` naming the file a
 
 from extractor.datasets.document import Document
 from extractor.datasets.loader import FORMATS, load
-from extractor.datasets.split import OverlapConfig, linked_components, split_documents
+from extractor.datasets.split import linked_components, split_documents
 from extractor.datasets.summary import RelationType, relation_schema, stats
 from extractor.datasets.windows import WindowReport, reachable, window_examples
 
 __all__ = [
     "FORMATS",
     "Document",
-    "OverlapConfig",
     "RelationType",
     "WindowReport",
     "linked_components",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from extractor.datasets.document import Document
 from extractor.datasets.loader import load
-from extractor.datasets.split import OverlapConfig, linked_components
+from extractor.datasets.split import linked_components
 from extractor.datasets.summary import RelationType, relation_schema
 from extractor.splitting import WindowConfig
 from nrskg.errors import DataFormatError
@@ -40,17 +40,6 @@ class Corpus:
 
     def __str__(self) -> str:
         return f"{self.fmt}:{self.path}"
-
-
-def parse_aliases(specs: Sequence[str]) -> dict[str, str]:
-    """`OLD=NEW` pairs (`NEW` empty: drop the type) into a mapping."""
-    aliases = {}
-    for spec in specs:
-        old, sep, new = spec.partition("=")
-        if not sep or not old.strip():
-            raise DataFormatError(f"{spec!r}: expected OLD=NEW, e.g. SideEff-Drug=ADE_Drug")
-        aliases[old.strip()] = new.strip()
-    return aliases
 
 
 def rename_relations(docs: Sequence[Document], aliases: Mapping[str, str]) -> list[Document]:
@@ -96,7 +85,7 @@ def apart_from(extra: Sequence[Document], held_out: Sequence[Document]) -> list[
         return list(extra)
     everything = [*held_out, *extra]
     kept = []
-    for component in linked_components(everything, OverlapConfig()):
+    for component in linked_components(everything):
         if all(i >= len(held_out) for i in component):
             kept.extend(everything[i] for i in component)
     dropped = len(extra) - len(kept)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 
 def occurrences(text: str, mention: str) -> list[int]:
     """Start offsets of every (possibly overlapping) occurrence of `mention` in `text`; none for ''."""
-    starts: list[int] = []
     if not mention:
-        return starts
-    i = text.find(mention)
-    while i != -1:
-        starts.append(i)
-        i = text.find(mention, i + 1)
-    return starts
+        return []
+    return [m.start() for m in re.finditer(f"(?={re.escape(mention)})", text)]
 
 
 def closest_pair(

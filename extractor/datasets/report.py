@@ -56,7 +56,7 @@ def dataset_figures(docs: Sequence[Document], window: WindowConfig) -> dict[str,
         windows["triples_total"] = sum(1 for d in docs for _ in d.gold_triples())
         windows["triples_lost"] = sum(d.notes["relations_outside_windows"] for d in docs)
     else:
-        _, report = window_examples(examples, window.max_chars, window.stride, window.snap)
+        _, report = window_examples(examples, window.max_chars, window.stride)
         windows["split"] = report.examples_split
         windows["windows"] = report.windows
         windows["triples_total"] = report.triples_total

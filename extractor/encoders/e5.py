@@ -35,16 +35,6 @@ from extractor.encoders.conversion import already_converted, write_bert
 from nrskg.downloads import download_cache
 from nrskg.errors import ModelError
 
-__all__ = [
-    "E5Header",
-    "E5Weights",
-    "WheelFile",
-    "convert_e5",
-    "default_cache_dir",
-    "dequantize_q4_0",
-    "parse_e5s1",
-]
-
 log = logging.getLogger(__name__)
 
 MAGIC = b"E5S1"
@@ -107,12 +97,10 @@ class E5Header:
 
 @dataclass(frozen=True)
 class E5Weights:
-    """A parsed `E5S1` file: header, the embedded SentencePiece vocabulary and every tensor as fp32."""
+    """A parsed `E5S1` file: header, special token ids and every tensor as fp32."""
 
     header: E5Header
     special_ids: dict[str, int]  # bos, eos, pad, unk
-    pieces: list[str]
-    scores: np.ndarray  # (n_pieces,) unigram log-probabilities
     tensors: dict[str, np.ndarray]  # flat fp32 arrays by E5S1 name
 
 
@@ -125,23 +113,15 @@ class _Reader:
         self.source = source
 
     def take(self, n: int, what: str) -> memoryview:
-        if n < 0 or self.pos + n > len(self.data):
-            raise ModelError(
-                f"{self.source}: file too short: {what} needs {n} bytes at offset {self.pos}, "
-                f"file has {len(self.data)}"
-            )
-        chunk = self.data[self.pos : self.pos + n]
+        chunk = self.at(self.pos, n, what)
         self.pos += n
         return chunk
 
     def unpack(self, fmt: str, what: str) -> tuple:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
-    def array(self, dtype: str, count: int, what: str) -> np.ndarray:
-        return np.frombuffer(self.take(count * np.dtype(dtype).itemsize, what), dtype=dtype)
-
     def at(self, offset: int, n: int, what: str) -> memoryview:
-        if offset < 0 or offset + n > len(self.data):
+        if n < 0 or offset < 0 or offset + n > len(self.data):
             raise ModelError(
                 f"{self.source}: file too short: {what} lies at bytes {offset}..{offset + n}, "
                 f"file has {len(self.data)}"
@@ -187,12 +167,11 @@ def parse_e5s1(data: bytes | memoryview, source: str = "e5s1") -> E5Weights:
 
     n_pieces, bos, eos, pad, unk = r.unpack("5i", "vocabulary header")
     (blob_len,) = r.unpack("Q", "vocabulary header")
-    offsets = r.array("<u4", n_pieces + 1, "vocabulary offsets")
-    scores = r.array("<f4", n_pieces, "vocabulary scores").copy()
-    blob = bytes(r.take(blob_len, "vocabulary"))
-    pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    # Piece offsets (u32), scores (f32) and the piece blob, then the normaliser: the tokenizer.json carries
+    # the same vocabulary and normaliser, so they are only skipped here.
+    r.take(4 * (n_pieces + 1) + 4 * n_pieces + blob_len, "vocabulary")
     n_norm, norm_bytes = r.unpack("iI", "normaliser header")
-    r.take(norm_bytes, "normaliser")  # the tokenizer.json carries the same normaliser; not needed here
+    r.take(norm_bytes, "normaliser")
 
     (n_tensors,) = r.unpack("i", "tensor directory")
     tensors: dict[str, np.ndarray] = {}
@@ -210,7 +189,7 @@ def parse_e5s1(data: bytes | memoryview, source: str = "e5s1") -> E5Weights:
         else:
             raise ModelError(f"{source}: tensor {name} has unknown dtype {dtype}")
     special = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
-    return E5Weights(header, special, pieces, scores, tensors)
+    return E5Weights(header, special, tensors)
 
 
 # E5S1 name inside a layer -> HuggingFace BertLayer parameter prefix.

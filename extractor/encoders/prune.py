@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
@@ -24,19 +26,23 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 from extractor.tokenization import SENTENCEPIECE_SPACE, CharVocabulary
 from nrskg.errors import ModelError
 
+if TYPE_CHECKING:
+    from extractor.datasets.corpora import Corpus
+
 log = logging.getLogger(__name__)
 
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 COPIED_FILES = ("tokenizer_config.json", "special_tokens_map.json")
 MARKER_FILE = "nrskg_pruned.json"  # what was kept and from where
+_LAYER = re.compile(r"(?:^|\.)layer\.(\d+)(?:\.|$)")  # `encoder.layer.3.attention...` is in layer 3
 
 
-def corpus_texts(data: list[tuple[Path | str, str]], text_files: list[Path | str]) -> list[str]:
-    """The sentences of labelled data sets, (path, format) each, plus raw text files (a text per line)."""
+def corpus_texts(data: list[Corpus], text_files: list[Path | str]) -> list[str]:
+    """The sentences of labelled data sets plus raw text files (a text per line)."""
     from extractor.datasets import load  # the readers are needed only here
 
-    texts = [example.text for path, fmt in data for doc in load(path, fmt) for example in doc.examples]
+    texts = [example.text for c in data for doc in load(c.path, c.fmt) for example in doc.examples]
     for file in text_files:
         try:
             texts += Path(file).read_text(encoding="utf-8").splitlines()
@@ -128,20 +134,11 @@ def _pruned_state(state: dict[str, torch.Tensor], kept: list[int], n_layers: int
     index = torch.tensor(kept, dtype=torch.long)
     out = {}
     for name, tensor in state.items():
-        layer = _layer_number(name)
-        if layer is not None and layer >= n_layers:
+        layer = _LAYER.search(name)
+        if layer is not None and int(layer.group(1)) >= n_layers:
             continue
         out[name] = tensor[index].clone() if name.endswith("word_embeddings.weight") else tensor
     return out
-
-
-def _layer_number(name: str) -> int | None:
-    parts = name.split(".")
-    if "layer" in parts:
-        following = parts[parts.index("layer") + 1]
-        if following.isdigit():
-            return int(following)
-    return None
 
 
 def _prune_tokenizer_json(data: dict, kept: list[int], remap: dict[int, int]) -> dict:
@@ -175,6 +172,3 @@ def _renumber_specials(node: object, remap: dict[int, int]) -> object:
             return [node[0], remap[node[1]]]
         return [_renumber_specials(item, remap) for item in node]
     return node
-
-
-__all__ = ["corpus_texts", "kept_token_ids", "prune_vocabulary"]

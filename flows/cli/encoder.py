@@ -8,6 +8,7 @@ from typing import Annotated
 import torch
 import typer
 
+from extractor.datasets.corpora import Corpus
 from extractor.encoders.bge import convert_bge
 from extractor.encoders.e5 import convert_e5
 from extractor.encoders.prune import corpus_texts, prune_vocabulary
@@ -72,15 +73,7 @@ def prune_cli(
     fp32: Annotated[bool, typer.Option("--fp32", help="Store fp32 weights (default fp16).")] = False,
 ) -> None:
     """Keep only the vocabulary rows char mode needs for the given texts (e5: 250k -> a few thousand)."""
-    pairs = []
-    for spec in data or []:
-        fmt, sep, path = spec.partition(":")
-        if not sep:
-            raise typer.BadParameter(
-                f"--data {spec!r}: expected FORMAT:PATH, e.g. diakg:../shared/data/diakg/train"
-            )
-        pairs.append((Path(path), fmt))
-    corpus = corpus_texts(pairs, list(texts or []))
+    corpus = corpus_texts([Corpus.parse(spec) for spec in data or []], list(texts or []))
     if not corpus:
         raise typer.BadParameter("give --data or --texts: the characters to keep come from them")
     path = prune_vocabulary(model_dir, corpus, out, torch.float32 if fp32 else torch.float16, layers)

@@ -9,7 +9,7 @@ import typer
 
 from flows.cli._app import cli_errors, neo4j_app
 from graph import launcher, passwords, process, server
-from graph.settings import MEMORY_VARIABLES, ServerMemory
+from graph.settings import MEMORY_OPTIONS, MEMORY_VARIABLES, ServerMemory
 from nrskg.errors import GraphError
 
 DataDirOption = Annotated[
@@ -25,7 +25,7 @@ DataDirOption = Annotated[
 def _size(field: str) -> typer.models.OptionInfo:
     """A size option (512m, 2g): help from ServerMemory's description, default from its variable."""
     return typer.Option(
-        f"--{field.replace('_', '-')}",
+        MEMORY_OPTIONS[field],
         help=ServerMemory.model_fields[field].description,
         show_default=f"${MEMORY_VARIABLES[field]}",
     )

@@ -16,7 +16,6 @@ import typer
 
 from flows.cli._app import app, cli_errors, error_message
 from flows.cli._options import BatchSize, Device, MinConfidence
-from flows.cli._output import table_lines
 from flows.cli._prefect import prefect_api_in_background
 from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
@@ -28,6 +27,12 @@ Model = Annotated[
 ]
 RunsRoot = Annotated[str, typer.Option("--runs-root", "--runs", help="Where run folders go.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def table_lines(rows: list[tuple[str, str]]) -> list[str]:
+    """`what  value` lines, indented, the values aligned in one column."""
+    width = max((len(name) for name, _ in rows), default=0)
+    return [f"  {name:<{width}}  {value}".rstrip() for name, value in rows]
 
 
 @app.command("ingest")
@@ -88,10 +93,8 @@ def reextract_cli(
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
         return
-    rows = [(k.replace("_", " "), str(v)) for k, v in asdict(summary).items() if k != "graph"]
-    typer.echo(
-        "\n".join(table_lines(rows + [(k.replace("_", " "), str(v)) for k, v in summary.graph.items()]))
-    )
+    values = {k: v for k, v in asdict(summary).items() if k != "graph"} | summary.graph
+    typer.echo("\n".join(table_lines([(k.replace("_", " "), str(v)) for k, v in values.items()])))
 
 
 def _stopped(error: BaseException) -> dict[str, object]:

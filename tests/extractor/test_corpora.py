@@ -14,7 +14,6 @@ from extractor.datasets.corpora import (
     apart_from,
     load_extra,
     merged_schema,
-    parse_aliases,
     rename_relations,
 )
 from extractor.schema import Entity, Example, Triple
@@ -44,12 +43,6 @@ def test_specs_parse_and_bad_ones_say_the_expected_form():
     assert str(Corpus.parse("ruijin:a:b")) == "ruijin:a:b"  # a colon inside the path stays in the path
     with pytest.raises(DataFormatError, match="FORMAT:PATH"):
         Corpus.parse("data/ruijin")
-    assert parse_aliases(["SideEff-Drug=ADE_Drug", "Test_Disease="]) == {
-        "SideEff-Drug": "ADE_Drug",
-        "Test_Disease": "",
-    }
-    with pytest.raises(DataFormatError, match="OLD=NEW"):
-        parse_aliases(["SideEff-Drug"])
 
 
 def test_renaming_merges_synonyms_and_an_empty_name_drops_the_type():

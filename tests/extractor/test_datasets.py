@@ -143,7 +143,7 @@ def test_ruijin_joins_line_broken_entities_drops_bad_ones_and_counts_them() -> N
 
 
 def test_ruijin_windows_keep_a_relation_only_where_both_arguments_are_inside() -> None:
-    [doc] = load(FIXTURES / "ruijin" / "12_3.ann", "ruijin", WindowConfig(max_chars=16, stride=8, snap=2))
+    [doc] = load(FIXTURES / "ruijin" / "12_3.ann", "ruijin", WindowConfig(max_chars=16, stride=8))
     assert len(doc.examples) > 1
     assert all(len(e.text) <= 16 for e in doc.examples)
     assert_offsets_consistent([doc])

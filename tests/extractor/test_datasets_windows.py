@@ -19,7 +19,7 @@ from extractor.datasets import (
 )
 from extractor.datasets.windows import triple_span
 from extractor.schema import Entity, Example, Triple
-from extractor.splitting import WindowConfig, window_spans
+from extractor.splitting import SNAP_SHARE, WindowConfig, window_spans
 
 TEXT_ALPHABET = "糖尿病药。，\n ab"
 
@@ -30,24 +30,23 @@ def entity(text: str, start: int, end: int, kind: str = "") -> Entity:
 
 @st.composite
 def windowed_texts(draw):
-    """A text, window settings (snap small enough that windows overlap), and gold triples over it."""
+    """A text, window settings and gold triples over it."""
     text = draw(st.text(alphabet=TEXT_ALPHABET, min_size=1, max_size=300))
     max_chars = draw(st.integers(4, 64))
     stride = draw(st.integers(1, max_chars))
-    snap = draw(st.integers(0, max(0, (max_chars - stride) // 2)))
     spans = st.tuples(st.integers(0, len(text) - 1), st.integers(1, 4)).map(
         lambda p: (p[0], min(p[0] + p[1], len(text)))
     )
     pairs = draw(st.lists(st.tuples(spans, spans), max_size=12))
     triples = [Triple(entity(text, *h, "A"), "r", entity(text, *t, "B")) for h, t in pairs]
-    return Example(text, triples, "d", "d:0"), WindowConfig(max_chars, stride, snap)
+    return Example(text, triples, "d", "d:0"), WindowConfig(max_chars, stride)
 
 
 @settings(max_examples=150, deadline=None)
 @given(windowed_texts())
 def test_windows_cover_the_text_in_order_and_respect_the_length(case) -> None:
     example, config = case
-    spans = window_spans(example.text, config.max_chars, config.stride, config.snap)
+    spans = window_spans(example.text, config.max_chars, config.stride)
     assert spans[0][0] == 0 and spans[-1][1] == len(example.text)
     assert all(0 < end - start <= config.max_chars for start, end in spans)
     for (s0, e0), (s1, e1) in zip(spans, spans[1:], strict=False):
@@ -58,8 +57,8 @@ def test_windows_cover_the_text_in_order_and_respect_the_length(case) -> None:
 @given(windowed_texts())
 def test_windowing_keeps_each_triple_wherever_it_fits_and_reports_the_rest_once(case) -> None:
     example, config = case
-    windows, report = window_examples([example], config.max_chars, config.stride, config.snap)
-    spans = window_spans(example.text, config.max_chars, config.stride, config.snap)
+    windows, report = window_examples([example], config.max_chars, config.stride)
+    spans = window_spans(example.text, config.max_chars, config.stride)
     assert report.windows == len(windows) == len(spans)
     assert report.triples_total == len(example.triples)
     assert report.triples_kept + report.triples_lost == report.triples_total
@@ -77,7 +76,7 @@ def test_windowing_keeps_each_triple_wherever_it_fits_and_reports_the_rest_once(
             ]
             assert len(window.triples) == len(inside)
     # the guarantee that snapping leaves: anything this short fits some window
-    guaranteed = config.max_chars - config.stride - 2 * config.snap_chars + 1
+    guaranteed = config.max_chars - config.stride - 2 * (config.max_chars // SNAP_SHARE) + 1
     lost = [t for _, t in report.lost]
     assert all(triple_span(t) > guaranteed for t in lost)
 

@@ -24,9 +24,9 @@ def test_micro_and_per_relation_scores_on_hand_made_sentences():
     ]
     report = score(gold, predicted)
     assert (report.micro.gold, report.micro.predicted, report.micro.correct) == (3, 4, 1)
-    assert report.precision == pytest.approx(1 / 4)
-    assert report.recall == pytest.approx(1 / 3)
-    assert report.f1 == pytest.approx(2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3))
+    assert report.micro.precision == pytest.approx(1 / 4)
+    assert report.micro.recall == pytest.approx(1 / 3)
+    assert report.micro.f1 == pytest.approx(2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3))
     rows = {s.name: s for s in report.relations}
     assert [s.name for s in report.relations] == [DRUG, SYMPTOM]  # most gold first
     assert (rows[DRUG].gold, rows[DRUG].predicted, rows[DRUG].correct) == (2, 3, 1)
@@ -36,8 +36,8 @@ def test_micro_and_per_relation_scores_on_hand_made_sentences():
 
 def test_perfect_and_empty_predictions():
     gold = [{("a", "R", "b")}, {("c", "R", "d")}]
-    assert score(gold, gold).f1 == 1.0
-    empty = score(gold, [set(), set()])
+    assert score(gold, gold).micro.f1 == 1.0
+    empty = score(gold, [set(), set()]).micro
     assert (empty.precision, empty.recall, empty.f1) == (0.0, 0.0, 0.0)
 
 

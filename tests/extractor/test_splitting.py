@@ -63,11 +63,11 @@ def test_only_whitespace_between_sentences_is_in_none(text: str) -> None:
 
 def test_windows_prefer_sentence_then_clause_boundaries() -> None:
     text = "甲" * 10 + "。" + "乙" * 3 + "，" + "丙" * 20
-    spans = window_spans(text, max_chars=16, stride=8, snap=4)
-    assert spans[0] == (0, 15)  # limit 16; the clause end at 15 is within the snap
-    assert spans[1][0] == 8  # no boundary in [4, 8]: hard start
+    spans = window_spans(text, max_chars=16, stride=8)
+    assert spans[0] == (0, 15)  # limit 16; the clause end at 15 is within the snap of 16 // 8
+    assert spans[1][0] == 8  # no boundary in [6, 8]: hard start
     assert window_spans("短句。", 16, 8) == [(0, 3)]
-    assert window_spans("甲" * 12 + "。”" + "乙" * 20, 16, 8, snap=4)[0] == (0, 14)  # after the closing quote
+    assert window_spans("甲" * 12 + "。”" + "乙" * 20, 16, 8)[0] == (0, 14)  # after the closing quote
 
 
 def test_sentence_windows_are_the_models_windows_of_each_long_sentence() -> None:

@@ -121,7 +121,7 @@ def test_tiny_encoder_overfits_the_annotated_sample(tmp_path):
     assert result.train_f1 >= 0.95
     # The saved checkpoint reproduces the figure when loaded again.
     examples = [e for doc in load(SAMPLE, "jsonl") for e in doc.examples]
-    assert evaluate(tmp_path / "model", examples).f1 == pytest.approx(result.train_f1)
+    assert evaluate(tmp_path / "model", examples).micro.f1 == pytest.approx(result.train_f1)
 
 
 def test_unknown_loss_or_ns_scope_fails_before_training(tmp_path):

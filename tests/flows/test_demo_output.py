@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from flows.cli._output import table_lines
+from flows.cli.run import table_lines
 from flows.demo import DemoResult, next_rows, summary_rows
 from graph.read import ReadResult
 from pipeline.summary import IngestSummary

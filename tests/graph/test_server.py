@@ -157,10 +157,10 @@ def test_second_instance_offline_with_auth_then_stop(
     (java_only / "java").symlink_to(shutil.which("java") or "java")
     monkeypatch.setenv("PATH", str(java_only))
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     data_dir = tmp_path / "data"
     password = "a-test-password-1"
-    info = server.start(data_dir, process.free_port(), auth=True, password=password, memory=TEST_MEMORY)
+    monkeypatch.setenv("NEO4J_PASSWORD", password)
+    info = server.start(data_dir, process.free_port(), auth=True, memory=TEST_MEMORY)
     assert info.port != local.port and info.auth
     assert password not in (data_dir / process.LOG_FILE).read_text()
     assert password not in (data_dir / process.INFO_FILE).read_text()
@@ -173,6 +173,7 @@ def test_second_instance_offline_with_auth_then_stop(
     # The password given at the first start is kept for the next: a restart needs nobody to type it.
     assert passwords.read_password(data_dir) == SecretStr(password)
     server.stop(data_dir)
+    monkeypatch.delenv("NEO4J_PASSWORD")
     info = server.start(data_dir, info.port, memory=TEST_MEMORY)
     with driver(Neo4jSettings(uri=info.uri, password=password)) as drv:
         assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1

@@ -89,7 +89,7 @@ def test_brat_text_keeps_the_map_to_annotation_offsets(broken_corpus: Path) -> N
     (doc,) = read_corpus(broken_corpus / "sub" / "brat.txt").documents
     assert doc.text == "糖尿病肾病。"
     assert doc.norm.to_original(3, 5) == (4, 6)
-    assert doc.original[4:6] == "肾病"
+    assert doc.norm.original[4:6] == "肾病"
 
 
 def test_edited_file_keeps_its_id_and_changes_its_version_renamed_file_is_a_new_document(

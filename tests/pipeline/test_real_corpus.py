@@ -38,7 +38,7 @@ def test_ruijin_annotations_survive_normalisation_and_splitting(shared_data: Pat
         rows = sentences.loc[[doc.doc_id]]
         starts, ends = rows["start"].to_numpy(), rows["end"].to_numpy()
         for start, end, text in _entities(Path(doc.source).with_suffix(".ann")):
-            if doc.original[start:end] != text:
+            if doc.norm.original[start:end] != text:
                 continue  # the data set's few mismatched annotations
             # Original span -> normalised span: the characters that came from inside it.
             a, b = np.searchsorted(offsets, start), np.searchsorted(offsets, end)
