@@ -26,9 +26,10 @@ SUMMARY = "summary.json"
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """A sortable, unique id: UTC time to the second plus a random suffix for runs in the same second."""
+    """A sortable, unique id: UTC time to the microsecond, so that runs started in the same second still sort
+    in the order they started, plus a random suffix for runs started at once."""
     now = now or datetime.now(UTC)
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
 
 
 def create_run(root: Path | str, run_id: str | None = None) -> Path:

@@ -77,7 +77,9 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
 def test_run_ids_sort_by_time_and_folders_are_not_reused(tmp_path: Path) -> None:
     early = new_run_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     late = new_run_id(datetime(2026, 11, 2, 3, 4, 5, tzinfo=UTC))
-    assert early.startswith("20260102T030405Z-") and early < late
+    assert early.startswith("20260102T030405.000000Z-") and early < late
+    same_second = [new_run_id(datetime(2026, 1, 2, 3, 4, 5, us, tzinfo=UTC)) for us in (999, 1000, 999_999)]
+    assert same_second == sorted(same_second)  # runs of one second sort in the order they started
     create_run(tmp_path, early)
     create_run(tmp_path, late)
     assert latest_run(tmp_path) == tmp_path / late
