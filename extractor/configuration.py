@@ -108,6 +108,9 @@ class TrainConfig:
     max_steps: int = setting(0, "Stop after this many steps (0: no cap beyond --epochs).")
     warmup_ratio: float = setting(0.1, "Share of the steps over which the learning rates warm up.")
     grad_clip: float = setting(1.0, "Gradient norm clipping.")
+    ema_decay: float = setting(
+        0.0, "Evaluate and save a moving average of the weights with this decay per step (0: the weights)."
+    )
     patience: int = setting(10, "Evaluations without a better F1 before stopping, counted once F1 > 0.")
     eval_every: int = setting(0, "Steps between evaluations (0: once per epoch).")
     seed: int = setting(13, "Seed of the initialisation, sampling and batch order.")
