@@ -21,6 +21,7 @@ def moving_average(model: nn.Module, decay: float) -> AveragedModel:
 
     The copy's `module` is what evaluation scores and the checkpoint stores.
     """
+
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
         n = int(updates.item())
