@@ -140,7 +140,8 @@ def with_settings(config: TrainConfig, **changes: Any) -> TrainConfig:
 
 # What learns with the random `tiny` encoder (no pretraining to protect): a large head learning rate, a
 # moderate encoder one, no dropout, every window each epoch, the trained weights themselves (the task is to
-# fit, not to generalise). It overfits the project's 105-sentence sample to train F1 >= 0.95 in about 50 epochs.
+# fit, not to generalise). It overfits the project's 105-sentence sample to train F1 >= 0.95 in about 50
+# epochs.
 TINY_TRAIN = TrainConfig(
     model=NRSOneRelConfig(d_e=128, dropout=0.0),
     lr=3e-2, encoder_lr=2e-3, batch_size=8, epochs=50, warmup_ratio=0.05, patience=100, empty_windows=1.0,

@@ -2,8 +2,8 @@
 
 data -> document split (documents sharing text stay together) -> windows -> token spans
 -> per sentence: sample NS relations; build their label tables; AdamW (warmup, linear decay, clipping, AMP)
--> a moving average of the weights -> evaluate it on the validation split each epoch (or every N steps), keep the
-best checkpoint, stop early.
+-> a moving average of the weights -> evaluate it on the validation split each epoch (or every N steps), keep
+the best checkpoint, stop early.
 """
 
 from __future__ import annotations
