@@ -22,7 +22,7 @@ RECIPE_ARMS=(
   "default"
   "d768:d_e=768"
   "d1536:d_e=1536"
-  "rates1e-3:lr=1e-3,encoder_lr=1e-4"
+  "no-ema:ema_decay=0"
   "all-windows:empty_windows=1.0"
   "onerel-dropout:dropout=0.2,pair_dropout=0.1"
   "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug,epochs=4"

@@ -2,7 +2,8 @@
 
 data -> document split (documents sharing text stay together) -> windows -> token spans
 -> per sentence: sample NS relations; build their label tables; AdamW (warmup, linear decay, clipping, AMP)
--> evaluate on the validation split each epoch (or every N steps), keep the best checkpoint, stop early.
+-> a moving average of the weights -> evaluate it on the validation split each epoch (or every N steps), keep
+the best checkpoint, stop early.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
 from extractor.datasets import Document, load, split_documents, window_examples
@@ -149,8 +151,10 @@ def train(
     fp16 = config.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)
 
-    # ---- loop ----
-    extractor = Extractor(model, hf_tokenizer, str(device))  # batches filled to the device budget
+    # ---- loop: `model` trains; `scored` (its moving average, or itself) is evaluated and saved ----
+    averaged = moving_average(model, config.ema_decay) if config.ema_decay else None
+    scored = averaged.module if averaged is not None else model
+    extractor = Extractor(scored, hf_tokenizer, str(device))  # batches filled to the device budget
     train_sample = _sample(train_sentences, config.train_eval_limit, config.seed)
     selection = val_sentences or train_sample  # "val_f1" in the metrics is F1 on this selection
     selected_on = "validation" if val_sentences else "training-sample"
@@ -169,6 +173,8 @@ def train(
                 items = [data[chosen[i]] for i in batch_indices]
                 loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
                 scheduler.step()
+                if averaged is not None:
+                    averaged.update_parameters(model)
                 step += 1
                 running_loss, losses = running_loss + loss, losses + 1
                 bar.update(1)
@@ -199,7 +205,7 @@ def train(
                             step, epoch, record["train_loss"], selected_on, micro.f1, fit)  # fmt: skip
                     if micro.f1 > best_f1:
                         best_f1, best_step, bad_evals = micro.f1, step, 0
-                        _save_checkpoint(model, hf_tokenizer, config, out)
+                        _save_checkpoint(scored, hf_tokenizer, config, out)
                     elif best_f1 > 0:
                         # Patience starts once triples are found: OneRel first predicts "-" everywhere for a
                         # while (F1 0), which is a phase to train through, not convergence.
@@ -261,6 +267,8 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"ns must be >= 1, got {config.ns}")
     if not 0.0 <= config.empty_windows <= 1.0:
         raise ModelError(f"empty_windows is a share of windows, in [0, 1]; got {config.empty_windows}")
+    if not 0.0 <= config.ema_decay < 1.0:
+        raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
 
 
 def calibrate(model_config: NRSOneRelConfig, curve: list[CurvePoint], target: float) -> CurvePoint:

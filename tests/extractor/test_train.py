@@ -171,3 +171,17 @@ def test_an_extra_corpus_adds_training_documents_and_its_renamed_relation_types(
     model_config, _ = load_config(tmp_path / "m" / "config.json")
     k = model_config.relations.index("Side_Effect")
     assert (model_config.head_types[k], model_config.tail_types[k]) == ("SideEff", "Drug")
+
+
+def test_a_moving_average_of_the_weights_is_what_training_scores_and_saves(tmp_path):
+    data = sample_subset(tmp_path, 2)
+    plain = train(data, "jsonl", "tiny", tmp_path / "a", quick(val_fraction=0.0), SMALL, progress=False)
+    config = quick(val_fraction=0.0, ema_decay=0.9)
+    averaged = train(data, "jsonl", "tiny", tmp_path / "b", config, SMALL, progress=False)
+    # The same seed trains the same weights; the checkpoint holds their average, so its digest differs.
+    assert plain.steps == averaged.steps
+    assert plain.model_version.split("-")[1] != averaged.model_version.split("-")[1]
+    _, stored = load_config(tmp_path / "b" / "config.json")
+    assert stored is not None and stored.ema_decay == 0.9
+    with pytest.raises(ModelError, match="ema_decay"):
+        train(data, "jsonl", "tiny", tmp_path / "c", quick(ema_decay=1.0), SMALL, progress=False)
