@@ -3,7 +3,7 @@
 The trained weights jump from batch to batch while the learning rate is high; their average over the last
 hundred or so steps does not. On DiaKG it scores 0.02-0.09 validation F1 above the trained weights through the
 middle of a run and level with them at its end, where the rate has decayed (docs/results.md), for one in-place
-lerp over the parameters per step (about 6 ms for bge-small-zh on two CPU cores, against 1.3 s for the step).
+lerp over the parameters per step (about 8 ms for bge-small-zh on two CPU cores, against 1.3 s for the step).
 """
 
 from __future__ import annotations
