@@ -101,8 +101,15 @@ class TrainConfig:
         0.1,
         "Share of the training windows without a triple that each epoch includes (a fresh draw each epoch).",
     )
+    extra_ratio: float = setting(
+        1.0,
+        "Windows drawn from the --extra corpora each epoch per window of the data set (a fresh draw each "
+        "epoch, at most all of them).",
+    )
     relation_aliases: dict[str, str] = setting(
-        {}, "Relation types renamed before training, in every corpus: OLD=NEW (NEW empty: drop the type)."
+        {},
+        "Relation types renamed before training: OLD=NEW in every corpus, FORMAT:OLD=NEW only in corpora of "
+        "that format (NEW empty: drop the type).",
     )
     epochs: int = setting(30, "Passes over the training windows.")
     max_steps: int = setting(0, "Stop after this many steps (0: no cap beyond --epochs).")

@@ -168,9 +168,38 @@ def test_an_extra_corpus_adds_training_documents_and_its_renamed_relation_types(
     result = train(data, "jsonl", "tiny", tmp_path / "m", config, SMALL, progress=False,
                    extra=[Corpus(extra, "jsonl")])  # fmt: skip
     assert result.metrics["extra_documents"] == 1 and result.metrics["extra_corpora"] == [f"jsonl:{extra}"]
+    assert result.metrics["extra_windows_per_epoch"] == 1  # at most all of them
     model_config, _ = load_config(tmp_path / "m" / "config.json")
     k = model_config.relations.index("Side_Effect")
     assert (model_config.head_types[k], model_config.tail_types[k]) == ("SideEff", "Drug")
+    # A type dropped in the extra corpus only (FORMAT:OLD=), and no extra windows in the epochs.
+    scoped = quick(val_fraction=0.3, relation_aliases={"jsonl:SideEff-Drug": ""}, extra_ratio=0.0)
+    none = train(data, "jsonl", "tiny", tmp_path / "n", scoped, SMALL, progress=False,
+                 extra=[Corpus(extra, "jsonl")])  # fmt: skip
+    assert none.metrics["extra_windows_per_epoch"] == 0
+    assert none.metrics["train_windows_per_epoch"] == result.metrics["train_windows_per_epoch"] - 1
+    assert "SideEff-Drug" not in load_config(tmp_path / "n" / "config.json")[0].relations
+    with pytest.raises(ModelError, match="extra_ratio"):
+        train(data, "jsonl", "tiny", tmp_path / "c", quick(extra_ratio=-1.0), SMALL, progress=False)
+
+
+def test_each_corpus_trains_only_the_relation_types_it_annotates(tmp_path, monkeypatch):
+    data = sample_subset(tmp_path, 3)
+    extra = tmp_path / "extra.jsonl"
+    triple = {"subject": "胃肠道反应", "subject_type": "ADE", "subject_start": 6, "relation": "ADE_Drug",
+              "object": "二甲双胍", "object_type": "Drug", "object_start": 0}  # fmt: skip
+    line = json.dumps({"text": "二甲双胍常见胃肠道反应。", "triples": [triple]}, ensure_ascii=False)
+    extra.write_text(line + "\n", "utf-8")
+    seen = []
+    collate = train_module.collate
+    monkeypatch.setattr(train_module, "collate", lambda items, *a: seen.extend(items) or collate(items, *a))
+    train(data, "jsonl", "tiny", tmp_path / "m", quick(val_fraction=0.3), SMALL, progress=False,
+          extra=[Corpus(extra, "jsonl")])  # fmt: skip
+    model_config, _ = load_config(tmp_path / "m" / "config.json")
+    ade = frozenset({model_config.relations.index("ADE_Drug")})
+    assert any(item.relations == ade for item in seen)  # the extra corpus's window: its one type
+    target = {item.relations for item in seen if item.relations != ade}
+    assert len(target) == 1 and len(next(iter(target))) > 1  # the data set's windows: all its types
 
 
 def test_a_moving_average_of_the_weights_is_what_training_scores_and_saves(tmp_path):
