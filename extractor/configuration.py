@@ -96,6 +96,11 @@ class TrainConfig:
     lr: float = setting(3e-3, "Learning rate of the head (W_s, W_o, R).")
     encoder_lr: float = setting(3e-4, "Learning rate of the encoder.")
     weight_decay: float = setting(0.01, "AdamW weight decay of the weight matrices.")
+    freeze_embeddings: bool = setting(
+        False,
+        "Keep the encoder's token embeddings as pretrained: otherwise only the characters of the training "
+        "documents move, away from those only new documents have.",
+    )
     batch_size: int = setting(16, "Training windows per step.")
     empty_windows: float = setting(
         0.1,

@@ -127,6 +127,8 @@ def train(
             tail_types=[r.tail_type for r in schema],
         )
         model, hf_tokenizer = build_model(model_config, encoder_path)
+    if config.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
     device = resolve_device(config.device)
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}

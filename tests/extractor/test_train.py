@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from extractor import train as train_module
 from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
@@ -214,3 +215,26 @@ def test_a_moving_average_of_the_weights_is_what_training_scores_and_saves(tmp_p
     assert stored is not None and stored.ema_decay == 0.9
     with pytest.raises(ModelError, match="ema_decay"):
         train(data, "jsonl", "tiny", tmp_path / "c", quick(ema_decay=1.0), SMALL, progress=False)
+
+
+def test_frozen_embeddings_stay_as_pretrained_while_the_rest_trains(tmp_path, monkeypatch):
+    initial = []
+    build = train_module.build_model
+
+    def remember_weights(*args):
+        model, tokenizer = build(*args)
+        initial.append({k: v.detach().clone() for k, v in model.encoder.state_dict().items()})
+        return model, tokenizer
+
+    monkeypatch.setattr(train_module, "build_model", remember_weights)
+    data = sample_subset(tmp_path, 2)
+    for name, freeze in (("frozen", True), ("trained", False)):
+        config = quick(val_fraction=0.0, freeze_embeddings=freeze)
+        train(data, "jsonl", "tiny", tmp_path / name, config, SMALL, progress=False)
+    embeddings, query = "embeddings.word_embeddings.weight", "encoder.layer.0.attention.self.query.weight"
+    frozen, trained = (
+        Extractor.load(tmp_path / n, device="cpu").model.encoder.state_dict() for n in ("frozen", "trained")
+    )
+    assert torch.equal(frozen[embeddings], initial[0][embeddings])
+    assert not torch.equal(frozen[query], initial[0][query])  # the layers above still train
+    assert not torch.equal(trained[embeddings], initial[1][embeddings])
