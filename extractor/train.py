@@ -29,9 +29,8 @@ from tqdm.auto import tqdm
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
-from extractor.datasets import Document, load, split_documents, window_examples
+from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
 from extractor.datasets.corpora import Corpus, aliases_for, load_extra, merged_schema, rename_relations
-from extractor.datasets.summary import relation_schema
 from extractor.device import autocast, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
