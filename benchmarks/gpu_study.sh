@@ -25,7 +25,8 @@ RECIPE_ARMS=(
   "no-ema:ema_decay=0"
   "all-windows:empty_windows=1.0"
   "onerel-dropout:dropout=0.2,pair_dropout=0.1"
-  "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug,epochs=4"
+  "frozen-embeddings:freeze_embeddings=true"
+  "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease=,epochs=15"
   "nsK:ns=K"
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
@@ -55,7 +56,7 @@ case $mode in
     common=(--data-root /tmp/nrskg-data --encoder .gpu/encoder --threads 2 --arm-timeout "${ARM_TIMEOUT:-480}")
     common+=(--set device=cuda curves=true)
     if [ "$mode" = recipe ]; then
-      study recipe diakg 8 "${common[@]}" --arms "${RECIPE_ARMS[@]}"
+      study recipe diakg 9 "${common[@]}" --arms "${RECIPE_ARMS[@]}"
     else
       study ns_diakg diakg 6 "${common[@]}" --arms "${NS_ARMS[@]}" --seeds 0,1,2 &
       study ns_duie duie 6 "${common[@]}" --arms "${NS_ARMS[@]}" --seeds 0,1,2 --set epochs=8 &

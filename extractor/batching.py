@@ -12,6 +12,7 @@ device's free memory on an accelerator and is a fixed modest one on the CPU (`au
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,9 @@ class EncodedExample:
     input_ids: list[int]  # with the two special tokens
     offsets: list[tuple[int, int]]  # character span of each text token
     spans: list[Span] = field(default_factory=list)
+    # The relation types its corpus annotates (None: all): the tables of other types are not scored, since
+    # the corpus says nothing about them.
+    relations: frozenset[int] | None = None
 
     @property
     def length(self) -> int:
@@ -56,9 +60,18 @@ class Batch:
 
 
 def encode_examples(
-    examples: list[Example], tokenizer: TextTokenizer, relation_index: dict[str, int]
+    examples: list[Example],
+    tokenizer: TextTokenizer,
+    relation_index: dict[str, int],
+    annotated: Collection[str] | None = None,
 ) -> tuple[list[EncodedExample], Counter[str]]:
-    """Tokenize examples and map their triples to token spans; count each triple it cannot represent."""
+    """Tokenize examples and map their triples to token spans; count each triple it cannot represent.
+
+    `annotated`: the relation types the examples' corpus annotates (None: every type of the index).
+    """
+    relations = None
+    if annotated is not None:
+        relations = frozenset(relation_index[r] for r in annotated if r in relation_index)
     lost: Counter[str] = Counter()
     encoded = []
     for example, tokens in zip(examples, tokenizer([e.text for e in examples]), strict=True):
@@ -75,7 +88,7 @@ def encode_examples(
                 lost["entity boundary not on a token boundary, or truncated"] += 1
                 continue
             spans.add((relation, *head, *tail))
-        encoded.append(EncodedExample(tokens.input_ids, tokens.offsets, sorted(spans)))
+        encoded.append(EncodedExample(tokens.input_ids, tokens.offsets, sorted(spans), relations))
     return encoded, lost
 
 
@@ -105,7 +118,8 @@ def pad_inputs(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, t
 def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) -> Batch:
     """A training batch scoring `relation_ids`: (NS,) for every sentence, or (B, NS) one row per sentence.
 
-    Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`).
+    Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`); it is left
+    unscored (IGNORE_INDEX) where that relation is not among the sentence's annotated `relations`.
     """
     input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
     per_row = np.broadcast_to(relation_ids, (len(items), relation_ids.shape[-1]))  # (B, NS) either way
@@ -117,6 +131,9 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
         kept = [(column[s[0]], *s[1:]) for s in item.spans if s[0] in column]
         table = torch.as_tensor(np.asarray(tagging.encode(kept, len(column), n)))  # (NS, n, n)
         labels[row, :n, :n, :] = table.permute(1, 2, 0)
+        if item.relations is not None:
+            silent = [c for c, r in enumerate(ids) if int(r) not in item.relations]
+            labels[row, :, :, silent] = IGNORE_INDEX
     return Batch(
         input_ids, attention_mask, torch.as_tensor(np.asarray(relation_ids), dtype=torch.long), labels
     )

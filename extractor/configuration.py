@@ -96,13 +96,25 @@ class TrainConfig:
     lr: float = setting(3e-3, "Learning rate of the head (W_s, W_o, R).")
     encoder_lr: float = setting(3e-4, "Learning rate of the encoder.")
     weight_decay: float = setting(0.01, "AdamW weight decay of the weight matrices.")
+    freeze_embeddings: bool = setting(
+        False,
+        "Keep the encoder's token embeddings as pretrained: otherwise only the characters of the training "
+        "documents move, away from those only new documents have.",
+    )
     batch_size: int = setting(16, "Training windows per step.")
     empty_windows: float = setting(
         0.1,
         "Share of the training windows without a triple that each epoch includes (a fresh draw each epoch).",
     )
+    extra_ratio: float = setting(
+        1.0,
+        "Windows drawn from the --extra corpora each epoch per window of the data set (a fresh draw each "
+        "epoch, at most all of them).",
+    )
     relation_aliases: dict[str, str] = setting(
-        {}, "Relation types renamed before training, in every corpus: OLD=NEW (NEW empty: drop the type)."
+        {},
+        "Relation types renamed before training: OLD=NEW in every corpus, FORMAT:OLD=NEW only in corpora of "
+        "that format (NEW empty: drop the type).",
     )
     epochs: int = setting(30, "Passes over the training windows.")
     max_steps: int = setting(0, "Stop after this many steps (0: no cap beyond --epochs).")

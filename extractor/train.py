@@ -14,6 +14,7 @@ import logging
 import math
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
@@ -28,8 +29,8 @@ from tqdm.auto import tqdm
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
-from extractor.datasets import Document, load, split_documents, window_examples
-from extractor.datasets.corpora import Corpus, load_extra, merged_schema, rename_relations
+from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
+from extractor.datasets.corpora import Corpus, aliases_for, load_extra, merged_schema, rename_relations
 from extractor.device import autocast, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
@@ -96,21 +97,22 @@ def train(
 
     # ---- data: split by document, then window long sentences ----
     window = WindowConfig.of(config.model)
-    target = rename_relations(load(data_path, fmt, window), config.relation_aliases)
+    target = rename_relations(load(data_path, fmt, window), aliases_for(config.relation_aliases, fmt))
     train_docs, val_docs = validation_split(target, config)
     extra_docs = load_extra(extra, config.relation_aliases, val_docs, window)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
-    schema = merged_schema(train_docs, extra_docs)
+    corpora = [train_docs, *extra_docs.values()]  # the target first: its windows come first in `data`
+    schema = merged_schema(train_docs, [d for docs in extra_docs.values() for d in docs])
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
-    windows, window_report = window_examples(
-        train_sentences + _examples(extra_docs), config.model.window_chars, config.model.window_stride
-    )
+    windowed = [window_examples(_examples(docs), window.max_chars, window.stride) for docs in corpora]
+    lost_to_windows = sum(report.triples_lost for _, report in windowed)
     log.info(
         "%d train (+%d extra) / %d val documents, %d train windows, %d relations; windowing lost %d of %d "
-        "triples", len(train_docs), len(extra_docs), len(val_docs), len(windows), len(schema),
-        window_report.triples_lost, window_report.triples_total,
+        "triples", len(train_docs), sum(map(len, corpora[1:])), len(val_docs),
+        sum(len(w) for w, _ in windowed), len(schema), lost_to_windows,
+        sum(report.triples_total for _, report in windowed),
     )  # fmt: skip
 
     # ---- model ----
@@ -124,22 +126,30 @@ def train(
             tail_types=[r.tail_type for r in schema],
         )
         model, hf_tokenizer = build_model(model_config, encoder_path)
+    if config.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
     device = resolve_device(config.device)
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}
-    data, lost = encode_examples(
-        windows,
-        TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens),
-        relation_index,
-    )
+    tokenizer = TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens)
+    data, lost, sizes = [], Counter(), []
+    for docs, (windows, _) in zip(corpora, windowed, strict=True):
+        annotated = {r.name for r in relation_schema(docs)}
+        encoded, corpus_lost = encode_examples(windows, tokenizer, relation_index, annotated)
+        data, lost, sizes = data + encoded, lost + corpus_lost, [*sizes, len(encoded)]
     if lost:
         log.warning("triples the model cannot see in training: %s", dict(lost))
     pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
 
     # ---- optimiser and schedule ----
-    with_triples = [i for i, d in enumerate(data) if d.spans]
-    without = [i for i, d in enumerate(data) if not d.spans]
-    per_epoch = len(with_triples) + round(config.empty_windows * len(without))
+    with_triples = [i for i in range(sizes[0]) if data[i].spans]
+    without = [i for i in range(sizes[0]) if not data[i].spans]
+    extra_with = [i for i in range(sizes[0], len(data)) if data[i].spans]
+    extra_without = [i for i in range(sizes[0], len(data)) if not data[i].spans]
+    per_epoch_target = len(with_triples) + round(config.empty_windows * len(without))
+    extra_pool = len(extra_with) + round(config.empty_windows * len(extra_without))
+    per_epoch_extra = min(extra_pool, round(config.extra_ratio * per_epoch_target))
+    per_epoch = per_epoch_target + per_epoch_extra
     batches_per_epoch = math.ceil(per_epoch / config.batch_size)
     total_steps = config.epochs * batches_per_epoch
     if config.max_steps:
@@ -168,7 +178,10 @@ def train(
         while step < total_steps and bad_evals < config.patience:
             epoch += 1
             model.train()
-            chosen = with_triples + rng.permutation(without)[: per_epoch - len(with_triples)].tolist()
+            chosen = with_triples + rng.permutation(without)[: per_epoch_target - len(with_triples)].tolist()
+            if per_epoch_extra:  # a fresh draw of the extra corpora's windows, empty ones in the same share
+                empty = rng.permutation(extra_without)[: extra_pool - len(extra_with)].tolist()
+                chosen += rng.permutation(extra_with + empty)[:per_epoch_extra].tolist()
             for batch_indices in length_batches([data[i].length for i in chosen], config.batch_size, rng):
                 items = [data[chosen[i]] for i in batch_indices]
                 loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
@@ -238,8 +251,9 @@ def train(
         "train_windows": len(data),
         "train_windows_per_epoch": per_epoch,
         "extra_corpora": [str(c) for c in extra],
-        "extra_documents": len(extra_docs),
-        "triples_lost_to_windows": window_report.triples_lost,
+        "extra_documents": sum(map(len, corpora[1:])),
+        "extra_windows_per_epoch": per_epoch_extra,
+        "triples_lost_to_windows": lost_to_windows,
         "triples_lost_to_tokens": dict(lost),
         "min_confidence": asdict(calibrated),
         "confidence_curve": [asdict(p) for p in curve],
@@ -267,6 +281,8 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"ns must be >= 1, got {config.ns}")
     if not 0.0 <= config.empty_windows <= 1.0:
         raise ModelError(f"empty_windows is a share of windows, in [0, 1]; got {config.empty_windows}")
+    if config.extra_ratio < 0:
+        raise ModelError(f"extra_ratio is a number of windows per window, >= 0; got {config.extra_ratio}")
     if not 0.0 <= config.ema_decay < 1.0:
         raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
 
@@ -308,10 +324,12 @@ def _step(
     """One optimisation step on one batch, scoring only NS sampled relations; returns the loss."""
     positives = [{span[0] for span in item.spans} for item in items]
     k = model.config.num_relations
+    own = [item.relations for item in items]  # negatives come from the types each sentence's corpus annotates
     if config.ns_scope == "sentence":
-        relation_ids = sample_relations_per_example(positives, k, config.ns, rng)
+        relation_ids = sample_relations_per_example(positives, k, config.ns, rng, own)
     else:
-        relation_ids = sample_relations(set().union(*positives), k, config.ns, rng)
+        candidates = None if None in own else frozenset().union(*own)
+        relation_ids = sample_relations(set().union(*positives), k, config.ns, rng, candidates)
     batch = collate(items, relation_ids, pad_id).to(device)
     with autocast(device) if config.amp else nullcontext():
         out = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels)

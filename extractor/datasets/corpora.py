@@ -1,9 +1,11 @@
 """Training on several corpora: a target corpus (validated on) plus extra ones that only add supervision.
 
 Relation types are merged by name after renaming synonyms (`SideEff-Drug=ADE_Drug`; an empty new name drops
-the type). Validation stays on the target corpus, and an extra document that shares text with a validation
-document is left out, as the validation split itself keeps such documents together: DiaKG and Ruijin
-annotate many of the same guideline texts, so joint training would otherwise see the validation texts.
+the type; `ruijin:Test_Disease=` only in corpora of that format). Each corpus is trained only on the types it
+annotates (`batching.EncodedExample.relations`). Validation stays on the target corpus, and an extra document
+that shares text with a validation document is left out, as the validation split itself keeps such documents
+together: DiaKG and Ruijin annotate many of the same guideline texts, so joint training would otherwise see
+the validation texts.
 """
 
 from __future__ import annotations
@@ -63,20 +65,35 @@ def rename_relations(docs: Sequence[Document], aliases: Mapping[str, str]) -> li
     return result
 
 
+def aliases_for(aliases: Mapping[str, str], fmt: str) -> dict[str, str]:
+    """The renamings that apply to a corpus read with `fmt`: every `OLD=NEW`, and `FORMAT:OLD=NEW` where
+    FORMAT is `fmt` (which wins over an unscoped one for the same OLD)."""
+    renamed = {old: new for old, new in aliases.items() if ":" not in old}
+    scoped = (old.partition(":") for old in aliases if ":" in old)
+    renamed.update({old: aliases[f"{f}:{old}"] for f, _, old in scoped if f == fmt})
+    return renamed
+
+
 def load_extra(
     corpora: Sequence[Corpus], aliases: Mapping[str, str], held_out: Sequence[Document], window: WindowConfig
-) -> list[Document]:
-    """The extra corpora's documents (cut into the model's `window`), relations renamed, minus those sharing
+) -> dict[Corpus, list[Document]]:
+    """Each extra corpus's documents (cut into the model's `window`), relations renamed, minus those sharing
     text with `held_out`.
 
     Document ids and groups are prefixed with the corpus (`ruijin:12`), so that DiaKG's document 12 and
     Ruijin's file 12 are not taken for parts of one source.
     """
-    docs = []
+    docs, source = [], {}
     for corpus in corpora:
-        for doc in load(corpus.path, corpus.fmt, window):
-            docs.append(replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}"))
-    return apart_from(rename_relations(docs, aliases), held_out)
+        loaded = [
+            replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}")
+            for doc in load(corpus.path, corpus.fmt, window)
+        ]
+        for doc in rename_relations(loaded, aliases_for(aliases, corpus.fmt)):
+            docs.append(doc)
+            source[doc.doc_id] = corpus
+    kept = apart_from(docs, held_out)
+    return {corpus: [d for d in kept if source[d.doc_id] == corpus] for corpus in corpora}
 
 
 def apart_from(extra: Sequence[Document], held_out: Sequence[Document]) -> list[Document]:

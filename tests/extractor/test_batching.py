@@ -64,6 +64,15 @@ def test_collate_drops_triples_of_relations_not_sampled():
     assert int(batch.labels[0, :2, :2].abs().sum()) == 0  # relation 0 not scored: its cells are not labelled
 
 
+def test_collate_leaves_the_tables_of_types_the_corpus_does_not_annotate_unscored():
+    """A corpus silent on a type says nothing about its cells: they are neither "-" nor marked."""
+    item = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(2, 0, 0, 1, 1)], relations=frozenset({2, 5}))
+    batch = collate([item], np.array([2, 3, 5]), pad_id=0)
+    assert bool((batch.labels[0, :, :, 1] == IGNORE_INDEX).all())  # relation 3: not this corpus's
+    expected = tagging.encode([(0, 0, 0, 1, 1)], 3, 2)[[0, 2]]  # relations 2 and 5, scored as before
+    assert torch.equal(batch.labels[0, :2, :2][..., [0, 2]], torch.as_tensor(expected).permute(1, 2, 0))
+
+
 def test_collate_gives_each_sentence_its_own_relation_columns():
     first = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(4, 0, 0, 1, 1)])
     second = EncodedExample([2, 11, 12, 3], [(0, 1), (1, 2)], [(1, 1, 1, 0, 0)])

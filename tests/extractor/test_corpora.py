@@ -11,6 +11,7 @@ import pytest
 from extractor.datasets import Document
 from extractor.datasets.corpora import (
     Corpus,
+    aliases_for,
     apart_from,
     load_extra,
     merged_schema,
@@ -51,6 +52,13 @@ def test_renaming_merges_synonyms_and_an_empty_name_drops_the_type():
     )
     assert [t.relation for t in renamed.examples[0].triples] == ["ADE_Drug"]
     assert renamed.examples[0].triples[0].head.text == "胃肠道反应"
+
+
+def test_scoped_aliases_rename_only_in_corpora_of_their_format():
+    aliases = {"SideEff-Drug": "ADE_Drug", "ruijin:Test_Disease": "", "ruijin:SideEff-Drug": "ADE"}
+    assert aliases_for(aliases, "diakg") == {"SideEff-Drug": "ADE_Drug"}
+    assert aliases_for(aliases, "ruijin") == {"SideEff-Drug": "ADE", "Test_Disease": ""}  # scoped one wins
+    assert aliases_for({}, "ruijin") == {}
 
 
 def test_the_schema_takes_argument_types_from_the_target_and_adds_the_extra_corpus_types():
@@ -94,8 +102,9 @@ def test_load_extra_prefixes_ids_so_that_groups_of_different_corpora_never_merge
     held_out = [
         doc("1", "完全不同的一句话，和上面没有任何重叠的文字，长度也足够长了吧。")
     ]  # same id, other text
-    [loaded] = load_extra(
-        [Corpus(path, "jsonl")], {"SideEff-Drug": "ADE_Drug"}, held_out, WindowConfig(200, 150)
-    )
+    corpus = Corpus(path, "jsonl")
+    by_corpus = load_extra([corpus], {"SideEff-Drug": "ADE_Drug"}, held_out, WindowConfig(200, 150))
+    assert list(by_corpus) == [corpus]
+    [loaded] = by_corpus[corpus]
     assert loaded.doc_id.startswith(f"jsonl:{path}#") and loaded.group.startswith(f"jsonl:{path}#")
     assert loaded.examples[0].triples[0].relation == "ADE_Drug"

@@ -86,3 +86,26 @@ def test_per_sentence_negatives_differ_between_sentences():
     """The point of sampling per sentence: sentences of one batch score different negative types."""
     rows = sample_relations_per_example([set()] * 8, 44, 5, np.random.default_rng(0))
     assert len({tuple(r) for r in rows.tolist()}) > 1
+
+
+def test_negatives_come_only_from_the_types_the_corpus_annotates():
+    for seed in range(20):
+        row = sample_relations([1], 10, 4, np.random.default_rng(seed), candidates=frozenset({1, 2, 3, 7, 8}))
+        assert 1 in row and set(row.tolist()) <= {1, 2, 3, 7, 8} and len(row) == 4
+
+
+def test_candidates_covering_every_type_draw_what_no_candidates_draw():
+    """One corpus annotates every type of its schema: its runs sample as they did before corpora had types."""
+    for seed in range(10):
+        plain = sample_relations_per_example([{0}, {3, 4}], 16, 5, np.random.default_rng(seed))
+        every = [frozenset(range(16))] * 2
+        restricted = sample_relations_per_example([{0}, {3, 4}], 16, 5, np.random.default_rng(seed), every)
+        assert np.array_equal(plain, restricted)
+
+
+def test_a_row_whose_types_run_out_is_filled_to_the_common_width_with_other_types():
+    types = [frozenset({0, 1}), None]
+    rows = sample_relations_per_example([{0}, {5}], 8, 4, np.random.default_rng(0), types)
+    assert rows.shape == (2, 4)
+    assert rows[0].tolist() == [0, 1, 2, 3]  # its two types, then the lowest others (collate: unscored)
+    assert 5 in rows[1] and np.all(np.diff(rows[1]) > 0)

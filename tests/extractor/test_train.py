@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from extractor import train as train_module
 from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
@@ -168,9 +169,38 @@ def test_an_extra_corpus_adds_training_documents_and_its_renamed_relation_types(
     result = train(data, "jsonl", "tiny", tmp_path / "m", config, SMALL, progress=False,
                    extra=[Corpus(extra, "jsonl")])  # fmt: skip
     assert result.metrics["extra_documents"] == 1 and result.metrics["extra_corpora"] == [f"jsonl:{extra}"]
+    assert result.metrics["extra_windows_per_epoch"] == 1  # at most all of them
     model_config, _ = load_config(tmp_path / "m" / "config.json")
     k = model_config.relations.index("Side_Effect")
     assert (model_config.head_types[k], model_config.tail_types[k]) == ("SideEff", "Drug")
+    # A type dropped in the extra corpus only (FORMAT:OLD=), and no extra windows in the epochs.
+    scoped = quick(val_fraction=0.3, relation_aliases={"jsonl:SideEff-Drug": ""}, extra_ratio=0.0)
+    none = train(data, "jsonl", "tiny", tmp_path / "n", scoped, SMALL, progress=False,
+                 extra=[Corpus(extra, "jsonl")])  # fmt: skip
+    assert none.metrics["extra_windows_per_epoch"] == 0
+    assert none.metrics["train_windows_per_epoch"] == result.metrics["train_windows_per_epoch"] - 1
+    assert "SideEff-Drug" not in load_config(tmp_path / "n" / "config.json")[0].relations
+    with pytest.raises(ModelError, match="extra_ratio"):
+        train(data, "jsonl", "tiny", tmp_path / "c", quick(extra_ratio=-1.0), SMALL, progress=False)
+
+
+def test_each_corpus_trains_only_the_relation_types_it_annotates(tmp_path, monkeypatch):
+    data = sample_subset(tmp_path, 3)
+    extra = tmp_path / "extra.jsonl"
+    triple = {"subject": "胃肠道反应", "subject_type": "ADE", "subject_start": 6, "relation": "ADE_Drug",
+              "object": "二甲双胍", "object_type": "Drug", "object_start": 0}  # fmt: skip
+    line = json.dumps({"text": "二甲双胍常见胃肠道反应。", "triples": [triple]}, ensure_ascii=False)
+    extra.write_text(line + "\n", "utf-8")
+    seen = []
+    collate = train_module.collate
+    monkeypatch.setattr(train_module, "collate", lambda items, *a: seen.extend(items) or collate(items, *a))
+    train(data, "jsonl", "tiny", tmp_path / "m", quick(val_fraction=0.3), SMALL, progress=False,
+          extra=[Corpus(extra, "jsonl")])  # fmt: skip
+    model_config, _ = load_config(tmp_path / "m" / "config.json")
+    ade = frozenset({model_config.relations.index("ADE_Drug")})
+    assert any(item.relations == ade for item in seen)  # the extra corpus's window: its one type
+    target = {item.relations for item in seen if item.relations != ade}
+    assert len(target) == 1 and len(next(iter(target))) > 1  # the data set's windows: all its types
 
 
 def test_a_moving_average_of_the_weights_is_what_training_scores_and_saves(tmp_path):
@@ -185,3 +215,26 @@ def test_a_moving_average_of_the_weights_is_what_training_scores_and_saves(tmp_p
     assert stored is not None and stored.ema_decay == 0.9
     with pytest.raises(ModelError, match="ema_decay"):
         train(data, "jsonl", "tiny", tmp_path / "c", quick(ema_decay=1.0), SMALL, progress=False)
+
+
+def test_frozen_embeddings_stay_as_pretrained_while_the_rest_trains(tmp_path, monkeypatch):
+    initial = []
+    build = train_module.build_model
+
+    def remember_weights(*args):
+        model, tokenizer = build(*args)
+        initial.append({k: v.detach().clone() for k, v in model.encoder.state_dict().items()})
+        return model, tokenizer
+
+    monkeypatch.setattr(train_module, "build_model", remember_weights)
+    data = sample_subset(tmp_path, 2)
+    for name, freeze in (("frozen", True), ("trained", False)):
+        config = quick(val_fraction=0.0, freeze_embeddings=freeze)
+        train(data, "jsonl", "tiny", tmp_path / name, config, SMALL, progress=False)
+    embeddings, query = "embeddings.word_embeddings.weight", "encoder.layer.0.attention.self.query.weight"
+    frozen, trained = (
+        Extractor.load(tmp_path / n, device="cpu").model.encoder.state_dict() for n in ("frozen", "trained")
+    )
+    assert torch.equal(frozen[embeddings], initial[0][embeddings])
+    assert not torch.equal(frozen[query], initial[0][query])  # the layers above still train
+    assert not torch.equal(trained[embeddings], initial[1][embeddings])

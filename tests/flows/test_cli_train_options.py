@@ -53,13 +53,14 @@ def test_typed_options_reach_the_config_and_unset_ones_keep_the_encoder_kinds_de
     args = ["train", "--data", "d", "--format", "diakg", "--out", "m", "--encoder", "/enc/bge",
             "--epochs", "8", "--window-chars", "128", "--d-e", "1536", "--loss", "bce", "--no-amp",
             "--split-seed", "none", "--relation-aliases", "SideEff-Drug=ADE_Drug", "--relation-aliases",
-            "Test_Disease=", "--extra", "ruijin:r/train"]  # fmt: skip
+            "ruijin:Test_Disease=", "--extra", "ruijin:r/train", "--extra-ratio", "0.5"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     config = captured["config"]
     assert (config.epochs, config.model.window_chars, config.model.window_stride) == (8, 128, 96)
     assert (config.model.d_e, config.model.loss, config.amp, config.split_seed) == (1536, "bce", False, None)
-    assert config.relation_aliases == {"SideEff-Drug": "ADE_Drug", "Test_Disease": ""}
+    assert config.relation_aliases == {"SideEff-Drug": "ADE_Drug", "ruijin:Test_Disease": ""}
+    assert config.extra_ratio == 0.5
     assert config.lr == TrainConfig().lr and [str(c) for c in captured["extra"]] == ["ruijin:r/train"]
 
     assert runner.invoke(app, ["train", "--data", "d", "--format", "jsonl", "--out", "m"]).exit_code == 0
