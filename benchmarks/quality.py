@@ -27,8 +27,8 @@ from benchmarks.common import log_progress, write_json
 from benchmarks.study import Arm, StudyConfig
 from extractor.batching import length_batches
 from extractor.configuration import TrainConfig
-from extractor.datasets import Document, load, relation_schema, window_examples
-from extractor.datasets.corpora import aliases_for, rename_relations
+from extractor.datasets import Document, relation_schema, window_examples
+from extractor.datasets.corpora import load_renamed
 from extractor.train import validation_split
 
 NS_GRID = ["2", "5", "10", "K"]
@@ -80,7 +80,7 @@ def ns_statistics(config: StudyConfig, specs: list[str]) -> dict:
     settings = study.train_config(config, Arm("statistics"), seed=0)
     with tempfile.TemporaryDirectory(prefix="nrskg-quality-data-") as work:
         path, fmt = study.data(config, config.dataset, Path(work))
-        docs = rename_relations(load(path, fmt), aliases_for(settings.relation_aliases, fmt))
+        docs = load_renamed(path, fmt, settings.relation_aliases)
     train_docs, val_docs = validation_split(docs, settings)
     k = len(relation_schema(train_docs))
     batches = training_batches(train_docs, settings)

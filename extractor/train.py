@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
-from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
-from extractor.datasets.corpora import Corpus, aliases_for, load_extra, merged_schema, rename_relations
+from extractor.datasets import Document, relation_schema, split_documents, window_examples
+from extractor.datasets.corpora import Corpus, load_extra, load_renamed, merged_schema
 from extractor.device import autocast, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
@@ -97,12 +97,13 @@ def train(
 
     # ---- data: split by document, then window long sentences ----
     window = WindowConfig.of(config.model)
-    target = rename_relations(load(data_path, fmt, window), aliases_for(config.relation_aliases, fmt))
+    target = load_renamed(data_path, fmt, config.relation_aliases, window)
     train_docs, val_docs = validation_split(target, config)
     extra_docs = load_extra(extra, config.relation_aliases, val_docs, window)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
     corpora = [train_docs, *extra_docs.values()]  # the target first: its windows come first in `data`
+    extra_count = sum(map(len, corpora[1:]))
     schema = merged_schema(train_docs, [d for docs in extra_docs.values() for d in docs])
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
@@ -110,7 +111,7 @@ def train(
     lost_to_windows = sum(report.triples_lost for _, report in windowed)
     log.info(
         "%d train (+%d extra) / %d val documents, %d train windows, %d relations; windowing lost %d of %d "
-        "triples", len(train_docs), sum(map(len, corpora[1:])), len(val_docs),
+        "triples", len(train_docs), extra_count, len(val_docs),
         sum(len(w) for w, _ in windowed), len(schema), lost_to_windows,
         sum(report.triples_total for _, report in windowed),
     )  # fmt: skip
@@ -132,20 +133,22 @@ def train(
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}
     tokenizer = TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens)
-    data, lost, sizes = [], Counter(), []
+    data, lost = [], Counter()
     for docs, (windows, _) in zip(corpora, windowed, strict=True):
         annotated = {r.name for r in relation_schema(docs)}
         encoded, corpus_lost = encode_examples(windows, tokenizer, relation_index, annotated)
-        data, lost, sizes = data + encoded, lost + corpus_lost, [*sizes, len(encoded)]
+        data += encoded
+        lost += corpus_lost
     if lost:
         log.warning("triples the model cannot see in training: %s", dict(lost))
     pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
 
     # ---- optimiser and schedule ----
-    with_triples = [i for i in range(sizes[0]) if data[i].spans]
-    without = [i for i in range(sizes[0]) if not data[i].spans]
-    extra_with = [i for i in range(sizes[0], len(data)) if data[i].spans]
-    extra_without = [i for i in range(sizes[0], len(data)) if not data[i].spans]
+    target_windows = len(windowed[0][0])  # one encoded example per window
+    with_triples = [i for i in range(target_windows) if data[i].spans]
+    without = [i for i in range(target_windows) if not data[i].spans]
+    extra_with = [i for i in range(target_windows, len(data)) if data[i].spans]
+    extra_without = [i for i in range(target_windows, len(data)) if not data[i].spans]
     per_epoch_target = len(with_triples) + round(config.empty_windows * len(without))
     extra_pool = len(extra_with) + round(config.empty_windows * len(extra_without))
     per_epoch_extra = min(extra_pool, round(config.extra_ratio * per_epoch_target))
@@ -251,7 +254,7 @@ def train(
         "train_windows": len(data),
         "train_windows_per_epoch": per_epoch,
         "extra_corpora": [str(c) for c in extra],
-        "extra_documents": sum(map(len, corpora[1:])),
+        "extra_documents": extra_count,
         "extra_windows_per_epoch": per_epoch_extra,
         "triples_lost_to_windows": lost_to_windows,
         "triples_lost_to_tokens": dict(lost),

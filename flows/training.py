@@ -16,8 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from extractor import registry as model_registry
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
-from extractor.datasets import load
-from extractor.datasets.corpora import Corpus, aliases_for, rename_relations
+from extractor.datasets.corpora import Corpus, load_renamed
 from extractor.encoders import TINY
 from extractor.schema import Example
 from extractor.splitting import WindowConfig
@@ -50,9 +49,8 @@ def train_model(
 @task(name="held-out-examples")
 def held_out(data: str, format: str, config: TrainConfig) -> list[Example]:
     """The validation documents of the same split `train` used (same seed, same fraction, same renamings)."""
-    docs = load(data, format, WindowConfig.of(config.model))
-    renamed = rename_relations(docs, aliases_for(config.relation_aliases, format))
-    _, val_docs = validation_split(renamed, config)
+    docs = load_renamed(data, format, config.relation_aliases, WindowConfig.of(config.model))
+    _, val_docs = validation_split(docs, config)
     return [example for doc in val_docs for example in doc.examples]
 
 

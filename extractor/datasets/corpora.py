@@ -68,10 +68,22 @@ def rename_relations(docs: Sequence[Document], aliases: Mapping[str, str]) -> li
 def aliases_for(aliases: Mapping[str, str], fmt: str) -> dict[str, str]:
     """The renamings that apply to a corpus read with `fmt`: every `OLD=NEW`, and `FORMAT:OLD=NEW` where
     FORMAT is `fmt` (which wins over an unscoped one for the same OLD)."""
-    renamed = {old: new for old, new in aliases.items() if ":" not in old}
-    scoped = (old.partition(":") for old in aliases if ":" in old)
-    renamed.update({old: aliases[f"{f}:{old}"] for f, _, old in scoped if f == fmt})
-    return renamed
+    everywhere, here = {}, {}
+    for key, new in aliases.items():
+        scope, scoped, old = key.partition(":")
+        if not scoped:
+            everywhere[key] = new
+        elif scope == fmt:
+            here[old] = new
+    return everywhere | here
+
+
+def load_renamed(
+    path: Path | str, fmt: str, aliases: Mapping[str, str], window: WindowConfig | None = None
+) -> list[Document]:
+    """A corpus's documents (`load`) with the renamings that apply to its format: how training, the train
+    flow's held-out documents and the studies all read a corpus."""
+    return rename_relations(load(path, fmt, window), aliases_for(aliases, fmt))
 
 
 def load_extra(
@@ -85,13 +97,9 @@ def load_extra(
     """
     docs, source = [], {}
     for corpus in corpora:
-        loaded = [
-            replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}")
-            for doc in load(corpus.path, corpus.fmt, window)
-        ]
-        for doc in rename_relations(loaded, aliases_for(aliases, corpus.fmt)):
-            docs.append(doc)
-            source[doc.doc_id] = corpus
+        for doc in load_renamed(corpus.path, corpus.fmt, aliases, window):
+            docs.append(replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}"))
+            source[docs[-1].doc_id] = corpus
     kept = apart_from(docs, held_out)
     return {corpus: [d for d in kept if source[d.doc_id] == corpus] for corpus in corpora}
 
