@@ -106,6 +106,11 @@ class TrainConfig:
         0.1,
         "Share of the training windows without a triple that each epoch includes (a fresh draw each epoch).",
     )
+    mention_replace: float = setting(
+        0.0,
+        "Probability that a training mention (one overlapping no other) is replaced, each epoch afresh, by "
+        "another mention of its entity type from the training windows (0: the windows as annotated).",
+    )
     extra_ratio: float = setting(
         1.0,
         "Windows drawn from the --extra corpora each epoch per window of the data set (a fresh draw each "

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from extractor.augment import MentionPool, mention_pool, replace_mentions
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
@@ -133,15 +134,25 @@ def train(
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}
     tokenizer = TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens)
-    data, lost = [], Counter()
-    for docs, (windows, _) in zip(corpora, windowed, strict=True):
+    data, lost, windows, annotated_by = [], Counter(), [], []  # windows[i] is data[i] before encoding
+    for docs, (corpus_windows, _) in zip(corpora, windowed, strict=True):
         annotated = {r.name for r in relation_schema(docs)}
-        encoded, corpus_lost = encode_examples(windows, tokenizer, relation_index, annotated)
+        encoded, corpus_lost = encode_examples(corpus_windows, tokenizer, relation_index, annotated)
         data += encoded
         lost += corpus_lost
+        windows += corpus_windows
+        annotated_by += [annotated] * len(encoded)
     if lost:
         log.warning("triples the model cannot see in training: %s", dict(lost))
     pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
+    pool = mention_pool(windows) if config.mention_replace else {}
+
+    def epoch_item(i: int) -> EncodedExample:
+        """Window i as this epoch sees it: other mentions of its entities' types, at the set rate."""
+        if not config.mention_replace:
+            return data[i]
+        return _replaced(windows[i], data[i], annotated_by[i], pool, config.mention_replace, rng, tokenizer,
+                         relation_index)  # fmt: skip
 
     # ---- optimiser and schedule ----
     target_windows = len(windowed[0][0])  # one encoded example per window
@@ -185,8 +196,11 @@ def train(
             if per_epoch_extra:  # a fresh draw of the extra corpora's windows, empty ones in the same share
                 empty = rng.permutation(extra_without)[: extra_pool - len(extra_with)].tolist()
                 chosen += rng.permutation(extra_with + empty)[:per_epoch_extra].tolist()
-            for batch_indices in length_batches([data[i].length for i in chosen], config.batch_size, rng):
-                items = [data[chosen[i]] for i in batch_indices]
+            epoch_items = [epoch_item(i) for i in chosen]
+            for batch_indices in length_batches(
+                [item.length for item in epoch_items], config.batch_size, rng
+            ):
+                items = [epoch_items[i] for i in batch_indices]
                 loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
                 scheduler.step()
                 if averaged is not None:
@@ -286,6 +300,8 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"empty_windows is a share of windows, in [0, 1]; got {config.empty_windows}")
     if config.extra_ratio < 0:
         raise ModelError(f"extra_ratio is a number of windows per window, >= 0; got {config.extra_ratio}")
+    if not 0.0 <= config.mention_replace <= 1.0:
+        raise ModelError(f"mention_replace is a probability, in [0, 1]; got {config.mention_replace}")
     if not 0.0 <= config.ema_decay < 1.0:
         raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
 
@@ -343,6 +359,23 @@ def _step(
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
     return out.loss.item()
+
+
+def _replaced(
+    window: Example,
+    item: EncodedExample,
+    annotated: set[str],
+    pool: MentionPool,
+    rate: float,
+    rng: np.random.Generator,
+    tokenizer: TextTokenizer,
+    relation_index: dict[str, int],
+) -> EncodedExample:
+    """`item` (the encoded `window`) with its mentions replaced (`augment.replace_mentions`), re-encoded."""
+    replaced = replace_mentions(window, pool, rate, rng)
+    if replaced is window:
+        return item
+    return encode_examples([replaced], tokenizer, relation_index, annotated)[0][0]
 
 
 def _optimizer(model: NRSOneRelModel, config: TrainConfig) -> torch.optim.AdamW:
