@@ -1,73 +1,111 @@
-"""Mention replacement: training windows whose entity mentions are swapped for others of the same type.
+"""Mention replacement: training windows whose entity mentions are swapped for others of the same kind.
 
 A model trained on a few dozen documents learns which strings are entities more than what context makes one:
 on DiaKG's validation documents it finds most triples whose mentions it saw in training and few of the others.
-Putting other mentions of the type into the same context each epoch (Dai & Adel, 2020, "An analysis of simple
-data augmentation for named entity recognition") makes the context carry the label.
+Putting other mentions into the same context each epoch (Dai & Adel, 2020, "An analysis of simple data
+augmentation for named entity recognition") makes the context carry the label.
+
+Mentions that overlap (DiaKG nests an anatomy and a class inside many diseases: 糖尿病肾病 holds 肾) are
+replaced together, as a unit, by another unit of the same shape: the same types in the same order and the same
+triples among them, so every triple stays true of the new text.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from extractor.schema import Entity, Example, Triple
 
-MentionPool = dict[str, list[str]]  # entity type -> distinct mention texts, sorted
+Mention = tuple[int, int, str]  # start, end, type
+# A unit's shape: its mentions' types in order, and its inner triples as (head index, relation, tail index).
+Shape = tuple[tuple[str, ...], tuple[tuple[int, str, int], ...]]
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """Overlapping mentions as one stretch of text; `spans` are offsets in `text`, in mention order."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+
+
+MentionPool = dict[Shape, list[Unit]]
+
+
+def units(example: Example) -> list[tuple[int, int, list[Mention], Shape]]:
+    """The example's units: (start, end, mentions ordered by start then longest first, shape)."""
+    mentions = sorted(
+        {(e.start, e.end, e.type) for t in example.triples for e in (t.head, t.tail)},
+        key=lambda m: (m[0], -m[1], m[2]),
+    )
+    groups: list[list[Mention]] = []
+    for mention in mentions:
+        if groups and mention[0] < max(end for _, end, _ in groups[-1]):
+            groups[-1].append(mention)
+        else:
+            groups.append([mention])
+    found = []
+    for group in groups:
+        index = {m: i for i, m in enumerate(group)}
+        inner = sorted(
+            {
+                (index[head], t.relation, index[tail])
+                for t in example.triples
+                if (head := (t.head.start, t.head.end, t.head.type)) in index
+                and (tail := (t.tail.start, t.tail.end, t.tail.type)) in index
+            }
+        )
+        shape = (tuple(kind for _, _, kind in group), tuple(inner))
+        found.append((group[0][0], max(end for _, end, _ in group), group, shape))
+    return found
 
 
 def mention_pool(examples: Iterable[Example]) -> MentionPool:
-    """The distinct mention texts of each entity type among the examples' triples (typed entities only)."""
-    pool: defaultdict[str, set[str]] = defaultdict(set)
+    """The distinct units of each shape among the examples (left out: shapes with one text)."""
+    pool: defaultdict[Shape, set[Unit]] = defaultdict(set)
     for example in examples:
-        for triple in example.triples:
-            for entity in (triple.head, triple.tail):
-                if entity.type:
-                    pool[entity.type].add(entity.text)
-    return {kind: sorted(texts) for kind, texts in pool.items() if len(texts) > 1}
+        for start, end, group, shape in units(example):
+            spans = tuple((s - start, e - start) for s, e, _ in group)
+            pool[shape].add(Unit(example.text[start:end], spans))
+    return {shape: sorted(found) for shape, found in pool.items() if len({unit.text for unit in found}) > 1}
 
 
 def replace_mentions(example: Example, pool: MentionPool, rate: float, rng: np.random.Generator) -> Example:
-    """A copy of `example` where each mention that overlaps no other, with probability `rate`, becomes a
-    random other mention of its type; every offset after it moves with the text.
-
-    Nested and overlapping mentions stay as they are, so every triple remains a triple of the new text.
-    """
-    mentions = sorted({(e.start, e.end, e.type) for t in example.triples for e in (t.head, t.tail)})
-    chosen: dict[tuple[int, int], str] = {}
-    for i, (start, end, kind) in enumerate(mentions):
-        alone = all(other[1] <= start or end <= other[0] for j, other in enumerate(mentions) if j != i)
-        if alone and len(pool.get(kind, ())) > 1 and rng.random() < rate:
-            text = example.text[start:end]
-            options = pool[kind]
+    """A copy of `example` where each unit, with probability `rate`, becomes another unit of its shape with
+    other text; every offset after it moves with the text."""
+    chosen: list[tuple[int, int, list[Mention], Unit]] = []
+    for start, end, group, shape in units(example):
+        options = pool.get(shape)
+        if options is None or rng.random() >= rate:
+            continue
+        text = example.text[start:end]
+        new = options[rng.integers(len(options))]
+        while new.text == text:
             new = options[rng.integers(len(options))]
-            while new == text:
-                new = options[rng.integers(len(options))]
-            chosen[(start, end)] = new
+        chosen.append((start, end, group, new))
     if not chosen:
         return example
 
-    pieces, shifts, cursor, shift = [], [], 0, 0  # shifts: (old position, shift from there on)
-    for (start, end), new in sorted(chosen.items()):
-        pieces += [example.text[cursor:start], new]
-        shift += len(new) - (end - start)
+    pieces, moved, shifts, cursor, shift = [], {}, [], 0, 0  # shifts: (old position, shift from there on)
+    for start, end, group, new in chosen:
+        pieces += [example.text[cursor:start], new.text]
+        begin = start + shift
+        for mention, (s, e) in zip(group, new.spans, strict=True):
+            moved[mention] = Entity(begin + s, begin + e, new.text[s:e], mention[2])
+        shift += len(new.text) - (end - start)
         shifts.append((end, shift))
         cursor = end
     pieces.append(example.text[cursor:])
-    text = "".join(pieces)
-
-    def moved(position: int) -> int:
-        """A position after the replacements (a mention's end moves with its own replacement)."""
-        return position + next((s for end, s in reversed(shifts) if position >= end), 0)
 
     def entity(e: Entity) -> Entity:
-        if (e.start, e.end) in chosen:
-            start = moved(e.start)
-            new = chosen[(e.start, e.end)]
-            return Entity(start, start + len(new), new, e.type)
-        return Entity(moved(e.start), moved(e.end), e.text, e.type)
+        if (e.start, e.end, e.type) in moved:
+            return moved[(e.start, e.end, e.type)]
+        offset = next((s for end, s in reversed(shifts) if e.start >= end), 0)
+        return Entity(e.start + offset, e.end + offset, e.text, e.type)
 
     triples = [Triple(entity(t.head), t.relation, entity(t.tail)) for t in example.triples]
-    return Example(text, triples, example.doc_id, example.sent_id)
+    return Example("".join(pieces), triples, example.doc_id, example.sent_id)

@@ -238,3 +238,24 @@ def test_frozen_embeddings_stay_as_pretrained_while_the_rest_trains(tmp_path, mo
     assert torch.equal(frozen[embeddings], initial[0][embeddings])
     assert not torch.equal(frozen[query], initial[0][query])  # the layers above still train
     assert not torch.equal(trained[embeddings], initial[1][embeddings])
+
+
+def test_mention_replacement_trains_on_windows_with_other_mentions_of_the_same_types(tmp_path, monkeypatch):
+    data = sample_subset(tmp_path, 3)
+    seen: dict[str, list] = {}
+    collate = train_module.collate
+    for name, rate in (("annotated", 0.0), ("replaced", 1.0)):
+        seen[name] = []
+        monkeypatch.setattr(
+            train_module,
+            "collate",
+            lambda items, *a, into=seen[name]: into.extend(items) or collate(items, *a),
+        )
+        config = quick(val_fraction=0.0, mention_replace=rate)
+        train(data, "jsonl", "tiny", tmp_path / name, config, SMALL, progress=False)
+    annotated = {tuple(item.input_ids) for item in seen["annotated"]}
+    replaced = {tuple(item.input_ids) for item in seen["replaced"]}
+    assert len(seen["annotated"]) == len(seen["replaced"])  # the same windows, the same steps
+    assert replaced - annotated  # windows the data set does not hold
+    with pytest.raises(ModelError, match="mention_replace"):
+        train(data, "jsonl", "tiny", tmp_path / "c", quick(mention_replace=1.5), SMALL, progress=False)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+
+from extractor.augment import Unit, mention_pool, replace_mentions, units
+from extractor.schema import Entity, Example, Triple
+
+
+def mention(text: str, within: str, kind: str) -> Entity:
+    start = within.index(text)
+    return Entity(start, start + len(text), text, kind)
+
+
+def example(text: str, *triples: tuple[str, str, str, str, str]) -> Example:
+    """`triples` as (head, head type, relation, tail, tail type), each mention's first occurrence."""
+    return Example(
+        text, [Triple(mention(h, text, ht), r, mention(t, text, tt)) for h, ht, r, t, tt in triples], "d", "s"
+    )
+
+
+FIRST = example(
+    "二甲双胍可治疗2型糖尿病，常见胃肠道反应。",
+    ("二甲双胍", "Drug", "Drug_Disease", "2型糖尿病", "Disease"),
+    ("2型", "Class", "Class_Disease", "2型糖尿病", "Disease"),  # nested inside the disease
+    ("胃肠道反应", "ADE", "ADE_Drug", "二甲双胍", "Drug"),
+)
+SECOND = example(
+    "胰岛素用于妊娠期糖尿病，可致低血糖。",
+    ("胰岛素", "Drug", "Drug_Disease", "妊娠期糖尿病", "Disease"),
+    ("妊娠期", "Class", "Class_Disease", "妊娠期糖尿病", "Disease"),
+    ("低血糖", "ADE", "ADE_Drug", "胰岛素", "Drug"),
+)
+
+
+def test_overlapping_mentions_form_one_unit_shaped_by_their_types_and_inner_triples():
+    found = units(FIRST)
+    assert [(start, end) for start, end, _, _ in found] == [(0, 4), (7, 12), (15, 20)]
+    _, _, group, shape = found[1]
+    assert group == [(7, 12, "Disease"), (7, 9, "Class")]  # the longest first
+    assert shape == (("Disease", "Class"), ((1, "Class_Disease", 0),))
+
+
+def test_the_pool_holds_units_of_each_shape_that_has_a_choice_of_texts():
+    pool = mention_pool([FIRST, SECOND, FIRST])
+    assert pool[(("Disease", "Class"), ((1, "Class_Disease", 0),))] == [
+        Unit("2型糖尿病", ((0, 5), (0, 2))),
+        Unit("妊娠期糖尿病", ((0, 6), (0, 3))),
+    ]
+    assert pool[(("Drug",), ())] == [Unit("二甲双胍", ((0, 4),)), Unit("胰岛素", ((0, 3),))]
+    assert len(pool) == 3  # drugs, classed diseases, adverse events
+    assert mention_pool([FIRST, FIRST]) == {}  # one text per shape: nothing to choose
+
+
+def test_every_unit_is_replaced_and_every_triple_holds_in_the_new_text():
+    replaced = replace_mentions(FIRST, mention_pool([FIRST, SECOND]), 1.0, np.random.default_rng(0))
+    assert replaced.text == "胰岛素可治疗妊娠期糖尿病，常见低血糖。"
+    assert [t.key() for t in replaced.triples] == [
+        ("胰岛素", "Drug_Disease", "妊娠期糖尿病"),
+        ("妊娠期", "Class_Disease", "妊娠期糖尿病"),
+        ("低血糖", "ADE_Drug", "胰岛素"),
+    ]
+    for triple in replaced.triples:
+        for entity in (triple.head, triple.tail):
+            assert replaced.text[entity.start : entity.end] == entity.text
+    assert (replaced.doc_id, replaced.sent_id) == ("d", "s")
+
+
+def test_rate_zero_or_no_choice_leaves_the_example_as_it_is():
+    pool = mention_pool([FIRST, SECOND])
+    assert replace_mentions(FIRST, pool, 0.0, np.random.default_rng(0)) is FIRST
+    assert replace_mentions(FIRST, {}, 1.0, np.random.default_rng(0)) is FIRST
+
+
+def test_a_rate_replaces_about_that_share_of_units():
+    pool, rng = mention_pool([FIRST, SECOND]), np.random.default_rng(1)
+    drugs = sum(replace_mentions(FIRST, pool, 0.3, rng).text.startswith("胰岛素") for _ in range(2000))
+    assert 500 < drugs < 700  # 600 expected
