@@ -28,6 +28,7 @@ RECIPE_ARMS=(
   "frozen-embeddings:freeze_embeddings=true"
   "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease=,epochs=15"
   "nsK:ns=K"
+  "mention-replace:mention_replace=0.5"
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
 
@@ -56,7 +57,7 @@ case $mode in
     common=(--data-root /tmp/nrskg-data --encoder .gpu/encoder --threads 2 --arm-timeout "${ARM_TIMEOUT:-480}")
     common+=(--set device=cuda curves=true)
     if [ "$mode" = recipe ]; then
-      study recipe diakg 9 "${common[@]}" --arms "${RECIPE_ARMS[@]}"
+      study recipe diakg "${#RECIPE_ARMS[@]}" "${common[@]}" --arms "${RECIPE_ARMS[@]}"
     else
       study ns_diakg diakg 6 "${common[@]}" --arms "${NS_ARMS[@]}" --seeds 0,1,2 &
       study ns_duie duie 6 "${common[@]}" --arms "${NS_ARMS[@]}" --seeds 0,1,2 --set epochs=8 &

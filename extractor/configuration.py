@@ -108,8 +108,8 @@ class TrainConfig:
     )
     mention_replace: float = setting(
         0.0,
-        "Probability that a training mention (one overlapping no other) is replaced, each epoch afresh, by "
-        "another mention of its entity type from the training windows (0: the windows as annotated).",
+        "Probability that a training mention is replaced, afresh each epoch, by another mention of its type "
+        "from the training windows (overlapping mentions together, by a unit of the same shape; 0: never).",
     )
     extra_ratio: float = setting(
         1.0,

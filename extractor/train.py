@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from extractor.augment import MentionPool, mention_pool, replace_mentions
+from extractor.augment import mention_pool, replace_mentions
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
@@ -148,11 +148,14 @@ def train(
     pool = mention_pool(windows) if config.mention_replace else {}
 
     def epoch_item(i: int) -> EncodedExample:
-        """Window i as this epoch sees it: other mentions of its entities' types, at the set rate."""
-        if not config.mention_replace:
+        """Window i as this epoch trains on it: with `mention_replace`, its mentions swapped for others of the
+        same shape (extractor.augment) and the window encoded again."""
+        if not pool:
             return data[i]
-        return _replaced(windows[i], data[i], annotated_by[i], pool, config.mention_replace, rng, tokenizer,
-                         relation_index)  # fmt: skip
+        replaced = replace_mentions(windows[i], pool, config.mention_replace, rng)
+        if replaced is windows[i]:
+            return data[i]
+        return encode_examples([replaced], tokenizer, relation_index, annotated_by[i])[0][0]
 
     # ---- optimiser and schedule ----
     target_windows = len(windowed[0][0])  # one encoded example per window
@@ -359,23 +362,6 @@ def _step(
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
     return out.loss.item()
-
-
-def _replaced(
-    window: Example,
-    item: EncodedExample,
-    annotated: set[str],
-    pool: MentionPool,
-    rate: float,
-    rng: np.random.Generator,
-    tokenizer: TextTokenizer,
-    relation_index: dict[str, int],
-) -> EncodedExample:
-    """`item` (the encoded `window`) with its mentions replaced (`augment.replace_mentions`), re-encoded."""
-    replaced = replace_mentions(window, pool, rate, rng)
-    if replaced is window:
-        return item
-    return encode_examples([replaced], tokenizer, relation_index, annotated)[0][0]
 
 
 def _optimizer(model: NRSOneRelModel, config: TrainConfig) -> torch.optim.AdamW:
