@@ -69,6 +69,8 @@ def mention_pool(examples: Iterable[Example]) -> MentionPool:
     pool: defaultdict[Shape, set[Unit]] = defaultdict(set)
     for example in examples:
         for start, end, group, shape in units(example):
+            if "" in shape[0]:  # an untyped mention could be anything: nothing stands in for it
+                continue
             spans = tuple((s - start, e - start) for s, e, _ in group)
             pool[shape].add(Unit(example.text[start:end], spans))
     return {shape: sorted(found) for shape, found in pool.items() if len({unit.text for unit in found}) > 1}

@@ -49,6 +49,9 @@ def test_the_pool_holds_units_of_each_shape_that_has_a_choice_of_texts():
     assert pool[(("Drug",), ())] == [Unit("二甲双胍", ((0, 4),)), Unit("胰岛素", ((0, 3),))]
     assert len(pool) == 3  # drugs, classed diseases, adverse events
     assert mention_pool([FIRST, FIRST]) == {}  # one text per shape: nothing to choose
+    untyped = [example(e.text, *[(t.head.text, "", t.relation, t.tail.text, "") for t in e.triples])
+               for e in (FIRST, SECOND)]  # fmt: skip
+    assert mention_pool(untyped) == {}  # untyped mentions are never replaced
 
 
 def test_every_unit_is_replaced_and_every_triple_holds_in_the_new_text():
