@@ -70,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     examples = [example for doc in val_docs for example in doc.examples]
     gold, predicted = predictions(Extractor.load(args.model), examples)
     seen_triples = {t.key() for doc in train_docs for _, t in doc.gold_triples()}
-    rows = recall_by_familiarity(gold, [set(p) for p in predicted], mentions(train_docs), seen_triples)
+    seen = mentions(train_docs)
+    rows = recall_by_familiarity(gold, [set(p) for p in predicted], seen, seen_triples)
     print(text_table(rows, ["validation triples", "gold", "found", "recall"]))
     val_mentions = mentions(val_docs)
-    unseen = len(val_mentions - mentions(train_docs))
+    unseen = len(val_mentions - seen)
     print(
         f"{unseen} of the {len(val_mentions)} mention strings of the validation triples are not in training"
     )

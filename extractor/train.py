@@ -134,14 +134,13 @@ def train(
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}
     tokenizer = TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens)
-    data, lost, windows, annotated_by = [], Counter(), [], []  # windows[i] is data[i] before encoding
+    data, lost, windows = [], Counter(), []  # windows[i] is data[i] before encoding
     for docs, (corpus_windows, _) in zip(corpora, windowed, strict=True):
         annotated = {r.name for r in relation_schema(docs)}
         encoded, corpus_lost = encode_examples(corpus_windows, tokenizer, relation_index, annotated)
         data += encoded
         lost += corpus_lost
         windows += corpus_windows
-        annotated_by += [annotated] * len(encoded)
     if lost:
         log.warning("triples the model cannot see in training: %s", dict(lost))
     pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
@@ -155,7 +154,8 @@ def train(
         replaced = replace_mentions(windows[i], pool, config.mention_replace, rng)
         if replaced is windows[i]:
             return data[i]
-        return encode_examples([replaced], tokenizer, relation_index, annotated_by[i])[0][0]
+        encoded = encode_examples([replaced], tokenizer, relation_index)[0][0]
+        return replace(encoded, relations=data[i].relations)  # the types its corpus annotates, as before
 
     # ---- optimiser and schedule ----
     target_windows = len(windowed[0][0])  # one encoded example per window
