@@ -29,6 +29,8 @@ RECIPE_ARMS=(
   "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease=,epochs=15"
   "nsK:ns=K"
   "mention-replace:mention_replace=0.5"
+  "mask-tokens:mask_tokens=0.15"
+  "encoder-lr-1e-4:encoder_lr=1e-4"
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
 

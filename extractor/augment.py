@@ -1,4 +1,4 @@
-"""Mention replacement: training windows whose entity mentions are swapped for others of the same kind.
+"""Training-time augmentation: mentions swapped for others of the same kind, and characters masked.
 
 A model trained on a few dozen documents learns which strings are entities more than what context makes one:
 on DiaKG's validation documents it finds most triples whose mentions it saw in training and few of the others.
@@ -8,6 +8,10 @@ augmentation for named entity recognition") makes the context carry the label.
 Mentions that overlap (DiaKG nests an anatomy and a class inside many diseases: 糖尿病肾病 holds 肾) are
 replaced together, as a unit, by another unit of the same shape: the same types in the same order and the same
 triples among them, so every triple stays true of the new text.
+
+Token masking hides a share of each training window's characters behind the encoder's [MASK] token, afresh
+each step: a mention whose characters are partly hidden can only be found from the rest of it and its context,
+as a new document's unseen mentions must be.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from extractor.schema import Entity, Example, Triple
 
@@ -111,3 +116,15 @@ def replace_mentions(example: Example, pool: MentionPool, rate: float, rng: np.r
 
     triples = [Triple(entity(t.head), t.relation, entity(t.tail)) for t in example.triples]
     return Example("".join(pieces), triples, example.doc_id, example.sent_id)
+
+
+def mask_tokens(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, rate: float, mask_id: int, rng: np.random.Generator
+) -> torch.Tensor:
+    """A copy of a right-padded batch (B, T) where each token, the first and last of a row (the special
+    tokens) and padding aside, is `mask_id` with probability `rate`."""
+    lengths = attention_mask.sum(dim=1, keepdim=True)
+    positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
+    inner = (positions > 0) & (positions < lengths - 1)
+    drawn = torch.from_numpy(rng.random(tuple(input_ids.shape)) < rate)
+    return torch.where(inner & drawn, torch.full_like(input_ids, mask_id), input_ids)

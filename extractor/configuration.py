@@ -111,6 +111,11 @@ class TrainConfig:
         "Probability that a training mention is replaced, afresh each epoch, by another mention of its type "
         "from the training windows (overlapping mentions together, by a unit of the same shape; 0: never).",
     )
+    mask_tokens: float = setting(
+        0.0,
+        "Probability that a training character is hidden behind the encoder's [MASK] token, afresh each "
+        "step, so that context, not the string alone, carries the label (0: never).",
+    )
     extra_ratio: float = setting(
         1.0,
         "Windows drawn from the --extra corpora each epoch per window of the data set (a fresh draw each "

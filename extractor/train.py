@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from extractor.augment import mention_pool, replace_mentions
+from extractor.augment import mask_tokens, mention_pool, replace_mentions
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
@@ -145,6 +145,9 @@ def train(
         log.warning("triples the model cannot see in training: %s", dict(lost))
     pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
     pool = mention_pool(windows) if config.mention_replace else {}
+    mask_id = hf_tokenizer.mask_token_id
+    if config.mask_tokens and mask_id is None:
+        raise ModelError(f"{encoder}: its tokenizer has no [MASK] token, so --mask-tokens cannot be used")
 
     def epoch_item(i: int) -> EncodedExample:
         """Window i as this epoch trains on it: with `mention_replace`, its mentions swapped for others of the
@@ -204,7 +207,7 @@ def train(
                 [item.length for item in epoch_items], config.batch_size, rng
             ):
                 items = [epoch_items[i] for i in batch_indices]
-                loss = _step(model, optimizer, scaler, items, config, rng, pad_id, device)
+                loss = _step(model, optimizer, scaler, items, config, rng, pad_id, mask_id, device)
                 scheduler.step()
                 if averaged is not None:
                     averaged.update_parameters(model)
@@ -305,6 +308,8 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"extra_ratio is a number of windows per window, >= 0; got {config.extra_ratio}")
     if not 0.0 <= config.mention_replace <= 1.0:
         raise ModelError(f"mention_replace is a probability, in [0, 1]; got {config.mention_replace}")
+    if not 0.0 <= config.mask_tokens < 1.0:
+        raise ModelError(f"mask_tokens is a probability, in [0, 1); got {config.mask_tokens}")
     if not 0.0 <= config.ema_decay < 1.0:
         raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
 
@@ -341,6 +346,7 @@ def _step(
     config: TrainConfig,
     rng: np.random.Generator,
     pad_id: int,
+    mask_id: int | None,
     device: torch.device,
 ) -> float:
     """One optimisation step on one batch, scoring only NS sampled relations; returns the loss."""
@@ -352,7 +358,10 @@ def _step(
     else:
         candidates = None if None in own else frozenset().union(*own)
         relation_ids = sample_relations(set().union(*positives), k, config.ns, rng, candidates)
-    batch = collate(items, relation_ids, pad_id).to(device)
+    batch = collate(items, relation_ids, pad_id)
+    if config.mask_tokens and mask_id is not None:
+        batch.input_ids = mask_tokens(batch.input_ids, batch.attention_mask, config.mask_tokens, mask_id, rng)
+    batch = batch.to(device)
     with autocast(device) if config.amp else nullcontext():
         out = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels)
     scaler.scale(out.loss).backward()

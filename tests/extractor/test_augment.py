@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from extractor.augment import Unit, mention_pool, replace_mentions, units
+from extractor.augment import Unit, mask_tokens, mention_pool, replace_mentions, units
 from extractor.schema import Entity, Example, Triple
 
 
@@ -78,3 +79,17 @@ def test_a_rate_replaces_about_that_share_of_units():
     pool, rng = mention_pool([FIRST, SECOND]), np.random.default_rng(1)
     drugs = sum(replace_mentions(FIRST, pool, 0.3, rng).text.startswith("胰岛素") for _ in range(2000))
     assert 500 < drugs < 700  # 600 expected
+
+
+def test_token_masking_hides_a_share_of_the_characters_and_never_the_special_tokens_or_padding():
+    ids = torch.tensor([[101, 5, 6, 7, 8, 9, 102], [101, 5, 6, 102, 0, 0, 0]])
+    attention = (ids != 0).long()
+    everything = mask_tokens(ids, attention, 1.0, 103, np.random.default_rng(0))
+    assert everything.tolist() == [[101, 103, 103, 103, 103, 103, 102], [101, 103, 103, 102, 0, 0, 0]]
+    assert torch.equal(mask_tokens(ids, attention, 0.0, 103, np.random.default_rng(0)), ids)
+
+    long = torch.randint(200, 300, (8, 202))
+    masked = mask_tokens(long, torch.ones_like(long), 0.25, 103, np.random.default_rng(1))
+    share = (masked[:, 1:-1] == 103).float().mean().item()
+    assert 0.2 < share < 0.3
+    assert torch.equal(masked[masked != 103], long[masked != 103])  # the others are untouched

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 from extractor import train as train_module
 from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
@@ -18,6 +19,7 @@ from extractor.datasets.corpora import Corpus
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import evaluate
 from extractor.infer import Extractor
+from extractor.model import NRSOneRelModel
 from extractor.train import train
 from nrskg.errors import DataFormatError, ModelError
 
@@ -259,3 +261,22 @@ def test_mention_replacement_trains_on_windows_with_other_mentions_of_the_same_t
     assert replaced - annotated  # windows the data set does not hold
     with pytest.raises(ModelError, match="mention_replace"):
         train(data, "jsonl", "tiny", tmp_path / "c", quick(mention_replace=1.5), SMALL, progress=False)
+
+
+def test_token_masking_trains_on_windows_with_masked_characters(tmp_path, monkeypatch):
+    data = sample_subset(tmp_path, 3)
+    seen: list[torch.Tensor] = []
+    model_forward = NRSOneRelModel.forward
+
+    def forward(self, input_ids, *args, **kwargs):
+        seen.append(input_ids)
+        return model_forward(self, input_ids, *args, **kwargs)
+
+    monkeypatch.setattr(NRSOneRelModel, "forward", forward)
+    result = train(data, "jsonl", "tiny", tmp_path / "m", quick(val_fraction=0.0, mask_tokens=0.5), SMALL,
+                   progress=False)  # fmt: skip
+    mask_id = AutoTokenizer.from_pretrained(result.out_dir / "encoder").mask_token_id
+    trained = [ids for ids in seen if (ids == mask_id).any()]
+    assert trained and len(trained) == result.steps  # every training step saw masked characters
+    with pytest.raises(ModelError, match="mask_tokens"):
+        train(data, "jsonl", "tiny", tmp_path / "c", quick(mask_tokens=1.0), SMALL, progress=False)
