@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.decoding import ANYWHERE, oracle_rows
+
+TEXT = "糖尿病肾病综合征晚期患者用二甲双胍"
+
+
+def entity(entity_id: str, surface: str, kind: str) -> dict[str, object]:
+    start = TEXT.index(surface)
+    return {"entity_id": entity_id, "entity": surface, "entity_type": kind, "start_idx": start,
+            "end_idx": start + len(surface)}  # fmt: skip
+
+
+def test_the_oracle_loses_nested_gold_spans_sharing_a_begin_beyond_the_reach(tmp_path: Path) -> None:
+    """One drug with two nested diseases that share their first character: the longer one (10 characters)
+    needs the shared begin, so a reach of 8 tokens loses it and an unlimited reach keeps it."""
+    sentence = {
+        "sentence_id": "0", "sentence": TEXT, "start_idx": 0, "end_idx": len(TEXT),
+        "entities": [entity("T0", "糖尿病", "Disease"), entity("T1", "糖尿病肾病综合征晚期", "Disease"),
+                     entity("T2", "二甲双胍", "Drug")],
+        "relations": [{"relation_type": "Drug_Disease", "relation_id": f"R{k}", "head_entity_id": "T2",
+                       "tail_entity_id": tail} for k, tail in enumerate(("T0", "T1"))],
+    }  # fmt: skip
+    folder = tmp_path / "diakg" / "train"
+    folder.mkdir(parents=True)
+    paragraph = {"paragraph_id": "0", "paragraph": TEXT, "sentences": [sentence]}
+    document = {"doc_id": "1", "paragraphs": [paragraph]}
+    (folder / "1.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    rows = oracle_rows(tmp_path, [ANYWHERE, 8, 0])
+    assert [(r["data set"], r["reach"], r["gold"], r["recovered"]) for r in rows] == [
+        ("diakg", "anywhere", 2, 2),
+        ("diakg", "8", 2, 1),
+        ("diakg", "0", 2, 1),
+    ]
