@@ -20,11 +20,10 @@ from extractor import tagging
 from extractor.alignment import char_offsets
 from extractor.configuration import load_config
 from extractor.datasets import load, relation_schema
-from extractor.datasets.corpora import load_renamed
 from extractor.evaluate import predictions, score
 from extractor.infer import Extractor
 from extractor.model import CONFIG_NAME
-from extractor.train import validation_split
+from extractor.train import split_as_trained
 
 ANYWHERE = 10**9
 CORPORA = (("diakg", "diakg/train"), ("ruijin", "ruijin_round2/train"), ("cmeie", "cmeie/train.jsonl"),
@@ -40,7 +39,7 @@ def model_rows(model: Path, data: Path, fmt: str, reaches: list[int]) -> list[di
     _, config = load_config(model / CONFIG_NAME)
     if config is None:
         raise SystemExit(f"{model}: no training config stored, so no split to reproduce")
-    _, val_docs = validation_split(load_renamed(data, fmt, config.relation_aliases), config)
+    _, val_docs = split_as_trained(data, fmt, config)
     examples = [example for doc in val_docs for example in doc.examples]
     extractor = Extractor.load(model)
     rows = []

@@ -18,11 +18,10 @@ from pathlib import Path
 from benchmarks.common import log_progress, machine, text_table, write_json
 from extractor.configuration import load_config
 from extractor.datasets import Document
-from extractor.datasets.corpora import load_renamed
 from extractor.evaluate import Key, predictions
 from extractor.infer import Extractor
 from extractor.model import CONFIG_NAME
-from extractor.train import validation_split
+from extractor.train import split_as_trained
 
 SEEN = ("neither mention", "one mention", "both mentions")
 
@@ -62,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         print(f"{args.model}: no training config stored, so no split to reproduce", file=sys.stderr)
         return 2
-    docs = load_renamed(args.data, args.format, config.relation_aliases)
-    train_docs, val_docs = validation_split(docs, config)
+    train_docs, val_docs = split_as_trained(args.data, args.format, config)
     if not val_docs:
         print(f"{args.model}: trained without validation documents", file=sys.stderr)
         return 2

@@ -156,7 +156,6 @@ def _pair_intervals(begins: Sequence[int], ends: Sequence[int]) -> list[tuple[in
     """
     pairs: list[tuple[int, int]] = []
     open_begins: list[int] = []
-    closed: set[int] = set()
     next_begin = 0
     for end in ends:
         while next_begin < len(begins) and begins[next_begin] <= end:  # a begin opens before an end at p
@@ -164,7 +163,6 @@ def _pair_intervals(begins: Sequence[int], ends: Sequence[int]) -> list[tuple[in
             next_begin += 1
         if open_begins:
             begin = open_begins.pop()
-            closed.add(begin)
         elif next_begin and end - begins[next_begin - 1] < SHARED_SPAN_TOKENS:
             begin = begins[next_begin - 1]  # shares the nearest begin with an interval closed earlier
         else:

@@ -98,8 +98,7 @@ def train(
 
     # ---- data: split by document, then window long sentences ----
     window = WindowConfig.of(config.model)
-    target = load_renamed(data_path, fmt, config.relation_aliases, window)
-    train_docs, val_docs = validation_split(target, config)
+    train_docs, val_docs = split_as_trained(data_path, fmt, config)
     extra_docs = load_extra(extra, config.relation_aliases, val_docs, window)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
@@ -336,6 +335,15 @@ def validation_split(docs: list[Document], config: TrainConfig) -> tuple[list[Do
         return list(docs), []
     split_seed = config.seed if config.split_seed is None else config.split_seed
     return split_documents(docs, config.val_fraction, split_seed)
+
+
+def split_as_trained(
+    data_path: Path | str, fmt: str, config: TrainConfig
+) -> tuple[list[Document], list[Document]]:
+    """(train, validation) documents of a data set read and split as `train` reads and splits it (its
+    renamings, its windows, its seed), so that a trained model is scored on the documents it never saw."""
+    docs = load_renamed(data_path, fmt, config.relation_aliases, WindowConfig.of(config.model))
+    return validation_split(docs, config)
 
 
 def _step(

@@ -16,11 +16,10 @@ from prefect.artifacts import create_markdown_artifact
 
 from extractor import registry as model_registry
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
-from extractor.datasets.corpora import Corpus, load_renamed
+from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.schema import Example
-from extractor.splitting import WindowConfig
-from extractor.train import TrainResult, train, validation_split
+from extractor.train import TrainResult, split_as_trained, train
 from flows import logs
 
 log = logging.getLogger("flows.training")  # not __name__: a Prefect worker imports this file as "training"
@@ -49,8 +48,7 @@ def train_model(
 @task(name="held-out-examples")
 def held_out(data: str, format: str, config: TrainConfig) -> list[Example]:
     """The validation documents of the same split `train` used (same seed, same fraction, same renamings)."""
-    docs = load_renamed(data, format, config.relation_aliases, WindowConfig.of(config.model))
-    _, val_docs = validation_split(docs, config)
+    _, val_docs = split_as_trained(data, format, config)
     return [example for doc in val_docs for example in doc.examples]
 
 
