@@ -29,7 +29,10 @@ def machine(*, with_torch: bool = True, **extra: object) -> dict[str, object]:
     if with_torch:
         import torch
 
+        from extractor.device import cpu_has_bf16
+
         info["torch"] = torch.__version__
+        info["cpu_bf16"] = cpu_has_bf16()  # whether training steps on the CPU run in bf16 (extractor.device)
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name()
     return info | extra

@@ -142,7 +142,10 @@ class TrainConfig:
     target_precision: float = setting(0.9, "Validation precision the default minimum confidence must reach.")
     curves: bool = setting(False, "Also score the training sample at each evaluation (fitting curves).")
     device: str = setting("auto", "auto (CUDA when available), cpu, cuda or cuda:N.")
-    amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16).")
+    amp: bool = setting(
+        True,
+        "Mixed precision in training: bf16 on CUDA (fp16 where unsupported) and on CPUs with native bf16.",
+    )
 
 
 def with_settings(config: TrainConfig, **changes: Any) -> TrainConfig:

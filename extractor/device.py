@@ -22,8 +22,19 @@ def resolve_device(device: str) -> torch.device:
         raise ModelError(f"unknown device {device!r}", hint="Use --device auto, cpu, cuda or cuda:N") from e
 
 
-def autocast(device: torch.device) -> AbstractContextManager:
-    """bf16 autocast on CUDA where supported (fp16 otherwise); full precision on CPU."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), where bf16 beats fp32 for speed."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def autocast(device: torch.device, cpu_bf16: bool = False) -> AbstractContextManager:
+    """bf16 autocast on CUDA where supported (fp16 otherwise); on the CPU, bf16 only with `cpu_bf16` and a CPU
+    that has it natively (training: a step takes ~0.6x the fp32 time on 2 AVX512-BF16 cores), else fp32.
+
+    Extraction stays fp32 on the CPU, so its confidences do not depend on which CPU it runs on.
+    """
+    if device.type == "cpu" and cpu_bf16 and cpu_has_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     if device.type != "cuda":
         return nullcontext()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

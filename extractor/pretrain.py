@@ -50,7 +50,7 @@ class PretrainConfig:
     grad_clip: float = 1.0
     seed: int = 13
     device: str = "auto"
-    amp: bool = True
+    amp: bool = True  # bf16 on CUDA and on CPUs with native bf16 (extractor.device.autocast)
     log_every: int = 50
 
 
@@ -220,7 +220,7 @@ def pretrain(
             mask_inputs(encoded[i].input_ids, word_ids[i], tokenizer, config.mask_prob, rng) for i in picked
         ]
         inputs, labels, attention = _pad(batch, pad, device)
-        with autocast(device) if config.amp else nullcontext():
+        with autocast(device, cpu_bf16=True) if config.amp else nullcontext():
             loss = model(input_ids=inputs, attention_mask=attention, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

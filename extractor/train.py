@@ -176,7 +176,7 @@ def train(
     optimizer = _optimizer(model, config)
     warmup = int(config.warmup_ratio * total_steps)
     scheduler = warmup_then_decay(optimizer, warmup, total_steps)
-    # fp16 autocast needs loss scaling; bf16 (and CPU, where AMP is off) does not.
+    # fp16 autocast needs loss scaling; bf16 (on CUDA or the CPU) and fp32 do not.
     fp16 = config.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)
 
@@ -370,7 +370,7 @@ def _step(
     if config.mask_tokens and mask_id is not None:
         batch.input_ids = mask_tokens(batch.input_ids, batch.attention_mask, config.mask_tokens, mask_id, rng)
     batch = batch.to(device)
-    with autocast(device) if config.amp else nullcontext():
+    with autocast(device, cpu_bf16=True) if config.amp else nullcontext():
         out = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels)
     scaler.scale(out.loss).backward()
     scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones

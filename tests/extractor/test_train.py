@@ -280,3 +280,24 @@ def test_token_masking_trains_on_windows_with_masked_characters(tmp_path, monkey
     assert trained and len(trained) == result.steps  # every training step saw masked characters
     with pytest.raises(ModelError, match="mask_tokens"):
         train(data, "jsonl", "tiny", tmp_path / "c", quick(mask_tokens=1.0), SMALL, progress=False)
+
+
+@pytest.mark.parametrize("amp", [True, False])
+def test_training_on_a_bf16_cpu_keeps_fp32_weights_and_amp_off_keeps_it_fp32(tmp_path, monkeypatch, amp):
+    monkeypatch.setattr("extractor.device.cpu_has_bf16", lambda: True)
+    products: list[torch.dtype] = []
+    linear = torch.nn.functional.linear
+
+    def recorded(*args, **kwargs):
+        out = linear(*args, **kwargs)
+        products.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "linear", recorded)
+    data = sample_subset(tmp_path, 2)
+    config = quick(val_fraction=0.0, max_steps=2, amp=amp)
+    result = train(data, "jsonl", "tiny", tmp_path / "m", config, SMALL, progress=False)
+    assert (torch.bfloat16 in products) is amp  # training steps; evaluation stays fp32
+    assert torch.float32 in products
+    model, _ = NRSOneRelModel.from_pretrained(result.out_dir)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
