@@ -23,8 +23,12 @@ def resolve_device(device: str) -> torch.device:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), where bf16 beats fp32 for speed."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), where bf16 beats fp32 for speed.
+
+    torch answers through private helpers; a torch without them counts as no.
+    """
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 def autocast(device: torch.device, cpu_bf16: bool = False) -> AbstractContextManager:
