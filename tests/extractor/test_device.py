@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import mmap
+import platform
+import resource
+
 import pytest
 import torch
 
 from extractor import device as device_module
-from extractor.device import autocast
+from extractor.device import autocast, keep_freed_memory
 
 
 def product_dtype(**kwargs) -> torch.dtype:
@@ -20,3 +24,17 @@ def test_the_cpu_runs_bf16_only_when_asked_and_when_it_has_bf16_natively(monkeyp
     monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: native)
     assert product_dtype() == torch.float32  # extraction: fp32 on any CPU
     assert product_dtype(cpu_bf16=True) == (torch.bfloat16 if native else torch.float32)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory tunes glibc's malloc only")
+def test_freed_pair_tables_are_reused_without_faulting_their_pages_in_again():
+    """A block the size of a training step's pair table, freed and allocated again, comes back from the heap:
+    glibc's default would map it afresh and fault in every one of its pages."""
+    assert keep_freed_memory()
+    size = 64 << 20  # above glibc's largest automatic mmap threshold (32 MiB)
+    torch.ones(size // 4)  # allocated, written and freed
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    table = torch.ones(size // 4)  # every page written
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    del table
+    assert faults < (size // mmap.PAGESIZE) // 10
