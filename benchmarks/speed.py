@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import ctypes
 import gc
 import json
 import logging
@@ -34,6 +33,7 @@ from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
 from extractor.batching import EncodedExample, collate, pad_inputs
 from extractor.configuration import NRSOneRelConfig
+from extractor.device import keep_freed_memory, release_freed_memory
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.model import NRSOneRelModel
 from extractor.sampling import sample_relations
@@ -128,12 +128,10 @@ def _proc_status_kb(key: str) -> int:
 
 
 def _release_cpu_memory() -> None:
-    """Hand freed heap pages back to the OS, so the next peak is not hidden in the allocator's cache."""
+    """Hand freed heap pages back to the OS, so the next peak is not hidden in the allocator's cache (on a C
+    library other than glibc the peak may then read low)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the peak may then read low
-        pass
+    release_freed_memory()
 
 
 def memory_method(device: torch.device) -> str:
@@ -301,7 +299,8 @@ def make_arm(
             return model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels).loss
 
     model.to(device).train()
-    return Arm(name, model, torch.optim.AdamW(model.parameters(), lr=config.lr), loss_fn, config.amp)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, fused=True)  # as `extractor.train`
+    return Arm(name, model, optimizer, loss_fn, config.amp)
 
 
 def measure_arms(arms: list[Arm], config: SpeedConfig, device: torch.device) -> list[dict[str, object]]:
@@ -337,6 +336,8 @@ def measure_arms(arms: list[Arm], config: SpeedConfig, device: torch.device) -> 
 
 def bench_training(config: SpeedConfig, encoder_path: str, device: torch.device) -> list[dict[str, object]]:
     """One row per (L, arm): the reference-style head over all K, then ours at each NS."""
+    if device.type == "cpu":
+        keep_freed_memory()  # as `extractor.train` does on the CPU
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     encoder = AutoModel.from_pretrained(encoder_path)  # every arm starts from a copy of these weights
     pad_id = tokenizer.pad_token_id or 0

@@ -55,25 +55,37 @@ def autocast(device: torch.device, cpu_bf16: bool = False) -> AbstractContextMan
     return torch.autocast("cuda", dtype=dtype)
 
 
+def _glibc() -> ctypes.CDLL | None:
+    """The C library where it is glibc (whose malloc parameters the functions below set), else None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    except (OSError, TypeError):
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
+
+
 def keep_freed_memory() -> bool:
     """Let glibc keep freed blocks of up to `KEEP_FREED_BYTES` for reuse instead of returning them to the OS.
 
     A CPU training step allocates and frees pair tables of hundreds of MB. By default glibc maps each one
-    afresh and unmaps it on free, so every step faults in and zeroes those pages again (a third of the step
-    on a 2-core VM). Kept in the heap, they are reused; the cost is resident memory held at the step's peak.
-    Process-wide, like torch's thread count; a no-op (False) where the C library is not glibc.
+    afresh and unmaps it on free, so every step faults in and zeroes those pages again. Kept in the heap, they
+    are reused; what is kept is handed back by `release_freed_memory`. Process-wide, like torch's thread
+    count; a no-op (False) where the C library is not glibc.
     """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        glibc = hasattr(libc, "gnu_get_libc_version")  # the parameter numbers below are glibc's
-    except (OSError, TypeError):
-        return False
-    if not glibc:
+    libc = _glibc()
+    if libc is None:
         return False
     kept = all(libc.mallopt(param, KEEP_FREED_BYTES) for param in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD))
     log.debug("freed blocks below %d bytes kept for reuse: %s", KEEP_FREED_BYTES, kept)
     return kept
+
+
+def release_freed_memory() -> None:
+    """Hand the free pages of glibc's heap back to the OS (`malloc_trim`): between training epochs, so that
+    what `keep_freed_memory` keeps does not pile up as batches of other lengths leave other holes."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def free_memory(device: torch.device) -> int | None:

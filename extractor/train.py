@@ -32,7 +32,7 @@ from extractor.batching import EncodedExample, collate, encode_examples, length_
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
 from extractor.datasets import Document, relation_schema, split_documents, window_examples
 from extractor.datasets.corpora import Corpus, load_extra, load_renamed, merged_schema
-from extractor.device import autocast, keep_freed_memory, resolve_device
+from extractor.device import autocast, keep_freed_memory, release_freed_memory, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
     CONFIDENCE_GRID,
@@ -247,6 +247,8 @@ def train(
                         # Patience starts once triples are found: OneRel first predicts "-" everywhere for a
                         # while (F1 0), which is a phase to train through, not convergence.
                         bad_evals += 1
+                    if device.type == "cpu":
+                        release_freed_memory()
                     model.train()
                 if step >= total_steps or bad_evals >= config.patience:
                     break

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from extractor import device as device_module
-from extractor.device import autocast, keep_freed_memory
+from extractor.device import autocast, keep_freed_memory, release_freed_memory
 
 
 def product_dtype(**kwargs) -> torch.dtype:
@@ -28,13 +28,30 @@ def test_the_cpu_runs_bf16_only_when_asked_and_when_it_has_bf16_natively(monkeyp
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory tunes glibc's malloc only")
 def test_freed_pair_tables_are_reused_without_faulting_their_pages_in_again():
-    """A block the size of a training step's pair table, freed and allocated again, comes back from the heap:
-    glibc's default would map it afresh and fault in every one of its pages."""
+    """A block the size of a training step's pair table, freed, serves the next table that fits in it from the
+    heap: glibc's default would unmap it on free and fault in every page of the next one afresh."""
     assert keep_freed_memory()
     size = 64 << 20  # above glibc's largest automatic mmap threshold (32 MiB)
-    torch.ones(size // 4)  # allocated, written and freed
+    torch.ones((size + (1 << 20)) // 4)  # allocated, written and freed; 1 MiB larger, so the next one fits
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     table = torch.ones(size // 4)  # every page written
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     del table
     assert faults < (size // mmap.PAGESIZE) // 10
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory tunes glibc's malloc only")
+def test_released_memory_leaves_the_process():
+    """What `keep_freed_memory` keeps is handed back to the OS by `release_freed_memory` (between epochs)."""
+    assert keep_freed_memory()
+    size = 64 << 20
+    torch.ones(size // 4)  # allocated, written and freed: kept in the heap
+    before = _resident_bytes()
+    release_freed_memory()
+    assert before - _resident_bytes() > size // 2
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kb * 1024
