@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
 import gc
 import json
 import logging
@@ -33,7 +34,7 @@ from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
 from extractor.batching import EncodedExample, collate, pad_inputs
 from extractor.configuration import NRSOneRelConfig
-from extractor.device import keep_freed_memory, release_freed_memory
+from extractor.device import hand_back_freed_memory, keep_freed_memory
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.model import NRSOneRelModel
 from extractor.sampling import sample_relations
@@ -128,10 +129,12 @@ def _proc_status_kb(key: str) -> int:
 
 
 def _release_cpu_memory() -> None:
-    """Hand freed heap pages back to the OS, so the next peak is not hidden in the allocator's cache (on a C
-    library other than glibc the peak may then read low)."""
+    """Hand freed heap pages back to the OS, so the next peak is not hidden in the allocator's cache."""
     gc.collect()
-    release_freed_memory()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the peak may then read low
+        pass
 
 
 def memory_method(device: torch.device) -> str:
@@ -335,9 +338,17 @@ def measure_arms(arms: list[Arm], config: SpeedConfig, device: torch.device) -> 
 
 
 def bench_training(config: SpeedConfig, encoder_path: str, device: torch.device) -> list[dict[str, object]]:
-    """One row per (L, arm): the reference-style head over all K, then ours at each NS."""
-    if device.type == "cpu":
-        keep_freed_memory()  # as `extractor.train` does on the CPU
+    """One row per (L, arm): the reference-style head over all K, then ours at each NS; on the CPU with freed
+    blocks kept for reuse, as `extractor.train` keeps them."""
+    kept = device.type == "cpu" and keep_freed_memory()
+    try:
+        return _training_rows(config, encoder_path, device)
+    finally:
+        if kept:
+            hand_back_freed_memory()
+
+
+def _training_rows(config: SpeedConfig, encoder_path: str, device: torch.device) -> list[dict[str, object]]:
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     encoder = AutoModel.from_pretrained(encoder_path)  # every arm starts from a copy of these weights
     pad_id = tokenizer.pad_token_id or 0

@@ -1,4 +1,5 @@
-"""Which device the model runs on, its mixed precision, and how much memory it has free.
+"""Which device the model runs on, its mixed precision, how much memory it has free, and whether the CPU's
+allocator keeps freed blocks for reuse.
 
 Training, inference and the flows ask here, so "auto", autocast and free memory mean one thing everywhere.
 """
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 KEEP_FREED_BYTES = 1 << 30
+_GLIBC_MMAP_THRESHOLD_MAX = 32 << 20  # the ceiling of glibc's dynamic mmap threshold on 64-bit systems
 
 
 def resolve_device(device: str) -> torch.device:
@@ -65,12 +67,12 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def keep_freed_memory() -> bool:
-    """Let glibc keep freed blocks of up to `KEEP_FREED_BYTES` for reuse instead of returning them to the OS.
+    """Let glibc keep freed blocks of up to `KEEP_FREED_BYTES` for reuse instead of returning them to the OS,
+    until `hand_back_freed_memory`.
 
     A CPU training step allocates and frees pair tables of hundreds of MB. By default glibc maps each one
     afresh and unmaps it on free, so every step faults in and zeroes those pages again. Kept in the heap, they
-    are reused; what is kept is handed back by `release_freed_memory`. Process-wide, like torch's thread
-    count; a no-op (False) where the C library is not glibc.
+    are reused. Process-wide; a no-op (False) where the C library is not glibc.
     """
     libc = _glibc()
     if libc is None:
@@ -80,12 +82,15 @@ def keep_freed_memory() -> bool:
     return kept
 
 
-def release_freed_memory() -> None:
-    """Hand the free pages of glibc's heap back to the OS (`malloc_trim`): between training epochs, so that
-    what `keep_freed_memory` keeps does not pile up as batches of other lengths leave other holes."""
+def hand_back_freed_memory() -> None:
+    """Return what `keep_freed_memory` kept to the OS (`malloc_trim`) and glibc to the thresholds its own
+    dynamic ones reach in a long-running process, so that work after training does not hold its peak."""
     libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    if libc is None:
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX)
+    libc.mallopt(_M_TRIM_THRESHOLD, 2 * _GLIBC_MMAP_THRESHOLD_MAX)
+    libc.malloc_trim(0)
 
 
 def free_memory(device: torch.device) -> int | None:

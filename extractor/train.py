@@ -32,7 +32,7 @@ from extractor.batching import EncodedExample, collate, encode_examples, length_
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
 from extractor.datasets import Document, relation_schema, split_documents, window_examples
 from extractor.datasets.corpora import Corpus, load_extra, load_renamed, merged_schema
-from extractor.device import autocast, keep_freed_memory, release_freed_memory, resolve_device
+from extractor.device import autocast, hand_back_freed_memory, keep_freed_memory, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
     CONFIDENCE_GRID,
@@ -130,8 +130,6 @@ def train(
     if config.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     device = resolve_device(config.device)
-    if device.type == "cpu":
-        keep_freed_memory()
     model.to(device)
     relation_index = {name: k for k, name in enumerate(model_config.relations)}
     tokenizer = TextTokenizer(hf_tokenizer, model_config.tokenization, model_config.max_tokens)
@@ -195,6 +193,7 @@ def train(
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=None if progress else True)
     running_loss, losses = 0.0, 0
     last_line = started
+    keep_freed = device.type == "cpu" and config.keep_freed_memory and keep_freed_memory()
     try:
         while step < total_steps and bad_evals < config.patience:
             epoch += 1
@@ -247,12 +246,12 @@ def train(
                         # Patience starts once triples are found: OneRel first predicts "-" everywhere for a
                         # while (F1 0), which is a phase to train through, not convergence.
                         bad_evals += 1
-                    if device.type == "cpu":
-                        release_freed_memory()
                     model.train()
                 if step >= total_steps or bad_evals >= config.patience:
                     break
     finally:
+        if keep_freed:
+            hand_back_freed_memory()
         bar.close()
         metrics_log.close()
 

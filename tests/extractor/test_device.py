@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from extractor import device as device_module
-from extractor.device import autocast, keep_freed_memory, release_freed_memory
+from extractor.device import autocast, hand_back_freed_memory, keep_freed_memory
 
 
 def product_dtype(**kwargs) -> torch.dtype:
@@ -41,14 +41,20 @@ def test_freed_pair_tables_are_reused_without_faulting_their_pages_in_again():
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory tunes glibc's malloc only")
-def test_released_memory_leaves_the_process():
-    """What `keep_freed_memory` keeps is handed back to the OS by `release_freed_memory` (between epochs)."""
+def test_what_training_kept_leaves_the_process_and_later_large_blocks_are_mapped_again():
+    """After training, `hand_back_freed_memory` returns the kept blocks to the OS, and glibc maps blocks above
+    32 MiB afresh again, so work after training does not hold training's peak."""
     assert keep_freed_memory()
     size = 64 << 20
     torch.ones(size // 4)  # allocated, written and freed: kept in the heap
     before = _resident_bytes()
-    release_freed_memory()
+    hand_back_freed_memory()
     assert before - _resident_bytes() > size // 2
+    torch.ones((size + (1 << 20)) // 4)  # freed again, now unmapped on free
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    table = torch.ones(size // 4)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults > (size // mmap.PAGESIZE) // 2
+    del table
 
 
 def _resident_bytes() -> int:

@@ -301,3 +301,15 @@ def test_training_on_a_bf16_cpu_keeps_fp32_weights_and_amp_off_keeps_it_fp32(tmp
     assert torch.float32 in products
     model, _ = NRSOneRelModel.from_pretrained(result.out_dir)
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_cpu_training_keeps_freed_memory_unless_told_not_to_and_hands_it_back_at_the_end(
+    tmp_path, monkeypatch, keep
+):
+    calls: list[str] = []
+    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append("keep") or True)
+    monkeypatch.setattr(train_module, "hand_back_freed_memory", lambda: calls.append("hand back"))
+    config = quick(max_steps=4, eval_every=2, keep_freed_memory=keep)
+    train(sample_subset(tmp_path, 3), "jsonl", "tiny", tmp_path / "m", config, SMALL, progress=False)
+    assert calls == (["keep", "hand back"] if keep else [])
