@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import ctypes
 import gc
 import json
 import logging
@@ -34,7 +33,7 @@ from benchmarks.reference_head import ReferenceOneRel, onerel_labels
 from extractor import infer
 from extractor.batching import EncodedExample, collate, pad_inputs
 from extractor.configuration import NRSOneRelConfig
-from extractor.device import hand_back_freed_memory, keep_freed_memory
+from extractor.device import hand_back_freed_memory, keep_freed_memory, trim_freed_memory
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.model import NRSOneRelModel
 from extractor.sampling import sample_relations
@@ -131,10 +130,7 @@ def _proc_status_kb(key: str) -> int:
 def _release_cpu_memory() -> None:
     """Hand freed heap pages back to the OS, so the next peak is not hidden in the allocator's cache."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the peak may then read low
-        pass
+    trim_freed_memory()  # not glibc: a no-op, and the peak may then read low
 
 
 def memory_method(device: torch.device) -> str:

@@ -90,7 +90,15 @@ def hand_back_freed_memory() -> None:
         return
     libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX)
     libc.mallopt(_M_TRIM_THRESHOLD, 2 * _GLIBC_MMAP_THRESHOLD_MAX)
-    libc.malloc_trim(0)
+    trim_freed_memory()
+
+
+def trim_freed_memory() -> None:
+    """Return the heap's free pages to the OS now (`malloc_trim`), leaving glibc's thresholds as they are: a
+    measurement of peak memory then starts from what is in use, not from what the allocator holds."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def free_memory(device: torch.device) -> int | None:

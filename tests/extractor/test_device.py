@@ -1,16 +1,19 @@
-"""Mixed precision: which precision a matrix product runs in, by device and by the CPU's bf16 support."""
+"""Mixed precision: which precision a matrix product runs in, by device and by the CPU's bf16 support; and
+what keeping freed memory does to glibc's heap."""
 
 from __future__ import annotations
 
-import mmap
+import json
 import platform
-import resource
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
 
 from extractor import device as device_module
-from extractor.device import autocast, hand_back_freed_memory, keep_freed_memory
+from extractor.device import autocast
 
 
 def product_dtype(**kwargs) -> torch.dtype:
@@ -26,38 +29,66 @@ def test_the_cpu_runs_bf16_only_when_asked_and_when_it_has_bf16_natively(monkeyp
     assert product_dtype(cpu_bf16=True) == (torch.bfloat16 if native else torch.float32)
 
 
+_HEAP = """
+import json, mmap, resource, torch
+from extractor.device import hand_back_freed_memory, keep_freed_memory
+
+SIZE = 64 << 20  # above glibc's largest automatic mmap threshold (32 MiB)
+PAGES = SIZE // mmap.PAGESIZE
+
+def faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+def resident() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        return 1024 * next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+def table_faults() -> int:
+    before = faults()
+    table = torch.ones(SIZE // 4)  # every page written
+    counted = faults() - before
+    del table
+    return counted
+"""
+
+
+def _in_fresh_process(scenario: str) -> dict:
+    """Run a heap scenario in a fresh interpreter: glibc's choices depend on what the heap already holds, and
+    the thresholds set are process-wide, so neither may leak into or from the other tests."""
+    code = textwrap.dedent(_HEAP) + textwrap.dedent(scenario)
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory tunes glibc's malloc only")
 def test_freed_pair_tables_are_reused_without_faulting_their_pages_in_again():
     """A block the size of a training step's pair table, freed, serves the next table that fits in it from the
-    heap: glibc's default would unmap it on free and fault in every page of the next one afresh."""
-    assert keep_freed_memory()
-    size = 64 << 20  # above glibc's largest automatic mmap threshold (32 MiB)
-    torch.ones((size + (1 << 20)) // 4)  # allocated, written and freed; 1 MiB larger, so the next one fits
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    table = torch.ones(size // 4)  # every page written
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    del table
-    assert faults < (size // mmap.PAGESIZE) // 10
+    heap: glibc's default unmaps it on free and faults in every page of the next one afresh."""
+    seen = _in_fresh_process("""
+        default = [table_faults() for _ in range(2)]
+        kept = keep_freed_memory()
+        torch.ones((SIZE + (1 << 20)) // 4)  # written and freed; 1 MiB larger, so the next one fits
+        print(json.dumps({"pages": PAGES, "kept": kept, "default": default[-1], "reused": table_faults()}))
+    """)
+    assert seen["kept"]
+    assert seen["default"] > seen["pages"] // 2
+    assert seen["reused"] < seen["pages"] // 10
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory tunes glibc's malloc only")
 def test_what_training_kept_leaves_the_process_and_later_large_blocks_are_mapped_again():
     """After training, `hand_back_freed_memory` returns the kept blocks to the OS, and glibc maps blocks above
     32 MiB afresh again, so work after training does not hold training's peak."""
-    assert keep_freed_memory()
-    size = 64 << 20
-    torch.ones(size // 4)  # allocated, written and freed: kept in the heap
-    before = _resident_bytes()
-    hand_back_freed_memory()
-    assert before - _resident_bytes() > size // 2
-    torch.ones((size + (1 << 20)) // 4)  # freed again, now unmapped on free
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    table = torch.ones(size // 4)
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults > (size // mmap.PAGESIZE) // 2
-    del table
-
-
-def _resident_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return kb * 1024
+    seen = _in_fresh_process("""
+        keep_freed_memory()
+        torch.ones(SIZE // 4)  # allocated, written and freed: kept in the heap
+        before = resident()
+        hand_back_freed_memory()
+        returned = before - resident()
+        torch.ones((SIZE + (1 << 20)) // 4)  # mapped, and unmapped on free
+        print(json.dumps({"pages": PAGES, "size": SIZE, "returned": returned, "after": table_faults()}))
+    """)
+    assert seen["returned"] > seen["size"] // 2
+    assert seen["after"] > seen["pages"] // 2
