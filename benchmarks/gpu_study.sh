@@ -31,6 +31,7 @@ RECIPE_ARMS=(
   "mention-replace:mention_replace=0.5"
   "mask-tokens:mask_tokens=0.15"
   "encoder-lr-1e-4:encoder_lr=1e-4"
+  "fgm:adversarial=1.0"
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
 

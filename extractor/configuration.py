@@ -116,6 +116,11 @@ class TrainConfig:
         "Probability that a training character is hidden behind the encoder's [MASK] token, afresh each "
         "step, so that context, not the string alone, carries the label (0: never).",
     )
+    adversarial: float = setting(
+        0.0,
+        "FGM: each step also trains on the token embeddings moved this far (L2 norm over the embedding "
+        "matrix) along the loss gradient, a second forward and backward pass (0: off).",
+    )
     extra_ratio: float = setting(
         1.0,
         "Windows drawn from the --extra corpora each epoch per window of the data set (a fresh draw each "

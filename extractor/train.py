@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from extractor.augment import mask_tokens, mention_pool, replace_mentions
+from extractor.augment import adversarial_embeddings, mask_tokens, mention_pool, replace_mentions
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
@@ -312,6 +312,10 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"mention_replace is a probability, in [0, 1]; got {config.mention_replace}")
     if not 0.0 <= config.mask_tokens < 1.0:
         raise ModelError(f"mask_tokens is a probability, in [0, 1); got {config.mask_tokens}")
+    if config.adversarial < 0:
+        raise ModelError(f"adversarial is a distance, >= 0 (0: off); got {config.adversarial}")
+    if config.adversarial and config.freeze_embeddings:
+        raise ModelError("adversarial moves the token embeddings, which --freeze-embeddings keeps fixed")
     if not 0.0 <= config.ema_decay < 1.0:
         raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
 
@@ -373,15 +377,23 @@ def _step(
     if config.mask_tokens and mask_id is not None:
         batch.input_ids = mask_tokens(batch.input_ids, batch.attention_mask, config.mask_tokens, mask_id, rng)
     batch = batch.to(device)
-    with autocast(device, cpu_bf16=True) if config.amp else nullcontext():
-        out = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels)
-    scaler.scale(out.loss).backward()
+
+    def backward() -> torch.Tensor:
+        with autocast(device, cpu_bf16=True) if config.amp else nullcontext():
+            loss = model(batch.input_ids, batch.attention_mask, batch.relation_ids, batch.labels).loss
+        scaler.scale(loss).backward()
+        return loss
+
+    loss = backward()
+    if config.adversarial:
+        with adversarial_embeddings(model.encoder.get_input_embeddings().weight, config.adversarial):
+            backward()  # gradients of both passes add up
     scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
     torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
     scaler.step(optimizer)
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
-    return out.loss.item()
+    return loss.item()
 
 
 def _optimizer(model: NRSOneRelModel, config: TrainConfig) -> torch.optim.AdamW:

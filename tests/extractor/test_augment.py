@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from extractor.augment import Unit, mask_tokens, mention_pool, replace_mentions, units
+from extractor.augment import Unit, adversarial_embeddings, mask_tokens, mention_pool, replace_mentions, units
 from extractor.schema import Entity, Example, Triple
 
 
@@ -93,3 +94,18 @@ def test_token_masking_hides_a_share_of_the_characters_and_never_the_special_tok
     share = (masked[:, 1:-1] == 103).float().mean().item()
     assert 0.2 < share < 0.3
     assert torch.equal(masked[masked != 103], long[masked != 103])  # the others are untouched
+
+
+def test_adversarial_embeddings_move_the_matrix_that_far_up_its_gradient_and_restore_it_exactly():
+    weight = torch.nn.Parameter(torch.randn(50, 8))
+    weight.grad = torch.randn(50, 8)
+    before = weight.detach().clone()
+    with adversarial_embeddings(weight, 0.5):
+        moved = weight.detach() - before
+        assert torch.linalg.vector_norm(moved).item() == pytest.approx(0.5, rel=1e-4)
+        assert torch.nn.functional.cosine_similarity(moved.flatten(), weight.grad.flatten(), dim=0) > 0.9999
+    assert torch.equal(weight.detach(), before)
+
+    weight.grad = torch.zeros(50, 8)  # nothing to follow: left as it is
+    with adversarial_embeddings(weight, 0.5):
+        assert torch.equal(weight.detach(), before)

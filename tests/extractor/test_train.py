@@ -282,6 +282,26 @@ def test_token_masking_trains_on_windows_with_masked_characters(tmp_path, monkey
         train(data, "jsonl", "tiny", tmp_path / "c", quick(mask_tokens=1.0), SMALL, progress=False)
 
 
+def test_adversarial_training_adds_a_pass_on_moved_embeddings_each_step(tmp_path, monkeypatch):
+    data = sample_subset(tmp_path, 3)
+    embeddings: list[torch.Tensor] = []
+    model_forward = NRSOneRelModel.forward
+
+    def forward(self, *args, **kwargs):
+        embeddings.append(self.encoder.get_input_embeddings().weight.detach().clone())
+        return model_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(NRSOneRelModel, "forward", forward)
+    result = train(data, "jsonl", "tiny", tmp_path / "m", quick(val_fraction=0.0, adversarial=0.5), SMALL,
+                   progress=False)  # fmt: skip
+    assert len(embeddings) == 2 * result.steps  # scoring predicts without `forward`
+    for clean, moved in zip(embeddings[::2], embeddings[1::2], strict=True):
+        assert torch.linalg.vector_norm(moved - clean).item() == pytest.approx(0.5, rel=1e-3)
+    with pytest.raises(ModelError, match="adversarial"):
+        config = quick(adversarial=0.5, freeze_embeddings=True)
+        train(data, "jsonl", "tiny", tmp_path / "c", config, SMALL, progress=False)
+
+
 @pytest.mark.parametrize("amp", [True, False])
 def test_training_on_a_bf16_cpu_keeps_fp32_weights_and_amp_off_keeps_it_fp32(tmp_path, monkeypatch, amp):
     monkeypatch.setattr("extractor.device.cpu_has_bf16", lambda: True)
