@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 import logging
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 
 import torch
 
@@ -57,8 +58,11 @@ def autocast(device: torch.device, cpu_bf16: bool = False) -> AbstractContextMan
     return torch.autocast("cuda", dtype=dtype)
 
 
+@cache
 def _glibc() -> ctypes.CDLL | None:
-    """The C library where it is glibc (whose malloc parameters the functions below set), else None."""
+    """The C library where it is glibc (whose malloc parameters the functions below set), else None.
+
+    Looked up once: `find_library` runs `ldconfig` in a subprocess, and the answer holds for the process."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
     except (OSError, TypeError):
