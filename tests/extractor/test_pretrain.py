@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from transformers import AutoModel, AutoTokenizer
+import torch
+from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.losses import IGNORE_INDEX
@@ -16,6 +17,7 @@ from extractor.pretrain import (
     PretrainConfig,
     chunks,
     mask_inputs,
+    masked_lm_loss,
     pretrain,
     segment,
     whole_word_mask,
@@ -101,3 +103,15 @@ def test_a_few_mlm_steps_reduce_the_loss(tiny_dir: Path, tmp_path: Path) -> None
         AutoTokenizer.from_pretrained(tmp_path / "out")
     )
     assert json.loads((tmp_path / "out" / METRICS_FILE).read_text())["steps"] == 40
+
+
+def test_the_loss_at_picked_tokens_is_the_models_own_loss(tiny_dir: Path) -> None:
+    model = AutoModelForMaskedLM.from_pretrained(tiny_dir).eval()
+    inputs = torch.randint(5, model.config.vocab_size, (3, 12))
+    attention = torch.ones_like(inputs)
+    attention[2, 8:] = 0
+    labels = torch.full_like(inputs, IGNORE_INDEX)
+    labels[0, 3], labels[1, 1:4], labels[2, 7] = inputs[0, 3], inputs[1, 1:4], inputs[2, 7]
+    with torch.no_grad():
+        expected = model(input_ids=inputs, attention_mask=attention, labels=labels).loss
+        assert torch.allclose(masked_lm_loss(model, inputs, attention, labels), expected, atol=1e-6)
