@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+from transformers import (
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    DistilBertConfig,
+    DistilBertForMaskedLM,
+)
 
 from extractor.encoders.tiny import TinyEncoderConfig, build_tiny_encoder
 from extractor.losses import IGNORE_INDEX
@@ -24,6 +30,7 @@ from extractor.pretrain import (
     word_index,
 )
 from extractor.tokenization import TextTokenizer
+from nrskg.errors import ModelError
 
 WORDS = [
     "2型",
@@ -115,3 +122,13 @@ def test_the_loss_at_picked_tokens_is_the_models_own_loss(tiny_dir: Path) -> Non
     with torch.no_grad():
         expected = model(input_ids=inputs, attention_mask=attention, labels=labels).loss
         assert torch.allclose(masked_lm_loss(model, inputs, attention, labels), expected, atol=1e-6)
+
+
+def test_an_encoder_without_a_bert_or_roberta_head_is_refused(tiny_dir: Path, tmp_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    tokenizer.save_pretrained(tmp_path / "enc")
+    config = DistilBertConfig(vocab_size=len(tokenizer), dim=16, n_layers=1, n_heads=2, hidden_dim=32)
+    DistilBertForMaskedLM(config).save_pretrained(tmp_path / "enc")
+    with pytest.raises(ModelError, match="head"):
+        pretrain(tmp_path / "enc", [WORDS], tmp_path / "out", PretrainConfig(steps=1), progress=False)
+    assert not (tmp_path / "out").exists()
