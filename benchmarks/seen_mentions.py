@@ -1,8 +1,10 @@
 """Where a trained model's recall comes from: its validation triples by whether their mentions, and the triple
-itself, occur in the documents it was trained on.
+itself, occur in the documents it was trained on; and how near its errors come to a right triple.
 
-A model that generalises finds new mentions in familiar contexts; one that memorises finds what it saw. The
-split is the model's own (its stored training config), so the validation documents are those it never saw.
+A model that generalises finds new mentions in familiar contexts; one that memorises finds what it saw. A
+wrong triple that differs from a gold one only in its boundaries or its relation is a near miss a reader can
+mend; one that relates two strings nothing relates is noise. The split is the model's own (its stored training
+config), so the validation documents are those it never saw.
 
     python -m benchmarks.seen_mentions --model models/diakg-cpu --data ../shared/data/diakg/train \\
         --format diakg --out benchmarks/results/seen_mentions_diakg_cpu.json
@@ -24,6 +26,7 @@ from extractor.model import CONFIG_NAME
 from extractor.train import split_as_trained
 
 SEEN = ("neither mention", "one mention", "both mentions")
+NEARNESS = ("other relation", "reversed", "other boundaries", "one mention", "nothing near")
 
 
 def mentions(docs: list[Document]) -> set[str]:
@@ -49,6 +52,40 @@ def recall_by_familiarity(
     return rows
 
 
+def nearness(key: Key, others: set[Key]) -> str:
+    """How near `key` comes to a triple of `others` (the same sentence's gold triples, or its predictions),
+    the nearest of NEARNESS: the same pair under another relation; the pair reversed; the relation with both
+    mentions overlapping (one inside the other); the relation with one mention the same, the other apart."""
+    head, relation, tail = key
+    if any(h == head and t == tail for h, _, t in others):
+        return NEARNESS[0]
+    if (tail, relation, head) in others:
+        return NEARNESS[1]
+    pairs = [(h, t) for h, r, t in others if r == relation]
+    if any(_overlap(head, h) and _overlap(tail, t) for h, t in pairs):
+        return NEARNESS[2]
+    if any(head == h or tail == t for h, t in pairs):
+        return NEARNESS[3]
+    return NEARNESS[4]
+
+
+def errors_by_nearness(gold: list[set[Key]], predicted: list[set[Key]]) -> list[dict[str, object]]:
+    """False positives by how near they come to a gold triple of their sentence, missed gold triples by how
+    near a prediction comes to them."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for wanted, found in zip(gold, predicted, strict=True):
+        counts.update(("false positives", nearness(key, wanted)) for key in found - wanted)
+        counts.update(("missed", nearness(key, found)) for key in wanted - found)
+    rows = [{"nearest": near, **{kind: counts[(kind, near)] for kind in ("false positives", "missed")}}
+            for near in NEARNESS]  # fmt: skip
+    totals = {kind: sum(row[kind] for row in rows) for kind in ("false positives", "missed")}
+    return [*rows, {"nearest": "all", **totals}]
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a in b or b in a
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="A trained model directory.")
@@ -69,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     gold, predicted = predictions(Extractor.load(args.model), examples)
     seen_triples = {t.key() for doc in train_docs for _, t in doc.gold_triples()}
     seen = mentions(train_docs)
-    rows = recall_by_familiarity(gold, [set(p) for p in predicted], seen, seen_triples)
+    found = [set(p) for p in predicted]
+    rows = recall_by_familiarity(gold, found, seen, seen_triples)
     print(text_table(rows, ["validation triples", "gold", "found", "recall"]))
+    errors = errors_by_nearness(gold, found)
+    print(text_table(errors, ["nearest", "false positives", "missed"]))
     val_mentions = mentions(val_docs)
     unseen = len(val_mentions - seen)
     print(
@@ -79,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         result = {"model": str(args.model), "validation_documents": [d.doc_id for d in val_docs],
                   "validation_mentions": len(val_mentions), "unseen_mentions": unseen, "rows": rows,
-                  "machine": machine()}  # fmt: skip
+                  "errors": errors, "machine": machine()}  # fmt: skip
         write_json(args.out, result)
     return 0
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from benchmarks.seen_mentions import recall_by_familiarity
+from benchmarks.seen_mentions import errors_by_nearness, nearness, recall_by_familiarity
 
 
 def test_recall_is_split_by_how_familiar_each_gold_triple_is():
@@ -24,3 +24,22 @@ def test_recall_is_split_by_how_familiar_each_gold_triple_is():
     )
     assert rows["all"]["gold"] == 3
     assert rows["all"]["found"] == 1
+
+
+def test_an_error_is_named_by_the_nearest_right_triple():
+    gold = {("二甲双胍", "Drug_Disease", "2型糖尿病"), ("肾", "Anatomy_Disease", "糖尿病肾病")}
+    assert nearness(("二甲双胍", "ADE_Drug", "2型糖尿病"), gold) == "other relation"
+    assert nearness(("2型糖尿病", "Drug_Disease", "二甲双胍"), gold) == "reversed"
+    assert nearness(("二甲双胍", "Drug_Disease", "糖尿病"), gold) == "other boundaries"
+    assert nearness(("肾脏", "Anatomy_Disease", "糖尿病肾病"), gold) == "other boundaries"
+    assert nearness(("眼", "Anatomy_Disease", "糖尿病肾病"), gold) == "one mention"
+    assert nearness(("胰岛素", "Drug_Disease", "高血压"), gold) == "nothing near"
+
+
+def test_false_positives_and_misses_are_counted_against_their_own_sentence():
+    gold = [{("二甲双胍", "Drug_Disease", "糖尿病")}, {("胰岛素", "Drug_Disease", "糖尿病")}]
+    predicted = [{("二甲双胍", "Drug_Disease", "2型糖尿病")}, {("二甲双胍", "Drug_Disease", "糖尿病")}]
+    rows = {row["nearest"]: row for row in errors_by_nearness(gold, predicted)}
+    assert (rows["other boundaries"]["false positives"], rows["other boundaries"]["missed"]) == (1, 1)
+    assert (rows["one mention"]["false positives"], rows["one mention"]["missed"]) == (1, 1)
+    assert (rows["all"]["false positives"], rows["all"]["missed"]) == (2, 2)
