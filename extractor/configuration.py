@@ -48,6 +48,11 @@ class NRSOneRelConfig:
     d_e: int = setting(256, "Width of the pair representation ReLU(W_s h_i + W_o h_j + b).")
     dropout: float = setting(0.1, "Dropout on the encoder's token vectors, before the pair projections.")
     pair_dropout: float = setting(0.0, "Dropout on the pair features after the ReLU (OneRel: 0.1).")
+    distance_buckets: int = setting(
+        0,
+        "Buckets of the signed token distance j - i whose learnt vector joins W_s h_i + W_o h_j + b "
+        "(0: OneRel's formula, no distance).",
+    )
     loss: LossName = setting(
         "mcce", f"Training loss, one of {', '.join(get_args(LossName))} (extractor/losses.py)."
     )
@@ -297,5 +302,6 @@ def load_config(path: Path) -> tuple[NRSOneRelConfig, TrainConfig | None]:
     data = json.loads(path.read_text(encoding="utf-8"))
     train = data.pop("train", None)
     data.setdefault("loss", "softmax")  # checkpoints written before the loss option all used the softmax
+    data.setdefault("distance_buckets", 0)  # nor did those written before it score distances
     model = from_json(NRSOneRelConfig, data)
     return model, (replace(from_json(TrainConfig, train), model=model) if train is not None else None)

@@ -11,6 +11,7 @@ softmax loss: `extractor.losses`).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +49,30 @@ class CellPredictions:
     mark_probs: torch.Tensor  # (N, 3) P(cell carries HB-TB, HB-TE, HE-TE)
 
 
+# Distances beyond this many tokens share the farthest bucket (a window is 128 characters).
+MAX_DISTANCE = 128
+
+
+def distance_bucket(distance: torch.Tensor, buckets: int) -> torch.Tensor:
+    """Signed token distance j - i -> bucket id in [0, buckets): half the buckets for each sign, a quarter
+    exact (near distances), the rest log-spaced out to MAX_DISTANCE, as T5 buckets relative positions."""
+    half = buckets // 2
+    exact = max(half // 2, 1)
+    size = distance.abs()
+    scale = (half - exact) / math.log(MAX_DISTANCE / exact)
+    far = exact + (torch.log(size.clamp(min=1).float() / exact) * scale).long()
+    bucket = torch.where(size < exact, size, far.clamp(max=half - 1))
+    return bucket + (distance > 0) * half
+
+
 class OneRelHead(nn.Module):
-    """v_ij = R^T ReLU(W_s s_i + W_o o_j + b): OneRel's W[s_i; o_j] split into two projections.
+    """v_ij = R^T ReLU(W_s s_i + W_o o_j + b [+ D_(j-i)]): OneRel's W[s_i; o_j] split into two projections.
 
     W[s;o] is linear, so it equals W_s s + W_o o. Projecting tokens once, broadcast-adding over (i, j), costs
-    O(L d d_e + L^2 d_e) instead of the O(L^2 d d_e) of materialising the L x L x 2d concatenation.
+    O(L d d_e + L^2 d_e) instead of the O(L^2 d d_e) of materialising the L x L x 2d concatenation. With
+    `distance_buckets`, a learnt vector per bucket of the signed distance j - i joins the sum: the projections
+    of two tokens say what they are, not how far apart; zero at the start, so training starts from OneRel's
+    formula.
     """
 
     def __init__(self, hidden_size: int, config: NRSOneRelConfig) -> None:
@@ -62,6 +82,10 @@ class OneRelHead(nn.Module):
         self.w_o = nn.Linear(hidden_size, config.d_e, bias=False)
         self.dropout = nn.Dropout(config.dropout)  # token vectors
         self.pair_dropout = nn.Dropout(config.pair_dropout) if config.pair_dropout else None
+        self.distance = None
+        if config.distance_buckets:
+            self.distance = nn.Embedding(config.distance_buckets, config.d_e)
+            nn.init.zeros_(self.distance.weight)
         # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix.
         self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_relations * config.num_labels))
         nn.init.xavier_uniform_(self.relation_matrix)
@@ -84,9 +108,15 @@ class OneRelHead(nn.Module):
         hidden = self.dropout(hidden)
         s = self.w_s(hidden)  # (B, L, d_e)
         o = self.w_o(hidden)  # (B, L, d_e)
-        step = row_block or hidden.shape[1]
-        for i in range(0, hidden.shape[1], step):
-            pair = (s[:, i : i + step, None, :] + o[:, None, :, :]).relu_()  # (B, rows, L, d_e), in place
+        length = hidden.shape[1]
+        step = row_block or length
+        positions = torch.arange(length, device=hidden.device)
+        for i in range(0, length, step):
+            pair = s[:, i : i + step, None, :] + o[:, None, :, :]  # (B, rows, L, d_e)
+            if self.distance is not None:
+                distance = positions[None, :] - positions[i : i + step, None]  # (rows, L): j - i
+                pair += self.distance(distance_bucket(distance, self.distance.num_embeddings))
+            pair = pair.relu_()  # in place
             if self.pair_dropout is not None:
                 pair = self.pair_dropout(pair)
             yield torch.einsum(product, pair, r)  # (B, rows, L, NS, C)

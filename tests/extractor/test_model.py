@@ -12,13 +12,13 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 from extractor.configuration import NRSOneRelConfig
 from extractor.encoders.tiny import build_tiny_encoder
 from extractor.losses import IGNORE_INDEX, cell_classes, table_loss
-from extractor.model import CONFIG_NAME, NRSOneRelModel, table_mask
+from extractor.model import CONFIG_NAME, MAX_DISTANCE, NRSOneRelModel, distance_bucket, table_mask
 from nrskg.errors import ModelError
 
 K, C, B, T = 5, 3, 2, 9  # C: the default loss scores 3 marks per cell
 
 
-def tiny_model(dropout: float = 0.0, loss: str = "mcce") -> NRSOneRelModel:
+def tiny_model(dropout: float = 0.0, loss: str = "mcce", distance_buckets: int = 0) -> NRSOneRelModel:
     torch.manual_seed(0)
     encoder = BertModel(
         BertConfig(
@@ -32,6 +32,7 @@ def tiny_model(dropout: float = 0.0, loss: str = "mcce") -> NRSOneRelModel:
         d_e=16,
         dropout=dropout,
         loss=loss,
+        distance_buckets=distance_buckets,
     )
     return NRSOneRelModel(config, encoder).eval()
 
@@ -126,8 +127,41 @@ def test_gradients_reach_only_the_sampled_columns_of_r(sampled: list):
         assert bool(grad[:, k].abs().sum() > 0) == (k in scored), k
 
 
-def test_row_blocks_give_the_same_scores_as_the_full_table():
-    model = tiny_model()
+def test_distance_buckets_split_by_sign_and_are_exact_near():
+    distance = torch.arange(-2 * MAX_DISTANCE, 2 * MAX_DISTANCE + 1)
+    bucket = distance_bucket(distance, 32)
+    assert int(bucket.min()) == 0 and int(bucket.max()) == 31
+    assert bool((bucket[distance <= 0] < 16).all() and (bucket[distance > 0] >= 16).all())
+    near = distance.abs() < 8
+    assert bucket[near].tolist() == (distance[near].abs() + 16 * (distance[near] > 0)).tolist()
+    for side in (distance <= 0, distance > 0):  # farther never falls in a nearer bucket
+        by_size = bucket[side][distance[side].abs().argsort()]
+        assert bool((by_size[1:] >= by_size[:-1]).all())
+    assert distance_bucket(torch.tensor([MAX_DISTANCE, 10 * MAX_DISTANCE]), 32).tolist() == [31, 31]
+
+
+def test_distance_term_starts_at_zero_then_tells_pairs_apart_by_distance():
+    plain, with_distance = tiny_model(), tiny_model(distance_buckets=32)
+    with_distance.load_state_dict(plain.state_dict(), strict=False)  # the same weights, the distance at 0
+    input_ids, attention_mask = inputs()
+    torch.testing.assert_close(
+        with_distance(input_ids, attention_mask).logits, plain(input_ids, attention_mask).logits
+    )
+    # The same vector at every position: without distance every pair scores alike, with it pairs differ by
+    # their distance only.
+    same = torch.randn(1, 1, 32).expand(1, T - 1, 32)
+    every = torch.arange(K)
+    torch.nn.init.normal_(with_distance.head.distance.weight)
+    flat = plain.head(same, every)[0, :, :, 0]  # (L, L, C)
+    torch.testing.assert_close(flat, flat[0, 0].expand_as(flat))
+    apart = with_distance.head(same, every)[0, :, :, 0]
+    assert not torch.allclose(apart[0, 1], apart[0, 2]) and not torch.allclose(apart[1, 0], apart[0, 1])
+    torch.testing.assert_close(apart[0, 1], apart[2, 3])  # only the distance tells them apart
+
+
+@pytest.mark.parametrize("distance_buckets", [0, 32])
+def test_row_blocks_give_the_same_scores_as_the_full_table(distance_buckets: int):
+    model = tiny_model(distance_buckets=distance_buckets)
     input_ids, attention_mask = inputs()
     full = model(input_ids, attention_mask).logits
     torch.testing.assert_close(model(input_ids, attention_mask, row_block=3).logits, full)
@@ -156,12 +190,19 @@ def test_predict_returns_the_non_empty_text_cells_with_their_classes(loss: str):
     assert bool((cells.mark_probs.max(dim=1).values > 0.0).all())
 
 
-def test_save_then_load_gives_identical_scores(tmp_path):
+@pytest.mark.parametrize("distance_buckets", [0, 32])
+def test_save_then_load_gives_identical_scores(tmp_path, distance_buckets: int):
     encoder_dir = build_tiny_encoder(["糖尿病患者服用二甲双胍"], tmp_path / "enc")
     config = NRSOneRelConfig(
-        encoder="tiny", relations=["a", "b"], head_types=["X", "X"], tail_types=["Y", "Y"]
+        encoder="tiny",
+        relations=["a", "b"],
+        head_types=["X", "X"],
+        tail_types=["Y", "Y"],
+        distance_buckets=distance_buckets,
     )
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir)).eval()
+    if model.head.distance is not None:  # trained, not its zero start
+        torch.nn.init.normal_(model.head.distance.weight)
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
     model.save_pretrained(tmp_path / "model", tokenizer)
     loaded, loaded_tokenizer = NRSOneRelModel.from_pretrained(tmp_path / "model")
@@ -180,11 +221,12 @@ def test_a_checkpoint_from_before_the_loss_option_loads_as_the_softmax_model(tmp
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir))
     model.save_pretrained(tmp_path / "model", AutoTokenizer.from_pretrained(encoder_dir))
     written = json.loads((tmp_path / "model" / CONFIG_NAME).read_text())
-    del written["loss"]
+    del written["loss"], written["distance_buckets"]
     written["num_labels"] = 8  # what such a checkpoint carried instead
     (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps(written))
     loaded, _ = NRSOneRelModel.from_pretrained(tmp_path / "model")
     assert loaded.config.loss == "softmax" and loaded.config.num_labels == 8
+    assert loaded.config.distance_buckets == 0 and loaded.head.distance is None
 
 
 def test_inconsistent_config_and_bad_directory_raise_model_error(tmp_path):
