@@ -32,7 +32,7 @@ RECIPE_ARMS=(
   "mask-tokens:mask_tokens=0.15"
   "encoder-lr-1e-4:encoder_lr=1e-4"
   "fgm:adversarial=1.0"
-  "distance:distance_buckets=32"
+  "no-distance:distance_buckets=0"
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
 

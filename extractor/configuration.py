@@ -49,7 +49,7 @@ class NRSOneRelConfig:
     dropout: float = setting(0.1, "Dropout on the encoder's token vectors, before the pair projections.")
     pair_dropout: float = setting(0.0, "Dropout on the pair features after the ReLU (OneRel: 0.1).")
     distance_buckets: int = setting(
-        0,
+        32,
         "Buckets of the signed token distance j - i whose learnt vector joins W_s h_i + W_o h_j + b "
         "(0: OneRel's formula, no distance).",
     )

@@ -70,9 +70,10 @@ class OneRelHead(nn.Module):
 
     W[s;o] is linear, so it equals W_s s + W_o o. Projecting tokens once, broadcast-adding over (i, j), costs
     O(L d d_e + L^2 d_e) instead of the O(L^2 d d_e) of materialising the L x L x 2d concatenation. With
-    `distance_buckets`, a learnt vector per bucket of the signed distance j - i joins the sum: the projections
-    of two tokens say what they are, not how far apart; zero at the start, so training starts from OneRel's
-    formula.
+    `distance_buckets` (the default; 0 is OneRel's formula), a learnt vector per bucket of the signed distance
+    j - i joins the sum: the projections of two tokens say what they are, not how far apart. It starts at zero,
+    so training starts from OneRel's formula; on DiaKG it reaches the F1 OneRel's formula plateaus at in about
+    half the epochs (docs/results.md).
     """
 
     def __init__(self, hidden_size: int, config: NRSOneRelConfig) -> None:
