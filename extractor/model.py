@@ -70,10 +70,10 @@ class OneRelHead(nn.Module):
 
     W[s;o] is linear, so it equals W_s s + W_o o. Projecting tokens once, broadcast-adding over (i, j), costs
     O(L d d_e + L^2 d_e) instead of the O(L^2 d d_e) of materialising the L x L x 2d concatenation. With
-    `distance_buckets` (the default; 0 is OneRel's formula), a learnt vector per bucket of the signed distance
-    j - i joins the sum: the projections of two tokens say what they are, not how far apart. It starts at zero,
-    so training starts from OneRel's formula; on DiaKG it reaches the F1 OneRel's formula plateaus at in about
-    half the epochs (docs/results.md).
+    `distance_buckets` (the default; 0 is OneRel's formula), a learnt vector per bucket of the signed
+    distance j - i joins the sum: the projections of two tokens say what they are, not how far apart. It
+    starts at zero, so training starts from OneRel's formula; on DiaKG it reaches the F1 OneRel's formula
+    plateaus at in about half the epochs (docs/results.md).
     """
 
     def __init__(self, hidden_size: int, config: NRSOneRelConfig) -> None:
@@ -139,6 +139,11 @@ class NRSOneRelModel(nn.Module):
             raise ModelError(
                 f"{config.num_relations} relations but {len(config.head_types)} head types "
                 f"and {len(config.tail_types)} tail types"
+            )
+        if config.distance_buckets < 0 or config.distance_buckets == 1:
+            raise ModelError(
+                f"distance_buckets is {config.distance_buckets}: "
+                "use 0 (no distance) or at least 2 (one per sign)"
             )
         self.config = config
         self.encoder = encoder

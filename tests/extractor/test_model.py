@@ -216,8 +216,13 @@ def test_save_then_load_gives_identical_scores(tmp_path, distance_buckets: int):
 def test_a_checkpoint_from_before_the_loss_option_loads_as_the_softmax_model(tmp_path):
     encoder_dir = build_tiny_encoder(["糖尿病患者"], tmp_path / "enc")
     config = NRSOneRelConfig(
-        encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"], loss="softmax"
-    )
+        encoder="tiny",
+        relations=["a"],
+        head_types=["X"],
+        tail_types=["Y"],
+        loss="softmax",
+        distance_buckets=0,
+    )  # what such a checkpoint was
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir))
     model.save_pretrained(tmp_path / "model", AutoTokenizer.from_pretrained(encoder_dir))
     written = json.loads((tmp_path / "model" / CONFIG_NAME).read_text())
@@ -235,5 +240,13 @@ def test_inconsistent_config_and_bad_directory_raise_model_error(tmp_path):
         NRSOneRelModel(
             NRSOneRelConfig(relations=["a", "b"], head_types=["X"], tail_types=["Y", "Y"]), encoder
         )
+    for buckets in (1, -2):
+        with pytest.raises(ModelError, match=f"distance_buckets is {buckets}"):
+            NRSOneRelModel(
+                NRSOneRelConfig(
+                    relations=["a"], head_types=["X"], tail_types=["Y"], distance_buckets=buckets
+                ),
+                encoder,
+            )
     with pytest.raises(ModelError, match="not a model directory"):
         NRSOneRelModel.from_pretrained(tmp_path)
