@@ -148,7 +148,8 @@ class BatchBudget:
 
 
 def pair_bytes(d_e: int, num_relations: int, num_labels: int, bytes_per_float: int = 4) -> int:
-    """Inference memory per token pair: the d_e-wide pair vector before and after ReLU, the K x C logits,
+    """Inference memory per token pair: the d_e-wide pair vector (its ReLU runs in place), the distance
+    vectors added to it (one per row and column, shared by the batch, so at most as many), the K x C logits,
     and the per-relation class ids decoding makes from them (int64)."""
     return bytes_per_float * (2 * d_e + 2 * num_relations * num_labels) + 8 * 3 * num_relations
 
