@@ -111,12 +111,13 @@ class OneRelHead(nn.Module):
         o = self.w_o(hidden)  # (B, L, d_e)
         length = hidden.shape[1]
         step = row_block or length
-        positions = torch.arange(length, device=hidden.device)
+        if self.distance is not None:  # bucket ids once per call, their vectors block by block
+            positions = torch.arange(length, device=hidden.device)
+            buckets = distance_bucket(positions[None, :] - positions[:, None], self.distance.num_embeddings)
         for i in range(0, length, step):
             pair = s[:, i : i + step, None, :] + o[:, None, :, :]  # (B, rows, L, d_e)
             if self.distance is not None:
-                distance = positions[None, :] - positions[i : i + step, None]  # (rows, L): j - i
-                pair += self.distance(distance_bucket(distance, self.distance.num_embeddings))
+                pair += self.distance(buckets[i : i + step])  # (rows, L, d_e): D_(j-i), shared by the batch
             pair = pair.relu_()  # in place
             if self.pair_dropout is not None:
                 pair = self.pair_dropout(pair)
