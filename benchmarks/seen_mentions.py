@@ -27,6 +27,7 @@ from extractor.train import split_as_trained
 
 SEEN = ("neither mention", "one mention", "both mentions")
 NEARNESS = ("other relation", "reversed", "other boundaries", "one mention", "nothing near")
+ERRORS = ("false positives", "missed")
 
 
 def mentions(docs: list[Document]) -> set[str]:
@@ -74,11 +75,10 @@ def errors_by_nearness(gold: list[set[Key]], predicted: list[set[Key]]) -> list[
     near a prediction comes to them."""
     counts: Counter[tuple[str, str]] = Counter()
     for wanted, found in zip(gold, predicted, strict=True):
-        counts.update(("false positives", nearness(key, wanted)) for key in found - wanted)
-        counts.update(("missed", nearness(key, found)) for key in wanted - found)
-    rows = [{"nearest": near, **{kind: counts[(kind, near)] for kind in ("false positives", "missed")}}
-            for near in NEARNESS]  # fmt: skip
-    totals = {kind: sum(row[kind] for row in rows) for kind in ("false positives", "missed")}
+        counts.update((ERRORS[0], nearness(key, wanted)) for key in found - wanted)
+        counts.update((ERRORS[1], nearness(key, found)) for key in wanted - found)
+    rows = [{"nearest": near, **{kind: counts[(kind, near)] for kind in ERRORS}} for near in NEARNESS]
+    totals = {kind: sum(row[kind] for row in rows) for kind in ERRORS}
     return [*rows, {"nearest": "all", **totals}]
 
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = recall_by_familiarity(gold, found, seen, seen_triples)
     print(text_table(rows, ["validation triples", "gold", "found", "recall"]))
     errors = errors_by_nearness(gold, found)
-    print(text_table(errors, ["nearest", "false positives", "missed"]))
+    print(text_table(errors, ["nearest", *ERRORS]))
     val_mentions = mentions(val_docs)
     unseen = len(val_mentions - seen)
     print(
