@@ -56,6 +56,7 @@ GOAL_TRAIN_RATIO = 0.35  # goal: our NS = 10 step at most 0.35x the reference-st
 GOAL_INFER_RATIO = 0.7  # goal: extraction at least 0.7x the bare encoder's sentences/s
 HEADLINE_NS = 10
 ENCODER_ONLY = "encoder only"
+NO_DISTANCE = "ours, no distance"  # OneRel's pair formula (--distance-buckets 0) at NS = HEADLINE_NS
 PARTS = ("training", "inference", "row_block")
 GOLD_TRIPLES = 3  # gold triples per synthetic training sentence
 GOLD_RELATIONS = 4  # they use the first few relation types: fewer than the smallest NS, so NS is exact
@@ -206,7 +207,10 @@ def prepare_encoder(spec: str, texts: list[str], workdir: Path) -> str:
     return spec
 
 
-def model_config(num_relations: int, d_e: int, dropout: float, encoder: str) -> NRSOneRelConfig:
+def model_config(
+    num_relations: int, d_e: int, dropout: float, encoder: str, distance: bool = True
+) -> NRSOneRelConfig:
+    """Our model's config; `distance=False` drops the token-distance term (OneRel's pair formula)."""
     return NRSOneRelConfig(
         encoder=encoder,
         relations=[f"relation_{k:02d}" for k in range(num_relations)],
@@ -214,6 +218,7 @@ def model_config(num_relations: int, d_e: int, dropout: float, encoder: str) -> 
         tail_types=["Tail"] * num_relations,
         d_e=d_e,
         dropout=dropout,
+        **({} if distance else {"distance_buckets": 0}),
     )
 
 
@@ -270,8 +275,9 @@ def make_arm(
     pad_id: int,
     device: torch.device,
 ) -> Arm:
-    """The reference-style model (all K), ours (`relation_ids` scored) or the encoder alone, on a copy of
-    `encoder`. The encoder alone (a mean-square loss on its states) is the floor both heads add to."""
+    """The reference-style model (all K), ours (`relation_ids` scored, with or without the token distance)
+    or the encoder alone, on a copy of `encoder`. The encoder alone (a mean-square loss on its states) is the
+    floor the heads add to."""
     torch.manual_seed(config.seed)
     batch = collate(items, relation_ids, pad_id).to(device)
     if name == ENCODER_ONLY:
@@ -291,7 +297,9 @@ def make_arm(
         def loss_fn() -> torch.Tensor:
             return model(batch.input_ids, batch.attention_mask, labels)
     else:
-        mc = model_config(config.num_relations, config.d_e, config.dropout, config.encoder)
+        mc = model_config(
+            config.num_relations, config.d_e, config.dropout, config.encoder, distance=name != NO_DISTANCE
+        )
         model = NRSOneRelModel(mc, copy.deepcopy(encoder))
 
         def loss_fn() -> torch.Tensor:
@@ -360,6 +368,7 @@ def _training_rows(config: SpeedConfig, encoder_path: str, device: torch.device)
             ("reference", k, np.arange(k)),
         ]
         plan += [("ours", ns, sample_relations(positive, k, ns, rng)) for ns in config.ns_values]
+        plan += [(NO_DISTANCE, ns, ids) for name, ns, ids in plan if name == "ours" and ns == HEADLINE_NS]
         arms = [make_arm(config, name, items, ids, encoder, pad_id, device) for name, _, ids in plan]
         for (name, ns, ids), measured in zip(plan, measure_arms(arms, config, device), strict=True):
             row = {"L": length, "arm": name, "ns": ns, "ns_scored": len(ids)} | measured
@@ -533,12 +542,19 @@ def headline(result: dict[str, object]) -> dict[str, object]:
     ours = [r for r in result["training"] if r["arm"] == "ours" and r["ns"] == HEADLINE_NS]
     train = {str(r["L"]): r.get("time_ratio") for r in ours}
     head = {str(r["L"]): r.get("head_ratio") for r in ours}
+    plain = {r["L"]: r for r in result["training"] if r["arm"] == NO_DISTANCE and "step_ms" in r}
+    distance = {
+        str(r["L"]): round(r["step_ms"] / plain[r["L"]]["step_ms"], 3)
+        for r in ours
+        if "step_ms" in r and r["L"] in plain
+    }
     infer_rows = {r["batching"]: r["ratio"] for r in result["inference"]}
     blocks = {r["row_block"]: r for r in result["row_block"] if "delta_mb" in r}
     full, capped = blocks.get(None), next((r for k, r in blocks.items() if k is not None), None)
     return {
         f"train_time_ratio_ns{HEADLINE_NS}_by_L": train,
         f"head_time_ratio_ns{HEADLINE_NS}_by_L": head,
+        f"distance_time_ratio_ns{HEADLINE_NS}_by_L": distance,  # our step / the same step without distance
         "train_goal": GOAL_TRAIN_RATIO,
         "extract_vs_encoder": infer_rows,
         "infer_goal": GOAL_INFER_RATIO,
