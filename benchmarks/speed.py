@@ -225,7 +225,8 @@ def model_config(
 def synthetic_batch(
     length: int, batch_size: int, vocab_size: int, first_id: int, rng: np.random.Generator
 ) -> list[EncodedExample]:
-    """Sentences of exactly `length` text tokens (no padding), each with a few gold triples."""
+    """Sentences of exactly `length` text tokens (no padding), each with a few gold triples (their arguments
+    are the mentions)."""
     items = []
     for _ in range(batch_size):
         ids = rng.integers(first_id, vocab_size, size=length).tolist()
@@ -237,9 +238,9 @@ def synthetic_batch(
                 min(tb + int(rng.integers(0, 4)), length - 1),
             )
             spans.add((int(rng.integers(0, GOLD_RELATIONS)), hb, he, tb, te))
-        items.append(
-            EncodedExample([first_id, *ids, first_id], [(i, i + 1) for i in range(length)], sorted(spans))
-        )
+        mentions = sorted({(s[1], s[2]) for s in spans} | {(s[3], s[4]) for s in spans})
+        offsets = [(i, i + 1) for i in range(length)]
+        items.append(EncodedExample([first_id, *ids, first_id], offsets, sorted(spans), mentions=mentions))
     return items
 
 
@@ -279,7 +280,8 @@ def make_arm(
     or the encoder alone, on a copy of `encoder`. The encoder alone (a mean-square loss on its states) is the
     floor the heads add to."""
     torch.manual_seed(config.seed)
-    batch = collate(items, relation_ids, pad_id).to(device)
+    ours = name not in (ENCODER_ONLY, "reference")  # ours also scores the mention column, as training does
+    batch = collate(items, relation_ids, pad_id, config.num_relations if ours else None).to(device)
     if name == ENCODER_ONLY:
         model = copy.deepcopy(encoder)
 
@@ -425,7 +427,7 @@ def quiet_head(model: NRSOneRelModel) -> None:
     """
     config = model.config
     with torch.no_grad():
-        r = model.head.relation_matrix.view(config.d_e, config.num_relations, config.num_labels)
+        r = model.head.relation_matrix.view(config.d_e, config.num_columns, config.num_labels)
         if config.loss == "softmax":
             r[:, :, 0] = r.abs().max()
         else:

@@ -87,7 +87,8 @@ def mention_pool(examples: Iterable[Example]) -> MentionPool:
 
 def replace_mentions(example: Example, pool: MentionPool, rate: float, rng: np.random.Generator) -> Example:
     """A copy of `example` where each unit, with probability `rate`, becomes another unit of its shape with
-    other text; every offset after it moves with the text."""
+    other text; every offset after it moves with the text. The copy's `mentions` are None (the mention
+    column is not scored on it): a mention in no triple may lie inside a replaced unit."""
     chosen: list[tuple[int, int, list[Mention], Unit]] = []
     for start, end, group, shape in units(example):
         options = pool.get(shape)

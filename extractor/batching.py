@@ -37,6 +37,9 @@ class EncodedExample:
     # The relation types its corpus annotates (None: all): the tables of other types are not scored, since
     # the corpus says nothing about them.
     relations: frozenset[int] | None = None
+    # Token spans (begin, end), inclusive, of every annotated mention; None where the corpus does not annotate
+    # them all, so that the mention column is not scored there.
+    mentions: list[tuple[int, int]] | None = None
 
     @property
     def length(self) -> int:
@@ -88,7 +91,11 @@ def encode_examples(
                 lost["entity boundary not on a token boundary, or truncated"] += 1
                 continue
             spans.add((relation, *head, *tail))
-        encoded.append(EncodedExample(tokens.input_ids, tokens.offsets, sorted(spans), relations))
+        mentions = None
+        if example.mentions is not None:  # a mention off the token boundaries is left out
+            found = (char_span_to_tokens(tokens.offsets, m.start, m.end) for m in example.mentions)
+            mentions = sorted({span for span in found if span is not None})
+        encoded.append(EncodedExample(tokens.input_ids, tokens.offsets, sorted(spans), relations, mentions))
     return encoded, lost
 
 
@@ -115,12 +122,19 @@ def pad_inputs(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, t
     return input_ids, pad_sequence([torch.ones_like(t) for t in ids], batch_first=True)
 
 
-def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) -> Batch:
+def collate(
+    items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int, mention_id: int | None = None
+) -> Batch:
     """A training batch scoring `relation_ids`: (NS,) for every sentence, or (B, NS) one row per sentence.
 
     Label column n of sentence b is relation `relation_ids[b, n]` (or `relation_ids[n]`); it is left
-    unscored (IGNORE_INDEX) where that relation is not among the sentence's annotated `relations`.
+    unscored (IGNORE_INDEX) where that relation is not among the sentence's annotated `relations`. With
+    `mention_id` (the model's mention column) one more column is scored last: every mention of the sentence
+    tagged as a pair with itself, unscored where the sentence's `mentions` are not annotated.
     """
+    if mention_id is not None:
+        last = np.full((*relation_ids.shape[:-1], 1), mention_id, dtype=np.int64)
+        relation_ids = np.concatenate([relation_ids, last], axis=-1)
     input_ids, attention_mask = pad_inputs([item.input_ids for item in items], pad_id)
     per_row = np.broadcast_to(relation_ids, (len(items), relation_ids.shape[-1]))  # (B, NS) either way
     size = input_ids.shape[1] - 1  # L: the table drops the leading special token
@@ -129,11 +143,16 @@ def collate(items: list[EncodedExample], relation_ids: np.ndarray, pad_id: int) 
         column = {int(r): n for n, r in enumerate(ids)}
         n = len(item.offsets)
         kept = [(column[s[0]], *s[1:]) for s in item.spans if s[0] in column]
+        if mention_id is not None:
+            kept += [(len(ids) - 1, begin, end, begin, end) for begin, end in item.mentions or ()]
         table = torch.as_tensor(np.asarray(tagging.encode(kept, len(column), n)))  # (NS, n, n)
         labels[row, :n, :n, :] = table.permute(1, 2, 0)
+        silent = []
         if item.relations is not None:
-            silent = [c for c, r in enumerate(ids) if int(r) not in item.relations]
-            labels[row, :, :, silent] = IGNORE_INDEX
+            silent = [c for c, r in enumerate(ids) if int(r) not in item.relations and int(r) != mention_id]
+        if mention_id is not None and item.mentions is None:
+            silent.append(len(ids) - 1)
+        labels[row, :, :, silent] = IGNORE_INDEX
     return Batch(
         input_ids, attention_mask, torch.as_tensor(np.asarray(relation_ids), dtype=torch.long), labels
     )

@@ -53,6 +53,11 @@ class NRSOneRelConfig:
         "Buckets of the signed token distance j - i whose learnt vector joins W_s h_i + W_o h_j + b "
         "(0: OneRel's formula, no distance).",
     )
+    mention_column: bool = setting(
+        True,
+        "Train one more column of the relation matrix on every annotated mention, paired with itself, beside "
+        "the relations (never extracted): entities in no relation teach mention boundaries too.",
+    )
     loss: LossName = setting(
         "mcce", f"Training loss, one of {', '.join(get_args(LossName))} (extractor/losses.py)."
     )
@@ -76,6 +81,11 @@ class NRSOneRelConfig:
     @property
     def num_relations(self) -> int:
         return len(self.relations)
+
+    @property
+    def num_columns(self) -> int:
+        """Columns of the relation matrix: the K relations, then the mention column when trained with one."""
+        return self.num_relations + int(self.mention_column)
 
     @property
     def num_labels(self) -> int:
@@ -136,7 +146,7 @@ class TrainConfig:
         "Relation types renamed before training: OLD=NEW in every corpus, FORMAT:OLD=NEW only in corpora of "
         "that format (NEW empty: drop the type).",
     )
-    epochs: int = setting(30, "Passes over the training windows.")
+    epochs: int = setting(20, "Passes over the training windows.")
     max_steps: int = setting(0, "Stop after this many steps (0: no cap beyond --epochs).")
     warmup_ratio: float = setting(0.1, "Share of the steps over which the learning rates warm up.")
     grad_clip: float = setting(1.0, "Gradient norm clipping.")
@@ -303,5 +313,6 @@ def load_config(path: Path) -> tuple[NRSOneRelConfig, TrainConfig | None]:
     train = data.pop("train", None)
     data.setdefault("loss", "softmax")  # checkpoints written before the loss option all used the softmax
     data.setdefault("distance_buckets", 0)  # nor did those written before it score distances
+    data.setdefault("mention_column", False)  # nor have a mention column
     model = from_json(NRSOneRelConfig, data)
     return model, (replace(from_json(TrainConfig, train), model=model) if train is not None else None)

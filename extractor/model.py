@@ -87,8 +87,9 @@ class OneRelHead(nn.Module):
         if config.distance_buckets:
             self.distance = nn.Embedding(config.distance_buckets, config.d_e)
             nn.init.zeros_(self.distance.weight)
-        # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix.
-        self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_relations * config.num_labels))
+        # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix; with
+        # `mention_column` one more block after the K, trained on mentions and never extracted.
+        self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_columns * config.num_labels))
         nn.init.xavier_uniform_(self.relation_matrix)
 
     def forward(

@@ -29,9 +29,14 @@ class Triple:
 
 @dataclass
 class Example:
-    """One annotated (or, with no triples, raw) sentence or window of a document."""
+    """One annotated (or, with no triples, raw) sentence or window of a document.
+
+    `mentions`: every entity mention annotated in it, in relations or not, where its corpus annotates them all
+    (DiaKG, Ruijin); None where only the triples' arguments are known (CMeIE, DuIE, JSON lines).
+    """
 
     text: str
     triples: list[Triple] = field(default_factory=list)
     doc_id: str = ""
     sent_id: str = ""
+    mentions: list[Entity] | None = None

@@ -161,10 +161,15 @@ def train(
 
     # ---- optimiser and schedule ----
     target_windows = len(windowed[0][0])  # one encoded example per window
-    with_triples = [i for i in range(target_windows) if data[i].spans]
-    without = [i for i in range(target_windows) if not data[i].spans]
-    extra_with = [i for i in range(target_windows, len(data)) if data[i].spans]
-    extra_without = [i for i in range(target_windows, len(data)) if not data[i].spans]
+
+    def labelled(item: EncodedExample) -> bool:
+        """Holds a triple, or a mention for the mention column to learn from."""
+        return bool(item.spans or (model_config.mention_column and item.mentions))
+
+    with_triples = [i for i in range(target_windows) if labelled(data[i])]
+    without = [i for i in range(target_windows) if not labelled(data[i])]
+    extra_with = [i for i in range(target_windows, len(data)) if labelled(data[i])]
+    extra_without = [i for i in range(target_windows, len(data)) if not labelled(data[i])]
     per_epoch_target = len(with_triples) + round(config.empty_windows * len(without))
     extra_pool = len(extra_with) + round(config.empty_windows * len(extra_without))
     per_epoch_extra = min(extra_pool, round(config.extra_ratio * per_epoch_target))
@@ -373,7 +378,7 @@ def _step(
     else:
         candidates = None if None in own else frozenset().union(*own)
         relation_ids = sample_relations(set().union(*positives), k, config.ns, rng, candidates)
-    batch = collate(items, relation_ids, pad_id)
+    batch = collate(items, relation_ids, pad_id, k if model.config.mention_column else None)
     if config.mask_tokens and mask_id is not None:
         batch.input_ids = mask_tokens(batch.input_ids, batch.attention_mask, config.mask_tokens, mask_id, rng)
     batch = batch.to(device)

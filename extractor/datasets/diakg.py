@@ -51,7 +51,8 @@ def _sentence(record: Any, path: Path, where: str, doc_id: str, sent_id: str) ->
                 raise bad(path, at, f"{key} {ref!r} is not an entity of this sentence")
             ends.append(by_id[ref])
         triples.append(Triple(ends[0], relation, ends[1]))
-    return Example(text=text, triples=triples, doc_id=doc_id, sent_id=sent_id), list(by_id.values())
+    mentions = list(by_id.values())
+    return Example(text=text, triples=triples, doc_id=doc_id, sent_id=sent_id, mentions=mentions), mentions
 
 
 def _entity(item: Any, sentence: str, path: Path, at: str) -> Entity:

@@ -29,7 +29,7 @@ def read_ruijin(path: Path, window: WindowConfig) -> Document:
     entities, dropped = _entities(ann, text, doc)
     triples = _relations(ann, entities, dropped, doc)
     doc.entities = list(entities.values())
-    doc.full = Example(text=text, triples=triples, doc_id=doc.doc_id, sent_id=doc.doc_id)
+    doc.full = Example(text, triples, doc.doc_id, doc.doc_id, mentions=doc.entities)
     doc.examples, report = window_examples([doc.full], window.max_chars, window.stride)
     if report.triples_lost:
         doc.notes["relations_outside_windows"] += report.triples_lost

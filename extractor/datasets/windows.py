@@ -59,8 +59,13 @@ def window_examples(
             inside = sorted(i for i in candidates if _bounds(example.triples[i])[1] <= end)
             kept.update(inside)
             triples = [_rebase(example.triples[i], start) for i in inside]
+            mentions = None
+            if example.mentions is not None:  # those wholly inside the window
+                mentions = [_shift(e, start) for e in example.mentions if start <= e.start and e.end <= end]
             out.append(
-                Example(example.text[start:end], triples, example.doc_id, f"{example.sent_id}@{start}")
+                Example(
+                    example.text[start:end], triples, example.doc_id, f"{example.sent_id}@{start}", mentions
+                )
             )
         report.windows += len(spans)
         report.triples_kept += len(kept)
@@ -88,8 +93,9 @@ def reachable(docs: Iterable[Document], window_chars: int) -> tuple[int, int]:
     return sum(span <= window_chars for span in spans), len(spans)
 
 
-def _rebase(triple: Triple, offset: int) -> Triple:
-    def shift(e: Entity) -> Entity:
-        return Entity(e.start - offset, e.end - offset, e.text, e.type)
+def _shift(entity: Entity, offset: int) -> Entity:
+    return Entity(entity.start - offset, entity.end - offset, entity.text, entity.type)
 
-    return Triple(shift(triple.head), triple.relation, shift(triple.tail))
+
+def _rebase(triple: Triple, offset: int) -> Triple:
+    return Triple(_shift(triple.head, offset), triple.relation, _shift(triple.tail, offset))

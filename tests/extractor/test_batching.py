@@ -87,6 +87,22 @@ def test_collate_gives_each_sentence_its_own_relation_columns():
     )
 
 
+def test_collate_scores_the_mention_column_last_where_mentions_are_annotated():
+    """Each mention is tagged as the pair of itself: HB-TB at its begin, HB-TE, HE-TE at its end."""
+    annotated = EncodedExample(
+        [2, 11, 12, 13, 3], [(0, 1), (1, 2), (2, 3)], [(1, 0, 0, 2, 2)], mentions=[(0, 0), (1, 2)]
+    )
+    silent = EncodedExample([2, 11, 12, 13, 3], [(0, 1), (1, 2), (2, 3)], [(1, 0, 0, 2, 2)])
+    batch = collate([annotated, silent], np.array([[0, 1], [1, 3]]), pad_id=0, mention_id=5)
+    assert batch.relation_ids.tolist() == [[0, 1, 5], [1, 3, 5]]
+    expected = tagging.encode([(1, 0, 0, 2, 2), (2, 0, 0, 0, 0), (2, 1, 2, 1, 2)], 3, 3)
+    assert torch.equal(batch.labels[0, :3, :3], torch.as_tensor(expected).permute(1, 2, 0))
+    # Mentions not annotated (None): the column says nothing, the relations are scored as without it.
+    assert bool((batch.labels[1, :, :, 2] == IGNORE_INDEX).all())
+    plain = collate([silent], np.array([1, 3]), pad_id=0)
+    assert torch.equal(batch.labels[1, :3, :3, :2], plain.labels[0, :3, :3])
+
+
 @pytest.fixture
 def lengths() -> list[int]:
     return np.random.default_rng(0).integers(5, 200, size=2_000).tolist()

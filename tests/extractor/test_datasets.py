@@ -47,6 +47,9 @@ def test_diakg_reads_sentences_with_ids_types_and_nested_entities() -> None:
     nested = next(t for t in first.triples if t.relation == "Class_Disease")
     assert nested.head == Entity(0, 2, "2型", "Class") and nested.tail == Entity(0, 5, "2型糖尿病", "Disease")
     assert len(doc.entities) == 6  # the entity in no relation ("者") is counted too
+    # Every annotated mention of a sentence, in a relation or not, for the mention column.
+    assert sorted(m for e in doc.examples for m in e.mentions) == sorted(doc.entities)
+    assert all(e.text[m.start : m.end] == m.text for e in doc.examples for m in e.mentions)
     assert_offsets_consistent([doc])
 
 

@@ -42,6 +42,23 @@ def windowed_texts(draw):
     return Example(text, triples, "d", "d:0"), WindowConfig(max_chars, stride)
 
 
+def test_windows_keep_the_mentions_wholly_inside_them_rebased() -> None:
+    text = "糖尿病药。" * 8  # 40 characters: windows of 16 every 12
+    mentions = [entity(text, 0, 3, "Disease"), entity(text, 14, 18, "Drug"), entity(text, 30, 33, "Disease")]
+    windows, _ = window_examples([Example(text, [], "d", "d:0", mentions)], 16, 12)
+    assert len(windows) > 1
+    for window in windows:
+        start = int(window.sent_id.split("@")[1])
+        inside = [m for m in mentions if start <= m.start and m.end <= start + len(window.text)]
+        assert [(m.start + start, m.end + start, m.type) for m in window.mentions] == [
+            (m.start, m.end, m.type) for m in inside
+        ]
+        assert all(window.text[m.start : m.end] == m.text for m in window.mentions)
+    # A corpus that does not annotate every mention stays so in every window.
+    unannotated, _ = window_examples([Example(text, [], "d", "d:0")], 16, 12)
+    assert all(window.mentions is None for window in unannotated)
+
+
 @settings(max_examples=150, deadline=None)
 @given(windowed_texts())
 def test_windows_cover_the_text_in_order_and_respect_the_length(case) -> None:

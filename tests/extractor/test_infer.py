@@ -57,7 +57,7 @@ def model_dir(tmp_path_factory, texts) -> Path:
     model, tokenizer = build_model(config, str(encoder))
     tokens = TextTokenizer(tokenizer, "char", config.max_tokens)(texts)
     input_ids, attention_mask = pad_inputs([t.input_ids for t in tokens], tokenizer.pad_token_id)
-    background = model.head.relation_matrix.view(config.d_e, config.num_relations, -1)[:, :, 0]
+    background = model.head.relation_matrix.view(config.d_e, config.num_columns, -1)[:, :, 0]
     with torch.no_grad():
         before = model.eval()(input_ids, attention_mask).logits  # (B, L, L, K, C)
         background += 1.0

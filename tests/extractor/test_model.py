@@ -75,6 +75,20 @@ def test_each_sentence_scores_its_own_relations():
         torch.testing.assert_close(got[row], every[row][..., ids, :])
 
 
+def test_the_mention_column_is_trained_after_the_relations_and_never_extracted():
+    model = tiny_model()
+    assert model.config.mention_column and model.head.relation_matrix.shape[1] == (K + 1) * C
+    input_ids, attention_mask = inputs()
+    with_mentions = model(input_ids, attention_mask, relation_ids=torch.tensor([1, K]))
+    assert with_mentions.logits.shape == (B, T - 1, T - 1, 2, C)
+    assert model(input_ids, attention_mask).logits.shape == (B, T - 1, T - 1, K, C)  # all K, not the column
+    torch.nn.init.constant_(model.head.relation_matrix, 0.0)
+    with torch.no_grad():  # only the mention column marks every cell: nothing is extracted from it
+        model.head.relation_matrix.view(16, K + 1, C)[:, K] = 1.0
+        model.head.w_s.bias.fill_(1.0)
+    assert len(model.predict(input_ids, attention_mask).index) == 0
+
+
 def test_table_mask_covers_text_tokens_only():
     _, attention_mask = inputs()
     mask = table_mask(attention_mask)
@@ -95,7 +109,7 @@ def test_factored_head_equals_the_concatenation_head():
     )
     w = torch.cat([head.w_s.weight, head.w_o.weight], dim=1)  # (d_e, 2d)
     z = F.relu(pairs @ w.T + head.w_s.bias)
-    r = head.relation_matrix.view(16, K, C)[:, relation_ids]
+    r = head.relation_matrix.view(16, -1, C)[:, relation_ids]
     reference = torch.einsum("bijd,dnc->bijnc", z, r)
     torch.testing.assert_close(head(hidden, relation_ids), reference, rtol=1e-5, atol=1e-5)
 
@@ -121,9 +135,9 @@ def test_gradients_reach_only_the_sampled_columns_of_r(sampled: list):
     model = tiny_model()
     input_ids, attention_mask = inputs()
     model(input_ids, attention_mask, torch.tensor(sampled), random_labels(2)).loss.backward()
-    grad = model.head.relation_matrix.grad.view(16, K, C)
+    grad = model.head.relation_matrix.grad.view(16, K + 1, C)  # the K relations, then the mention column
     scored = set(torch.tensor(sampled).flatten().tolist())
-    for k in range(K):
+    for k in range(K + 1):
         assert bool(grad[:, k].abs().sum() > 0) == (k in scored), k
 
 
@@ -222,16 +236,18 @@ def test_a_checkpoint_from_before_the_loss_option_loads_as_the_softmax_model(tmp
         tail_types=["Y"],
         loss="softmax",
         distance_buckets=0,
+        mention_column=False,
     )  # what such a checkpoint was
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir))
     model.save_pretrained(tmp_path / "model", AutoTokenizer.from_pretrained(encoder_dir))
     written = json.loads((tmp_path / "model" / CONFIG_NAME).read_text())
-    del written["loss"], written["distance_buckets"]
+    del written["loss"], written["distance_buckets"], written["mention_column"]
     written["num_labels"] = 8  # what such a checkpoint carried instead
     (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps(written))
     loaded, _ = NRSOneRelModel.from_pretrained(tmp_path / "model")
     assert loaded.config.loss == "softmax" and loaded.config.num_labels == 8
     assert loaded.config.distance_buckets == 0 and loaded.head.distance is None
+    assert not loaded.config.mention_column and loaded.head.relation_matrix.shape[1] == 8
 
 
 def test_inconsistent_config_and_bad_directory_raise_model_error(tmp_path):

@@ -205,6 +205,44 @@ def test_each_corpus_trains_only_the_relation_types_it_annotates(tmp_path, monke
     assert len(target) == 1 and len(next(iter(target))) > 1  # the data set's windows: all its types
 
 
+def test_the_mention_column_trains_on_every_annotated_mention_and_is_never_extracted(tmp_path, monkeypatch):
+    fixture = Path(__file__).parent / "fixtures" / "datasets" / "diakg" / "7.json"
+    raw = json.loads(fixture.read_text(encoding="utf-8"))
+    mention_only = {"sentence_id": "9", "sentence": "糖尿病患者应监测血糖。", "start_idx": 0, "end_idx": 11,
+                    "entities": [{"entity_id": "T0", "entity": "糖尿病", "entity_type": "Disease",
+                                  "start_idx": 0, "end_idx": 3}], "relations": []}  # fmt: skip
+    raw["paragraphs"][0]["sentences"].append(mention_only)
+    data = tmp_path / "diakg"
+    data.mkdir()
+    (data / "7.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    calls: list[tuple[list, int | None]] = []
+    collate = train_module.collate
+    monkeypatch.setattr(
+        train_module, "collate", lambda items, ids, pad, mention=None: calls.append((items, mention))
+        or collate(items, ids, pad, mention),
+    )  # fmt: skip
+    config = quick(val_fraction=0.0, empty_windows=0.0)  # each epoch: the windows with something to learn
+    with_column = train(data, "diakg", "tiny", tmp_path / "m", config, SMALL, progress=False)
+    k = len(load_config(tmp_path / "m" / "config.json")[0].relations)
+    assert {mention for _, mention in calls} == {k}  # the column after the K relations, in every step
+    items = [item for batch, _ in calls for item in batch]
+    assert any(not item.spans and item.mentions == [(0, 2)] for item in items)  # the sentence of no triple
+    assert all(item.mentions is not None for item in items)
+    for item in items:  # every mention of a window, as inclusive token spans
+        assert all(0 <= b <= e < len(item.offsets) for b, e in item.mentions)
+    # Without the column, that sentence is a window without triples, left out of the epochs.
+    calls.clear()
+    without = dataclasses.replace(config, model=dataclasses.replace(config.model, mention_column=False))
+    plain = train(data, "diakg", "tiny", tmp_path / "p", without, SMALL, progress=False)
+    assert {mention for _, mention in calls} == {None}
+    assert plain.metrics["train_windows_per_epoch"] == with_column.metrics["train_windows_per_epoch"] - 1
+    assert not load_config(tmp_path / "p" / "config.json")[0].mention_column
+    # Extraction scores the K relations only.
+    found = Extractor.load(tmp_path / "m").extract(["糖尿病患者应使用二甲双胍。"], min_confidence=0.0)
+    names = set(load_config(tmp_path / "m" / "config.json")[0].relations)
+    assert all(t.relation in names for t in found[0])
+
+
 def test_a_moving_average_of_the_weights_is_what_training_scores_and_saves(tmp_path):
     data = sample_subset(tmp_path, 2)
     plain = train(data, "jsonl", "tiny", tmp_path / "a", quick(val_fraction=0.0), SMALL, progress=False)
