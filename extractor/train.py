@@ -125,6 +125,9 @@ def train(
             relations=[r.name for r in schema],
             head_types=[r.head_type for r in schema],
             tail_types=[r.tail_type for r in schema],
+            # only where some corpus annotates its mentions: a column no window trains would be dead weight
+            mention_column=config.model.mention_column
+            and any(e.mentions is not None for part, _ in windowed for e in part),
         )
         model, hf_tokenizer = build_model(model_config, encoder_path)
     if config.freeze_embeddings:

@@ -237,6 +237,10 @@ def test_the_mention_column_trains_on_every_annotated_mention_and_is_never_extra
     assert {mention for _, mention in calls} == {None}
     assert plain.metrics["train_windows_per_epoch"] == with_column.metrics["train_windows_per_epoch"] - 1
     assert not load_config(tmp_path / "p" / "config.json")[0].mention_column
+    # A data set that does not annotate its mentions (JSON lines: triples only) gets no column.
+    sample = sample_subset(tmp_path, 2)
+    train(sample, "jsonl", "tiny", tmp_path / "j", quick(val_fraction=0.0), SMALL, progress=False)
+    assert not load_config(tmp_path / "j" / "config.json")[0].mention_column
     # Extraction scores the K relations only.
     found = Extractor.load(tmp_path / "m").extract(["糖尿病患者应使用二甲双胍。"], min_confidence=0.0)
     names = set(load_config(tmp_path / "m" / "config.json")[0].relations)
