@@ -33,7 +33,7 @@ RECIPE_ARMS=(
   "encoder-lr-1e-4:encoder_lr=1e-4"
   "fgm:adversarial=1.0"
   "no-distance:distance_buckets=0"
-  "no-mention-column:mention_column=false"
+  "no-mention-column:mention_column=false,epochs=30"
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
 

@@ -18,7 +18,9 @@ from nrskg.errors import ModelError
 K, C, B, T = 5, 3, 2, 9  # C: the default loss scores 3 marks per cell
 
 
-def tiny_model(dropout: float = 0.0, loss: str = "mcce", distance_buckets: int = 0) -> NRSOneRelModel:
+def tiny_model(
+    dropout: float = 0.0, loss: str = "mcce", distance_buckets: int = 0, mention_column: bool = False
+) -> NRSOneRelModel:
     torch.manual_seed(0)
     encoder = BertModel(
         BertConfig(
@@ -33,6 +35,7 @@ def tiny_model(dropout: float = 0.0, loss: str = "mcce", distance_buckets: int =
         dropout=dropout,
         loss=loss,
         distance_buckets=distance_buckets,
+        mention_column=mention_column,
     )
     return NRSOneRelModel(config, encoder).eval()
 
@@ -76,8 +79,9 @@ def test_each_sentence_scores_its_own_relations():
 
 
 def test_the_mention_column_is_trained_after_the_relations_and_never_extracted():
-    model = tiny_model()
-    assert model.config.mention_column and model.head.relation_matrix.shape[1] == (K + 1) * C
+    assert tiny_model().head.relation_matrix.shape[1] == K * C  # without it: the K relations
+    model = tiny_model(mention_column=True)
+    assert model.head.relation_matrix.shape[1] == (K + 1) * C
     input_ids, attention_mask = inputs()
     with_mentions = model(input_ids, attention_mask, relation_ids=torch.tensor([1, K]))
     assert with_mentions.logits.shape == (B, T - 1, T - 1, 2, C)
@@ -132,7 +136,7 @@ def test_loss_is_the_configured_loss_over_text_cells_and_ignores_padding(loss: s
 
 @pytest.mark.parametrize("sampled", [[1, 4], [[1, 4], [0, 1]]], ids=["batch", "per-sentence"])
 def test_gradients_reach_only_the_sampled_columns_of_r(sampled: list):
-    model = tiny_model()
+    model = tiny_model(mention_column=True)
     input_ids, attention_mask = inputs()
     model(input_ids, attention_mask, torch.tensor(sampled), random_labels(2)).loss.backward()
     grad = model.head.relation_matrix.grad.view(16, K + 1, C)  # the K relations, then the mention column

@@ -221,7 +221,7 @@ def test_the_mention_column_trains_on_every_annotated_mention_and_is_never_extra
         train_module, "collate", lambda items, ids, pad, mention=None: calls.append((items, mention))
         or collate(items, ids, pad, mention),
     )  # fmt: skip
-    config = quick(val_fraction=0.0, empty_windows=0.0)  # each epoch: the windows with something to learn
+    config = quick(val_fraction=0.0, empty_windows=0.0, mention_column=True)  # windows with a label only
     with_column = train(data, "diakg", "tiny", tmp_path / "m", config, SMALL, progress=False)
     k = len(load_config(tmp_path / "m" / "config.json")[0].relations)
     assert {mention for _, mention in calls} == {k}  # the column after the K relations, in every step
@@ -239,7 +239,8 @@ def test_the_mention_column_trains_on_every_annotated_mention_and_is_never_extra
     assert not load_config(tmp_path / "p" / "config.json")[0].mention_column
     # A data set that does not annotate its mentions (JSON lines: triples only) gets no column.
     sample = sample_subset(tmp_path, 2)
-    train(sample, "jsonl", "tiny", tmp_path / "j", quick(val_fraction=0.0), SMALL, progress=False)
+    train(sample, "jsonl", "tiny", tmp_path / "j", quick(val_fraction=0.0, mention_column=True), SMALL,
+          progress=False)  # fmt: skip
     assert not load_config(tmp_path / "j" / "config.json")[0].mention_column
     # Extraction scores the K relations only.
     found = Extractor.load(tmp_path / "m").extract(["糖尿病患者应使用二甲双胍。"], min_confidence=0.0)
