@@ -26,7 +26,7 @@ RECIPE_ARMS=(
   "all-windows:empty_windows=1.0"
   "onerel-dropout:dropout=0.2,pair_dropout=0.1"
   "frozen-embeddings:freeze_embeddings=true"
-  "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease=,epochs=15"
+  "ruijin:extra=ruijin,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease=,epochs=10"
   "nsK:ns=K"
   "mention-replace:mention_replace=0.5"
   "mask-tokens:mask_tokens=0.15"
