@@ -2,7 +2,8 @@
 
 The usual joint-extraction criterion (OneRel, CasRel, DuIE): a triple counts when both argument strings
 and the relation are right; offsets and entity types are not compared. Gold and predicted triples are
-deduplicated per sentence, so a pair annotated twice in one sentence is one triple to find.
+deduplicated per sentence, so a pair annotated twice in one sentence is one triple to find. Beside it, the
+graph's view (`edge_score`): each triple once over all the sentences, as the graph holds it as one edge.
 """
 
 from __future__ import annotations
@@ -58,22 +59,26 @@ class CurvePoint:
 @dataclass
 class OperatingPoints:
     """Where a clinician reads the graph: the model's own minimum confidence (chosen on its validation
-    documents for `target` precision), and the lowest one reaching `target` precision on these sentences."""
+    documents for `target` precision), the graph's edges it keeps, and the lowest minimum confidence reaching
+    `target` precision on these sentences."""
 
     target: float
     model: CurvePoint
     reaching_target: CurvePoint | None  # None: no minimum confidence reaches `target` here
+    edges: Score  # `edge_score` at the model's minimum confidence: what a graph of these sentences holds
 
     def lines(self) -> list[str]:
-        m, t = self.model, self.reaching_target
-        own = (
+        m, t, e = self.model, self.reaching_target, self.edges
+        own = [
             f"at the model's minimum confidence {m.min_confidence:g} (what extract and ingest keep): "
-            f"P {m.precision:.3f} R {m.recall:.3f} F1 {m.f1:.3f}"
-        )
+            f"P {m.precision:.3f} R {m.recall:.3f} F1 {m.f1:.3f}",
+            f"  as graph edges (each triple once over these sentences): {e.predicted} edges, "
+            f"P {e.precision:.3f}, R {e.recall:.3f} of {e.gold} annotated",
+        ]
         if t is None:
-            return [own, f"no minimum confidence reaches precision {self.target:.2f} on these sentences"]
+            return [*own, f"no minimum confidence reaches precision {self.target:.2f} on these sentences"]
         return [
-            own,
+            *own,
             f"recall at precision {self.target:.2f} on these sentences: R {t.recall:.3f} "
             f"(minimum confidence {t.min_confidence:g}, P {t.precision:.3f})",
         ]
@@ -93,7 +98,7 @@ class EvalReport:
             "relations": [s.as_dict() for s in self.relations],
         }
         if self.operating is not None:
-            data["operating_points"] = asdict(self.operating)
+            data["operating_points"] = {**asdict(self.operating), "edges": self.operating.edges.as_dict()}
         return data
 
     def to_text(self) -> str:
@@ -128,6 +133,21 @@ def score(gold: list[set[Key]], predicted: list[set[Key]]) -> EvalReport:
     return EvalReport(sentences=len(gold), micro=micro, relations=rows)
 
 
+def edge_score(gold: list[set[Key]], predicted: list[set[Key]]) -> Score:
+    """Each (subject, relation, object) once over all sentences, as the graph merges it into one edge.
+
+    A right triple found in a sentence that does not annotate it counts here, and a triple found in ten
+    sentences counts once: the precision is the share of the graph's edges that the documents annotate.
+    """
+    annotated, found = set().union(*gold), set().union(*predicted)
+    return Score("edges", len(annotated), len(found), len(annotated & found))
+
+
+def kept(predicted: list[dict[Key, float]], min_confidence: float) -> list[set[Key]]:
+    """Per sentence, the keys at or above `min_confidence`."""
+    return [{k for k, c in p.items() if c >= min_confidence} for p in predicted]
+
+
 def predictions(
     extractor: Extractor, examples: list[Example], progress: bool = False
 ) -> tuple[list[set[Key]], list[dict[Key, float]]]:
@@ -155,12 +175,16 @@ def evaluate(
     """
     extractor = model if isinstance(model, Extractor) else Extractor.load(model)
     gold, predicted = predictions(extractor, examples, progress)
-    report = score(gold, [{k for k, c in p.items() if c >= min_confidence} for p in predicted])
+    report = score(gold, kept(predicted, min_confidence))
     if target_precision is not None:
-        own = confidence_curve(gold, predicted, [extractor.config.min_confidence])[0]
+        threshold = extractor.config.min_confidence
+        own = confidence_curve(gold, predicted, [threshold])[0]
         curve = confidence_curve(gold, predicted, CONFIDENCE_GRID)
         report.operating = OperatingPoints(
-            target_precision, own, threshold_for_precision(curve, target_precision)
+            target_precision,
+            own,
+            threshold_for_precision(curve, target_precision),
+            edge_score(gold, kept(predicted, threshold)),
         )
     return report
 
@@ -171,7 +195,7 @@ def confidence_curve(
     """Precision and recall as the minimum confidence rises: the clinician's precision/recall trade-off."""
     points = []
     for threshold in thresholds:
-        micro = score(gold, [{k for k, c in p.items() if c >= threshold} for p in predicted]).micro
+        micro = score(gold, kept(predicted, threshold)).micro
         points.append(CurvePoint(threshold, micro.precision, micro.recall, micro.f1, micro.predicted))
     return points
 

@@ -38,7 +38,9 @@ from extractor.evaluate import (
     CONFIDENCE_GRID,
     CurvePoint,
     confidence_curve,
+    edge_score,
     evaluate,
+    kept,
     predictions,
     threshold_for_precision,
 )
@@ -266,8 +268,10 @@ def train(
     # ---- the best checkpoint: its training F1, its default minimum confidence, the metrics file ----
     best = Extractor.load(out, str(device))
     train_f1 = evaluate(best, train_sample).micro.f1
-    curve = confidence_curve(*predictions(best, selection), CONFIDENCE_GRID)
+    gold, predicted = predictions(best, selection)
+    curve = confidence_curve(gold, predicted, CONFIDENCE_GRID)
     calibrated = calibrate(best.config, curve, config.target_precision)
+    edges = edge_score(gold, kept(predicted, calibrated.min_confidence))
     save_config(out / CONFIG_NAME, best.config, config)
     wall = time.perf_counter() - started
     metrics = {
@@ -289,6 +293,7 @@ def train(
         "triples_lost_to_windows": lost_to_windows,
         "triples_lost_to_tokens": dict(lost),
         "min_confidence": asdict(calibrated),
+        "edges_at_min_confidence": edges.as_dict(),
         "confidence_curve": [asdict(p) for p in curve],
         "device": str(device),
         "config": asdict(config),
@@ -297,9 +302,10 @@ def train(
         json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     log.info(
-        "best F1 %.4f at step %d, train F1 %.4f; min confidence %g (P %.3f, R %.3f); %.1f s -> %s",
+        "best F1 %.4f at step %d, train F1 %.4f; min confidence %g (P %.3f, R %.3f; as graph edges %d, "
+        "P %.3f, R %.3f); %.1f s -> %s",
         best_f1, best_step, train_f1, calibrated.min_confidence, calibrated.precision, calibrated.recall,
-        wall, out,
+        edges.predicted, edges.precision, edges.recall, wall, out,
     )  # fmt: skip
     return TrainResult(out, best.model_version, best_f1, train_f1, step, metrics["epochs"], wall, metrics)
 

@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from extractor.evaluate import CurvePoint, OperatingPoints, confidence_curve, score, threshold_for_precision
+from extractor.evaluate import (
+    CurvePoint,
+    OperatingPoints,
+    Score,
+    confidence_curve,
+    edge_score,
+    kept,
+    score,
+    threshold_for_precision,
+)
 
 DRUG, SYMPTOM = "Drug_Disease", "Symptom_Disease"
 
@@ -72,12 +81,32 @@ def test_confidence_curve_trades_recall_for_precision_and_finds_the_threshold():
     assert threshold_for_precision(curve[:2], 0.9) is None
 
 
-def test_operating_points_say_the_models_threshold_and_the_recall_at_the_target_precision():
+def test_edges_count_each_triple_once_over_all_sentences():
+    metformin = ("二甲双胍", DRUG, "2型糖尿病")
+    gold = [{metformin}, {metformin, ("多饮", SYMPTOM, "糖尿病")}, set()]
+    predicted = [
+        {metformin: 0.99},
+        {metformin: 0.98, ("多尿", SYMPTOM, "糖尿病"): 0.6},  # one right, one wrong
+        {("多饮", SYMPTOM, "糖尿病"): 0.95},  # annotated in another sentence only: a right edge
+    ]
+    sentences = score(gold, kept(predicted, 0.0)).micro
+    assert (sentences.gold, sentences.predicted, sentences.correct) == (3, 4, 2)
+    edges = edge_score(gold, kept(predicted, 0.0))
+    assert (edges.gold, edges.predicted, edges.correct) == (2, 3, 2)  # one edge of metformin, not two
+    assert edges.precision == pytest.approx(2 / 3) and edges.recall == 1.0
+    assert kept(predicted, 0.97) == [{metformin}, {metformin}, set()]
+    high = edge_score(gold, kept(predicted, 0.97))
+    assert (high.predicted, high.correct, high.recall) == (1, 1, 0.5)
+
+
+def test_operating_points_say_the_models_threshold_its_edges_and_the_recall_at_the_target_precision():
     own = CurvePoint(0.95, 0.913, 0.07, 0.13, 40)
     reaching = CurvePoint(0.8, 0.902, 0.31, 0.461, 170)
-    text = "\n".join(OperatingPoints(0.9, own, reaching).lines())
+    edges = Score("edges", gold=200, predicted=25, correct=20)
+    text = "\n".join(OperatingPoints(0.9, own, reaching, edges).lines())
     assert "minimum confidence 0.95" in text and "R 0.070" in text
+    assert "25 edges, P 0.800, R 0.100 of 200 annotated" in text
     assert "recall at precision 0.90 on these sentences: R 0.310 (minimum confidence 0.8, P 0.902)" in text
     assert "no minimum confidence reaches precision 0.90" in "\n".join(
-        OperatingPoints(0.9, own, None).lines()
+        OperatingPoints(0.9, own, None, edges).lines()
     )

@@ -72,6 +72,8 @@ def test_training_writes_an_offline_loadable_checkpoint(tmp_path, monkeypatch):
     curve = metrics["confidence_curve"]
     assert [p["min_confidence"] for p in curve] == sorted(p["min_confidence"] for p in curve)
     assert config.min_confidence == metrics["min_confidence"]["min_confidence"]
+    edges = metrics["edges_at_min_confidence"]  # the graph a calibrated extraction of validation would give
+    assert edges["predicted"] <= metrics["min_confidence"]["predicted"] and 0.0 <= edges["recall"] <= 1.0
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]  # one evaluation per epoch
     assert all(r["train_loss"] > 0 for r in log)

@@ -48,6 +48,9 @@ def test_train_evaluate_extract(tmp_path):
     saved = json.loads((model / "config.json").read_text(encoding="utf-8"))
     assert operating["target"] == saved["train"]["target_precision"] == 0.9
     assert operating["model"]["min_confidence"] == saved["min_confidence"]
+    edges = operating["edges"]  # the same triples, each once over the 16 sentences
+    assert edges["gold"] <= report["micro"]["gold"] and edges["predicted"] <= operating["model"]["predicted"]
+    assert 0.0 <= edges["precision"] <= 1.0
 
     texts = tmp_path / "texts.txt"
     texts.write_text("二甲双胍可用于治疗2型糖尿病。\n胰岛素是1型糖尿病的基础治疗药物。\n", encoding="utf-8")
