@@ -154,6 +154,11 @@ class TrainConfig:
         0.99, "Evaluate and save a moving average of the weights with this decay per step (0: the weights)."
     )
     patience: int = setting(10, "Evaluations without a better F1 before stopping, counted once F1 > 0.")
+    max_minutes: float = setting(
+        0.0,
+        "Wall-time budget: stop at the last evaluation after which another evaluation interval and the final "
+        "scoring would end past this many minutes from the start (0: none). One evaluation always runs.",
+    )
     eval_every: int = setting(0, "Steps between evaluations (0: once per epoch).")
     seed: int = setting(13, "Seed of the initialisation, sampling and batch order.")
     split_seed: int | None = setting(0, "Seed of the validation split (none: the training seed).")

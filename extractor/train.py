@@ -199,13 +199,14 @@ def train(
     selected_on = "validation" if val_sentences else "training-sample"
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
+    evaluations, out_of_time, loop_started = 0, False, time.perf_counter()
     eval_every = config.eval_every or batches_per_epoch
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=None if progress else True)
     running_loss, losses = 0.0, 0
     last_line = started
     keep_freed = device.type == "cpu" and config.keep_freed_memory and keep_freed_memory()
     try:
-        while step < total_steps and bad_evals < config.patience:
+        while step < total_steps and bad_evals < config.patience and not out_of_time:
             epoch += 1
             model.train()
             chosen = with_triples + rng.permutation(without)[: per_epoch_target - len(with_triples)].tolist()
@@ -226,6 +227,7 @@ def train(
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", best_f1=f"{max(best_f1, 0):.3f}")
                 if step % eval_every == 0 or step == total_steps:
+                    eval_started = time.perf_counter()
                     micro = evaluate(extractor, selection).micro
                     record = {
                         "step": step,
@@ -257,7 +259,16 @@ def train(
                         # while (F1 0), which is a phase to train through, not convergence.
                         bad_evals += 1
                     model.train()
-                if step >= total_steps or bad_evals >= config.patience:
+                    evaluations += 1
+                    now = time.perf_counter()
+                    out_of_time = config.max_minutes > 0 and over_budget(
+                        now - started, (now - loop_started) / evaluations, now - eval_started,
+                        config.max_minutes * 60,
+                    )  # fmt: skip
+                    if out_of_time:
+                        log.info("stopping at step %d: another evaluation interval would end past "
+                                 "--max-minutes %g", step, config.max_minutes)  # fmt: skip
+                if step >= total_steps or bad_evals >= config.patience or out_of_time:
                     break
     finally:
         if keep_freed:
@@ -282,6 +293,11 @@ def train(
         "train_f1": train_f1,
         "steps": step,
         "epochs": round(step / batches_per_epoch, 2),
+        "stopped_by": "max_minutes"
+        if out_of_time
+        else "patience"
+        if bad_evals >= config.patience
+        else "steps",
         "wall_time_s": round(wall, 2),
         "train_documents": len(train_docs),
         "val_documents": len(val_docs),
@@ -332,6 +348,14 @@ def _check(config: TrainConfig) -> None:
         raise ModelError("adversarial moves the token embeddings, which --freeze-embeddings keeps fixed")
     if not 0.0 <= config.ema_decay < 1.0:
         raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
+    if config.max_minutes < 0:
+        raise ModelError(f"max_minutes is a wall-time budget, >= 0 (0: none); got {config.max_minutes}")
+
+
+def over_budget(elapsed_s: float, interval_s: float, evaluation_s: float, budget_s: float) -> bool:
+    """Whether another evaluation interval, then the final scoring, would end past the budget. The final
+    scoring (the training sample, then the validation curve) is taken to cost about two evaluations."""
+    return elapsed_s + interval_s + 2 * evaluation_s > budget_s
 
 
 def calibrate(model_config: NRSOneRelConfig, curve: list[CurvePoint], target: float) -> CurvePoint:

@@ -94,6 +94,21 @@ def test_max_steps_caps_training_and_the_same_seed_gives_the_same_weights(tmp_pa
     assert first.model_version.split("-")[1] == second.model_version.split("-")[1]
 
 
+@pytest.mark.parametrize(("minutes", "steps", "stopped_by"), [(1e-6, 1, "max_minutes"), (60.0, 4, "steps")])
+def test_a_wall_time_budget_stops_at_the_last_evaluation_that_fits(tmp_path, minutes, steps, stopped_by):
+    """A budget of microseconds ends training after its first evaluation (one always runs), with the
+    checkpoint and metrics of a full run; an hour leaves the 4 steps of this run alone."""
+    data = sample_subset(tmp_path, 2)
+    config = quick(val_fraction=0.0, max_steps=4, epochs=5, eval_every=1, max_minutes=minutes)
+    result = train(data, "jsonl", "tiny", tmp_path / "m", config, SMALL, progress=False)
+    assert (result.steps, result.metrics["stopped_by"]) == (steps, stopped_by)
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    assert len((tmp_path / "m" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()) == steps
+    # 51 s gone, 5 s an interval, 2 s an evaluation: the next interval and the final scoring end at 60 s.
+    assert train_module.over_budget(51.0, 5.0, 2.0, 59.9)
+    assert not train_module.over_budget(51.0, 5.0, 2.0, 60.0)
+
+
 def test_bad_encoder_and_data_raise_our_errors(tmp_path):
     with pytest.raises(ModelError, match="not-a-real/encoder"):
         resolve_encoder("not-a-real/encoder", [], tmp_path)
