@@ -9,7 +9,9 @@
 #   bash benchmarks/gpu_study.sh cpu                   # the same arms in miniature on the CPU (its own test)
 #
 # Results go to $OUT (default benchmarks/results): study_gpu_<study>[_<dataset>].json, and PNG curves where
-# matplotlib is installed. Every arm is stopped at ARM_TIMEOUT seconds (default 480) and keeps its curve.
+# matplotlib is installed. Every arm trains for at most MAX_MINUTES (default 7; `max_minutes`), so that it ends
+# with its best checkpoint scored (operating point, training F1); one still running at ARM_TIMEOUT seconds
+# (default 480) is stopped and keeps its curve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?"usage: bash benchmarks/gpu_study.sh prepare ENCODER_DIR | recipe | ns | cpu"}
@@ -60,7 +62,7 @@ case $mode in
     tar xJf .gpu/data.tar.xz -C /tmp/nrskg-data
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" || true
     common=(--data-root /tmp/nrskg-data --encoder .gpu/encoder --threads 2 --arm-timeout "${ARM_TIMEOUT:-480}")
-    common+=(--set device=cuda curves=true)
+    common+=(--set device=cuda curves=true "max_minutes=${MAX_MINUTES:-7}")
     if [ "$mode" = recipe ]; then
       study recipe diakg "${#RECIPE_ARMS[@]}" "${common[@]}" --arms "${RECIPE_ARMS[@]}"
     else

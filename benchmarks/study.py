@@ -271,7 +271,8 @@ def options(prog: str, description: str, quick: str) -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=list(DATASETS), help="the data set trained and validated on")
     p.add_argument("--data-root", type=Path, help="folder holding the data sets (default ../shared/data)")
     p.add_argument("--encoder", help="'tiny' or a HuggingFace encoder directory")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="settings of every arm")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="settings of every arm (repeatable)")  # fmt: skip
     p.add_argument("--seeds", help="comma-separated training seeds")
     p.add_argument("--max-docs", type=int, help="only the first N documents (files or lines)")
     p.add_argument("--parallel", type=int, help="runs at once (default 1)")
