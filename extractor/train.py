@@ -284,6 +284,7 @@ def train(
     calibrated = calibrate(best.config, curve, config.target_precision)
     edges = edge_score(gold, kept(predicted, calibrated.min_confidence))
     save_config(out / CONFIG_NAME, best.config, config)
+    stopped_by = "max_minutes" if out_of_time else "patience" if bad_evals >= config.patience else "steps"
     wall = time.perf_counter() - started
     metrics = {
         "model_version": best.model_version,
@@ -293,11 +294,7 @@ def train(
         "train_f1": train_f1,
         "steps": step,
         "epochs": round(step / batches_per_epoch, 2),
-        "stopped_by": "max_minutes"
-        if out_of_time
-        else "patience"
-        if bad_evals >= config.patience
-        else "steps",
+        "stopped_by": stopped_by,
         "wall_time_s": round(wall, 2),
         "train_documents": len(train_docs),
         "val_documents": len(val_docs),

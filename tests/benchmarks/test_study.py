@@ -54,20 +54,8 @@ def test_table_gives_mean_std_and_range_per_arm_and_names_k() -> None:
 
 
 def test_options_and_quick_preset() -> None:
-    config, out, plot = parse_args(
-        [
-            "--quick",
-            "--set",
-            "lr=0.01",
-            "max_minutes=7",
-            "--seeds",
-            "1,2",
-            "--parallel",
-            "2",
-            "--set",
-            "epochs=8",
-        ]
-    )
+    args = "--quick --set lr=0.01 max_minutes=7 --seeds 1,2 --parallel 2 --set epochs=8"  # --set twice
+    config, out, plot = parse_args(args.split())
     assert config.max_docs == study.QUICK["max_docs"]
     assert (config.common["lr"], config.common["max_minutes"], config.common["epochs"]) == (0.01, 7.0, 8)
     assert (config.seeds, config.parallel) == ([1, 2], 2)
