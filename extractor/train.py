@@ -199,7 +199,7 @@ def train(
     selected_on = "validation" if val_sentences else "training-sample"
     metrics_log = (out / METRICS_LOG).open("w", encoding="utf-8")
     best_f1, best_step, bad_evals, step, epoch = -1.0, 0, 0, 0, 0
-    evaluations, out_of_time, loop_started = 0, False, time.perf_counter()
+    out_of_time, loop_started = False, time.perf_counter()
     eval_every = config.eval_every or batches_per_epoch
     bar = tqdm(total=total_steps, desc="train", unit="step", disable=None if progress else True)
     running_loss, losses = 0.0, 0
@@ -259,10 +259,9 @@ def train(
                         # while (F1 0), which is a phase to train through, not convergence.
                         bad_evals += 1
                     model.train()
-                    evaluations += 1
                     now = time.perf_counter()
                     out_of_time = config.max_minutes > 0 and over_budget(
-                        now - started, (now - loop_started) / evaluations, now - eval_started,
+                        now - started, (now - loop_started) * eval_every / step, now - eval_started,
                         config.max_minutes * 60,
                     )  # fmt: skip
                     if out_of_time:

@@ -104,6 +104,9 @@ def test_a_wall_time_budget_stops_at_the_last_evaluation_that_fits(tmp_path, min
     assert (result.steps, result.metrics["stopped_by"]) == (steps, stopped_by)
     assert (tmp_path / "m" / "model.safetensors").is_file()
     assert len((tmp_path / "m" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()) == steps
+
+
+def test_the_budget_counts_the_next_interval_and_the_final_scoring():
     # 51 s gone, 5 s an interval, 2 s an evaluation: the next interval and the final scoring end at 60 s.
     assert train_module.over_budget(51.0, 5.0, 2.0, 59.9)
     assert not train_module.over_budget(51.0, 5.0, 2.0, 60.0)
