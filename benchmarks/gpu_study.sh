@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/gpu_study.sh prepare ENCODER_DIR   # with the project's venv: writes the git-ignored .gpu/
 #                                                      # (encoder pruned to the data's characters, fp16, and
-#                                                      # the data sets as .gpu/data.tar.xz), ~25 MB in all
+#                                                      # the data sets as .gpu/data.tar.xz), ~35 MB in all
 #   bash benchmarks/gpu_study.sh recipe                # on the GPU machine, .gpu/ beside the code: ~8 min
 #   bash benchmarks/gpu_study.sh ns                    # NS = 10 against NS = K, 3 seeds, DiaKG and DuIE: ~8 min
 #   bash benchmarks/gpu_study.sh cpu                   # the same arms in miniature on the CPU (its own test)
