@@ -49,3 +49,7 @@ class ReadOnlyQueryError(GraphError):
 
 class PipelineError(NrskgError):
     """A document or run folder that the pipeline cannot process."""
+
+
+class FlowError(NrskgError):
+    """A Prefect flow cannot run: its temporary API server did not start."""

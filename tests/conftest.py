@@ -142,10 +142,13 @@ def cli_env(local_neo4j: process.ServerInfo | None) -> dict[str, str]:
     }
 
 
-def nrskg(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`nrskg ARGS` as a user runs it, in a process of its own."""
+def nrskg(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`nrskg ARGS` as a user runs it, in a process of its own; it fails if its output is still open after
+    `timeout` seconds."""
     command = [sys.executable, "-m", "flows.cli", *args]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,10 @@ finds it running (Prefect keeps one per process) and starts nothing. With PREFEC
 The port comes from the OS, not from Prefect's random pick in 8000-8999: two CLI processes starting at once
 could pick the same port there, and the one whose uvicorn failed to bind then polled, and used, the other's
 server, which went away with its process and left this one hanging.
+
+A start that fails is stopped here and reported before the flow runs. Left to the flow, Prefect would start a
+second uvicorn on the same port and forget the first (a start that times out leaves its process running),
+which then outlived the command and held its stdout and stderr open: `nrskg ingest ... | tee log` never ended.
 """
 
 from __future__ import annotations
@@ -16,29 +20,52 @@ import logging
 import threading
 
 from graph.process import free_port
+from nrskg.errors import FlowError
 
 log = logging.getLogger(__name__)
 
 
-def _start() -> None:
-    try:
-        from prefect.settings import get_current_settings
+class PrefectApi(threading.Thread):
+    """Starts the temporary Prefect server, when one is needed; `join` before running a flow raises
+    `FlowError` if it did not start."""
 
-        settings = get_current_settings()
-        if settings.api.url or not settings.server.ephemeral.enabled:
-            return  # a configured server, or ephemeral mode off: the flow says what it needs
-        from prefect.server.api.server import SubprocessASGIServer
+    def __init__(self) -> None:
+        super().__init__(name="prefect-api", daemon=True)
+        self.error: FlowError | None = None
 
-        server = SubprocessASGIServer()  # the instance the flow finds later (Prefect keys it by port None)
-        if not server.running:
-            server.port = free_port()
-        server.start()
-    except Exception:  # noqa: BLE001 - the flow starts the server itself and reports any error
-        log.debug("could not start the temporary Prefect server early", exc_info=True)
+    def run(self) -> None:
+        server = None
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+            from prefect.settings import get_current_settings
+
+            settings = get_current_settings()
+            if settings.api.url or not settings.server.ephemeral.enabled:
+                return  # a configured server, or ephemeral mode off: the flow says what it needs
+            server = SubprocessASGIServer()  # the one the flow finds later (Prefect keys it by port None)
+            if not server.running:
+                server.port = free_port()
+            # The command imports torch meanwhile: on a busy machine the two outlast Prefect's own wait.
+            wait_s = 2 * settings.server.ephemeral.startup_timeout_seconds
+            server.start(timeout=wait_s)
+        except Exception as e:  # noqa: BLE001 - reported at `join`, in the command's one error line
+            log.debug("the temporary Prefect server did not start", exc_info=True)
+            if server is not None:
+                server.stop()
+            self.error = FlowError(
+                f"the temporary Prefect server did not start ({str(e).rstrip('.')})",
+                hint="On a busy machine raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (this command "
+                "waits twice it), or set PREFECT_API_URL to a running server (`prefect server start`)",
+            )
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
 
 
-def prefect_api_in_background() -> threading.Thread:
+def prefect_api_in_background() -> PrefectApi:
     """Start the temporary Prefect server (when one is needed) in a thread; join it before running a flow."""
-    thread = threading.Thread(target=_start, name="prefect-api", daemon=True)
+    thread = PrefectApi()
     thread.start()
     return thread

@@ -7,7 +7,6 @@ Prefect are even imported, so a server that is down costs a second), then the mo
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +15,7 @@ import typer
 
 from flows.cli._app import app, cli_errors, error_message
 from flows.cli._options import BatchSize, Device, MinConfidence
-from flows.cli._prefect import prefect_api_in_background
+from flows.cli._prefect import PrefectApi, prefect_api_in_background
 from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
@@ -108,7 +107,7 @@ def _stopped(error: BaseException) -> dict[str, object]:
     return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
 
 
-def _check_first(model: str | None, registry: str, device: str) -> threading.Thread:
+def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:
     """Neo4j, then the model and device; the Prefect server the flow needs starts meanwhile (join the thread
     returned before running the flow). A Neo4j that does not answer fails before anything else starts."""
     check(Neo4jSettings.from_env())

@@ -118,6 +118,23 @@ def test_extract_with_broken_weights_is_a_model_error(
     assert_one_error_line(nrskg(args, cli_env, workspace["root"]), "not a complete safetensors file")
 
 
+def test_prefect_server_that_does_not_start_is_one_line_and_left_running_by_no_one(
+    workspace: dict[str, Path], cli_env: dict[str, str]
+) -> None:
+    """A temporary Prefect server that misses its start-up wait (a busy machine; here a wait of 0 s) is
+    stopped and named before the flow runs. Left to Prefect, a second server started on its port and the
+    first outlived the command holding stdout and stderr open, so that reading them (as this test does)
+    never ended."""
+    runs_root = workspace["root"] / "runs-no-prefect"
+    env = cli_env | {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0"}
+    args = ["ingest", str(CORPUS), "--model", str(workspace["model"]), "--runs", str(runs_root)]
+    outcome = nrskg([*args, "--device", "cpu"], env, workspace["root"], timeout=120)
+    assert_one_error_line(
+        outcome, "temporary Prefect server did not start", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    )
+    assert not runs_root.exists(), "the flow never started, so no run folder"
+
+
 def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
     workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:
