@@ -72,7 +72,8 @@ def driver(settings: Neo4jSettings | None = None) -> neo4j.Driver:
 
 
 def one_line(e: BaseException) -> str:
-    """A driver exception on one line: "Connection refused" rather than three resolved addresses."""
+    """An exception on one line (the error line's rule): a driver's "Connection refused" rather than three
+    resolved addresses; any other text with its whitespace collapsed and cut at 300 characters."""
     text = e.message if isinstance(e, Neo4jError) and e.message else str(e)
     found = _ERRNO_REASON.search(text)
     if found:

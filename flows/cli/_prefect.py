@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from graph.connection import one_line
 from graph.process import free_port
 from nrskg.errors import FlowError
 
@@ -53,7 +54,7 @@ class PrefectApi(threading.Thread):
             if server is not None:
                 server.stop()
             self.error = FlowError(
-                f"the temporary Prefect server did not start ({str(e).rstrip('.')})",
+                f"the temporary Prefect server did not start ({one_line(e).rstrip('.')})",
                 hint="On a busy machine raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (this command "
                 "waits twice it), or set PREFECT_API_URL to a running server (`prefect server start`)",
             )
