@@ -15,7 +15,7 @@ import pandas as pd
 
 from graph.connection import graph_error
 
-SENTENCE_FIELDS = ["sent_id", "doc_id", "text", "start", "end"]
+SENTENCE_FIELDS = ["sent_id", "doc_id", "text", "start", "end", "orig_start", "orig_end"]
 DOCUMENT_FIELDS = ["doc_id", "source", "model_version"]
 
 LOADED_VERSIONS = """
@@ -34,7 +34,8 @@ ORDER BY doc_id
 SENTENCES_OF_DOCUMENTS = """
 UNWIND $doc_ids AS id
 MATCH (s:Sentence)-[:IN]->(d:Document {doc_id: id})
-RETURN s.sent_id AS sent_id, d.doc_id AS doc_id, s.text AS text, s.start AS start, s.end AS end
+RETURN s.sent_id AS sent_id, d.doc_id AS doc_id, s.text AS text, s.start AS start, s.end AS end,
+       s.source_start AS orig_start, s.source_end AS orig_end
 ORDER BY doc_id, start, sent_id
 """
 
@@ -71,6 +72,7 @@ def stale_documents(driver: neo4j.Driver, model_version: str, database: str | No
 
 
 def sentences_of(driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None) -> pd.DataFrame:
-    """The stored sentences of `doc_ids` (sent_id, doc_id, text, start, end), in document order."""
+    """The stored sentences of `doc_ids` (sent_id, doc_id, text, start, end, and their offsets into the
+    source as `orig_start`/`orig_end`, the names of `pipeline.sentences`), in document order."""
     rows = _read(driver, SENTENCES_OF_DOCUMENTS, {"doc_ids": list(doc_ids)}, database)
     return pd.DataFrame(rows, columns=SENTENCE_FIELDS)

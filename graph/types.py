@@ -65,6 +65,10 @@ class SentenceNode(_Frozen):
     text: str
     start: int | None = Field(default=None, ge=0, description="Offset in the (normalised) document text.")
     end: int | None = Field(default=None, ge=0)
+    source_start: int | None = Field(
+        default=None, ge=0, description="Character offset in the source's decoded text, before normalisation."
+    )
+    source_end: int | None = Field(default=None, ge=0)
 
     _check_sent_id = field_validator("sent_id")(_no_separator)
 

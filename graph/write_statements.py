@@ -21,7 +21,8 @@ MERGE_SENTENCES = """
 UNWIND $rows AS row
 MATCH (d:Document {doc_id: row.doc_id})
 MERGE (s:Sentence {sent_id: row.sent_id})
-SET s.text = row.text, s.start = row.start, s.end = row.end
+SET s.text = row.text, s.start = row.start, s.end = row.end,
+    s.source_start = row.source_start, s.source_end = row.source_end
 MERGE (s)-[:IN]->(d)
 """
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from graph.documents import SENTENCE_FIELDS
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
 
 
@@ -28,8 +29,16 @@ def to_graph_batch(
             for d, s, h in zip(docs["doc_id"], docs["source"], hashes, strict=True)
         ],
         sentences=[
-            SentenceNode(sent_id=row.sent_id, doc_id=row.doc_id, text=row.text, start=row.start, end=row.end)
-            for row in sentences[["sent_id", "doc_id", "text", "start", "end"]].itertuples(index=False)
+            SentenceNode(
+                sent_id=row.sent_id,
+                doc_id=row.doc_id,
+                text=row.text,
+                start=row.start,
+                end=row.end,
+                source_start=_offset(row.orig_start),
+                source_end=_offset(row.orig_end),
+            )
+            for row in sentences[SENTENCE_FIELDS].itertuples(index=False)
         ],
         entities=[
             EntityNode(key=row.key, name=row.name, type=row.type, surface_forms=list(row.surface_forms))
@@ -55,3 +64,9 @@ def to_graph_batch(
             for row in relations.itertuples(index=False)
         ],
     )
+
+
+def _offset(value: object) -> int | None:
+    """An offset from a sentence row; missing (NaN or None) in sentences re-read from a graph written before
+    sentences kept their source offsets."""
+    return None if pd.isna(value) else int(value)

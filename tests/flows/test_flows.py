@@ -209,6 +209,35 @@ def test_reextract_after_promotion_equals_a_fresh_load_with_the_new_model(
     assert again.documents == 0 and again.graph["relationships_created"] == 0
 
 
+def test_sentences_point_into_the_source_file_as_it_was_and_keep_it_through_reextraction(
+    workspace, clean_graph, neo4j_settings, tmp_path
+):
+    """`source_start`/`source_end` slice the file's text where normalisation moved characters (leading
+    spaces, full-width letters, a wrapped line), and re-extraction from the graph keeps them."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    original = "  ＨｂＡ１ｃ是2型糖尿病的诊断\n标准。\n\n二甲双胍  可用于2型糖尿病。\n"
+    (corpus / "wrapped.txt").write_text(original, encoding="utf-8")
+    registry = str(workspace["registry"])
+    model_registry.promote(registry, workspace["version_a"])
+    ingest(
+        str(corpus), registry=registry, runs_root=str(tmp_path / "runs"), neo4j=neo4j_settings, device="cpu"
+    )
+    query = ("MATCH (s:Sentence)-[:IN]->(:Document) RETURN s.text AS text, s.start AS start, "
+             "s.source_start AS source_start, s.source_end AS source_end ORDER BY s.start")  # fmt: skip
+    loaded = [r.data() for r in clean_graph.execute_query(query)[0]]
+    assert [original[r["source_start"] : r["source_end"]] for r in loaded] == [
+        "ＨｂＡ１ｃ是2型糖尿病的诊断\n标准。",
+        "二甲双胍  可用于2型糖尿病。",
+    ]
+    assert [r["text"] for r in loaded] == ["HbA1c是2型糖尿病的诊断标准。", "二甲双胍 可用于2型糖尿病。"]
+    assert [r["start"] for r in loaded] != [r["source_start"] for r in loaded]
+
+    model_registry.promote(registry, workspace["version_b"])
+    assert reextract(registry=registry, neo4j=neo4j_settings, device="cpu").documents == 1
+    assert [r.data() for r in clean_graph.execute_query(query)[0]] == loaded
+
+
 def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(
     workspace, clean_graph, neo4j_settings, tmp_path
 ):

@@ -146,6 +146,8 @@ def test_graph_batch_carries_every_table(triples: pd.DataFrame) -> None:
             "text": ["句子"] * len(used),
             "start": [2 * i for i in range(len(used))],
             "end": [2 * i + 2 for i in range(len(used))],
+            "orig_start": [3 * i for i in range(len(used))],
+            "orig_end": [3 * i + 2 for i in range(len(used))],
         }
     )
     documents = pd.DataFrame(
@@ -158,7 +160,10 @@ def test_graph_batch_carries_every_table(triples: pd.DataFrame) -> None:
     batch = to_graph_batch(documents, sentences, entities, relations)
     assert [(d.doc_id, d.source) for d in batch.documents] == [(D1, "a.txt"), (D2, "b.txt")]
     assert len(batch.sentences) == len(used)
-    assert [(s.start, s.end) for s in batch.sentences][:2] == [(0, 2), (2, 4)]
+    assert [(s.start, s.end, s.source_start, s.source_end) for s in batch.sentences][:2] == [
+        (0, 2, 0, 2),
+        (2, 4, 3, 5),
+    ]
     assert len(batch.entities) == len(entities)
     assert len(batch.mentions) == sum(len(m) for m in entities["mentions"])
     edge = next(r for r in batch.relations if r.head_key == "Drug:二甲双胍")
