@@ -133,7 +133,8 @@ WITH s, d, ev, toInteger(ev[{_HEAD_START}]) AS hs, toInteger(ev[{_HEAD_END}]) AS
 RETURN s.sent_id AS sent_id, s.text AS sentence, substring(s.text, hs, he - hs) AS head,
        substring(s.text, ts, te - ts) AS tail,
        hs AS head_start, he AS head_end, ts AS tail_start, te AS tail_end,
-       ev[{_MODEL_VERSION}] AS model_version, d.doc_id AS doc_id, d.source AS source
+       ev[{_MODEL_VERSION}] AS model_version, d.doc_id AS doc_id, d.source AS source,
+       s.source_start AS source_start, s.source_end AS source_end
 ORDER BY sent_id, head_start, tail_start
 LIMIT $limit""",
         {

@@ -57,11 +57,25 @@ def evidence(sent_id: str, head: str, tail: str) -> Evidence:
     )
 
 
+def source_starts() -> list[int]:
+    """Where each sentence of SENTENCES starts in its source file: the file opens with two spaces and puts
+    one line break after each sentence."""
+    starts, at = [], {}
+    for sent_id, text in SENTENCES.items():
+        doc = sent_id.split(":")[0]
+        starts.append(at.get(doc, 2))
+        at[doc] = starts[-1] + len(text) + 1
+    return starts
+
+
 def small_graph() -> GraphBatch:
     names = {(ht, h) for ht, h, *_ in TRIPLES} | {(tt, t) for *_, tt, t, _ in TRIPLES}
     return GraphBatch(
         documents=[DocumentNode(doc_id=d, source=f"guides/{d}.txt") for d in ("d1", "d2")],
-        sentences=[SentenceNode(sent_id=s, doc_id=s.split(":")[0], text=t) for s, t in SENTENCES.items()],
+        sentences=[
+            SentenceNode(sent_id=s, doc_id=s.split(":")[0], text=t, source_start=a, source_end=a + len(t))
+            for (s, t), a in zip(SENTENCES.items(), source_starts(), strict=True)
+        ],
         entities=[EntityNode(key=entity_key(n, t), name=n, type=t, surface_forms=[n])
                   for t, n in sorted(names)],
         relations=[
@@ -153,6 +167,11 @@ def test_evidence_for_one_relationship(neo4j_driver: neo4j.Driver, loaded: str) 
     }
     start = SENTENCES["d1:1"].index("2型糖尿病")
     assert (rows[1]["tail_start"], rows[1]["tail_end"]) == (start, start + len("2型糖尿病"))
+    second = 2 + len(SENTENCES["d1:0"]) + 1
+    assert [(r["source_start"], r["source_end"]) for r in rows] == [
+        (2, 2 + len(SENTENCES["d1:0"])),
+        (second, second + len(SENTENCES["d1:1"])),
+    ]
 
 
 def test_entity_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> None:

@@ -86,6 +86,8 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
         "text": "二甲双胍治疗2型糖尿病",
         "start": None,
         "end": None,
+        "source_start": None,
+        "source_end": None,
     }
     assert drugs == {
         "rows": [{"key": DRUG, "name": "二甲双胍", "type": "Drug", "surface_forms": ["二甲双胍", "格"]}]
