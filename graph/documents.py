@@ -2,7 +2,8 @@
 stored sentences.
 
 The flows use this to skip documents already loaded with the same text by the current model, to replace
-edited ones, and to re-extract the others from the sentences stored in the graph without the original files.
+edited ones, to re-extract the others from the sentences stored in the graph without the original files, and
+to find the documents of files to remove.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ MATCH (d:Document)
 WHERE d.model_version IS NULL OR d.model_version <> $model_version
 RETURN d.doc_id AS doc_id, d.source AS source, d.model_version AS model_version
 ORDER BY doc_id
+"""
+
+# A source is a file's absolute path, plus `#...` for one record of a JSON lines file; under a folder, the
+# folder's path and `/`.
+DOCUMENTS_FROM = """
+MATCH (d:Document)
+WHERE any(p IN $paths WHERE d.source = p OR d.source STARTS WITH p + '#' OR d.source STARTS WITH p + '/')
+RETURN d.doc_id AS doc_id, d.source AS source, d.model_version AS model_version
+ORDER BY source
 """
 
 SENTENCES_OF_DOCUMENTS = """
@@ -68,6 +78,12 @@ def loaded_versions(
 def stale_documents(driver: neo4j.Driver, model_version: str, database: str | None = None) -> pd.DataFrame:
     """Documents whose last load was by another model version than `model_version`, in doc_id order."""
     rows = _read(driver, STALE_DOCUMENTS, {"model_version": model_version}, database)
+    return pd.DataFrame(rows, columns=DOCUMENT_FIELDS)
+
+
+def documents_from(driver: neo4j.Driver, paths: Sequence[str], database: str | None = None) -> pd.DataFrame:
+    """Documents read from `paths` (absolute files or folders, as ingest resolved them), in source order."""
+    rows = _read(driver, DOCUMENTS_FROM, {"paths": list(paths)}, database)
     return pd.DataFrame(rows, columns=DOCUMENT_FIELDS)
 
 

@@ -148,6 +148,14 @@ WHERE d.doc_id IN $doc_ids AND NOT s.sent_id IN $sent_ids
 DETACH DELETE s
 """
 
+# Removal: what a removed document said is taken back as in re-extraction, all its sentences go (an empty
+# $sent_ids for DELETE_STALE_SENTENCES), and then the Document itself.
+DELETE_DOCUMENTS = """
+UNWIND $doc_ids AS id
+MATCH (d:Document {doc_id: id})
+DETACH DELETE d
+"""
+
 DELETE_ORPHAN_ENTITIES = """
 UNWIND $keys AS key
 MATCH (e:Entity {key: key})

@@ -120,10 +120,11 @@ def _replace_in_one_transaction(
     tx: neo4j.ManagedTransaction,
     doc_ids: list[str],
     sent_ids: list[str],
-    model_version: str,
     statements: Sequence[Statement],
-    now: datetime,
+    last: Statement,
 ) -> WriteCounters:
+    """Take back what the documents said, write `statements` (their new extraction, or none), delete what
+    was left without evidence or links, and end with `last` (mark them loaded, or delete them)."""
     total = WriteCounters()
 
     def run(text: str, params: dict[str, Any], field: str | None = None) -> Any:
@@ -141,7 +142,7 @@ def _replace_in_one_transaction(
         run(st.text, st.params)
     run(cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied})
     run(cypher.DELETE_ORPHAN_ENTITIES, {"keys": keys})
-    run(cypher.MARK_DOCUMENTS_LOADED, {"doc_ids": doc_ids, "model_version": model_version, "now": now})
+    run(last.text, last.params)
     return total
 
 
@@ -182,10 +183,28 @@ def replace_documents(
     sent_ids = [s.sent_id for s in batch.sentences]
     try:
         with driver.session(database=database) as session:
-            total = session.execute_write(
-                _replace_in_one_transaction, sorted(doc_set), sent_ids, model_version, statements, now
-            )
+            ids = sorted(doc_set)
+            mark = {"doc_ids": ids, "model_version": model_version, "now": now}
+            loaded = Statement(cypher.MARK_DOCUMENTS_LOADED, mark, "marking documents loaded")
+            total = session.execute_write(_replace_in_one_transaction, ids, sent_ids, statements, loaded)
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
         raise graph_error(e, f"writing the extraction of {len(doc_set)} documents") from e
     logger.info("replaced %d documents with model %s: %s", len(doc_set), model_version, total)
+    return total
+
+
+def remove_documents(
+    driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None
+) -> WriteCounters:
+    """Remove documents from the graph in one transaction, as if they had never been loaded: what their
+    sentences said is taken back (a relationship also read elsewhere keeps that evidence), their sentences
+    and the documents go, and so do relationships and entities left with nothing."""
+    ids = sorted(set(doc_ids))
+    delete = Statement(cypher.DELETE_DOCUMENTS, {"doc_ids": ids}, "deleting documents")
+    try:
+        with driver.session(database=database) as session:
+            total = session.execute_write(_replace_in_one_transaction, ids, [], [], delete)
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
+        raise graph_error(e, f"removing {len(ids)} documents") from e
+    logger.info("removed %d documents: %s", len(ids), total)
     return total

@@ -37,6 +37,7 @@ COMMAND_MODULES: dict[str, str] = {
     "pretrain": "pretrain",
     "query": "query",
     "reextract": "run",
+    "remove": "remove",
     "train": "train",
     "view": "view",
 }

@@ -13,7 +13,7 @@ from graph import write_statements as cypher
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
-from graph.writer import EVIDENCE_SAMPLE, replace_documents
+from graph.writer import EVIDENCE_SAMPLE, remove_documents, replace_documents
 from nrskg.errors import UnknownRelationError
 
 pytestmark = pytest.mark.neo4j
@@ -204,6 +204,46 @@ def test_re_extraction_replaces_exactly_the_stale_relationships(graph: tuple[neo
     again = replace_documents(graph[0], ["d1"], v2, "v2", SCHEMA, database=graph[1], now=T2)
     assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN count(r) AS n") == [{"n": 4}]
     assert again.nodes_created == again.nodes_deleted == 0
+
+
+def test_removing_a_document_takes_back_what_it_said_and_leaves_the_others_whole(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    disease = entity("2型糖尿病", "Disease")
+    batch = docs_batch(
+        ["d1", "d2"],
+        [entity(n) for n in ("B", "C", "Z")] + [disease],
+        [
+            relation("B", "2型糖尿病", ["d1:1", "d2:0"], "v1"),  # also read in d2: keeps that evidence
+            relation("C", "2型糖尿病", ["d2:1"], "v1"),  # d2 only: untouched
+            relation("Z", "2型糖尿病", ["d1:0"], "v1"),  # d1 only: goes, and Z with it
+        ],
+        mentions=[Mention(entity_key="Drug:Z", sent_id="d1:0"), Mention(entity_key="Drug:B", sent_id="d2:0")],
+    )
+    replace_documents(graph[0], ["d1", "d2"], batch, "v1", SCHEMA, database=graph[1], now=T1)
+    d2_before = _document_world(graph, "d2")
+
+    counters = remove_documents(graph[0], ["d1"], database=graph[1])
+    assert rows(graph, "MATCH (d:Document) RETURN d.doc_id AS id") == [{"id": "d2"}]
+    assert rows(graph, "MATCH (s:Sentence) RETURN s.sent_id AS s ORDER BY s") == [
+        {"s": "d2:0"},
+        {"s": "d2:1"},
+    ]
+    got = rows(
+        graph,
+        "MATCH (h:Drug)-[r:DRUG_DISEASE]->() RETURN h.name AS h, r.count AS n, r.evidence AS ev ORDER BY h",
+    )
+    assert got == [
+        {"h": "B", "n": 1, "ev": ["d2:0|0|1|2|3|v1"]},
+        {"h": "C", "n": 1, "ev": ["d2:1|0|1|2|3|v1"]},
+    ]
+    assert rows(graph, "MATCH (e:Entity {key: 'Drug:Z'}) RETURN count(e) AS n") == [{"n": 0}]
+    d2_after = _document_world(graph, "d2")  # B's properties are now d2's alone, so compare the rest
+    assert (d2_after["document"], d2_after["sentences"]) == (d2_before["document"], d2_before["sentences"])
+    only_d2 = ("Drug:C", "Disease:2型糖尿病")
+    assert d2_after["relationships"][only_d2] == d2_before["relationships"][only_d2]
+    assert (counters.nodes_deleted, counters.relationships_deleted > 0) == (4, True)  # d1, 2 sentences, Z
+    assert remove_documents(graph[0], ["d1"], database=graph[1]) == type(counters)()  # nothing left to do
 
 
 def _document_world(graph: tuple[neo4j.Driver, str], doc_id: str) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""`nrskg remove PATH...`: take documents out of the graph, such as files renamed or deleted since loaded.
+
+A renamed file is a new document to ingest (its source is its identity), so the old one stays in the graph,
+its evidence counted beside the new one's, until it is removed here; `--missing` finds those whose file is
+gone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from flows.cli._app import app, cli_errors
+from graph.connection import check, driver
+from graph.documents import documents_from
+from graph.settings import Neo4jSettings
+from graph.writer import remove_documents
+from nrskg.errors import DataFormatError
+
+
+def source_file(source: str) -> Path:
+    """The file a document's source names: the source itself, or what comes before `#` for one record of a
+    JSON lines file (`/data/a.jsonl#L12`, `/data/a.jsonl#id=7`)."""
+    path = Path(source)
+    return path if path.exists() or "#" not in source else Path(source.rpartition("#")[0])
+
+
+def gone(documents: pd.DataFrame) -> pd.DataFrame:
+    """The documents whose source file no longer exists."""
+    return documents[[not source_file(s).exists() for s in documents["source"]]]
+
+
+@app.command("remove")
+@cli_errors
+def remove_cli(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders as ingest was given them; they need not exist.")
+    ],
+    missing: Annotated[
+        bool, typer.Option("--missing", help="Only documents whose file is gone (renamed or deleted).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Name the documents and remove nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Remove the documents read from PATHS (every document under a folder) with what they said: counts go
+    down, and relationships and entities read nowhere else go. Re-ingesting a file loads it again."""
+    settings = Neo4jSettings.from_env()
+    check(settings)
+    resolved = [str(p.expanduser().resolve()) for p in paths]
+    with driver(settings) as drv:
+        found = documents_from(drv, resolved, settings.database)
+        if found.empty and not missing:
+            raise DataFormatError(
+                f"no document in the graph was read from {', '.join(resolved)}. Name files or folders as "
+                'ingest was given them; `nrskg query "MATCH (d:Document) RETURN d.source"` lists the sources'
+            )
+        chosen = gone(found) if missing else found
+        counters = (
+            None if dry_run or chosen.empty else remove_documents(drv, chosen["doc_id"], settings.database)
+        )
+    sources = chosen["source"].tolist()
+    if as_json:
+        done = {"would_remove" if dry_run else "removed": sources}
+        graph = counters.model_dump() if counters else {}
+        typer.echo(json.dumps(done | {"graph": graph}, ensure_ascii=False, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    typer.echo("\n".join([f"{verb} {len(sources)} documents", *(f"  {s}" for s in sources)]))
+    if counters:
+        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counters.model_dump().items() if v))

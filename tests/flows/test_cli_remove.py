@@ -1,0 +1,63 @@
+"""`nrskg remove` as a user runs it, against the session's real Neo4j: a renamed file's old document goes with
+`--missing`, and a path the graph never read is one error line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from tests.conftest import nrskg, untrained_model
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+
+def sources(graph: neo4j.Driver) -> list[str]:
+    records, _, _ = graph.execute_query("MATCH (d:Document) RETURN d.source AS s ORDER BY s")
+    return [r["s"] for r in records]
+
+
+def test_remove_missing_takes_out_a_renamed_files_old_document_and_only_it(
+    tmp_path: Path, cli_env: dict[str, str], clean_graph: neo4j.Driver
+) -> None:
+    model = untrained_model(tmp_path, version="untrained-1")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("二甲双胍是2型糖尿病的一线用药。", encoding="utf-8")
+    (corpus / "b.txt").write_text("胰岛素可引起低血糖。", encoding="utf-8")
+    ingest = [
+        "ingest",
+        str(corpus),
+        "--model",
+        str(model),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--device",
+        "cpu",
+    ]
+    assert nrskg(ingest, cli_env, tmp_path).returncode == 0
+    (corpus / "b.txt").rename(corpus / "c.txt")
+    assert nrskg(ingest, cli_env, tmp_path).returncode == 0
+    old, renamed = str(corpus / "b.txt"), str(corpus / "c.txt")
+    assert sources(clean_graph) == [str(corpus / "a.txt"), old, renamed]  # the old name is still there
+
+    dry = nrskg(["remove", str(corpus), "--missing", "--dry-run", "--json"], cli_env, tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout) == {"would_remove": [old], "graph": {}}
+    assert len(sources(clean_graph)) == 3
+
+    done = nrskg(["remove", str(corpus), "--missing"], cli_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == ["removed 1 documents", f"  {old}"]
+    assert sources(clean_graph) == [str(corpus / "a.txt"), renamed]
+    orphans, _, _ = clean_graph.execute_query(
+        "MATCH (s:Sentence) WHERE NOT (s)-[:IN]->() RETURN count(s) AS n"
+    )
+    assert orphans[0]["n"] == 0  # the old document's sentences went with it
+
+    unknown = nrskg(["remove", str(tmp_path / "never-ingested")], cli_env, tmp_path)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert unknown.stderr.strip().splitlines()[-1].startswith("error: no document in the graph was read from")
+    assert len(sources(clean_graph)) == 2  # nothing else went
