@@ -32,7 +32,7 @@ import charset_normalizer
 import pandas as pd
 from tqdm import tqdm
 
-from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, failed
+from nrskg.contracts import FAILED_PREFIX, NEW, failed
 from nrskg.errors import PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -186,15 +186,15 @@ def read_corpus(
 ) -> Corpus:
     """Read every input under `paths` into documents plus a manifest with one row per input.
 
-    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`),
-    `skipped` (same text as an earlier input of this corpus, which carries the document) and
-    `failed:<kind>`. `n_chars` counts normalised characters, what the pipeline goes on to process.
-    Sources are absolute paths, so a corpus named by a relative or an absolute path reads the same.
+    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`) and
+    `failed:<kind>`. Inputs with the same text are all `new` here: which of them carries the text is
+    decided with what the graph holds (`pipeline.versions.plan_loads`). `n_chars` counts normalised
+    characters, what the pipeline goes on to process. Sources are absolute paths, so a corpus named by
+    a relative or an absolute path reads the same.
     """
     settings = settings or ReadSettings()
     documents: list[Document] = []
     rows: list[tuple] = []  # in MANIFEST_COLUMNS order
-    first_source: dict[str, str] = {}
     files = discover(paths, settings)
     for path in tqdm(files, desc="read", unit="file", disable=None):
         for source, outcome in _read_file(path.resolve(), settings):
@@ -210,11 +210,6 @@ def read_corpus(
                 rows.append((None, source, None, failed("empty"), reason, 0, encoding))
                 continue
             doc_id, content_hash = doc_id_of(source), content_hash_of(norm.text)
-            if content_hash in first_source:
-                reason = f"same text as {first_source[content_hash]}"
-                rows.append((doc_id, source, content_hash, SKIPPED, reason, len(norm.text), encoding))
-                continue
-            first_source[content_hash] = source
             documents.append(Document(doc_id, source, content_hash, norm, encoding))
             rows.append((doc_id, source, content_hash, NEW, "", len(norm.text), encoding))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})

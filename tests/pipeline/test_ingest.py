@@ -89,6 +89,26 @@ def test_ctrl_c_is_recorded_as_interrupted_the_next_run_resumes_and_the_one_afte
     assert again.graph["nodes_created"] == 0
 
 
+def test_a_copy_added_beside_a_loaded_file_is_skipped_even_when_its_name_sorts_first(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path
+):
+    run = functools.partial(
+        ingest_corpus, corpus, extraction, neo4j_settings, runs_root=str(tmp_path / "runs")
+    )
+    run()
+    loaded = Path(corpus) / "3.txt"
+    copy = Path(corpus) / "0_copy.txt"  # sorts before every loaded file
+    copy.write_bytes(loaded.read_bytes())
+
+    summary, statuses = run()
+    assert statuses.set_index("source").loc[str(copy), ["status", "reason"]].tolist() == [
+        "skipped", f"same text as {loaded}"
+    ]  # fmt: skip
+    assert (summary.documents_new, summary.documents_skipped, summary.run_dir) == (0, 4, None)
+    stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.source AS s").records
+    assert sorted(r["s"] for r in stored) == [str(Path(corpus) / f"{n}.txt") for n in (1, 2, 3)]
+
+
 def test_a_model_replaced_during_a_run_is_our_error(extraction, monkeypatch) -> None:
     class Loaded:
         model_version = "another"

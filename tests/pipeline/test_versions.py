@@ -22,9 +22,9 @@ def manifest(*rows: tuple[str | None, str | None, str]) -> pd.DataFrame:
 def test_new_edited_older_model_load_and_unchanged_skips() -> None:
     read = manifest(
         ("fresh", "h1", "new"), ("edited", "h2-new", "new"), ("older", "h3", "new"), ("same", "h4", "new"),
-        (None, None, "failed:binary"), ("copy", "h1", "skipped"),
+        (None, None, "failed:binary"), ("copy", "h1", "new"),
     )  # fmt: skip
-    graph = {"edited": ("h2-old", "m2"), "older": ("h3", "m1"), "same": ("h4", "m2"), "copy": ("h1", "m1")}
+    graph = {"edited": ("h2-old", "m2"), "older": ("h3", "m1"), "same": ("h4", "m2")}
     planned, to_load = plan_loads(read, graph, "m2")
     assert to_load == ["fresh", "edited", "older"]
     by_id = planned.set_index("source")
@@ -32,7 +32,17 @@ def test_new_edited_older_model_load_and_unchanged_skips() -> None:
     assert by_id.loc["/c/edited", ["status", "reason"]].tolist() == ["new", EDITED]
     assert by_id.loc["/c/older", "reason"] == "re-extracted: loaded before by model m1"
     assert by_id.loc["/c/fresh", ["status", "reason"]].tolist() == ["new", ""]
-    assert planned["status"].tolist()[4:] == ["failed:binary", "skipped"]  # reading's verdicts stay
+    assert planned["status"].tolist()[4:] == ["failed:binary", "skipped"]  # reading's verdict stays
+    assert by_id.loc["/c/copy", "reason"] == "same text as /c/fresh"  # neither holds h1 in the graph
+
+
+def test_of_two_inputs_with_one_text_the_one_the_graph_holds_is_kept_whatever_its_name() -> None:
+    read = manifest(("a-copy", "h", "new"), ("b-loaded", "h", "new"), ("c-other", "h2", "new"))
+    planned, to_load = plan_loads(read, {"b-loaded": ("h", "m1"), "a-copy": ("old-text", "m1")}, "m2")
+    by_id = planned.set_index("source")
+    assert by_id.loc["/c/a-copy", ["status", "reason"]].tolist() == ["skipped", "same text as /c/b-loaded"]
+    assert to_load == ["b-loaded", "c-other"]  # the loaded one is re-extracted with the new model
+    assert by_id.loc["/c/b-loaded", "reason"] == "re-extracted: loaded before by model m1"
 
 
 def test_nothing_to_load_when_the_graph_has_every_version() -> None:
