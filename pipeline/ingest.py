@@ -24,11 +24,20 @@ import pandas as pd
 
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
-from nrskg.contracts import LOADED, NEW, NOT_REACHED, SKIPPED, TRIPLE_COLUMNS, failed
+from nrskg.contracts import (
+    FAILED_PREFIX,
+    LOADED,
+    NEW,
+    NOT_REACHED,
+    SKIPPED,
+    TRIPLE_COLUMNS,
+    UNSUPPORTED,
+    failed,
+)
 from nrskg.errors import NrskgError, PipelineError
 from pipeline import runs, stages
 from pipeline.dedup import deduplicate
-from pipeline.reading import MANIFEST_COLUMNS, Document, with_status
+from pipeline.reading import MANIFEST_COLUMNS, Document, accepted_suffixes, with_status
 from pipeline.sentences import SENTENCE_COLUMNS
 from pipeline.settings import PipelineSettings
 from pipeline.stages import Extraction
@@ -92,6 +101,20 @@ def unfinished_run(runs_root: str) -> str | None:
     return None if finished else str(latest)
 
 
+def _nothing_to_read(corpus: str, manifest: pd.DataFrame, settings: PipelineSettings) -> str:
+    """Why a corpus gave no document: no files, only files of other suffixes, or only inputs that failed."""
+    status = manifest["status"]
+    unsupported, failures = (
+        int((status == UNSUPPORTED).sum()),
+        int(status.str.startswith(FAILED_PREFIX).sum()),
+    )
+    found = (
+        f"{unsupported} files of other suffixes, {failures} inputs failed" if len(manifest) else "no files"
+    )
+    suffixes = accepted_suffixes(settings.read)
+    return f"nothing to read in {corpus}: {found}; documents are read from {suffixes} files"
+
+
 class _Chunk(NamedTuple):
     """A chunk whose extraction was started: its number (from 1), documents, sentences, triples to come."""
 
@@ -130,6 +153,9 @@ class _Run:
         """Read the corpus, give every input its status, and cut the documents to load into chunks."""
         with self.clock("read"):
             read = self.steps.read(corpus, self.settings)
+        if not read.documents:
+            self.summary.warning = _nothing_to_read(corpus, read.manifest, self.settings)
+            log.warning("%s", self.summary.warning)
         with self.clock("loaded versions"):
             loaded = self.steps.loaded_versions([d.doc_id for d in read.documents], self.neo4j)
         self.manifest, todo_ids = plan_loads(read.manifest, loaded, self.extraction.model_version)

@@ -65,7 +65,6 @@ def skip_copies(manifest: pd.DataFrame, loaded: Mapping[str, tuple[str | None, .
     copies = rows.index.difference(kept.index)
     out = manifest.copy()
     out.loc[copies, "status"] = SKIPPED
-    out.loc[copies, "reason"] = "same text as " + out.loc[copies, "content_hash"].map(
-        kept.set_index("content_hash")["source"]
-    )
+    kept_source = dict(zip(kept["content_hash"], kept["source"], strict=True))
+    out.loc[copies, "reason"] = [f"same text as {kept_source[h]}" for h in out.loc[copies, "content_hash"]]
     return out

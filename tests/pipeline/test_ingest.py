@@ -21,7 +21,7 @@ from nrskg.errors import GraphError, ModelError
 from pipeline import runs, stages
 from pipeline.ingest import ingest_corpus
 from pipeline.stages import Extraction
-from pipeline.summary import record_of
+from pipeline.summary import record_of, summary_rows
 from tests.conftest import TEST_MEMORY, untrained_model
 
 pytestmark = [pytest.mark.neo4j]
@@ -107,6 +107,26 @@ def test_a_copy_added_beside_a_loaded_file_is_skipped_even_when_its_name_sorts_f
     assert (summary.documents_new, summary.documents_skipped, summary.run_dir) == (0, 4, None)
     stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.source AS s").records
     assert sorted(r["s"] for r in stored) == [str(Path(corpus) / f"{n}.txt") for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("names", [[], ["a.csv", "b.docx", "image.png"]], ids=["empty", "other suffixes"])
+def test_a_folder_with_nothing_to_read_completes_with_a_warning_and_counts_every_file(
+    names, extraction, clean_graph, neo4j_settings, tmp_path
+):
+    corpus = tmp_path / "incoming"
+    corpus.mkdir()
+    for name in names:
+        (corpus / name).write_bytes(b"x")
+    summary, statuses = ingest_corpus(
+        str(corpus), extraction, neo4j_settings, runs_root=str(tmp_path / "runs")
+    )
+    assert statuses["status"].tolist() == ["skipped:unsupported"] * len(names)
+    assert (summary.status, summary.documents_unsupported, summary.run_dir) == ("completed", len(names), None)
+    found = "3 files of other suffixes, 0 inputs failed" if names else "no files"
+    assert summary.warning == (
+        f"nothing to read in {corpus}: {found}; documents are read from .txt, .md, .json, .jsonl files"
+    )
+    assert ("warning", summary.warning) in summary_rows(summary)
 
 
 def test_a_model_replaced_during_a_run_is_our_error(extraction, monkeypatch) -> None:
