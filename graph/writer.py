@@ -121,6 +121,7 @@ def _replace_in_one_transaction(
     doc_ids: list[str],
     sent_ids: list[str],
     model_version: str,
+    min_confidence: float | None,
     statements: Sequence[Statement],
     now: datetime,
 ) -> WriteCounters:
@@ -141,7 +142,8 @@ def _replace_in_one_transaction(
         run(st.text, st.params)
     run(cypher.DELETE_EMPTIED_RELATIONSHIPS, {"ids": emptied})
     run(cypher.DELETE_ORPHAN_ENTITIES, {"keys": keys})
-    run(cypher.MARK_DOCUMENTS_LOADED, {"doc_ids": doc_ids, "model_version": model_version, "now": now})
+    marks = {"doc_ids": doc_ids, "model_version": model_version, "min_confidence": min_confidence, "now": now}
+    run(cypher.MARK_DOCUMENTS_LOADED, marks)
     return total
 
 
@@ -155,6 +157,7 @@ def replace_documents(
     batch_size: int = DEFAULT_BATCH_SIZE,
     database: str | None = None,
     now: datetime | None = None,
+    min_confidence: float | None = None,
 ) -> WriteCounters:
     """Swap in a new extraction of `doc_ids` (a new model version, or an edited text) in ONE transaction: no
     reader sees half of it.
@@ -162,10 +165,11 @@ def replace_documents(
     What those documents' sentences said before (evidence of any model version) is taken back and the batch
     says it again: counts go down and up, sentences the batch no longer has are deleted, a relationship left
     without evidence (and not found again) is deleted, mentions are replaced by the batch's, entities left
-    with no link at all are deleted, and the documents are marked as loaded by `model_version` (what the
-    flows read to skip or re-extract them). Evidence from other documents is untouched, so a relationship
-    also read elsewhere survives with that evidence. The whole replacement is one transaction held in server
-    memory: call it per document or small group of documents, not for a whole corpus.
+    with no link at all are deleted, and the documents are marked as loaded by `model_version` at
+    `min_confidence` (what the flows read to skip or re-extract them; None: not recorded). Evidence from
+    other documents is untouched, so a relationship also read elsewhere survives with that evidence. The
+    whole replacement is one transaction held in server memory: call it per document or small group of
+    documents, not for a whole corpus.
     """
     doc_set = set(doc_ids)
     # The batch's own validation ties every sentence to one of its documents, so checking these suffices.
@@ -183,7 +187,13 @@ def replace_documents(
     try:
         with driver.session(database=database) as session:
             total = session.execute_write(
-                _replace_in_one_transaction, sorted(doc_set), sent_ids, model_version, statements, now
+                _replace_in_one_transaction,
+                sorted(doc_set),
+                sent_ids,
+                model_version,
+                min_confidence,
+                statements,
+                now,
             )
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
         raise graph_error(e, f"writing the extraction of {len(doc_set)} documents") from e

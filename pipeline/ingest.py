@@ -42,7 +42,7 @@ from pipeline.sentences import SENTENCE_COLUMNS
 from pipeline.settings import PipelineSettings
 from pipeline.stages import Extraction
 from pipeline.summary import COMPLETED, FAILED, INTERRUPTED, IngestRecord, IngestSummary, attach, count
-from pipeline.versions import plan_loads
+from pipeline.versions import Extracted, plan_loads
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,13 @@ class _Run:
             runs_root, extraction, neo4j, settings, steps
         )  # fmt: skip
         self.schema = stages.graph_schema(extraction.model_dir)
-        self.summary = IngestSummary(None, extraction.model_version, resumes=unfinished_run(runs_root))
+        self.extracted = Extracted(
+            extraction.model_version, stages.applied_min_confidence(extraction),
+            stages.default_min_confidence(extraction.model_dir),
+        )  # fmt: skip
+        self.summary = IngestSummary(
+            None, extraction.model_version, self.extracted.min_confidence, resumes=unfinished_run(runs_root)
+        )
         self.manifest = pd.DataFrame(columns=MANIFEST_COLUMNS)
         self.sentences: list[pd.DataFrame] = []
         self.triples: list[pd.DataFrame] = []
@@ -158,7 +164,7 @@ class _Run:
             log.warning("%s", self.summary.warning)
         with self.clock("loaded versions"):
             loaded = self.steps.loaded_versions([d.doc_id for d in read.documents], self.neo4j)
-        self.manifest, todo_ids = plan_loads(read.manifest, loaded, self.extraction.model_version)
+        self.manifest, todo_ids = plan_loads(read.manifest, loaded, self.extracted)
         to_load = set(todo_ids)
         todo = [d for d in read.documents if d.doc_id in to_load]
         if self.summary.resumes:
@@ -190,8 +196,7 @@ class _Run:
             documents = waiting[waiting["doc_id"].isin(self.doc_ids)]
             batch = self.steps.dedup(documents, chunk.sentences, triples)
         with self.clock("load"):
-            version = self.extraction.model_version
-            self.counters += self.steps.load(batch, self.doc_ids, version, self.schema, self.neo4j)
+            self.counters += self.steps.load(batch, self.doc_ids, self.extraction, self.schema, self.neo4j)
         self.manifest = with_status(self.manifest, self.doc_ids, LOADED)
         self.sentences.append(chunk.sentences)
         self.triples.append(triples)

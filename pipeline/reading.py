@@ -95,6 +95,15 @@ def doc_id_of(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
+def doc_ids_named(name: str) -> list[str]:
+    """The doc_ids `name` may mean: itself (a doc_id), or that of the document read from it as a source
+    (`path`, `path#L12`, `path#id=ID`, a relative path resolved as reading resolves it). A `#` may also be
+    part of a file's name, so each split is a candidate; the graph says which one exists. The file need not
+    exist: a document's sentences are in the graph."""
+    splits = [len(name), *(i for i, c in enumerate(name) if c == "#")]
+    return [name, *(doc_id_of(str(Path(name[:i]).resolve()) + name[i:]) for i in splits)]
+
+
 def content_hash_of(normalised_text: str) -> str:
     """The version of a document's text: equal for texts that differ only in what normalisation removes."""
     return hashlib.sha256(normalised_text.encode("utf-8")).hexdigest()

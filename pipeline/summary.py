@@ -28,6 +28,7 @@ class IngestSummary:
 
     run_dir: str | None
     model_version: str
+    min_confidence: float  # applied to every document this run loads, and recorded on it in the graph
     status: str = COMPLETED
     error: str | None = None
     warning: str | None = None
@@ -102,7 +103,7 @@ def summary_rows(summary: IngestSummary) -> list[tuple[str, str]]:
         *outcome.get(summary.status, []),
         *warning,
         *resumes,
-        ("model", summary.model_version),
+        ("model", f"{summary.model_version} (min confidence {summary.min_confidence:g})"),
         ("documents", documents),
         ("sentences", str(summary.sentences)),
         ("triples", str(summary.triples)),

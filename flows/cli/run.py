@@ -80,18 +80,25 @@ def reextract_cli(
     model: Model = None,
     registry: Registry = "models",
     doc_ids: Annotated[
-        list[str] | None, typer.Option("--doc-id", help="Only these documents (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--doc-id",
+            help="Only these documents (repeatable): a source as ingest read it (a file path, path#L12, "
+            "path#id=ID) or a doc_id. One the graph does not hold is an error.",
+        ),
     ] = None,
     device: Device = "auto",
     batch_size: BatchSize = 0,
+    min_confidence: MinConfidence = None,
     as_json: AsJson = False,
 ) -> None:
-    """Re-extract documents an older model version loaded with the current model; stale triples go."""
+    """Re-extract, with the current model, documents an older model version or another minimum confidence
+    loaded; stale triples go."""
     prefect = _check_first(model, registry, device)
     from flows.reextract import reextract
 
     prefect.join()
-    summary = reextract(model, registry, doc_ids, device, batch_size)
+    summary = reextract(model, registry, doc_ids, device, batch_size, min_confidence=min_confidence)
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
         return

@@ -6,6 +6,7 @@ records about each document.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -107,6 +108,21 @@ def test_a_copy_added_beside_a_loaded_file_is_skipped_even_when_its_name_sorts_f
     assert (summary.documents_new, summary.documents_skipped, summary.run_dir) == (0, 4, None)
     stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.source AS s").records
     assert sorted(r["s"] for r in stored) == [str(Path(corpus) / f"{n}.txt") for n in (1, 2, 3)]
+
+
+def test_another_minimum_confidence_re_extracts_every_document_and_is_recorded(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path
+):
+    run = functools.partial(ingest_corpus, corpus, neo4j=neo4j_settings, runs_root=str(tmp_path / "runs"))
+    run(extraction)
+    strict = dataclasses.replace(extraction, min_confidence=0.9999)
+    summary, statuses = run(strict)
+    assert (summary.documents_new, summary.documents_skipped, summary.min_confidence) == (3, 0, 0.9999)
+    assert set(statuses["reason"]) == {"re-extracted: loaded before at min confidence 0"}
+    stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.min_confidence AS mc").records
+    assert [r["mc"] for r in stored] == [0.9999] * 3
+    again = run(strict).summary
+    assert (again.documents_new, again.documents_skipped, again.run_dir) == (0, 3, None)
 
 
 @pytest.mark.parametrize("names", [[], ["a.csv", "b.docx", "image.png"]], ids=["empty", "other suffixes"])
