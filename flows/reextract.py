@@ -1,8 +1,10 @@
-"""The reextract flow: run the current model over documents that an older model version loaded.
+"""The reextract flow: run the current model over documents that an older model version, or another minimum
+confidence, loaded.
 
 It reads the sentences stored in the graph (the original files are not needed), and each chunk of documents
 is swapped in one transaction (`graph.writer.replace_documents`). It is resumable and idempotent: documents
-already loaded by the current version are not selected again, so a second run does nothing.
+already loaded by the current version at the same minimum confidence are not selected again, so a second run
+does nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import logs, tasks
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
-from pipeline.stages import Extraction, graph_schema
+from pipeline.stages import Extraction, applied_min_confidence, graph_schema
 
 log = logging.getLogger("flows.reextract")  # not __name__: a Prefect worker imports this file as "reextract"
 logs.send_to_flow_runs()
@@ -25,6 +27,7 @@ logs.send_to_flow_runs()
 @dataclass
 class ReextractSummary:
     model_version: str
+    min_confidence: float
     documents: int = 0
     sentences: int = 0
     triples: int = 0
@@ -40,17 +43,29 @@ def reextract(
     batch_size: int = 0,
     chunk_documents: int = 200,
     neo4j: Neo4jSettings | None = None,
+    min_confidence: float | None = None,
 ) -> ReextractSummary:
-    """Re-extract every stale document (or only the stale ones among `doc_ids`) with the current model."""
+    """Re-extract every stale document (or only the stale ones among `doc_ids`) with the current model.
+
+    A document is stale when another model version, or another minimum confidence, loaded it; `min_confidence`
+    None is the model's own calibrated threshold, as in `ingest`. `doc_ids` may name documents by their source
+    as ingest read it (a file path, relative ones resolved here) or by doc_id; a name the graph does not hold
+    fails the run before anything is extracted.
+    """
     neo4j = neo4j or Neo4jSettings.from_env()
     entry = tasks.check_first(model, registry, device, neo4j)
     tasks.graph_ready(neo4j)
     schema = graph_schema(entry.path)
-    extraction = Extraction(entry.path, entry.version, device, batch_size)
-    stale = tasks.stale_documents(entry.version, neo4j)
+    extraction = Extraction(entry.path, entry.version, device, batch_size, min_confidence=min_confidence)
+    threshold = applied_min_confidence(extraction)
+    stale = tasks.stale_documents(extraction, neo4j)
     if doc_ids is not None:
-        stale = stale[stale["doc_id"].isin(set(doc_ids))]
-    summary = ReextractSummary(model_version=entry.version, documents=len(stale))
+        named = tasks.documents_named(doc_ids, neo4j)
+        stale = stale[stale["doc_id"].isin(set(named))]
+        if len(stale) < len(named):
+            log.info("%d of the %d documents named are up to date with %s at min confidence %g",
+                     len(named) - len(stale), len(named), entry.version, threshold)  # fmt: skip
+    summary = ReextractSummary(entry.version, threshold, documents=len(stale))
     counters = WriteCounters()
     for start in range(0, len(stale), chunk_documents):
         documents = stale.iloc[start : start + chunk_documents]
@@ -58,7 +73,7 @@ def reextract(
         sentences = tasks.graph_sentences(ids, neo4j)
         triples = tasks.extract(sentences, extraction)
         batch = tasks.dedup(documents, sentences, triples)
-        counters += tasks.load(batch, ids, entry.version, schema, neo4j)
+        counters += tasks.load(batch, ids, extraction, schema, neo4j)
         summary.sentences += len(sentences)
         summary.triples += len(triples)
     summary.graph = counters.model_dump()
@@ -66,10 +81,12 @@ def reextract(
     create_markdown_artifact(
         key="reextract-summary",
         markdown=(
-            f"# Re-extraction with model {entry.version}\n\n| what | count |\n|---|---|\n"
+            f"# Re-extraction with model {entry.version} at min confidence {threshold:g}\n\n"
+            "| what | count |\n|---|---|\n"
             f"| documents | {summary.documents} |\n| sentences | {summary.sentences} |\n"
             f"| triples | {summary.triples} |\n{rows}\n"
         ),
     )
-    log.info("re-extracted %d documents with %s: %s", summary.documents, entry.version, summary.graph)
+    log.info("re-extracted %d documents with %s at min confidence %g: %s", summary.documents, entry.version,
+             threshold, summary.graph)  # fmt: skip
     return summary

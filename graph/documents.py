@@ -1,9 +1,10 @@
-"""What the graph knows about documents: which text version and model version loaded them, and their
-stored sentences.
+"""What the graph knows about documents: which text version, model version and minimum confidence loaded
+them, and their stored sentences.
 
-The flows use this to skip documents already loaded with the same text by the current model, to replace
-edited ones, to re-extract the others from the sentences stored in the graph without the original files, and
-to find the documents of files to remove.
+The flows use this to skip documents already loaded with the same text by the current model at the same
+minimum confidence, to replace edited ones, to re-extract the others from the sentences stored in the graph
+without the original files, and to find the documents of files to remove. A document loaded before the minimum
+confidence was recorded has none; it is taken to have been filtered at its model's own threshold.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ DOCUMENT_FIELDS = ["doc_id", "source", "model_version"]
 LOADED_VERSIONS = """
 UNWIND $doc_ids AS id
 MATCH (d:Document {doc_id: id})
-RETURN d.doc_id AS doc_id, d.content_hash AS content_hash, d.model_version AS model_version
+RETURN d.doc_id AS doc_id, d.content_hash AS content_hash, d.model_version AS model_version,
+       d.min_confidence AS min_confidence
 """
 
 STALE_DOCUMENTS = """
 MATCH (d:Document)
 WHERE d.model_version IS NULL OR d.model_version <> $model_version
+   OR coalesce(d.min_confidence, $model_default) <> $min_confidence
 RETURN d.doc_id AS doc_id, d.source AS source, d.model_version AS model_version
 ORDER BY doc_id
 """
@@ -51,10 +54,12 @@ ORDER BY doc_id, start, sent_id
 
 
 class LoadedVersion(NamedTuple):
-    """What a document's last load was made from: its text's hash and the model version."""
+    """What a document's last load was made from: its text's hash, the model version and the minimum
+    confidence (None: loaded before it was recorded)."""
 
     content_hash: str | None
     model_version: str | None
+    min_confidence: float | None = None
 
 
 def _read(driver: neo4j.Driver, cypher: str, params: dict, database: str | None) -> list[dict]:
@@ -70,14 +75,31 @@ def _read(driver: neo4j.Driver, cypher: str, params: dict, database: str | None)
 def loaded_versions(
     driver: neo4j.Driver, doc_ids: Sequence[str], database: str | None = None
 ) -> dict[str, LoadedVersion]:
-    """doc_id -> (content hash, model version) of its last load, for those of `doc_ids` in the graph."""
+    """doc_id -> (content hash, model version, min confidence) of its last load, for those of `doc_ids` in
+    the graph."""
     rows = _read(driver, LOADED_VERSIONS, {"doc_ids": list(doc_ids)}, database)
-    return {row["doc_id"]: LoadedVersion(row["content_hash"], row["model_version"]) for row in rows}
+    return {
+        row["doc_id"]: LoadedVersion(row["content_hash"], row["model_version"], row["min_confidence"])
+        for row in rows
+    }
 
 
-def stale_documents(driver: neo4j.Driver, model_version: str, database: str | None = None) -> pd.DataFrame:
-    """Documents whose last load was by another model version than `model_version`, in doc_id order."""
-    rows = _read(driver, STALE_DOCUMENTS, {"model_version": model_version}, database)
+def stale_documents(
+    driver: neo4j.Driver,
+    model_version: str,
+    min_confidence: float,
+    model_default: float,
+    database: str | None = None,
+) -> pd.DataFrame:
+    """Documents whose last load was by another model version than `model_version`, or at another minimum
+    confidence than `min_confidence` (an unrecorded one counts as `model_default`, the model's own), in
+    doc_id order."""
+    params = {
+        "model_version": model_version,
+        "min_confidence": min_confidence,
+        "model_default": model_default,
+    }
+    rows = _read(driver, STALE_DOCUMENTS, params, database)
     return pd.DataFrame(rows, columns=DOCUMENT_FIELDS)
 
 

@@ -26,12 +26,12 @@ SET s.text = row.text, s.start = row.start, s.end = row.end,
 MERGE (s)-[:IN]->(d)
 """
 
-# Which model version last extracted a document: the flows skip documents loaded by the current version and
-# re-extract the others. Set by `replace_documents` in the same transaction as the documents' new extraction.
+# Which model version, at which minimum confidence, last extracted a document: the flows skip documents loaded
+# so and re-extract the others. Set by `replace_documents` in the same transaction as the new extraction.
 MARK_DOCUMENTS_LOADED = """
 UNWIND $doc_ids AS id
 MATCH (d:Document {doc_id: id})
-SET d.model_version = $model_version, d.loaded_at = $now
+SET d.model_version = $model_version, d.min_confidence = $min_confidence, d.loaded_at = $now
 """
 
 MERGE_MENTIONS = """

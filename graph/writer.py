@@ -156,6 +156,7 @@ def replace_documents(
     batch_size: int = DEFAULT_BATCH_SIZE,
     database: str | None = None,
     now: datetime | None = None,
+    min_confidence: float | None = None,
 ) -> WriteCounters:
     """Swap in a new extraction of `doc_ids` (a new model version, or an edited text) in ONE transaction: no
     reader sees half of it.
@@ -163,10 +164,11 @@ def replace_documents(
     What those documents' sentences said before (evidence of any model version) is taken back and the batch
     says it again: counts go down and up, sentences the batch no longer has are deleted, a relationship left
     without evidence (and not found again) is deleted, mentions are replaced by the batch's, entities left
-    with no link at all are deleted, and the documents are marked as loaded by `model_version` (what the
-    flows read to skip or re-extract them). Evidence from other documents is untouched, so a relationship
-    also read elsewhere survives with that evidence. The whole replacement is one transaction held in server
-    memory: call it per document or small group of documents, not for a whole corpus.
+    with no link at all are deleted, and the documents are marked as loaded by `model_version` at
+    `min_confidence` (what the flows read to skip or re-extract them; None: not recorded). Evidence from
+    other documents is untouched, so a relationship also read elsewhere survives with that evidence. The
+    whole replacement is one transaction held in server memory: call it per document or small group of
+    documents, not for a whole corpus.
     """
     doc_set = set(doc_ids)
     # The batch's own validation ties every sentence to one of its documents, so checking these suffices.
@@ -184,7 +186,12 @@ def replace_documents(
     try:
         with driver.session(database=database) as session:
             ids = sorted(doc_set)
-            mark = {"doc_ids": ids, "model_version": model_version, "now": now}
+            mark = {
+                "doc_ids": ids,
+                "model_version": model_version,
+                "min_confidence": min_confidence,
+                "now": now,
+            }
             loaded = Statement(cypher.MARK_DOCUMENTS_LOADED, mark, "marking documents loaded")
             total = session.execute_write(_replace_in_one_transaction, ids, sent_ids, statements, loaded)
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:

@@ -17,6 +17,7 @@ SENTENCE_ID_SEPARATOR = ":"
 # Statuses of a manifest row (one per input), from reading to the end of an ingest run.
 NEW = "new"  # readable, not yet loaded
 SKIPPED = "skipped"  # a duplicate input, or already in the graph with this text and model version
+UNSUPPORTED = "skipped:unsupported"  # a file whose suffix the ingest does not read (a.csv, image.png)
 LOADED = "loaded"
 NOT_REACHED = "not_reached"  # in a chunk a failed run never got to
 FAILED_PREFIX = "failed:"  # followed by a kind: failed:undecodable, failed:empty, failed:load, ...

@@ -24,16 +24,25 @@ import pandas as pd
 
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
-from nrskg.contracts import LOADED, NEW, NOT_REACHED, SKIPPED, TRIPLE_COLUMNS, failed
+from nrskg.contracts import (
+    FAILED_PREFIX,
+    LOADED,
+    NEW,
+    NOT_REACHED,
+    SKIPPED,
+    TRIPLE_COLUMNS,
+    UNSUPPORTED,
+    failed,
+)
 from nrskg.errors import NrskgError, PipelineError
 from pipeline import runs, stages
 from pipeline.dedup import deduplicate
-from pipeline.reading import MANIFEST_COLUMNS, Document, with_status
+from pipeline.reading import MANIFEST_COLUMNS, Document, accepted_suffixes, with_status
 from pipeline.sentences import SENTENCE_COLUMNS
 from pipeline.settings import PipelineSettings
 from pipeline.stages import Extraction
 from pipeline.summary import COMPLETED, FAILED, INTERRUPTED, IngestRecord, IngestSummary, attach, count
-from pipeline.versions import plan_loads
+from pipeline.versions import Extracted, plan_loads
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,20 @@ def unfinished_run(runs_root: str) -> str | None:
     return None if finished else str(latest)
 
 
+def _nothing_to_read(corpus: str, manifest: pd.DataFrame, settings: PipelineSettings) -> str:
+    """Why a corpus gave no document: no files, only files of other suffixes, or only inputs that failed."""
+    status = manifest["status"]
+    unsupported, failures = (
+        int((status == UNSUPPORTED).sum()),
+        int(status.str.startswith(FAILED_PREFIX).sum()),
+    )
+    found = (
+        f"{unsupported} files of other suffixes, {failures} inputs failed" if len(manifest) else "no files"
+    )
+    suffixes = accepted_suffixes(settings.read)
+    return f"nothing to read in {corpus}: {found}; documents are read from {suffixes} files"
+
+
 class _Chunk(NamedTuple):
     """A chunk whose extraction was started: its number (from 1), documents, sentences, triples to come."""
 
@@ -113,7 +136,13 @@ class _Run:
             runs_root, extraction, neo4j, settings, steps
         )  # fmt: skip
         self.schema = stages.graph_schema(extraction.model_dir)
-        self.summary = IngestSummary(None, extraction.model_version, resumes=unfinished_run(runs_root))
+        self.extracted = Extracted(
+            extraction.model_version, stages.applied_min_confidence(extraction),
+            stages.default_min_confidence(extraction.model_dir),
+        )  # fmt: skip
+        self.summary = IngestSummary(
+            None, extraction.model_version, self.extracted.min_confidence, resumes=unfinished_run(runs_root)
+        )
         self.manifest = pd.DataFrame(columns=MANIFEST_COLUMNS)
         self.sentences: list[pd.DataFrame] = []
         self.triples: list[pd.DataFrame] = []
@@ -130,9 +159,12 @@ class _Run:
         """Read the corpus, give every input its status, and cut the documents to load into chunks."""
         with self.clock("read"):
             read = self.steps.read(corpus, self.settings)
+        if not read.documents:
+            self.summary.warning = _nothing_to_read(corpus, read.manifest, self.settings)
+            log.warning("%s", self.summary.warning)
         with self.clock("loaded versions"):
             loaded = self.steps.loaded_versions([d.doc_id for d in read.documents], self.neo4j)
-        self.manifest, todo_ids = plan_loads(read.manifest, loaded, self.extraction.model_version)
+        self.manifest, todo_ids = plan_loads(read.manifest, loaded, self.extracted)
         to_load = set(todo_ids)
         todo = [d for d in read.documents if d.doc_id in to_load]
         if self.summary.resumes:
@@ -164,8 +196,7 @@ class _Run:
             documents = waiting[waiting["doc_id"].isin(self.doc_ids)]
             batch = self.steps.dedup(documents, chunk.sentences, triples)
         with self.clock("load"):
-            version = self.extraction.model_version
-            self.counters += self.steps.load(batch, self.doc_ids, version, self.schema, self.neo4j)
+            self.counters += self.steps.load(batch, self.doc_ids, self.extraction, self.schema, self.neo4j)
         self.manifest = with_status(self.manifest, self.doc_ids, LOADED)
         self.sentences.append(chunk.sentences)
         self.triples.append(triples)

@@ -4,7 +4,9 @@ A corpus is a folder (searched recursively) or single files: `.txt` and `.md` (b
 the `.ann` beside it is not an input), `.json` (an object, or a list of objects, with a text field)
 and `.jsonl` (one object per line; each line is its own document, sourced as `path#L12`, or as
 `path#id=ID` when the object has an `id`). One bad file or line never stops the run: it gets a
-manifest row with status `failed:<kind>` and a message naming the file and line.
+manifest row with status `failed:<kind>` and a message naming the file and line. A file with another
+suffix is not read but still gets a row, `skipped:unsupported`, naming the suffixes that are read: a
+folder of PDFs or spreadsheets must not look like an empty one.
 
 A document is identified by its source (the absolute path, plus the record's `id` or line), and
 the hash of its normalised text is its version: an edited file keeps its `doc_id` and changes its
@@ -32,7 +34,7 @@ import charset_normalizer
 import pandas as pd
 from tqdm import tqdm
 
-from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, failed
+from nrskg.contracts import FAILED_PREFIX, NEW, UNSUPPORTED, failed
 from nrskg.errors import PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -76,17 +78,30 @@ class Corpus(NamedTuple):
 
 
 class _Failed(Exception):
-    """An input that cannot become a document; `kind` goes into the status `failed:<kind>`."""
+    """An input that cannot become a document; its manifest status is `failed:<kind>`, or `status` when given
+    (a file the ingest does not read at all is `skipped:unsupported`, not a failure)."""
 
-    def __init__(self, kind: str, reason: str, encoding: str | None = None) -> None:
+    def __init__(
+        self, kind: str, reason: str, encoding: str | None = None, status: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.kind, self.reason, self.encoding = kind, reason, encoding
+        self.status = status or failed(kind)
 
 
 def doc_id_of(source: str) -> str:
     """The id of the document read from `source` (`/abs/path`, `/abs/path#L12`, `/abs/path#id=ID`):
     a hash, so any path fits the graph's id rules (no `|`, bounded length)."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def doc_ids_named(name: str) -> list[str]:
+    """The doc_ids `name` may mean: itself (a doc_id), or that of the document read from it as a source
+    (`path`, `path#L12`, `path#id=ID`, a relative path resolved as reading resolves it). A `#` may also be
+    part of a file's name, so each split is a candidate; the graph says which one exists. The file need not
+    exist: a document's sentences are in the graph."""
+    splits = [len(name), *(i for i, c in enumerate(name) if c == "#")]
+    return [name, *(doc_id_of(str(Path(name[:i]).resolve()) + name[i:]) for i in splits)]
 
 
 def content_hash_of(normalised_text: str) -> str:
@@ -146,12 +161,13 @@ def _check_text(text: str, where: str, encoding: str, settings: ReadSettings) ->
     return text
 
 
-def discover(paths: Path | str | Iterable[Path | str], settings: ReadSettings | None = None) -> list[Path]:
-    """The input files: a file as given, or every file with a corpus suffix under a folder, in a stable order.
+def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
+    """The input files: a file as given, or every file under a folder, in a stable order; reading gives those
+    without a corpus suffix the status `skipped:unsupported`, so each is counted.
 
-    Hidden files and folders (`.git`, `.DS_Store`) are not inputs; a missing path is a usage error.
+    Hidden files and folders (`.git`, `.DS_Store`) are not inputs, nor is a brat `.ann` beside its `.txt`
+    (it belongs to that document); a missing path is a usage error.
     """
-    settings = settings or ReadSettings()
     if isinstance(paths, (str, Path)):
         paths = [paths]
     found: list[Path] = []
@@ -164,7 +180,7 @@ def discover(paths: Path | str | Iterable[Path | str], settings: ReadSettings | 
                     p
                     for p in path.rglob("*")
                     if p.is_file()
-                    and p.suffix.lower() in settings.suffixes
+                    and not _brat_annotations(p)
                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 ),
                 key=lambda p: _natural_key(p.relative_to(path)),
@@ -172,6 +188,11 @@ def discover(paths: Path | str | Iterable[Path | str], settings: ReadSettings | 
         else:
             raise PipelineError(f"{path}: no such file or folder")
     return found
+
+
+def _brat_annotations(path: Path) -> bool:
+    """A brat `.ann` file beside the `.txt` it annotates: part of that document, not an input of its own."""
+    return path.suffix.lower() == ".ann" and path.with_suffix(".txt").is_file()
 
 
 def _natural_key(path: Path) -> list[tuple[int, int | str]]:
@@ -186,21 +207,22 @@ def read_corpus(
 ) -> Corpus:
     """Read every input under `paths` into documents plus a manifest with one row per input.
 
-    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`),
-    `skipped` (same text as an earlier input of this corpus, which carries the document) and
-    `failed:<kind>`. `n_chars` counts normalised characters, what the pipeline goes on to process.
-    Sources are absolute paths, so a corpus named by a relative or an absolute path reads the same.
+    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`) and
+    `failed:<kind>`. Inputs with the same text are all `new` here: which of them carries the text is
+    decided with what the graph holds (`pipeline.versions.plan_loads`). `n_chars` counts normalised
+    characters, what the pipeline goes on to process. Sources are absolute paths, so a corpus named by
+    a relative or an absolute path reads the same.
     """
     settings = settings or ReadSettings()
     documents: list[Document] = []
     rows: list[tuple] = []  # in MANIFEST_COLUMNS order
-    first_source: dict[str, str] = {}
-    files = discover(paths, settings)
+    files = discover(paths)
     for path in tqdm(files, desc="read", unit="file", disable=None):
         for source, outcome in _read_file(path.resolve(), settings):
             if isinstance(outcome, _Failed):
-                log.warning("%s", outcome.reason)
-                rows.append((None, source, None, failed(outcome.kind), outcome.reason, 0, outcome.encoding))
+                if outcome.status != UNSUPPORTED:  # counted in one line below: a folder may hold thousands
+                    log.warning("%s", outcome.reason)
+                rows.append((None, source, None, outcome.status, outcome.reason, 0, outcome.encoding))
                 continue
             text, encoding = outcome
             norm = normalise(text, normalise_settings)
@@ -210,22 +232,34 @@ def read_corpus(
                 rows.append((None, source, None, failed("empty"), reason, 0, encoding))
                 continue
             doc_id, content_hash = doc_id_of(source), content_hash_of(norm.text)
-            if content_hash in first_source:
-                reason = f"same text as {first_source[content_hash]}"
-                rows.append((doc_id, source, content_hash, SKIPPED, reason, len(norm.text), encoding))
-                continue
-            first_source[content_hash] = source
             documents.append(Document(doc_id, source, content_hash, norm, encoding))
             rows.append((doc_id, source, content_hash, NEW, "", len(norm.text), encoding))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})
-    log.info(
-        "read %d inputs from %d files: %d documents, %d failed",
-        len(manifest),
-        len(files),
-        len(documents),
-        int(manifest["status"].str.startswith(FAILED_PREFIX).sum()),
-    )
+    _log_read(manifest, len(files), settings)
     return Corpus(documents, manifest)
+
+
+def _log_read(manifest: pd.DataFrame, files: int, settings: ReadSettings) -> None:
+    """One line of counts, and one warning naming the files not read for their suffix (a few of them: a
+    folder may hold thousands)."""
+    status = manifest["status"]
+    unsupported = manifest.loc[status == UNSUPPORTED, "source"]
+    log.info(
+        "read %d inputs from %d files: %d documents, %d failed, %d not read",
+        len(manifest), files, int((status == NEW).sum()), int(status.str.startswith(FAILED_PREFIX).sum()),
+        len(unsupported),
+    )  # fmt: skip
+    if len(unsupported):
+        names = ", ".join(Path(s).name for s in unsupported.head(5)) + (
+            ", ..." if len(unsupported) > 5 else ""
+        )
+        suffixes = accepted_suffixes(settings)
+        log.warning("%d files not read, their suffix is not one of %s: %s", len(unsupported), suffixes, names)
+
+
+def accepted_suffixes(settings: ReadSettings) -> str:
+    """The suffixes a corpus is read from, as messages name them (`.txt, .md, .json, .jsonl`)."""
+    return ", ".join(settings.suffixes)
 
 
 def with_status(
@@ -250,8 +284,10 @@ def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[
     try:
         suffix = path.suffix.lower()
         if suffix not in settings.suffixes:
-            expected = ", ".join(settings.suffixes)
-            raise _Failed("unsupported", f"{source}: suffix {suffix or '(none)'} is not one of {expected}")
+            reason = (
+                f"{source}: not read, suffix {suffix or '(none)'} is not one of {accepted_suffixes(settings)}"
+            )
+            raise _Failed("unsupported", reason, status=UNSUPPORTED)
         size = path.stat().st_size
         if size > settings.max_file_bytes:
             limit = settings.max_file_bytes

@@ -26,10 +26,10 @@ from graph.settings import Neo4jSettings
 from graph.types import GraphBatch, WriteCounters
 from graph.writer import replace_documents
 from nrskg.contracts import doc_id_of_sentence
-from nrskg.errors import ModelError
+from nrskg.errors import ModelError, PipelineError
 from pipeline.dedup import deduplicate
 from pipeline.graph_batch import to_graph_batch
-from pipeline.reading import Corpus, Document, read_corpus
+from pipeline.reading import Corpus, Document, doc_ids_named, read_corpus
 from pipeline.sentences import split_corpus
 from pipeline.settings import PipelineSettings
 
@@ -66,6 +66,18 @@ def graph_schema(model_dir: str) -> GraphSchema:
     return GraphSchema.from_names(config.relations, sorted({*config.head_types, *config.tail_types}))
 
 
+def default_min_confidence(model_dir: str) -> float:
+    """The model's own minimum confidence, calibrated in training: what a run applies unless told otherwise,
+    and what a document loaded before thresholds were recorded is taken to have been filtered at."""
+    return model_config(model_dir).min_confidence
+
+
+def applied_min_confidence(extraction: Extraction) -> float:
+    """The minimum confidence `extraction` keeps triples at, recorded on each document it loads."""
+    given = extraction.min_confidence
+    return default_min_confidence(extraction.model_dir) if given is None else given
+
+
 def graph_ready(settings: Neo4jSettings) -> None:
     """Constraints and indexes, once per run before the first load (every load relies on them)."""
     ensure_schema(run_driver(settings), database=settings.database)
@@ -80,9 +92,29 @@ def loaded_versions(doc_ids: list[str], settings: Neo4jSettings) -> dict[str, gr
     return graph_documents.loaded_versions(run_driver(settings), doc_ids, database=settings.database)
 
 
-def stale_documents(model_version: str, settings: Neo4jSettings) -> pd.DataFrame:
-    """Documents in the graph not (yet) extracted by `model_version`: doc_id, source, model_version."""
-    return graph_documents.stale_documents(run_driver(settings), model_version, database=settings.database)
+def stale_documents(extraction: Extraction, settings: Neo4jSettings) -> pd.DataFrame:
+    """Documents in the graph not (yet) extracted as `extraction` extracts (its model version and minimum
+    confidence): doc_id, source, model_version."""
+    return graph_documents.stale_documents(
+        run_driver(settings), extraction.model_version, applied_min_confidence(extraction),
+        default_min_confidence(extraction.model_dir), database=settings.database,
+    )  # fmt: skip
+
+
+def documents_named(names: list[str], settings: Neo4jSettings) -> list[str]:
+    """The doc_ids of the documents in the graph that `names` name (doc_ids, or sources as ingest read them).
+    A name that is in the graph under neither is a mistake to report, not a document to pass over."""
+    candidates = {name: doc_ids_named(name) for name in names}
+    every = [doc_id for ids in candidates.values() for doc_id in ids]
+    found = graph_documents.loaded_versions(run_driver(settings), every, database=settings.database)
+    missing = [name for name, ids in candidates.items() if not found.keys() & set(ids)]
+    if missing:
+        raise PipelineError(
+            f"not in the graph: {', '.join(missing)}",
+            hint="Name a document by its source as ingest read it (a file path, path#L12 or path#id=ID) or "
+            'by its doc_id; `nrskg query "MATCH (d:Document) RETURN d.source, d.doc_id"` lists them',
+        )
+    return [doc_id for doc_id in dict.fromkeys(every) if doc_id in found]
 
 
 def graph_sentences(doc_ids: list[str], settings: Neo4jSettings) -> pd.DataFrame:
@@ -137,12 +169,18 @@ def dedup(documents: pd.DataFrame, sentences: pd.DataFrame, triples: pd.DataFram
 
 
 def load(
-    batch: GraphBatch, doc_ids: list[str], model_version: str, schema: GraphSchema, settings: Neo4jSettings
+    batch: GraphBatch,
+    doc_ids: list[str],
+    extraction: Extraction,
+    schema: GraphSchema,
+    settings: Neo4jSettings,
 ) -> WriteCounters:
-    """Write the documents' extraction in one transaction, replacing what they said before (an older model
-    or an older text). Idempotent: loading the same batch again creates nothing, so a retry after a lost
-    commit is safe. Call `graph_ready` once first."""
+    """Write the documents' extraction in one transaction, replacing what they said before (an older model,
+    another minimum confidence or an older text), and record the model version and minimum confidence it was
+    made with. Idempotent: loading the same batch again creates nothing, so a retry after a lost commit is
+    safe. Call `graph_ready` once first."""
     return replace_documents(
-        run_driver(settings), doc_ids, batch, model_version, schema, batch_size=settings.batch_size,
-        database=settings.database,
+        run_driver(settings), doc_ids, batch, extraction.model_version, schema,
+        batch_size=settings.batch_size, database=settings.database,
+        min_confidence=applied_min_confidence(extraction),
     )  # fmt: skip

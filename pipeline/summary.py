@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from nrskg.contracts import FAILED_PREFIX, LOADED, NOT_REACHED, SKIPPED
+from nrskg.contracts import FAILED_PREFIX, LOADED, NOT_REACHED, SKIPPED, UNSUPPORTED
 from pipeline.versions import EDITED
 
 COMPLETED = "completed"
@@ -21,19 +21,24 @@ class IngestSummary:
 
     `run_dir` is None when a completed run loaded nothing (no run folder is written then; a run that stopped
     always writes one). `documents_new` counts the documents loaded, `documents_edited` those of them that
-    replaced an earlier text.
+    replaced an earlier text; `documents_unsupported` the files not read for their suffix. `warning` says
+    that the corpus held nothing to read: such a run completes (a scheduled run over an empty incoming folder
+    is not an error), but its summary must not read like a normal success.
     """
 
     run_dir: str | None
     model_version: str
+    min_confidence: float  # applied to every document this run loads, and recorded on it in the graph
     status: str = COMPLETED
     error: str | None = None
+    warning: str | None = None
     resumes: str | None = None  # the unfinished run before this one, whose loaded documents are skipped now
     documents_seen: int = 0
     documents_new: int = 0
     documents_edited: int = 0
     documents_skipped: int = 0
     documents_failed: int = 0
+    documents_unsupported: int = 0
     documents_not_reached: int = 0
     sentences: int = 0
     triples: int = 0
@@ -69,6 +74,7 @@ def count(summary: IngestSummary, manifest: pd.DataFrame, tables: dict[str, pd.D
     summary.documents_edited = int((loaded & (manifest["reason"] == EDITED)).sum())
     summary.documents_skipped = int((status == SKIPPED).sum())
     summary.documents_failed = int(status.str.startswith(FAILED_PREFIX).sum())
+    summary.documents_unsupported = int((status == UNSUPPORTED).sum())
     summary.documents_not_reached = int((status == NOT_REACHED).sum())
     summary.sentences, summary.triples = len(tables["sentences"]), len(tables["triples"])
     summary.entities, summary.relations = len(tables["entities"]), len(tables["relations"])
@@ -81,6 +87,8 @@ def summary_rows(summary: IngestSummary) -> list[tuple[str, str]]:
         f"{summary.documents_seen} seen: {summary.documents_new} loaded ({summary.documents_edited} edited), "
         f"{summary.documents_skipped} skipped, {summary.documents_failed} failed"
     )
+    if summary.documents_unsupported:
+        documents += f", {summary.documents_unsupported} not read (unsupported suffix)"
     if summary.documents_not_reached:
         documents += f", {summary.documents_not_reached} not reached"
     graph = (
@@ -90,10 +98,12 @@ def summary_rows(summary: IngestSummary) -> list[tuple[str, str]]:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items() if k != "total" and v >= 0.05)
     outcome = {FAILED: [("status", f"{FAILED}: {summary.error}")], INTERRUPTED: [("status", INTERRUPTED)]}
     resumes = [("resumes", summary.resumes)] if summary.resumes else []
+    warning = [("warning", summary.warning)] if summary.warning else []
     return [
         *outcome.get(summary.status, []),
+        *warning,
         *resumes,
-        ("model", summary.model_version),
+        ("model", f"{summary.model_version} (min confidence {summary.min_confidence:g})"),
         ("documents", documents),
         ("sentences", str(summary.sentences)),
         ("triples", str(summary.triples)),

@@ -19,6 +19,8 @@ from flows.cli._prefect import PrefectApi, prefect_api_in_background
 from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
+from nrskg.errors import PipelineError
+from pipeline.settings import ReadSettings
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
 Model = Annotated[
@@ -37,7 +39,7 @@ def table_lines(rows: list[tuple[str, str]]) -> list[str]:
 @app.command("ingest")
 @cli_errors
 def ingest_cli(
-    corpus: Annotated[Path, typer.Argument(help="A corpus folder or a single file.", exists=True)],
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder or a single file.")],
     model: Model = None,
     registry: Registry = "models",
     runs_root: RunsRoot = "runs",
@@ -51,6 +53,7 @@ def ingest_cli(
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     try:
+        _check_corpus(corpus)
         prefect = _check_first(model, registry, device)
         from flows.ingest import with_dask
 
@@ -77,18 +80,25 @@ def reextract_cli(
     model: Model = None,
     registry: Registry = "models",
     doc_ids: Annotated[
-        list[str] | None, typer.Option("--doc-id", help="Only these documents (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--doc-id",
+            help="Only these documents (repeatable): a source as ingest read it (a file path, path#L12, "
+            "path#id=ID) or a doc_id. One the graph does not hold is an error.",
+        ),
     ] = None,
     device: Device = "auto",
     batch_size: BatchSize = 0,
+    min_confidence: MinConfidence = None,
     as_json: AsJson = False,
 ) -> None:
-    """Re-extract documents an older model version loaded with the current model; stale triples go."""
+    """Re-extract, with the current model, documents an older model version or another minimum confidence
+    loaded; stale triples go."""
     prefect = _check_first(model, registry, device)
     from flows.reextract import reextract
 
     prefect.join()
-    summary = reextract(model, registry, doc_ids, device, batch_size)
+    summary = reextract(model, registry, doc_ids, device, batch_size, min_confidence=min_confidence)
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
         return
@@ -105,6 +115,16 @@ def _stopped(error: BaseException) -> dict[str, object]:
     outcome = INTERRUPTED if interrupted else FAILED
     reason = INTERRUPTED if interrupted else error_message(error, verbose=False)
     return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
+
+
+def _check_corpus(corpus: Path) -> None:
+    """A corpus that does not exist is the user's typo: one `error:` line and exit 1, like every bad input,
+    before Neo4j is asked anything (typer's `exists=True` would print a usage box and exit 2)."""
+    if not corpus.exists():
+        suffixes = ", ".join(ReadSettings().suffixes)
+        raise PipelineError(
+            f"{corpus}: no such file or folder", hint=f"Give a corpus folder or a {suffixes} file"
+        )
 
 
 def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:

@@ -96,6 +96,24 @@ def test_ingest_failure_is_one_line_without_traceback_and_before_prefect(
     assert not (workspace["root"] / "runs").exists(), "nothing ran, so no run folder"
 
 
+def test_a_corpus_that_does_not_exist_is_one_error_line_and_exit_1(
+    workspace: dict[str, Path], cli_env: dict[str, str]
+) -> None:
+    missing = workspace["root"] / "no-such-corpus"
+    outcome = nrskg(["ingest", str(missing), "--model", str(workspace["model"])], cli_env, workspace["root"])
+    assert outcome.returncode == 1
+    assert_one_error_line(outcome, f"{missing}: no such file or folder", "Give a corpus folder or a")
+
+
+def test_reextract_of_a_document_not_in_the_graph_is_one_error_line_and_exit_1(
+    workspace: dict[str, Path], cli_env: dict[str, str]
+) -> None:
+    args = ["reextract", "--model", str(workspace["model"]), "--device", "cpu", "--doc-id", "nosuch"]
+    outcome = nrskg(args, cli_env, workspace["root"])
+    assert outcome.returncode == 1
+    assert_one_error_line(outcome, "not in the graph: nosuch", "Name a document by its source")
+
+
 def test_verbose_shows_the_traceback_and_still_ends_in_the_error_line(
     workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:

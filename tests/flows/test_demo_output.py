@@ -14,8 +14,9 @@ COUNTERS = {"nodes_created": 92, "nodes_deleted": 0, "relationships_created": 13
 
 def result(run_dir: str | None, browser_url: str | None, note: str | None = None) -> DemoResult:
     ingest = IngestSummary(
-        run_dir=run_dir, model_version="m1", documents_seen=11, documents_new=11, sentences=48, triples=35,
-        entities=33, relations=26, graph=COUNTERS, seconds={"read": 0.06, "extract": 2.57, "total": 16.4},
+        run_dir=run_dir, model_version="m1", min_confidence=0.5, documents_seen=11, documents_new=11,
+        sentences=48, triples=35, entities=33, relations=26, graph=COUNTERS,
+        seconds={"read": 0.06, "extract": 2.57, "total": 16.4},
     )  # fmt: skip
     return DemoResult("bolt://127.0.0.1:7687", "m1", True, 0.9876, ingest, {}, browser_url, note)
 

@@ -28,8 +28,10 @@ from flows.cli import app
 from flows.ingest import ingest, with_dask
 from flows.reextract import reextract
 from flows.training import train_flow
+from nrskg.errors import PipelineError
 from pipeline import runs
 from pipeline.versions import EDITED
+from tests.conftest import untrained_model
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -236,6 +238,36 @@ def test_sentences_point_into_the_source_file_as_it_was_and_keep_it_through_reex
     model_registry.promote(registry, workspace["version_b"])
     assert reextract(registry=registry, neo4j=neo4j_settings, device="cpu").documents == 1
     assert [r.data() for r in clean_graph.execute_query(query)[0]] == loaded
+
+
+def test_reextract_takes_a_source_path_a_minimum_confidence_and_refuses_a_name_not_in_the_graph(
+    clean_graph, neo4j_settings, tmp_path, monkeypatch
+):
+    model = str(untrained_model(tmp_path / "untrained", version="untrained-1"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n, text in enumerate(["二甲双胍降低血糖。", "胰岛素可用于1型糖尿病。", "糖尿病肾病。"], 1):
+        (corpus / f"{n}.txt").write_text(text, encoding="utf-8")
+    common = {"model": model, "neo4j": neo4j_settings, "device": "cpu"}
+    ingest(str(corpus), runs_root=str(tmp_path / "runs"), **common)
+
+    with pytest.raises(
+        PipelineError, match=r"not in the graph: nosuch, .*9\.txt\. Name a document by its source"
+    ):
+        reextract(doc_ids=["nosuch", str(corpus / "9.txt"), str(corpus / "1.txt")], **common)
+    monkeypatch.chdir(corpus)
+    one = reextract(doc_ids=["1.txt"], min_confidence=0.5, **common)  # a path relative to where it runs
+    assert (one.documents, one.min_confidence) == (1, 0.5)
+    stored = clean_graph.execute_query(
+        "MATCH (d:Document) RETURN d.source AS s, d.min_confidence AS mc"
+    ).records
+    assert sorted((Path(r["s"]).name, r["mc"]) for r in stored) == [
+        ("1.txt", 0.5),
+        ("2.txt", 0.0),
+        ("3.txt", 0.0),
+    ]
+    assert reextract(min_confidence=0.5, **common).documents == 2  # the others, filtered at 0 before
+    assert reextract(min_confidence=0.5, **common).documents == 0
 
 
 def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(

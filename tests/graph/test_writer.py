@@ -146,7 +146,9 @@ def test_driver_errors_become_graph_errors_naming_the_write() -> None:
 def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     driver, session, tx = mocked_driver({"relationships_deleted": 1})
     tx.run.return_value.single.return_value = {"keys": ["Drug:old"], "emptied": ["5:abc:7"]}
-    total = replace_documents(driver, ["d1", "d1"], make_batch(model_version="v2"), "v2", SCHEMA, now=NOW)
+    total = replace_documents(
+        driver, ["d1", "d1"], make_batch(model_version="v2"), "v2", SCHEMA, now=NOW, min_confidence=0.9
+    )
     assert session.execute_write.call_count == 1
     calls = [(c.args[0], c.args[1]) for c in tx.run.call_args_list]
     planned = plan_statements(make_batch(model_version="v2"), SCHEMA, now=NOW)
@@ -159,7 +161,7 @@ def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     assert calls[-2] == (cypher.DELETE_ORPHAN_ENTITIES, {"keys": ["Drug:old"]})
     assert calls[-1] == (
         cypher.MARK_DOCUMENTS_LOADED,
-        {"doc_ids": ["d1"], "model_version": "v2", "now": NOW},
+        {"doc_ids": ["d1"], "model_version": "v2", "min_confidence": 0.9, "now": NOW},
     )
     assert total.relationships_deleted == len(calls)
 

@@ -6,6 +6,7 @@ records about each document.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -21,7 +22,7 @@ from nrskg.errors import GraphError, ModelError
 from pipeline import runs, stages
 from pipeline.ingest import ingest_corpus
 from pipeline.stages import Extraction
-from pipeline.summary import record_of
+from pipeline.summary import record_of, summary_rows
 from tests.conftest import TEST_MEMORY, untrained_model
 
 pytestmark = [pytest.mark.neo4j]
@@ -87,6 +88,61 @@ def test_ctrl_c_is_recorded_as_interrupted_the_next_run_resumes_and_the_one_afte
     again = run().summary  # nothing new: no run folder, nothing written
     assert (again.resumes, again.documents_skipped, again.run_dir) == (None, 3, None)
     assert again.graph["nodes_created"] == 0
+
+
+def test_a_copy_added_beside_a_loaded_file_is_skipped_even_when_its_name_sorts_first(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path
+):
+    run = functools.partial(
+        ingest_corpus, corpus, extraction, neo4j_settings, runs_root=str(tmp_path / "runs")
+    )
+    run()
+    loaded = Path(corpus) / "3.txt"
+    copy = Path(corpus) / "0_copy.txt"  # sorts before every loaded file
+    copy.write_bytes(loaded.read_bytes())
+
+    summary, statuses = run()
+    assert statuses.set_index("source").loc[str(copy), ["status", "reason"]].tolist() == [
+        "skipped", f"same text as {loaded}"
+    ]  # fmt: skip
+    assert (summary.documents_new, summary.documents_skipped, summary.run_dir) == (0, 4, None)
+    stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.source AS s").records
+    assert sorted(r["s"] for r in stored) == [str(Path(corpus) / f"{n}.txt") for n in (1, 2, 3)]
+
+
+def test_another_minimum_confidence_re_extracts_every_document_and_is_recorded(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path
+):
+    run = functools.partial(ingest_corpus, corpus, neo4j=neo4j_settings, runs_root=str(tmp_path / "runs"))
+    run(extraction)
+    strict = dataclasses.replace(extraction, min_confidence=0.9999)
+    summary, statuses = run(strict)
+    assert (summary.documents_new, summary.documents_skipped, summary.min_confidence) == (3, 0, 0.9999)
+    assert set(statuses["reason"]) == {"re-extracted: loaded before at min confidence 0"}
+    stored = clean_graph.execute_query("MATCH (d:Document) RETURN d.min_confidence AS mc").records
+    assert [r["mc"] for r in stored] == [0.9999] * 3
+    again = run(strict).summary
+    assert (again.documents_new, again.documents_skipped, again.run_dir) == (0, 3, None)
+
+
+@pytest.mark.parametrize("names", [[], ["a.csv", "b.docx", "image.png"]], ids=["empty", "other suffixes"])
+def test_a_folder_with_nothing_to_read_completes_with_a_warning_and_counts_every_file(
+    names, extraction, clean_graph, neo4j_settings, tmp_path
+):
+    corpus = tmp_path / "incoming"
+    corpus.mkdir()
+    for name in names:
+        (corpus / name).write_bytes(b"x")
+    summary, statuses = ingest_corpus(
+        str(corpus), extraction, neo4j_settings, runs_root=str(tmp_path / "runs")
+    )
+    assert statuses["status"].tolist() == ["skipped:unsupported"] * len(names)
+    assert (summary.status, summary.documents_unsupported, summary.run_dir) == ("completed", len(names), None)
+    found = "3 files of other suffixes, 0 inputs failed" if names else "no files"
+    assert summary.warning == (
+        f"nothing to read in {corpus}: {found}; documents are read from .txt, .md, .json, .jsonl files"
+    )
+    assert ("warning", summary.warning) in summary_rows(summary)
 
 
 def test_a_model_replaced_during_a_run_is_our_error(extraction, monkeypatch) -> None:

@@ -139,14 +139,14 @@ def test_json_lines_with_an_id_are_sourced_by_it_and_a_repeated_id_fails(tmp_pat
     assert failed["source"].tolist() == [f"{path}#L4"] and "first on line 2" in failed["reason"].iloc[0]
 
 
-def test_duplicate_text_in_one_corpus_is_read_once(tmp_path: Path) -> None:
+def test_duplicate_texts_are_both_read_for_the_plan_to_choose(tmp_path: Path) -> None:
+    """Which copy carries the text depends on what the graph holds (pipeline.versions), not on reading."""
     (tmp_path / "a.txt").write_text("低血糖。", encoding="utf-8")
     (tmp_path / "b.txt").write_bytes("低血糖。".encode("gbk"))
     documents, manifest = read_corpus(tmp_path)
-    assert len(documents) == 1
-    assert manifest["status"].tolist() == ["new", "skipped"]
+    assert len(documents) == 2
+    assert manifest["status"].tolist() == ["new", "new"]
     assert manifest["content_hash"].nunique() == 1 and manifest["doc_id"].nunique() == 2
-    assert manifest.iloc[1]["reason"] == f"same text as {tmp_path / 'a.txt'}"
 
 
 def test_json_text_field_is_configurable_and_lists_are_read(tmp_path: Path) -> None:
@@ -223,13 +223,26 @@ def test_with_status_marks_only_new_rows(broken_corpus: Path) -> None:
 def test_unsupported_single_file_and_missing_path(tmp_path: Path) -> None:
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
     manifest = read_corpus(tmp_path / "image.png").manifest
-    assert manifest["status"].tolist() == ["failed:unsupported"]
+    assert manifest["status"].tolist() == ["skipped:unsupported"]
     with pytest.raises(PipelineError, match="no such file"):
         read_corpus(tmp_path / "missing")
 
 
-def test_discovery_is_recursive_natural_and_skips_hidden(tmp_path: Path) -> None:
-    for name in ["10.txt", "2.txt", "b/1.md", ".git/x.txt", "c.ann"]:
+def test_files_of_other_suffixes_in_a_folder_each_get_a_row_and_a_warning(tmp_path: Path, caplog) -> None:
+    for name in ["a.csv", "b.docx", "image.png", "README"]:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "good.txt").write_text("低血糖。", encoding="utf-8")
+    documents, manifest = read_corpus(tmp_path)
+    assert [d.source for d in documents] == [str(tmp_path / "good.txt")]
+    unsupported = manifest[manifest["status"] == "skipped:unsupported"].set_index("source")["reason"]
+    assert sorted(Path(s).name for s in unsupported.index) == ["README", "a.csv", "b.docx", "image.png"]
+    assert unsupported[str(tmp_path / "a.csv")].endswith("suffix .csv is not one of .txt, .md, .json, .jsonl")
+    assert "4 files not read, their suffix is not one of .txt, .md, .json, .jsonl" in caplog.text
+
+
+def test_discovery_is_recursive_natural_and_skips_hidden_and_brat_annotations(tmp_path: Path) -> None:
+    for name in ["10.txt", "2.txt", "b/1.md", ".git/x.txt", "10.ann", "c.ann"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
-    assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)] == ["2.txt", "10.txt", "b/1.md"]
+    found = [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)]
+    assert found == ["2.txt", "10.txt", "b/1.md", "c.ann"]  # c.ann annotates no text: read, as unsupported

@@ -91,7 +91,7 @@ def test_run_ids_sort_by_time_and_folders_are_not_reused(tmp_path: Path) -> None
 def test_a_summary_counts_documents_by_status_and_the_rows_of_each_table(
     tables: dict[str, pd.DataFrame],
 ) -> None:
-    summary = IngestSummary(run_dir=None, model_version="v1")
+    summary = IngestSummary(run_dir=None, model_version="v1", min_confidence=0.5)
     count(summary, tables["manifest"], tables)
     assert (summary.documents_seen, summary.documents_new, summary.documents_failed) == (2, 0, 1)
     assert (summary.sentences, summary.triples, summary.entities, summary.relations) == (
