@@ -54,7 +54,9 @@ def query_cli(
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Most rows to print; also fills $limit (default: settings)."
     ),
-    timeout: float | None = typer.Option(None, "--timeout", min=0.001, help="Server-side limit in seconds."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.001, help="Server-side limit in seconds (default 30)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """Run CYPHER, or a --cookbook question, read-only on NEO4J_URI with a timeout and a row limit.

@@ -49,6 +49,16 @@ def test_deprecated_syntax_answers_without_the_driver_s_notification(cli_env: di
     assert done.stderr == ""
 
 
+@pytest.mark.neo4j
+def test_a_database_the_server_lacks_is_a_setting_to_fix_not_the_query(cli_env: dict[str, str]) -> None:
+    done = nrskg(["query", "RETURN 1"], cli_env | {"NEO4J_DATABASE": "nosuchdb"})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "error: Neo4j has no such database (Graph not found: nosuchdb). Set NEO4J_DATABASE to a database of "
+        "that server, or unset it for the default `neo4j`"
+    ]
+
+
 @pytest.fixture
 def console() -> Iterator[None]:
     root = logging.getLogger()
