@@ -9,6 +9,8 @@ line and what to do about it. A mistake in the user's settings names the setting
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import neo4j
 from neo4j.exceptions import (
@@ -30,6 +32,10 @@ START_HINT = "Start the local server with `nrskg neo4j start`, or set NEO4J_URI 
 CREDENTIALS_HINT = (
     "Check NEO4J_USER and NEO4J_PASSWORD (for the local server, unset NEO4J_PASSWORD to use the password "
     "that `nrskg neo4j start` generated)"
+)
+NO_PASSWORD_HINT = (
+    "Set NEO4J_PASSWORD; for the local server, set NRSKG_NEO4J_HOME to its data directory if it is not the "
+    "default, so that its stored password is found"
 )
 # What the server says when NEO4J_DATABASE names a database it does not have.
 DATABASE_NOT_FOUND_CODE = "Neo.ClientError.Database.DatabaseNotFound"
@@ -146,6 +152,20 @@ def verify(drv: neo4j.Driver, uri: str, database: str | None = None) -> None:
         raise graph_error(e, "connecting", uri) from e
 
 
+@contextmanager
+def missing_password_named(settings: Neo4jSettings) -> Iterator[None]:
+    """Inside, a refusal of the credentials when no password was known (none set, none stored for the local
+    server at that URI) says so, instead of the server's words about a missing authentication token."""
+    try:
+        yield
+    except GraphError as e:
+        if settings.password is None and isinstance(e.__cause__, AuthError):
+            raise PermanentGraphError(
+                f"Neo4j at {settings.uri} asks for a password and none is known", hint=NO_PASSWORD_HINT
+            ) from e.__cause__
+        raise
+
+
 def check(settings: Neo4jSettings) -> None:
     """Neo4j at `settings.uri` answers, accepts the credentials and has `settings.database`, or a GraphError
     says why, in seconds.
@@ -153,5 +173,5 @@ def check(settings: Neo4jSettings) -> None:
     Flows call this before any extraction, so that a server that is down, a wrong password or a misspelt
     NEO4J_DATABASE fails the run at once instead of after the model has run.
     """
-    with driver(settings) as drv:
+    with missing_password_named(settings), driver(settings) as drv:
         verify(drv, settings.uri, settings.database)

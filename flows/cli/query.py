@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli._app import app, cli_errors
-from graph.connection import driver
+from graph.connection import driver, missing_password_named
 from graph.read import format_table, read_table
 from graph.settings import Neo4jSettings
 from nrskg.errors import DataFormatError
@@ -78,7 +78,7 @@ def query_cli(
 
         query = cookbook_query(cookbook)
         cypher, params = query.cypher, cookbook_parameters(query, params, settings.row_limit)
-    with driver(settings) as drv:
+    with missing_password_named(settings), driver(settings) as drv:
         result = read_table(
             drv,
             cypher,
