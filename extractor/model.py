@@ -25,6 +25,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 from extractor.configuration import NRSOneRelConfig, TrainConfig, load_config, save_config
 from extractor.losses import IGNORE_INDEX, cell_classes, mark_probabilities, marked, marked_cells, table_loss
 from nrskg.errors import ModelError
+from nrskg.files import new_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,7 @@ class NRSOneRelModel(nn.Module):
         (out / ENCODER_DIR).mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
+        (out / WEIGHTS_NAME).chmod(new_file_mode())  # safetensors writes 0600; the registry is shared
         self.encoder.config.save_pretrained(out / ENCODER_DIR)
         tokenizer.save_pretrained(out / ENCODER_DIR)
         save_config(out / CONFIG_NAME, self.config, train_config)

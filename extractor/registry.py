@@ -20,6 +20,7 @@ from pathlib import Path
 from extractor.configuration import NRSOneRelConfig, load_config
 from extractor.schema import Example
 from nrskg.errors import ModelError
+from nrskg.files import new_file_mode
 
 REGISTRY_FILE = "registry.json"
 STAGING = ".staging"  # where the train flow writes a checkpoint before its version (its folder name) exists
@@ -67,16 +68,10 @@ def save(root: Path, registry: Registry) -> None:
     }
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".registry.", suffix=".json")
     # mkstemp creates the file 0600; the team reads the registry, so give it the mode of any new file.
-    os.fchmod(fd, 0o666 & ~_umask())
+    os.fchmod(fd, new_file_mode())
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump({"current": registry.current, "versions": versions}, f, ensure_ascii=False, indent=2)
     os.replace(tmp, root / REGISTRY_FILE)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def model_config(model_dir: str | Path) -> NRSOneRelConfig:

@@ -23,6 +23,7 @@ logs.send_to_flow_runs()
 # Documents per status named one by one in the run's Prefect logs: shipping a log record per document cost
 # 6 of the 82 s of a 4,481-document ingest (benchmarks/ingest.py); the artifact and manifest list them all.
 LOGGED_PER_STATUS = 50
+LOOPBACK = "127.0.0.1"  # where the Dask scheduler serves its health endpoint
 
 
 def extraction_threads(device: str, workers: int) -> int:
@@ -40,7 +41,13 @@ def with_dask(workers: int) -> Any:
         return ingest
     from prefect_dask import DaskTaskRunner
 
-    runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    # No dashboard; the scheduler's own HTTP endpoint (health) on a free loopback port rather than the
+    # dashboard's 8787, which a second run at the same time would find taken and warn about.
+    cluster = {
+        "n_workers": workers, "threads_per_worker": 1, "processes": True,
+        "dashboard_address": None, "scheduler_kwargs": {"dashboard_address": f"{LOOPBACK}:0"},
+    }  # fmt: skip
+    runner = DaskTaskRunner(cluster_kwargs=cluster)
     return ingest.with_options(task_runner=runner)
 
 

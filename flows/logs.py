@@ -1,5 +1,5 @@
-"""Who logs where: the project's INFO on the console, Prefect and other libraries only when they warn, and
-the project's records inside a flow run also in that run's logs (what a Prefect UI shows).
+"""Who logs where: the project's INFO on the console, Prefect, Dask and other libraries only when they warn,
+and the project's records inside a flow run also in that run's logs (what a Prefect UI shows).
 
 The console setup belongs to the process entry (the CLI); `send_to_flow_runs` is called by the flow modules,
 so a deployment run by a Prefect worker reports model F1, write counters and document statuses in its run
@@ -23,6 +23,10 @@ QUIET_PREFECT = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
+# Dask's `distributed` logs at INFO to a stderr handler of its own, and its worker processes import it afresh:
+# its configuration, read from the environment at import and inherited by the workers, keeps it at WARNING.
+QUIET_DASK = {"DASK_LOGGING__DISTRIBUTED": "warning"}
+DASK_LOGGER = "distributed"
 CONSOLE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 RUN_LOG_ONLY = {"console": False}
 """`extra=` of records meant for the flow run's logs, not a person's terminal (one line per document)."""
@@ -64,7 +68,15 @@ def configure_console(verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         logging.getLogger("prefect").setLevel(logging.WARNING)  # if Prefect was imported before this call
+        _quiet_dask()
         _quiet_library_progress_bars()
+
+
+def _quiet_dask() -> None:
+    for name, value in QUIET_DASK.items():
+        os.environ.setdefault(name, value)
+    if DASK_LOGGER in sys.modules:  # already imported: its loggers were set up from the environment then
+        logging.getLogger(DASK_LOGGER).setLevel(logging.WARNING)
 
 
 def _quiet_library_progress_bars() -> None:

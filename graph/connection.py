@@ -1,13 +1,16 @@
 """One way to open a Neo4j driver, so local, server, Aura and cluster differ only in `Neo4jSettings`.
 
 Also the one place that turns the driver's exceptions into ours: a `PermanentGraphError` for what the same
-request will meet again (credentials, URI, a bad query), a plain `GraphError` for what may pass (a server
-that does not answer, a transient error), each with the cause on one line and what to do about it.
+request will meet again (credentials, URI, a database the server does not have, a bad query), a plain
+`GraphError` for what may pass (a server that does not answer, a transient error), each with the cause on one
+line and what to do about it. A mistake in the user's settings names the setting to fix, never a bug.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import neo4j
 from neo4j.exceptions import (
@@ -30,6 +33,13 @@ CREDENTIALS_HINT = (
     "Check NEO4J_USER and NEO4J_PASSWORD (for the local server, unset NEO4J_PASSWORD to use the password "
     "that `nrskg neo4j start` generated)"
 )
+NO_PASSWORD_HINT = (
+    "Set NEO4J_PASSWORD; for the local server, set NRSKG_NEO4J_HOME to its data directory if it is not the "
+    "default, so that its stored password is found"
+)
+# What the server says when NEO4J_DATABASE names a database it does not have.
+DATABASE_NOT_FOUND_CODE = "Neo.ClientError.Database.DatabaseNotFound"
+DATABASE_HINT = "Set NEO4J_DATABASE to a database of that server, or unset it for the default `neo4j`"
 _ERRNO_REASON = re.compile(r"reason \[Errno -?\d+\] ([^)\n]+)")
 # What the server reports when a transaction would pass a memory limit, or the heap ran out under it.
 MEMORY_POOL_CODE = "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
@@ -92,6 +102,8 @@ def graph_error(e: Exception, doing: str, uri: str | None = None) -> GraphError:
 def _translated(e: Exception, doing: str, where: str) -> GraphError:
     if isinstance(e, Neo4jError) and e.code in (MEMORY_POOL_CODE, HEAP_CODE):
         return memory_error(e, doing)
+    if isinstance(e, Neo4jError) and e.code == DATABASE_NOT_FOUND_CODE:
+        return PermanentGraphError(f"{where} has no such database ({one_line(e)})", hint=DATABASE_HINT)
     if isinstance(e, AuthError):
         return PermanentGraphError(f"{where} refused the credentials ({one_line(e)})", hint=CREDENTIALS_HINT)
     if isinstance(e, ClientError):  # a bad query or a constraint: the same request fails the same way
@@ -129,19 +141,37 @@ def memory_error(e: Neo4jError, doing: str, remedy: str = "") -> GraphError:
     return error_type(f"{doing} needed more memory than Neo4j allows: {limit}", hint=hint)
 
 
-def verify(drv: neo4j.Driver, uri: str) -> None:
-    """Fail early with a GraphError that names the server (`uri`), not on the first write of a long run."""
+def verify(drv: neo4j.Driver, uri: str, database: str | None = None) -> None:
+    """Fail early with a GraphError that names the server (`uri`), not on the first write of a long run; with
+    `database`, also when the server has no such database (connecting alone does not open one)."""
     try:
         drv.verify_connectivity()
+        if database is not None:
+            drv.execute_query("RETURN 1", database_=database, routing_=neo4j.RoutingControl.READ)
     except (Neo4jError, DriverError, OSError) as e:
         raise graph_error(e, "connecting", uri) from e
 
 
-def check(settings: Neo4jSettings) -> None:
-    """Neo4j at `settings.uri` answers and accepts the credentials, or a GraphError says why, in seconds.
+@contextmanager
+def missing_password_named(settings: Neo4jSettings) -> Iterator[None]:
+    """Inside, a refusal of the credentials when no password was known (none set, none stored for the local
+    server at that URI) says so, instead of the server's words about a missing authentication token."""
+    try:
+        yield
+    except GraphError as e:
+        if settings.password is None and isinstance(e.__cause__, AuthError):
+            raise PermanentGraphError(
+                f"Neo4j at {settings.uri} asks for a password and none is known", hint=NO_PASSWORD_HINT
+            ) from e.__cause__
+        raise
 
-    Flows call this before any extraction, so that a server that is down or a wrong password fails the run at
-    once instead of after the model has run.
+
+def check(settings: Neo4jSettings) -> None:
+    """Neo4j at `settings.uri` answers, accepts the credentials and has `settings.database`, or a GraphError
+    says why, in seconds.
+
+    Flows call this before any extraction, so that a server that is down, a wrong password or a misspelt
+    NEO4J_DATABASE fails the run at once instead of after the model has run.
     """
-    with driver(settings) as drv:
-        verify(drv, settings.uri)
+    with missing_password_named(settings), driver(settings) as drv:
+        verify(drv, settings.uri, settings.database)

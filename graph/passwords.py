@@ -11,6 +11,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -20,6 +21,10 @@ from nrskg.errors import GraphError
 PASSWORD_FILE = "nrskg-neo4j.password"
 PASSWORD_BYTES = 24  # 32 URL-safe characters
 OWNER_ONLY = 0o600
+# The URI schemes that reach the local server, which speaks plain Bolt (no TLS): direct or routed.
+LOCAL_SCHEMES = frozenset({"bolt", "neo4j"})
+LOOPBACK_NAMES = frozenset({HOST, "localhost"})
+BOLT_PORT = 7687  # what the driver assumes when a URI names no port
 
 
 def password_file(data_dir: Path) -> Path:
@@ -72,10 +77,24 @@ def initial_password(auth: bool, data_dir: Path) -> SecretStr | None:
 def local_password(uri: str, data_dir: Path | None = None) -> SecretStr | None:
     """The stored password of the local server at `uri`, for clients that were given none.
 
-    Only when our launcher runs for `data_dir` at exactly that URI with auth on: the password is never sent to
-    whatever else might listen on a port after our server stopped.
+    Only when our launcher runs for `data_dir` with auth on and `uri` reaches it (bolt:// or neo4j://, to
+    127.0.0.1 or localhost, at its port): the password is never sent to whatever else might listen on a port
+    after our server stopped.
     """
     info = status(data_dir)
-    if info is None or not info.auth or uri.replace("://localhost:", f"://{HOST}:", 1) != info.uri:
+    address = _address(uri)
+    if info is None or not info.auth or address is None or address != _address(info.uri):
         return None
     return read_password(info.data_dir)
+
+
+def _address(uri: str) -> tuple[str, int] | None:
+    """The loopback port a URI of plain Bolt reaches, or None for any other URI (TLS, another host, junk)."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port or BOLT_PORT
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in LOCAL_SCHEMES or parts.hostname not in LOOPBACK_NAMES:
+        return None
+    return HOST, port

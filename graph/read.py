@@ -23,7 +23,13 @@ import neo4j
 import neo4j.graph
 import neo4j.time
 
-from graph.connection import HEAP_CODE, MEMORY_POOL_CODE, graph_error, memory_error
+from graph.connection import (
+    DATABASE_NOT_FOUND_CODE,
+    HEAP_CODE,
+    MEMORY_POOL_CODE,
+    graph_error,
+    memory_error,
+)
 from nrskg.errors import GraphError, ReadOnlyQueryError
 
 # The query types a plan reports: r(ead), w(rite), rw, s(chema, procedures of DBMS mode, administration).
@@ -45,6 +51,13 @@ ADMINISTRATION_CODES = frozenset(
     }
 )
 _ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
+# How the server ends a transaction that ran past the timeout it was begun with (or the server's own limit).
+TIMEOUT_CODES = frozenset(
+    {
+        "Neo.ClientError.Transaction.TransactionTimedOut",
+        "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+    }
+)
 _EXPLAIN_OR_PROFILE = re.compile(r"^\s*(?:EXPLAIN|PROFILE)\b", re.IGNORECASE)
 READ_ONLY_HINT = "Only queries that read the graph run here (MATCH ... RETURN)"
 MEMORY_REMEDY = "Ask for less (LIMIT, count() rather than collect())"
@@ -171,12 +184,13 @@ def read_table(
         ):
             return _read(tx, cypher, dict(params or {}), limit)
     except neo4j.exceptions.Neo4jError as e:
-        raise _query_error(e) from e
+        raise _query_error(e, timeout) from e
     except (neo4j.exceptions.DriverError, OSError) as e:
         raise graph_error(e, "running the query") from e
 
 
-def _query_error(e: neo4j.exceptions.Neo4jError) -> GraphError:
+def _query_error(e: neo4j.exceptions.Neo4jError, timeout: float) -> GraphError:
+    """Our error for the server's refusal of a query: only a mistake in the query itself says to fix it."""
     if e.code == _ACCESS_MODE_CODE:
         return ReadOnlyQueryError(
             f"refused: no writing in a read transaction ({e.message})", hint=READ_ONLY_HINT
@@ -187,6 +201,14 @@ def _query_error(e: neo4j.exceptions.Neo4jError) -> GraphError:
         )
     if e.code in (MEMORY_POOL_CODE, HEAP_CODE):
         return memory_error(e, "the query", MEMORY_REMEDY)
+    if e.code in TIMEOUT_CODES:
+        return GraphError(
+            f"the query did not finish within its time limit of {timeout:g} s",
+            hint="Give it longer with `nrskg query --timeout SECONDS`, or ask for less (LIMIT, a narrower "
+            "MATCH)",
+        )
+    if e.code == DATABASE_NOT_FOUND_CODE:  # NEO4J_DATABASE, not the query
+        return graph_error(e, "running the query")
     if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):
         return GraphError(f"query failed: {e.message or e}", hint="Fix the query")
     return graph_error(e, "running the query")

@@ -1,8 +1,8 @@
 """What must hold before any extraction starts, checked in seconds rather than found out after the model ran.
 
-Neo4j answers and accepts the credentials, the model directory and its weights can be read, the device
-exists. The CLI runs these checks before it starts Prefect (so a mistake costs one line and no run), and the
-flows run them first (so a deployment fails the same way).
+Neo4j answers, accepts the credentials and has the database NEO4J_DATABASE names, the model directory and its
+weights can be read, the device exists. The CLI runs these checks before it starts Prefect (so a mistake costs
+one line and no run), and the flows run them first (so a deployment fails the same way).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Without PREFECT_API_URL a flow starts a temporary Prefect server (a uvicorn subprocess) and waits for it,
 about 7 s on a 2-vCPU machine, after the CLI has already spent about as long importing torch and checking
 Neo4j and the model. Started from a thread at the beginning, the server comes up in parallel; the flow then
-finds it running (Prefect keeps one per process) and starts nothing. With PREFECT_API_URL set nothing starts.
+finds it running (Prefect keeps one per process) and starts nothing. With PREFECT_API_URL set nothing starts,
+and the thread asks that server whether it answers: a wrong or stopped one is named before the flow runs.
 
 The port comes from the OS, not from Prefect's random pick in 8000-8999: two CLI processes starting at once
 could pick the same port there, and the one whose uvicorn failed to bind then polled, and used, the other's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import urlsplit
 
 from graph.connection import one_line
 from graph.process import free_port
@@ -41,8 +43,11 @@ class PrefectApi(threading.Thread):
             from prefect.settings import get_current_settings
 
             settings = get_current_settings()
-            if settings.api.url or not settings.server.ephemeral.enabled:
-                return  # a configured server, or ephemeral mode off: the flow says what it needs
+            if settings.api.url:
+                self.error = unreachable(settings.api.url)
+                return
+            if not settings.server.ephemeral.enabled:
+                return  # ephemeral mode off and no server: the flow says what it needs
             server = SubprocessASGIServer()  # the one the flow finds later (Prefect keys it by port None)
             if not server.running:
                 server.port = free_port()
@@ -63,6 +68,24 @@ class PrefectApi(threading.Thread):
         super().join(timeout)
         if self.error is not None:
             raise self.error
+
+
+def unreachable(api_url: str) -> FlowError | None:
+    """Why the Prefect server at PREFECT_API_URL `api_url` does not answer its health check, or None when it
+    answers. Left to the flow, a wrong or stopped server ended in Prefect's bare "Failed to reach API"."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        failure = client.api_healthcheck()
+    if failure is None:
+        return None
+    parts = urlsplit(api_url)
+    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no credentials on the line
+    return FlowError(
+        f"the Prefect server at PREFECT_API_URL {shown} does not answer ({one_line(failure).rstrip('.')})",
+        hint="Start it (`prefect server start`), set PREFECT_API_URL to a running server, or unset it to let "
+        "the command start a temporary one",
+    )
 
 
 def prefect_api_in_background() -> PrefectApi:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli._app import app, cli_errors
-from graph.connection import driver
+from graph.connection import driver, missing_password_named
 from graph.read import format_table, read_table
 from graph.settings import Neo4jSettings
 from nrskg.errors import DataFormatError
@@ -54,7 +54,9 @@ def query_cli(
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Most rows to print; also fills $limit (default: settings)."
     ),
-    timeout: float | None = typer.Option(None, "--timeout", min=0.001, help="Server-side limit in seconds."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.001, help="Server-side limit in seconds (default 30)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """Run CYPHER, or a --cookbook question, read-only on NEO4J_URI with a timeout and a row limit.
@@ -76,7 +78,7 @@ def query_cli(
 
         query = cookbook_query(cookbook)
         cypher, params = query.cypher, cookbook_parameters(query, params, settings.row_limit)
-    with driver(settings) as drv:
+    with missing_password_named(settings), driver(settings) as drv:
         result = read_table(
             drv,
             cypher,

@@ -24,7 +24,7 @@ def view_cli(
     ] = 3,
 ) -> None:
     """Draw NAME's relationships, their confidence and evidence sentences (on hover) into one HTML file."""
-    from graph.connection import driver
+    from graph.connection import driver, missing_password_named
     from graph.neighbourhood import entities_named, read_neighbourhood
     from graph.settings import Neo4jSettings
     from graph.view import render_html
@@ -32,7 +32,7 @@ def view_cli(
     from pipeline.keys import entity_key, normalise_name
 
     settings = Neo4jSettings.from_env()
-    with driver(settings) as drv:
+    with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
         centres = entities_named(drv, normalise_name(name), **read)
         if entity_type is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -12,7 +14,14 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 from extractor.configuration import NRSOneRelConfig
 from extractor.encoders.tiny import build_tiny_encoder
 from extractor.losses import IGNORE_INDEX, cell_classes, table_loss
-from extractor.model import CONFIG_NAME, MAX_DISTANCE, NRSOneRelModel, distance_bucket, table_mask
+from extractor.model import (
+    CONFIG_NAME,
+    MAX_DISTANCE,
+    WEIGHTS_NAME,
+    NRSOneRelModel,
+    distance_bucket,
+    table_mask,
+)
 from nrskg.errors import ModelError
 
 K, C, B, T = 5, 3, 2, 9  # C: the default loss scores 3 marks per cell
@@ -229,6 +238,23 @@ def test_save_then_load_gives_identical_scores(tmp_path, distance_buckets: int):
     ids = torch.tensor([tokenizer("糖尿病患者")["input_ids"]])
     mask = torch.ones_like(ids)
     assert torch.equal(loaded(ids, mask).logits, model(ids, mask).logits)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_saved_weights_have_the_mode_the_umask_gives_a_new_file(tmp_path, umask: int, mode: int):
+    """A registry is shared with its models: the weights are as readable as config.json beside them."""
+    encoder_dir = build_tiny_encoder(["糖尿病患者"], tmp_path / "enc")
+    config = NRSOneRelConfig(encoder="tiny", relations=["a"], head_types=["X"], tail_types=["Y"])
+    model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir))
+    previous = os.umask(umask)
+    try:
+        model.save_pretrained(tmp_path / "model", AutoTokenizer.from_pretrained(encoder_dir))
+    finally:
+        os.umask(previous)
+    modes = {
+        name: stat.S_IMODE((tmp_path / "model" / name).stat().st_mode) for name in (WEIGHTS_NAME, CONFIG_NAME)
+    }
+    assert modes == {WEIGHTS_NAME: mode, CONFIG_NAME: mode}
 
 
 def test_a_checkpoint_from_before_the_loss_option_loads_as_the_softmax_model(tmp_path):

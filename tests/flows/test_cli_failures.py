@@ -71,6 +71,11 @@ CASES = {
         ["--model", "{model}"],
         ["is not a Bolt URI", "bolt://"],
     ),
+    "unknown database": (
+        {"NEO4J_DATABASE": "nosuchdb"},
+        ["--model", "{model}"],
+        ["has no such database", "nosuchdb", "Set NEO4J_DATABASE"],
+    ),
     "device tpu": ({}, ["--model", "{model}", "--device", "tpu"], ["unknown device 'tpu'", "--device auto"]),
     "missing model": ({}, ["--model", "{root}/no-such-model"], ["is not a model directory", "nrskg train"]),
     "truncated weights": ({}, ["--model", "{truncated}"], ["not a complete safetensors file", "incomplete"]),
@@ -150,6 +155,19 @@ def test_prefect_server_that_does_not_start_is_one_line_and_left_running_by_no_o
     assert_one_error_line(
         outcome, "temporary Prefect server did not start", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
     )
+    assert not runs_root.exists(), "the flow never started, so no run folder"
+
+
+def test_prefect_api_url_that_does_not_answer_is_one_line_naming_it_before_the_flow(
+    workspace: dict[str, Path], cli_env: dict[str, str]
+) -> None:
+    """A PREFECT_API_URL where no server answers is a setting to fix, named before the flow, not a bug."""
+    runs_root = workspace["root"] / "runs-no-api"
+    api_url = f"http://127.0.0.1:{process.free_port()}/api"
+    args = ["ingest", str(CORPUS), "--model", str(workspace["model"]), "--runs", str(runs_root)]
+    outcome = nrskg([*args, "--device", "cpu"], cli_env | {"PREFECT_API_URL": api_url}, workspace["root"])
+    assert_one_error_line(outcome, f"the Prefect server at PREFECT_API_URL {api_url} does not answer")
+    assert outcome.returncode == 1 and "bug" not in lines(outcome)[-1]
     assert not runs_root.exists(), "the flow never started, so no run folder"
 
 

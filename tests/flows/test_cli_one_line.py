@@ -49,6 +49,32 @@ def test_deprecated_syntax_answers_without_the_driver_s_notification(cli_env: di
     assert done.stderr == ""
 
 
+@pytest.mark.neo4j
+def test_a_database_the_server_lacks_is_a_setting_to_fix_not_the_query(cli_env: dict[str, str]) -> None:
+    done = nrskg(["query", "RETURN 1"], cli_env | {"NEO4J_DATABASE": "nosuchdb"})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "error: Neo4j has no such database (Graph not found: nosuchdb). Set NEO4J_DATABASE to a database of "
+        "that server, or unset it for the default `neo4j`"
+    ]
+
+
+@pytest.mark.neo4j
+def test_a_query_by_a_routed_uri_finds_the_local_password_and_says_when_none_is_known(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    routed = cli_env | {"NEO4J_URI": cli_env["NEO4J_URI"].replace("bolt://", "neo4j://")}
+    done = nrskg(["query", "RETURN 1 AS one", "--json"], routed)
+    assert (done.returncode, done.stderr) == (0, "") and '"one": 1' in done.stdout
+    elsewhere = nrskg(["query", "RETURN 1"], routed | {"NRSKG_NEO4J_HOME": str(tmp_path)})
+    assert elsewhere.returncode == 1 and elsewhere.stdout == ""
+    assert elsewhere.stderr.splitlines() == [
+        f"error: Neo4j at {routed['NEO4J_URI']} asks for a password and none is known. Set NEO4J_PASSWORD; "
+        "for the local server, set NRSKG_NEO4J_HOME to its data directory if it is not the default, so that "
+        "its stored password is found"
+    ]
+
+
 @pytest.fixture
 def console() -> Iterator[None]:
     root = logging.getLogger()

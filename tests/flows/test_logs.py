@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from flows import logs
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -57,3 +61,42 @@ def test_prefect_is_quiet_and_sends_no_telemetry(console: None) -> None:
     assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     logs.configure_console()  # a second call keeps one console handler, not two
     assert sum(isinstance(h, logs.ConsoleHandler) for h in logging.getLogger().handlers) == 1
+
+
+# A process set up as the CLI sets it up, with the local Dask cluster of `nrskg ingest --workers 2`; it
+# prints the scheduler's HTTP port and what that port answers for the dashboard's page.
+DASK_CLUSTER = """
+import urllib.error, urllib.request
+from flows.logs import configure_console
+configure_console()  # first, as the CLI does
+from distributed import LocalCluster
+from flows.ingest import with_dask
+
+def main():
+    with LocalCluster(**with_dask(2).task_runner.cluster_kwargs) as cluster:
+        port = cluster.scheduler.http_server.port
+        try:
+            answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/status").status
+        except urllib.error.HTTPError as e:
+            answer = e.code
+        print(port, answer)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_dask_speaks_from_warning_up_and_opens_no_dashboard(tmp_path: Path) -> None:
+    """Its scheduler, nannies and worker processes said some 30 INFO lines a run, and its dashboard took
+    port 8787, none of which a person running the CLI asked for."""
+    script = tmp_path / "cluster.py"  # a file: Dask's worker processes import the main module again
+    script.write_text(DASK_CLUSTER, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")} | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    port, dashboard = done.stdout.split()
+    assert port != "8787" and dashboard == "404", done.stdout
+    chatter = [line for line in done.stderr.splitlines() if " INFO " in line and "distributed." in line]
+    assert chatter == [], done.stderr

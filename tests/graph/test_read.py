@@ -76,6 +76,33 @@ def test_a_query_past_a_memory_limit_names_the_limit_and_how_to_raise_it() -> No
         read_table(_driver_raising(heap), "RETURN 1", timeout=1.0, limit=5)
 
 
+def test_a_database_the_server_lacks_names_neo4j_database_not_the_query() -> None:
+    missing = neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.ClientError.Database.DatabaseNotFound", message="Graph not found: nosuchdb"
+    )
+    with pytest.raises(PermanentGraphError) as caught:
+        read_table(_driver_raising(missing), "RETURN 1", timeout=1.0, limit=5, database="nosuchdb")
+    assert str(caught.value) == (
+        "Neo4j has no such database (Graph not found: nosuchdb). Set NEO4J_DATABASE to a database of that "
+        "server, or unset it for the default `neo4j`"
+    )
+
+
+def test_a_query_past_its_timeout_says_how_to_give_it_longer() -> None:
+    timed_out = neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+        message="The transaction has been terminated. Retry your operation in a new transaction, and you "
+        "should see a successful result. The transaction has not completed within the timeout specified at "
+        "its start by the client. You may want to retry with a longer timeout.",
+    )
+    with pytest.raises(GraphError) as caught:
+        read_table(_driver_raising(timed_out), "RETURN 1", timeout=2.5, limit=5)
+    assert str(caught.value) == (
+        "the query did not finish within its time limit of 2.5 s. Give it longer with `nrskg query --timeout "
+        "SECONDS`, or ask for less (LIMIT, a narrower MATCH)"
+    )
+
+
 def test_plan_with_a_write_is_refused_before_the_query_runs() -> None:
     driver = MagicMock(spec=neo4j.Driver)
     session = driver.session.return_value.__enter__.return_value

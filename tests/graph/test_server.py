@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from graph import passwords, process, server
-from graph.connection import driver, verify
+from graph.connection import check, driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
 from tests.conftest import TEST_MEMORY
@@ -116,6 +116,42 @@ def test_auth_is_on_with_a_generated_password_that_only_its_owner_reads_and_clie
     for settings in (Neo4jSettings(uri=local.uri), Neo4jSettings(uri=local.uri, password="not-it")):
         with driver(settings) as drv, pytest.raises(PermanentGraphError, match="refused the credentials"):
             verify(drv, local.uri)
+
+
+def test_clients_find_the_password_by_any_uri_of_plain_bolt_that_reaches_the_server(
+    local: process.ServerInfo,
+) -> None:
+    """Direct or routed, by address or by `localhost`; never for TLS (the local server speaks none), another
+    host or another port."""
+    home = {"NRSKG_NEO4J_HOME": str(local.data_dir)}
+    password = passwords.read_password(local.data_dir)
+    for uri in (
+        f"neo4j://127.0.0.1:{local.port}",
+        f"bolt://localhost:{local.port}",
+        f"neo4j://localhost:{local.port}",
+    ):
+        found = Neo4jSettings.from_env(home | {"NEO4J_URI": uri})
+        assert found.password == password, uri
+        with driver(found) as drv:
+            assert drv.execute_query("RETURN 1 AS x").records[0]["x"] == 1
+    for uri in (
+        f"bolt+s://127.0.0.1:{local.port}",
+        f"neo4j+ssc://localhost:{local.port}",
+        f"bolt://127.0.0.2:{local.port}",
+        f"neo4j://127.0.0.1:{process.free_port()}",
+        "bolt://127.0.0.1:not-a-port",
+    ):
+        assert Neo4jSettings.from_env(home | {"NEO4J_URI": uri}).password is None, uri
+
+
+def test_a_server_that_wants_a_password_nobody_gave_says_so(local: process.ServerInfo) -> None:
+    with pytest.raises(PermanentGraphError) as caught:
+        check(Neo4jSettings(uri=local.uri))
+    assert str(caught.value).startswith(
+        f"Neo4j at {local.uri} asks for a password and none is known. Set NEO4J_PASSWORD"
+    )
+    with pytest.raises(PermanentGraphError, match="refused the credentials"):
+        check(Neo4jSettings(uri=local.uri, password="not-it"))
 
 
 def test_a_password_file_others_can_read_is_refused(tmp_path: Path) -> None:
