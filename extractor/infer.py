@@ -32,7 +32,7 @@ from extractor.device import autocast, free_memory, resolve_device
 from extractor.model import CellPredictions, NRSOneRelModel
 from extractor.schema import Entity, Triple
 from extractor.splitting import window_spans
-from extractor.texts import read_texts
+from extractor.texts import Decode, read_texts, utf8
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
@@ -220,15 +220,18 @@ def extract_file(
     batch_size: int = AUTO_BATCH,
     row_block: int | None = None,
     min_confidence: float | None = None,
+    decode: Decode = utf8,
 ) -> pd.DataFrame:
-    """Extract from a .txt/.jsonl file into a .jsonl or .parquet file of triple rows; return the rows.
+    """Extract from a .txt/.md/.jsonl file (or a folder of those) into a .jsonl or .parquet file of triple
+    rows; return the rows.
 
-    `min_confidence` None uses the model's calibrated threshold (`Extractor.extract`).
+    `min_confidence` None uses the model's calibrated threshold (`Extractor.extract`); `decode` turns each
+    file's bytes into text (`extractor.texts.read_texts`).
     """
     out = Path(out_path)
     if out.suffix not in (".jsonl", ".parquet"):
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
-    records = read_texts(input_path)
+    records = read_texts(input_path, decode)
     if any(isinstance(text, list) for _, text in records):
         raise DataFormatError(f'{input_path}: extraction reads raw "text", not segmented "words"')
     extractor = Extractor.load(model_dir, device, batch_size, row_block)

@@ -3,38 +3,54 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from nrskg.errors import DataFormatError
 
-_SUFFIXES = (".txt", ".jsonl")
+_SUFFIXES = (".txt", ".md", ".jsonl")
+_LINES = (".txt", ".md")  # a text per line
+
+Decode = Callable[[bytes, str], str]
+"""File bytes and where they came from (for errors) -> text; the CLI passes ingest's decoder
+(`pipeline.reading.decode_text`), so a file `ingest` reads is read here too."""
 
 
-def read_texts(path: Path | str) -> list[tuple[str, str | list[str]]]:
-    """(id, text) records from a .txt (a text per line, id = line number), a .jsonl (an object per line with
-    "text", or pre-segmented "words", and an optional "id") or a folder of those (ids then `file:id`).
+def utf8(data: bytes, where: str) -> str:
+    """Strict UTF-8 (a BOM dropped): the decoder where no other is given."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataFormatError(f"{where}: cannot read as UTF-8 text: {e}") from e
+
+
+def read_texts(path: Path | str, decode: Decode = utf8) -> list[tuple[str, str | list[str]]]:
+    """(id, text) records from a .txt or .md (a text per line, id = line number), a .jsonl (an object per line
+    with "text", or pre-segmented "words", and an optional "id") or a folder of those (ids then `file:id`),
+    each file's bytes decoded by `decode`.
 
     Texts are raw strings or, where every record is pre-segmented, word lists.
     """
     root = Path(path)
     files = sorted(f for f in root.rglob("*") if f.suffix in _SUFFIXES) if root.is_dir() else [root]
     if not files or any(f.suffix not in _SUFFIXES for f in files):
-        raise DataFormatError(f"{root}: expected a {' or '.join(_SUFFIXES)} file, or a folder of those")
+        raise DataFormatError(f"{root}: expected a {', '.join(_SUFFIXES)} file, or a folder of those")
     records = []
     for file in files:
         prefix = f"{file.relative_to(root)}:" if root.is_dir() else ""
-        records += [(prefix + key, text) for key, text in _records(file)]
+        records += [(prefix + key, text) for key, text in _records(file, decode)]
     if len({isinstance(text, list) for _, text in records}) > 1:
         raise DataFormatError(f"{root}: mixes raw 'text' and segmented 'words' records")
     return records
 
 
-def _records(file: Path) -> list[tuple[str, str | list[str]]]:
+def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFormatError(f"{file}: cannot read as UTF-8 text: {e}") from e
-    if file.suffix == ".txt":
+        data = file.read_bytes()
+    except OSError as e:
+        raise DataFormatError(f"{file}: cannot read: {e}") from e
+    lines = decode(data, str(file)).splitlines()
+    if file.suffix in _LINES:
         return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     records = []
     for n, line in enumerate(lines, 1):

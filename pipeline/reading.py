@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from nrskg.contracts import FAILED_PREFIX, NEW, UNSUPPORTED, failed
-from nrskg.errors import PipelineError
+from nrskg.errors import DataFormatError, PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
 
@@ -107,6 +107,15 @@ def doc_ids_named(name: str) -> list[str]:
 def content_hash_of(normalised_text: str) -> str:
     """The version of a document's text: equal for texts that differ only in what normalisation removes."""
     return hashlib.sha256(normalised_text.encode("utf-8")).hexdigest()
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """File bytes as text, decoded as ingest decodes them (BOMs, UTF-8, GB18030, then detection), for readers
+    outside ingest (`nrskg extract`, `pretrain`); what ingest records as failed raises `DataFormatError`."""
+    try:
+        return _decode(data, where, ReadSettings())[0]
+    except _Failed as e:
+        raise DataFormatError(e.reason) from e
 
 
 def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:

@@ -10,6 +10,7 @@ import typer
 from extractor.infer import AUTO_BATCH, extract_file
 from flows.cli._app import app, cli_errors
 from flows.cli._options import BatchSize, Checkpoint, Device, MinConfidence
+from pipeline.reading import decode_text
 
 
 @app.command("extract")
@@ -19,7 +20,9 @@ def extract_cli(
     input_path: Annotated[
         Path,
         typer.Option(
-            "--input", help='.txt (one text per line), .jsonl ("text", optional "id") or a folder of those.'
+            "--input",
+            help='.txt or .md (one text per line), .jsonl ("text", optional "id") or a folder of those; '
+            "decoded as ingest decodes them.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet, one row per triple.")],
@@ -32,5 +35,5 @@ def extract_cli(
     min_confidence: MinConfidence = None,
 ) -> None:
     """Batched, length-bucketed extraction over all relation types."""
-    frame = extract_file(model, input_path, out, device, batch_size, row_block, min_confidence)
+    frame = extract_file(model, input_path, out, device, batch_size, row_block, min_confidence, decode_text)
     typer.echo(f"{out}: {len(frame)} triples from {frame['sent_id'].nunique()} texts with triples")

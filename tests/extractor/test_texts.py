@@ -9,6 +9,7 @@ import pytest
 
 from extractor.texts import read_texts
 from nrskg.errors import DataFormatError
+from pipeline.reading import decode_text
 
 
 def test_lines_and_json_records_with_their_ids(tmp_path: Path) -> None:
@@ -33,10 +34,20 @@ def test_segmented_words_and_folders(tmp_path: Path) -> None:
     [
         ("c.jsonl", '{"oops": 1}\n', "c.jsonl: line 1: expected an object"),
         ("d.jsonl", "{not json\n", "d.jsonl: line 1: not JSON"),
-        ("e.csv", "a,b\n", "expected a .txt or .jsonl file"),
+        ("e.csv", "a,b\n", "expected a .txt, .md, .jsonl file"),
     ],
 )
 def test_bad_input_names_the_file_and_line(tmp_path: Path, name: str, content: str, message: str) -> None:
     (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(DataFormatError, match=message):
         read_texts(tmp_path / name)
+
+
+def test_files_decode_as_ingest_decodes_them_where_its_decoder_is_given(tmp_path: Path) -> None:
+    (tmp_path / "gb.md").write_bytes("糖尿病肾病\n\n二甲双胍\n".encode("gb18030"))
+    with pytest.raises(DataFormatError, match="gb.md: cannot read as UTF-8 text"):
+        read_texts(tmp_path / "gb.md")
+    assert read_texts(tmp_path / "gb.md", decode_text) == [("1", "糖尿病肾病"), ("3", "二甲双胍")]
+    (tmp_path / "bin.txt").write_bytes(b"ab\x00\x01")
+    with pytest.raises(DataFormatError, match="bin.txt: NUL byte at offset 2"):
+        read_texts(tmp_path / "bin.txt", decode_text)

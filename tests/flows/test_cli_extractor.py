@@ -61,6 +61,16 @@ def test_train_evaluate_extract(tmp_path):
     assert extracted.exit_code == 0, extracted.output
     assert out.is_file() and str(out) in extracted.output
 
+    corpus = tmp_path / "corpus"  # what ingest reads, extract reads: a GB18030 .txt and a .md
+    corpus.mkdir()
+    (corpus / "gb.txt").write_bytes("二甲双胍可用于治疗2型糖尿病。\n".encode("gb18030"))
+    (corpus / "notes.md").write_text("# 用药\n胰岛素是1型糖尿病的基础治疗药物。\n", encoding="utf-8")
+    from_corpus = runner.invoke(
+        app, ["extract", "--model", str(model), "--input", str(corpus), "--out", str(out), "--device", "cpu"]
+    )
+    assert from_corpus.exit_code == 0, from_corpus.output
+    assert out.is_file() and str(out) in from_corpus.output
+
 
 def test_errors_become_one_line_and_exit_code_1(tmp_path):
     result = runner.invoke(
