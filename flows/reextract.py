@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import logs, tasks
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
-from pipeline.stages import Extraction, applied_min_confidence, graph_schema
+from pipeline.stages import Extraction, extracted, graph_schema
 
 log = logging.getLogger("flows.reextract")  # not __name__: a Prefect worker imports this file as "reextract"
 logs.send_to_flow_runs()
@@ -57,8 +57,9 @@ def reextract(
     tasks.graph_ready(neo4j)
     schema = graph_schema(entry.path)
     extraction = Extraction(entry.path, entry.version, device, batch_size, min_confidence=min_confidence)
-    threshold = applied_min_confidence(extraction)
-    stale = tasks.stale_documents(extraction, neo4j)
+    current = extracted(extraction)
+    threshold = current.min_confidence
+    stale = tasks.stale_documents(current, neo4j)
     if doc_ids is not None:
         named = tasks.documents_named(doc_ids, neo4j)
         stale = stale[stale["doc_id"].isin(set(named))]
@@ -73,7 +74,7 @@ def reextract(
         sentences = tasks.graph_sentences(ids, neo4j)
         triples = tasks.extract(sentences, extraction)
         batch = tasks.dedup(documents, sentences, triples)
-        counters += tasks.load(batch, ids, extraction, schema, neo4j)
+        counters += tasks.load(batch, ids, current, schema, neo4j)
         summary.sentences += len(sentences)
         summary.triples += len(triples)
     summary.graph = counters.model_dump()

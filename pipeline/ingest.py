@@ -42,7 +42,7 @@ from pipeline.sentences import SENTENCE_COLUMNS
 from pipeline.settings import PipelineSettings
 from pipeline.stages import Extraction
 from pipeline.summary import COMPLETED, FAILED, INTERRUPTED, IngestRecord, IngestSummary, attach, count
-from pipeline.versions import Extracted, plan_loads
+from pipeline.versions import plan_loads
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,7 @@ class _Run:
             runs_root, extraction, neo4j, settings, steps
         )  # fmt: skip
         self.schema = stages.graph_schema(extraction.model_dir)
-        self.extracted = Extracted(
-            extraction.model_version, stages.applied_min_confidence(extraction),
-            stages.default_min_confidence(extraction.model_dir),
-        )  # fmt: skip
+        self.extracted = stages.extracted(extraction)
         self.summary = IngestSummary(
             None, extraction.model_version, self.extracted.min_confidence, resumes=unfinished_run(runs_root)
         )
@@ -196,7 +193,7 @@ class _Run:
             documents = waiting[waiting["doc_id"].isin(self.doc_ids)]
             batch = self.steps.dedup(documents, chunk.sentences, triples)
         with self.clock("load"):
-            self.counters += self.steps.load(batch, self.doc_ids, self.extraction, self.schema, self.neo4j)
+            self.counters += self.steps.load(batch, self.doc_ids, self.extracted, self.schema, self.neo4j)
         self.manifest = with_status(self.manifest, self.doc_ids, LOADED)
         self.sentences.append(chunk.sentences)
         self.triples.append(triples)

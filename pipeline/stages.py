@@ -32,6 +32,7 @@ from pipeline.graph_batch import to_graph_batch
 from pipeline.reading import Corpus, Document, doc_ids_named, read_corpus
 from pipeline.sentences import split_corpus
 from pipeline.settings import PipelineSettings
+from pipeline.versions import Extracted
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,14 @@ def graph_schema(model_dir: str) -> GraphSchema:
     return GraphSchema.from_names(config.relations, sorted({*config.head_types, *config.tail_types}))
 
 
-def default_min_confidence(model_dir: str) -> float:
-    """The model's own minimum confidence, calibrated in training: what a run applies unless told otherwise,
-    and what a document loaded before thresholds were recorded is taken to have been filtered at."""
-    return model_config(model_dir).min_confidence
-
-
-def applied_min_confidence(extraction: Extraction) -> float:
-    """The minimum confidence `extraction` keeps triples at, recorded on each document it loads."""
+def extracted(extraction: Extraction) -> Extracted:
+    """How `extraction` filters, as the graph records it on each document it loads: the model version and
+    the minimum confidence applied (the given one, else the model's own, calibrated in training), with the
+    model's own beside it for documents loaded before thresholds were recorded. Resolved once per run: the
+    model's config is read here, not at every chunk."""
+    own = model_config(extraction.model_dir).min_confidence
     given = extraction.min_confidence
-    return default_min_confidence(extraction.model_dir) if given is None else given
+    return Extracted(extraction.model_version, own if given is None else given, own)
 
 
 def graph_ready(settings: Neo4jSettings) -> None:
@@ -92,12 +91,12 @@ def loaded_versions(doc_ids: list[str], settings: Neo4jSettings) -> dict[str, gr
     return graph_documents.loaded_versions(run_driver(settings), doc_ids, database=settings.database)
 
 
-def stale_documents(extraction: Extraction, settings: Neo4jSettings) -> pd.DataFrame:
-    """Documents in the graph not (yet) extracted as `extraction` extracts (its model version and minimum
+def stale_documents(current: Extracted, settings: Neo4jSettings) -> pd.DataFrame:
+    """Documents in the graph not (yet) extracted as `current` extracts (its model version and minimum
     confidence): doc_id, source, model_version."""
     return graph_documents.stale_documents(
-        run_driver(settings), extraction.model_version, applied_min_confidence(extraction),
-        default_min_confidence(extraction.model_dir), database=settings.database,
+        run_driver(settings), current.model_version, current.min_confidence, current.model_default,
+        database=settings.database,
     )  # fmt: skip
 
 
@@ -171,7 +170,7 @@ def dedup(documents: pd.DataFrame, sentences: pd.DataFrame, triples: pd.DataFram
 def load(
     batch: GraphBatch,
     doc_ids: list[str],
-    extraction: Extraction,
+    current: Extracted,
     schema: GraphSchema,
     settings: Neo4jSettings,
 ) -> WriteCounters:
@@ -180,7 +179,6 @@ def load(
     made with. Idempotent: loading the same batch again creates nothing, so a retry after a lost commit is
     safe. Call `graph_ready` once first."""
     return replace_documents(
-        run_driver(settings), doc_ids, batch, extraction.model_version, schema,
-        batch_size=settings.batch_size, database=settings.database,
-        min_confidence=applied_min_confidence(extraction),
+        run_driver(settings), doc_ids, batch, current.model_version, schema,
+        batch_size=settings.batch_size, database=settings.database, min_confidence=current.min_confidence,
     )  # fmt: skip

@@ -20,6 +20,7 @@ from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
 from nrskg.errors import PipelineError
+from pipeline.reading import accepted_suffixes
 from pipeline.settings import ReadSettings
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
@@ -121,7 +122,7 @@ def _check_corpus(corpus: Path) -> None:
     """A corpus that does not exist is the user's typo: one `error:` line and exit 1, like every bad input,
     before Neo4j is asked anything (typer's `exists=True` would print a usage box and exit 2)."""
     if not corpus.exists():
-        suffixes = ", ".join(ReadSettings().suffixes)
+        suffixes = accepted_suffixes(ReadSettings())
         raise PipelineError(
             f"{corpus}: no such file or folder", hint=f"Give a corpus folder or a {suffixes} file"
         )
