@@ -3,7 +3,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.decoding import ANYWHERE, oracle_rows
+import torch
+
+from benchmarks.decoding import ANYWHERE, marks_above, oracle_rows
+from extractor import model as nrs_model
+from extractor import tagging
 
 TEXT = "糖尿病肾病综合征晚期患者用二甲双胍"
 
@@ -35,3 +39,17 @@ def test_the_oracle_loses_nested_gold_spans_sharing_a_begin_beyond_the_reach(tmp
         ("diakg", "8", 2, 1),
         ("diakg", "0", 2, 1),
     ]
+
+
+def test_a_lower_mark_threshold_reads_more_marks_and_only_inside_its_block() -> None:
+    """Logits -0.5, 0.2, -2.0 for HB-TB, HB-TE, HE-TE: one mark at the losses' 0, two at -1, none at 1."""
+    logits = torch.tensor([[-0.5, 0.2, -2.0]])
+    classes = {}
+    for threshold in (-1.0, 1.0):
+        with marks_above(threshold):
+            classes[threshold] = nrs_model.cell_classes("mcce", logits).item()
+            assert nrs_model.marked_cells("mcce", logits).item() is (threshold < 0.2)
+    classes[0.0] = nrs_model.cell_classes("mcce", logits).item()
+    assert tagging.marks_of(classes[0.0]) == {tagging.HB_TE}
+    assert tagging.marks_of(classes[-1.0]) == {tagging.HB_TB, tagging.HB_TE}
+    assert classes[1.0] == 0
