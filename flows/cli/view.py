@@ -26,6 +26,7 @@ def view_cli(
     """Draw NAME's relationships, their confidence and evidence sentences (on hover) into one HTML file."""
     from graph.connection import driver, missing_password_named
     from graph.neighbourhood import entities_named, read_neighbourhood
+    from graph.queries import find_names_hint
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import GraphError
@@ -40,7 +41,7 @@ def view_cli(
         if not centres:
             raise GraphError(
                 f"no entity named {name!r}{f' of type {entity_type}' if entity_type else ''}; "
-                f"find names with `nrskg query --cookbook entities-by-name -p text={name[:2]}`"
+                + find_names_hint(normalise_name(name))
             )
         neighbourhood = read_neighbourhood(drv, centres, limit=limit, evidence=evidence, **read)
     title = " / ".join(f"{c.name} ({c.type})" for c in centres)

@@ -272,6 +272,30 @@ def test_cli_query_prints_rows_and_refuses_writes(
     assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
 
 
+def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
+    neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    """No rows about an entity the graph lacks (a traditional character, `drug:` for `Drug:`) must not read
+    as "the graph knows no such drugs"; no rows about an entity it has needs no note."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    for args, key in (
+        (["drugs-for-disease", "-p", "name=糖尿病腎病"], "Disease:糖尿病腎病"),
+        (["relationships-of-entity", "-p", "key=drug:二甲双胍"], "drug:二甲双胍"),
+        (["evidence-for-relationship", "-p", "head_key=Drug:二甲双胍", "-p", "relation=Drug_Disease",
+          "-p", "tail_key=Disease:2型糖尿病x"], "Disease:2型糖尿病x"),
+    ):  # fmt: skip
+        for output in ([], ["--json"]):
+            done = runner.invoke(app, ["query", "--cookbook", *args, *output], env=env)
+            assert done.exit_code == 0, done.output
+            assert f"note: no entity {key} in the graph" in done.stderr, done.output
+            assert "entities-by-name -p text=" in done.stderr and "note" not in done.stdout
+    known = runner.invoke(
+        app, ["query", "--cookbook", "symptoms-of-disease", "-p", "name=糖尿病肾病"], env=env
+    )
+    assert known.exit_code == 0 and "(0 rows)" in known.stdout and known.stderr == "", known.output
+
+
 LOAD_CSV = "LOAD CSV FROM $url AS line RETURN line"
 
 
