@@ -51,6 +51,7 @@ ADMINISTRATION_CODES = frozenset(
     }
 )
 _ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
+_PARAMETER_MISSING_CODE = "Neo.ClientError.Statement.ParameterMissing"
 # How the server ends a transaction that ran past the timeout it was begun with (or the server's own limit).
 TIMEOUT_CODES = frozenset(
     {
@@ -207,6 +208,8 @@ def _query_error(e: neo4j.exceptions.Neo4jError, timeout: float) -> GraphError:
             hint="Give it longer with `nrskg query --timeout SECONDS`, or ask for less (LIMIT, a narrower "
             "MATCH)",
         )
+    if e.code == _PARAMETER_MISSING_CODE:
+        return GraphError(f"query failed: {e.message}", hint="Give each with `--param NAME=VALUE`")
     if e.code == DATABASE_NOT_FOUND_CODE:  # NEO4J_DATABASE, not the query
         return graph_error(e, "running the query")
     if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):

@@ -52,7 +52,7 @@ def query_cli(
         list[str] | None, typer.Option("--param", "-p", help="Query parameter NAME=VALUE (repeatable).")
     ] = None,
     limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Most rows to print; also fills $limit (default: settings)."
+        None, "--limit", min=1, help="Most rows to print, and $limit unless -p gives it (default 1000)."
     ),
     timeout: float | None = typer.Option(
         None, "--timeout", min=0.001, help="Server-side limit in seconds (default 30)."
@@ -69,9 +69,7 @@ def query_cli(
     if (cypher is None) == (cookbook is None):
         raise DataFormatError("give a Cypher query or --cookbook NAME (`nrskg query --list` names them)")
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)
-    params = parse_params(param or [])
-    if limit is not None:
-        params.setdefault("limit", limit)
+    params = {"limit": settings.row_limit, **parse_params(param or [])}
     about: list[str] = []  # the entities a cookbook question names
     if cookbook is not None:
         query = cookbook_query(cookbook)

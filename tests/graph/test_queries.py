@@ -296,6 +296,30 @@ def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
     assert known.exit_code == 0 and "(0 rows)" in known.stdout and known.stderr == "", known.output
 
 
+def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
+    neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    """A cookbook query saved to a file runs as docs/queries.md shows it (`nrskg query "$(cat query.cypher)"
+    --param key=...`): `$limit` is the row limit unless given; a parameter left out says how to give it."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    saved = COOKBOOK_BY_NAME["relationships_of_entity"].cypher
+    done = runner.invoke(app, ["query", saved, "--param", "key=Drug:acei", "--json"], env=env)
+    assert done.exit_code == 0, done.output
+    assert '"other": "糖尿病肾病"' in done.stdout
+    cut = runner.invoke(
+        app, ["query", "UNWIND range(1, 5) AS x RETURN x LIMIT $limit", "--limit", "2"], env=env
+    )
+    assert cut.exit_code == 0 and "(2 rows)" in cut.stdout, cut.output
+    given = runner.invoke(
+        app, ["query", "UNWIND range(1, 5) AS x RETURN x LIMIT $limit", "-p", "limit=3"], env=env
+    )
+    assert given.exit_code == 0 and "(3 rows)" in given.stdout, given.output
+    missing = runner.invoke(app, ["query", "MATCH (e:Entity {key: $key}) RETURN e.name"], env=env)
+    assert missing.exit_code == 1
+    assert "Expected parameter(s): key. Give each with `--param NAME=VALUE`" in missing.stderr, missing.output
+
+
 LOAD_CSV = "LOAD CSV FROM $url AS line RETURN line"
 
 
