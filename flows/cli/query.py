@@ -66,6 +66,7 @@ def query_cli(
     if list_cookbook:
         typer.echo(cookbook_listing())
         return
+    cypher = cypher if cypher is None or cypher.strip() else None  # "" is no query, not a syntax error
     if (cypher is None) == (cookbook is None):
         raise DataFormatError("give a Cypher query or --cookbook NAME (`nrskg query --list` names them)")
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)

@@ -234,6 +234,36 @@ def test_slow_query_hits_the_timeout(neo4j_driver: neo4j.Driver, loaded: str) ->
         read_table(neo4j_driver, slow, timeout=0.2, limit=1, database=loaded)
 
 
+@pytest.mark.parametrize(
+    ("typed", "where"),
+    [
+        ("MATCH (n RETURN n", '(line 1, column 10 (offset: 9))\n"MATCH (n RETURN n"\n          ^'),
+        ("MATCH (n)\nRETURN m", '(line 2, column 8 (offset: 17))\n"RETURN m"\n        ^'),
+        # 糖 takes two columns of a terminal: the caret stands under R all the same
+        ("  profile MATCH (糖 RETURN n", '(line 1, column 20 (offset: 19))\n"  profile MATCH (糖 RETURN n"\n'
+                                        + " " * 21 + "^"),
+    ],
+)  # fmt: skip
+def test_a_mistake_in_a_query_is_placed_in_the_query_as_typed(
+    neo4j_driver: neo4j.Driver, loaded: str, typed: str, where: str
+) -> None:
+    """The plan is asked for with EXPLAIN put in front; the server's line, column and quoted line must point
+    into what the person typed, not into a text they never wrote."""
+    with pytest.raises(GraphError) as caught:
+        read_table(neo4j_driver, typed, timeout=TIMEOUT_S, limit=1, database=loaded)
+    assert where + ". Fix the query" in str(caught.value)
+    assert "EXPLAIN" not in str(caught.value)
+
+
+def test_cli_refuses_an_empty_query_as_no_query() -> None:
+    done = CliRunner().invoke(app, ["query", "  "])
+    assert done.exit_code == 1
+    assert (
+        done.stderr.strip()
+        == "error: give a Cypher query or --cookbook NAME (`nrskg query --list` names them)"
+    )
+
+
 def _env(settings: Neo4jSettings) -> dict[str, str]:
     env = {"NEO4J_URI": settings.uri, "NEO4J_USER": settings.user, "NEO4J_DATABASE": settings.database}
     return env | ({"NEO4J_PASSWORD": settings.password.get_secret_value()} if settings.password else {})
