@@ -60,6 +60,24 @@ def test_page_is_self_contained_and_data_cannot_become_markup() -> None:
     assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"]
 
 
+def test_marks_count_code_points_and_nest_a_name_inside_the_other(tmp_path: Path) -> None:
+    """Offsets count code points (Python, Cypher), so an emoji before a name must not shift its mark; DiaKG's
+    Class "2型" lies inside its Disease "2型糖尿病", and both must be marked."""
+    sentence = "患者😔确诊2型糖尿病5年"
+    at = sentence.index("2型")  # code points: the emoji is one
+    nodes = [
+        Node("Class:2型", "2型", "Class", centre=True),
+        Node("Disease:2型糖尿病", "2型糖尿病", "Disease"),
+    ]
+    place = {"sentence": sentence, "source": "a.txt", "head_start": at, "head_end": at + 2,
+             "tail_start": at, "tail_end": at + 5}  # fmt: skip
+    edge = Edge("Class:2型", "Disease:2型糖尿病", "Class_Disease", 1, 0.9, "v1", [place])
+    page = tmp_path / "nested.html"
+    page.write_text(render_html(Neighbourhood(["Class:2型"], nodes, [edge]), "2型"), encoding="utf-8")
+    card = headless(page, "--dump-dom", fragment="#edge=0").split('id="tip"')[1]
+    assert '<li>患者😔确诊<mark class="t"><mark class="h">2型</mark>糖尿病</mark>5年<div class="src">' in card
+
+
 @pytest.fixture
 def drawn(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings, tmp_path: Path) -> Path:
     """`nrskg view 2型糖尿病` on the cookbook's small graph, written to a file."""
