@@ -29,7 +29,7 @@ def view_cli(
     from graph.queries import find_names_hint
     from graph.settings import Neo4jSettings
     from graph.view import render_html
-    from nrskg.errors import GraphError
+    from nrskg.errors import DataFormatError, GraphError
     from pipeline.keys import entity_key, normalise_name
 
     settings = Neo4jSettings.from_env()
@@ -45,7 +45,13 @@ def view_cli(
             )
         neighbourhood = read_neighbourhood(drv, centres, limit=limit, evidence=evidence, **read)
     title = " / ".join(f"{c.name} ({c.type})" for c in centres)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(neighbourhood, title), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(neighbourhood, title), encoding="utf-8")
+    except OSError as e:  # a folder, a file in the way of the folder, no permission: the user's to fix
+        raise DataFormatError(
+            f"--out {out}: cannot write the page ({e.strerror or e})",
+            hint="Name an HTML file in a folder you can write, e.g. --out kidney.html",
+        ) from e
     shown = f"{len(neighbourhood.nodes)} entities, {len(neighbourhood.edges)} relationships"
     typer.echo(f"{out}: {shown} around {title}; open it in a browser")

@@ -99,6 +99,16 @@ def test_view_writes_the_neighbourhood_with_confidence_and_evidence(drawn: Path,
     assert missing.exit_code == 1 and "entities-by-name" in missing.output
 
 
+def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """A folder, or a file where the folder should be, is the user's mistake to fix, not a bug of nrskg."""
+    blocked = drawn.parent / "t2dm.html" / "x.html"
+    for out in (drawn.parent, blocked):
+        done = CliRunner().invoke(app, ["view", "2型糖尿病", "--out", str(out)], env=_env(neo4j_settings))
+        assert done.exit_code == 1
+        assert done.stderr.startswith(f"error: --out {out}: cannot write the page ("), done.output
+        assert "e.g. --out kidney.html" in done.stderr and "bug" not in done.stderr
+
+
 def test_page_draws_and_shows_evidence_in_headless_chromium(drawn: Path, tmp_path: Path) -> None:
     dom = headless(drawn, "--dump-dom", fragment="#edge=0")
     assert 'data-ready="1"' in dom  # the script ran to the end
