@@ -16,7 +16,7 @@ def view_cli(
     name: Annotated[str, typer.Argument(help="An entity's name (any type; case and width do not matter).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
     entity_type: Annotated[
-        str | None, typer.Option("--type", help="Only the entity of this type, e.g. Disease.")
+        str | None, typer.Option("--type", help="Only the entity of this type, e.g. Disease (any case).")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most relationships to draw.")] = 60,
     evidence: Annotated[
@@ -30,19 +30,21 @@ def view_cli(
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import DataFormatError, GraphError
-    from pipeline.keys import entity_key, normalise_name
+    from pipeline.keys import normalise_name
 
     settings = Neo4jSettings.from_env()
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
-        centres = entities_named(drv, normalise_name(name), **read)
-        if entity_type is not None:
-            centres = [c for c in centres if c.key == entity_key(name, entity_type)]
-        if not centres:
+        named = entities_named(drv, normalise_name(name), **read)
+        centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
+        if named and not centres:
+            types = ", ".join(c.type for c in named)
             raise GraphError(
-                f"no entity named {name!r}{f' of type {entity_type}' if entity_type else ''}; "
-                + find_names_hint(normalise_name(name))
+                f"no entity named {name!r} of type {entity_type}; the graph has it as {types}",
+                hint=f"Leave out --type, or give one of those (--type {named[0].type})",
             )
+        if not centres:
+            raise GraphError(f"no entity named {name!r}; " + find_names_hint(normalise_name(name)))
         neighbourhood = read_neighbourhood(drv, centres, limit=limit, evidence=evidence, **read)
     title = " / ".join(f"{c.name} ({c.type})" for c in centres)
     try:

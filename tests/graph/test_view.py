@@ -99,6 +99,20 @@ def test_view_writes_the_neighbourhood_with_confidence_and_evidence(drawn: Path,
     assert missing.exit_code == 1 and "entities-by-name" in missing.output
 
 
+def test_view_type_ignores_case_and_a_wrong_one_names_the_types_there(
+    drawn: Path, neo4j_settings: Neo4jSettings
+) -> None:
+    env = _env(neo4j_settings)
+    lower = CliRunner().invoke(app, ["view", "2型糖尿病", "--type", "disease", "--out", str(drawn)], env=env)
+    assert lower.exit_code == 0 and "around 2型糖尿病 (Disease)" in lower.stdout, lower.output
+    wrong = CliRunner().invoke(app, ["view", "2型糖尿病", "--type", "Drug", "--out", str(drawn)], env=env)
+    assert wrong.exit_code == 1
+    assert wrong.stderr.strip() == (
+        "error: no entity named '2型糖尿病' of type Drug; the graph has it as Disease. Leave out --type, or "
+        "give one of those (--type Disease)"
+    )
+
+
 def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
     """A folder, or a file where the folder should be, is the user's mistake to fix, not a bug of nrskg."""
     blocked = drawn.parent / "t2dm.html" / "x.html"
