@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -106,6 +108,31 @@ def cookbook(driver: neo4j.Driver, database: str, query_name: str, /, **params: 
 
 def column(rows: list[dict[str, Any]], key: str) -> list[Any]:
     return [r[key] for r in rows]
+
+
+# What each kind of node and relationship is called in the graph models of the README and docs/queries.md,
+# and the Cypher that lists the properties it really has.
+DOCUMENTED = {
+    "Document": (r"\(:Document \{([^}]*)\}", "MATCH (x:Document)"),
+    "Sentence": (r"\(:Sentence \{([^}]*)\}", "MATCH (x:Sentence)"),
+    "Entity": (r"\(:Entity:<\w+> \{([^}]*)\}", "MATCH (x:Entity)"),
+    "relationship": (r"\[:<RELATION_TYPE> \{([^}]*)\}", "MATCH (:Entity)-[x]->(:Entity)"),
+    "EVIDENCE": (r"\[:EVIDENCE \{([^}]*)\}", "MATCH ()-[x:EVIDENCE]->()"),
+}
+
+
+def test_docs_name_the_properties_the_graph_really_has(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    """The README and docs/queries.md describe one graph model, and every property a load writes is in it."""
+    root = Path(__file__).resolve().parents[2]
+    readme, model = ((root / name).read_text(encoding="utf-8") for name in ("README.md", "docs/queries.md"))
+    for kind, (pattern, match) in DOCUMENTED.items():
+        said = [{p.strip() for p in re.search(pattern, text).group(1).split(",")} for text in (readme, model)]
+        assert said[0] == said[1], (kind, said)
+        rows = read_table(
+            neo4j_driver, f"{match} UNWIND keys(x) AS p RETURN DISTINCT p", timeout=TIMEOUT_S, limit=100,
+            database=loaded,
+        ).rows  # fmt: skip
+        assert {row["p"] for row in rows} <= said[1], kind
 
 
 def test_every_cookbook_query_is_covered_here() -> None:
