@@ -135,6 +135,28 @@ def test_docs_name_the_properties_the_graph_really_has(neo4j_driver: neo4j.Drive
         assert {row["p"] for row in rows} <= said[1], kind
 
 
+BROWSER_PARAM = re.compile(r":param (\w+) => (?:'([^']*)'|(\d+))")
+
+
+def browser_params(text: str) -> dict[str, Any]:
+    """The `:param NAME => VALUE` lines of a piece of docs/queries.md, as Neo4j Browser would set them."""
+    return {name: int(number) if number else quoted for name, quoted, number in BROWSER_PARAM.findall(text)}
+
+
+def test_each_query_pasted_into_browser_with_the_params_its_docs_set_answers(
+    neo4j_driver: neo4j.Driver, loaded: str
+) -> None:
+    """docs/queries.md says its queries can be pasted into Neo4j Browser: the `:param` lines it gives (for all
+    queries, then for each) must set every parameter the query needs, to values the graph answers."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "queries.md").read_text(encoding="utf-8")
+    general, _, sections = docs.partition("## The queries")
+    for q in COOKBOOK:
+        section = next(part for part in sections.split("\n### ") if q.question in part)
+        params = browser_params(general) | browser_params(section)
+        rows = read_table(neo4j_driver, q.cypher, params, timeout=TIMEOUT_S, limit=100, database=loaded).rows
+        assert rows, (q.name, params)
+
+
 def test_every_cookbook_query_is_covered_here() -> None:
     covered = {
         "drugs_for_disease", "adverse_effects_of_drug", "tests_for_disease", "symptoms_of_disease",
