@@ -13,7 +13,13 @@ from flows.cli._app import app, cli_errors
 @app.command("view")
 @cli_errors
 def view_cli(
-    name: Annotated[str, typer.Argument(help="An entity's name (any type; case and width do not matter).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="An entity's name (any type; case and width do not matter), or its key as queries print it "
+            "(Drug:二甲双胍)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
     entity_type: Annotated[
         str | None, typer.Option("--type", help="Only the entity of this type, e.g. Disease (any case).")
@@ -30,12 +36,16 @@ def view_cli(
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import DataFormatError, GraphError
-    from pipeline.keys import normalise_name
+    from pipeline.keys import KEY_SEPARATOR, normalise_name
 
     settings = Neo4jSettings.from_env()
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
         named = entities_named(drv, normalise_name(name), **read)
+        key_type, is_key, key_name = name.partition(KEY_SEPARATOR)
+        if not named and is_key and entity_type is None:  # a key copied from a query's `key` column
+            name, entity_type = key_name, key_type
+            named = entities_named(drv, normalise_name(name), **read)
         centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
         if named and not centres:
             types = ", ".join(c.type for c in named)

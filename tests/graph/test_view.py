@@ -113,6 +113,16 @@ def test_view_type_ignores_case_and_a_wrong_one_names_the_types_there(
     )
 
 
+def test_view_takes_a_key_as_queries_print_it(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """The cookbook prints keys (`Drug:二甲双胍`); pasted into `nrskg view`, one draws that entity."""
+    env = _env(neo4j_settings)
+    for key in ("Drug:二甲双胍", "drug:二甲双胍"):
+        done = CliRunner().invoke(app, ["view", key, "--out", str(drawn)], env=env)
+        assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
+    wrong = CliRunner().invoke(app, ["view", "Disease:二甲双胍", "--out", str(drawn)], env=env)
+    assert wrong.exit_code == 1 and "the graph has it as Drug" in wrong.stderr, wrong.output
+
+
 def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
     """A folder, or a file where the folder should be, is the user's mistake to fix, not a bug of nrskg."""
     blocked = drawn.parent / "t2dm.html" / "x.html"
