@@ -51,7 +51,7 @@ def view_cli(
             types = ", ".join(c.type for c in named)
             raise GraphError(
                 f"no entity named {name!r} of type {entity_type}; the graph has it as {types}",
-                hint=f"Leave out --type, or give one of those (--type {named[0].type})",
+                hint=f"Ask for one of those by its key, e.g. `nrskg view {named[0].key}`, or give no type",
             )
         if not centres:
             raise GraphError(f"no entity named {name!r}; " + find_names_hint(normalise_name(name)))

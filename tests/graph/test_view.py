@@ -108,8 +108,8 @@ def test_view_type_ignores_case_and_a_wrong_one_names_the_types_there(
     wrong = CliRunner().invoke(app, ["view", "2型糖尿病", "--type", "Drug", "--out", str(drawn)], env=env)
     assert wrong.exit_code == 1
     assert wrong.stderr.strip() == (
-        "error: no entity named '2型糖尿病' of type Drug; the graph has it as Disease. Leave out --type, or "
-        "give one of those (--type Disease)"
+        "error: no entity named '2型糖尿病' of type Drug; the graph has it as Disease. Ask for one of those "
+        "by its key, e.g. `nrskg view Disease:2型糖尿病`, or give no type"
     )
 
 
