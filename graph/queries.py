@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import neo4j
 
 from graph.identifiers import check_label, check_relationship_type
+from graph.read import read_table
 from graph.types import EV_HEAD_END as _HEAD_END
 from graph.types import EV_HEAD_START as _HEAD_START
 from graph.types import EV_MODEL_VERSION as _MODEL_VERSION
@@ -46,6 +49,17 @@ class CookbookQuery:
     cypher: str
     params: Mapping[str, str]
     lookups: tuple[Lookup, ...] = field(default=())
+
+    def entity_keys(self, params: Mapping[str, Any]) -> list[str]:
+        """The keys of the entities this question is about, from its parameters as it runs (after
+        `pipeline.keys.cookbook_parameters`)."""
+        keys = []
+        for lookup in self.lookups:
+            if lookup.kind == "name":
+                keys.append(params[f"{lookup.param}_key"])
+            elif lookup.kind == "key":
+                keys.append(params[lookup.param])
+        return keys
 
 
 def _related_to(
@@ -203,6 +217,31 @@ ORDER BY relationships DESC, relation""",
 )
 
 COOKBOOK_BY_NAME: Mapping[str, CookbookQuery] = {q.name: q for q in COOKBOOK}
+
+
+# Which of $keys name an entity: an empty answer about an entity the graph lacks (a misspelt or traditional
+# name, `drug:` for `Drug:`) must not read as "the graph knows no such drugs".
+_KNOWN_KEYS = """UNWIND $keys AS key
+MATCH (e:Entity {key: key})
+RETURN e.key AS key"""
+
+
+def unknown_entities(
+    driver: neo4j.Driver, keys: Sequence[str], *, timeout: float, database: str | None = None
+) -> list[str]:
+    """Those of `keys` that name no entity in the graph."""
+    if not keys:
+        return []
+    rows = read_table(
+        driver, _KNOWN_KEYS, {"keys": list(keys)}, timeout=timeout, limit=len(keys), database=database
+    ).rows
+    known = {row["key"] for row in rows}
+    return [key for key in keys if key not in known]
+
+
+def find_names_hint(name: str) -> str:
+    """What to run to see the names the graph has like `name` (normalised): the cookbook's name search."""
+    return f"find names with `nrskg query --cookbook entities-by-name -p text={name[:2]}`"
 
 
 def cookbook_query(name: str) -> CookbookQuery:

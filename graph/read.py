@@ -51,6 +51,7 @@ ADMINISTRATION_CODES = frozenset(
     }
 )
 _ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
+_PARAMETER_MISSING_CODE = "Neo.ClientError.Statement.ParameterMissing"
 # How the server ends a transaction that ran past the timeout it was begun with (or the server's own limit).
 TIMEOUT_CODES = frozenset(
     {
@@ -59,6 +60,11 @@ TIMEOUT_CODES = frozenset(
     }
 )
 _EXPLAIN_OR_PROFILE = re.compile(r"^\s*(?:EXPLAIN|PROFILE)\b", re.IGNORECASE)
+_EXPLAIN = "EXPLAIN "  # how a query is planned without running it
+# Where the server says a mistake is: `(line 1, column 18 (offset: 17))`, then maybe the line, quoted, and a
+# caret under the place.
+_POSITION = re.compile(r'\(line \d+, column \d+ \(offset: (\d+)\)\)(\n"[^\n]*"\n *\^)?')
+FIX_HINT = "Fix the query"
 READ_ONLY_HINT = "Only queries that read the graph run here (MATCH ... RETURN)"
 MEMORY_REMEDY = "Ask for less (LIMIT, count() rather than collect())"
 
@@ -109,7 +115,16 @@ def _path_text(path: neo4j.graph.Path) -> str:
 
 
 def _read(tx: neo4j.Transaction, cypher: str, params: Mapping[str, Any], limit: int) -> ReadResult:
-    refusal = _refusal(tx.run("EXPLAIN " + _EXPLAIN_OR_PROFILE.sub("", cypher), params).consume())
+    explain = _EXPLAIN + _EXPLAIN_OR_PROFILE.sub("", cypher)
+    try:
+        plan = tx.run(explain, params).consume()
+    except neo4j.exceptions.ClientError as e:
+        if not _POSITION.search(e.message or ""):
+            raise
+        raise GraphError(
+            f"query failed: {_typed_positions(e.message, cypher, explain)}", hint=FIX_HINT
+        ) from e
+    refusal = _refusal(plan)
     if refusal is not None:
         raise refusal
     result = tx.run(cypher, params)
@@ -123,6 +138,27 @@ def _read(tx: neo4j.Transaction, cypher: str, params: Mapping[str, Any], limit: 
     columns = list(result.keys())
     result.consume()  # discards what is left past the limit
     return ReadResult(columns, rows, truncated)
+
+
+def _typed_positions(message: str, typed: str, planned: str) -> str:
+    """The server's `message` about `planned` (`EXPLAIN ` and what was typed, less a typed EXPLAIN or
+    PROFILE) with each position in it (line, column, offset, the quoted line and its caret) moved into
+    `typed`, the text the person wrote and will correct."""
+    shift = len(planned) - len(typed)  # `planned` ends with the same text as `typed`
+
+    def moved(found: re.Match[str]) -> str:
+        offset = int(found.group(1)) - shift
+        if offset < 0:  # in the EXPLAIN this module added: nothing the person typed
+            return found.group(0)
+        start = typed.rfind("\n", 0, offset) + 1
+        end = typed.find("\n", offset) if "\n" in typed[offset:] else len(typed)
+        column = offset - start + 1
+        where = f"(line {typed.count(chr(10), 0, offset) + 1}, column {column} (offset: {offset}))"
+        if found.group(2) is None:
+            return where
+        return f'{where}\n"{typed[start:end]}"\n{" " * (_width(typed[start:offset]) + 1)}^'
+
+    return _POSITION.sub(moved, message)
 
 
 def _refusal(plan: neo4j.ResultSummary) -> ReadOnlyQueryError | None:
@@ -207,10 +243,12 @@ def _query_error(e: neo4j.exceptions.Neo4jError, timeout: float) -> GraphError:
             hint="Give it longer with `nrskg query --timeout SECONDS`, or ask for less (LIMIT, a narrower "
             "MATCH)",
         )
+    if e.code == _PARAMETER_MISSING_CODE:
+        return GraphError(f"query failed: {e.message}", hint="Give each with `--param NAME=VALUE`")
     if e.code == DATABASE_NOT_FOUND_CODE:  # NEO4J_DATABASE, not the query
         return graph_error(e, "running the query")
     if isinstance(e, neo4j.exceptions.ClientError) and not isinstance(e, neo4j.exceptions.AuthError):
-        return GraphError(f"query failed: {e.message or e}", hint="Fix the query")
+        return GraphError(f"query failed: {e.message or e}", hint=FIX_HINT)
     return graph_error(e, "running the query")
 
 

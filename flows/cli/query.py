@@ -9,9 +9,11 @@ import typer
 
 from flows.cli._app import app, cli_errors
 from graph.connection import driver, missing_password_named
+from graph.queries import COOKBOOK, cookbook_query, find_names_hint, unknown_entities
 from graph.read import format_table, read_table
 from graph.settings import Neo4jSettings
 from nrskg.errors import DataFormatError
+from pipeline.keys import KEY_SEPARATOR, cookbook_parameters
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -30,8 +32,6 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 def cookbook_listing() -> str:
     """`nrskg query --list`: each cookbook question with its name and the parameters it takes."""
-    from graph.queries import COOKBOOK
-
     lines = []
     for q in COOKBOOK:
         params = " ".join(f"-p {p}=..." for p in q.params if p != "limit")
@@ -52,7 +52,7 @@ def query_cli(
         list[str] | None, typer.Option("--param", "-p", help="Query parameter NAME=VALUE (repeatable).")
     ] = None,
     limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Most rows to print; also fills $limit (default: settings)."
+        None, "--limit", min=1, help="Most rows to print, and $limit unless -p gives it (default 1000)."
     ),
     timeout: float | None = typer.Option(
         None, "--timeout", min=0.001, help="Server-side limit in seconds (default 30)."
@@ -66,29 +66,25 @@ def query_cli(
     if list_cookbook:
         typer.echo(cookbook_listing())
         return
+    cypher = cypher if cypher is None or cypher.strip() else None  # "" is no query, not a syntax error
     if (cypher is None) == (cookbook is None):
         raise DataFormatError("give a Cypher query or --cookbook NAME (`nrskg query --list` names them)")
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)
-    params = parse_params(param or [])
-    if limit is not None:
-        params.setdefault("limit", limit)
+    params = {"limit": settings.row_limit, **parse_params(param or [])}
+    about: list[str] = []  # the entities a cookbook question names
     if cookbook is not None:
-        from graph.queries import cookbook_query
-        from pipeline.keys import cookbook_parameters
-
         query = cookbook_query(cookbook)
         cypher, params = query.cypher, cookbook_parameters(query, params, settings.row_limit)
+        about = query.entity_keys(params)
+    read = {"timeout": settings.query_timeout_s, "database": settings.database}
     with missing_password_named(settings), driver(settings) as drv:
-        result = read_table(
-            drv,
-            cypher,
-            params,
-            timeout=settings.query_timeout_s,
-            limit=settings.row_limit,
-            database=settings.database,
-        )
+        result = read_table(drv, cypher, params, limit=settings.row_limit, **read)
+        unknown = unknown_entities(drv, about, **read) if not result.rows else []
     if as_json:
         payload = {"columns": result.columns, "rows": result.rows, "truncated": result.truncated}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
         typer.echo(format_table(result))
+    for key in unknown:
+        hint = find_names_hint(key.partition(KEY_SEPARATOR)[2])
+        typer.echo(f"note: no entity {key} in the graph, so no answer; {hint}", err=True)

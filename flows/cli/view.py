@@ -13,10 +13,16 @@ from flows.cli._app import app, cli_errors
 @app.command("view")
 @cli_errors
 def view_cli(
-    name: Annotated[str, typer.Argument(help="An entity's name (any type; case and width do not matter).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="An entity's name (any type; case and width do not matter), or its key as queries print it "
+            "(Drug:二甲双胍)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
     entity_type: Annotated[
-        str | None, typer.Option("--type", help="Only the entity of this type, e.g. Disease.")
+        str | None, typer.Option("--type", help="Only the entity of this type, e.g. Disease (any case).")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most relationships to draw.")] = 60,
     evidence: Annotated[
@@ -26,25 +32,38 @@ def view_cli(
     """Draw NAME's relationships, their confidence and evidence sentences (on hover) into one HTML file."""
     from graph.connection import driver, missing_password_named
     from graph.neighbourhood import entities_named, read_neighbourhood
+    from graph.queries import find_names_hint
     from graph.settings import Neo4jSettings
     from graph.view import render_html
-    from nrskg.errors import GraphError
-    from pipeline.keys import entity_key, normalise_name
+    from nrskg.errors import DataFormatError, GraphError
+    from pipeline.keys import KEY_SEPARATOR, normalise_name
 
     settings = Neo4jSettings.from_env()
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
-        centres = entities_named(drv, normalise_name(name), **read)
-        if entity_type is not None:
-            centres = [c for c in centres if c.key == entity_key(name, entity_type)]
-        if not centres:
+        named = entities_named(drv, normalise_name(name), **read)
+        key_type, is_key, key_name = name.partition(KEY_SEPARATOR)
+        if not named and is_key and entity_type is None:  # a key copied from a query's `key` column
+            name, entity_type = key_name, key_type
+            named = entities_named(drv, normalise_name(name), **read)
+        centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
+        if named and not centres:
+            types = ", ".join(c.type for c in named)
             raise GraphError(
-                f"no entity named {name!r}{f' of type {entity_type}' if entity_type else ''}; "
-                f"find names with `nrskg query --cookbook entities-by-name -p text={name[:2]}`"
+                f"no entity named {name!r} of type {entity_type}; the graph has it as {types}",
+                hint=f"Ask for one of those by its key, e.g. `nrskg view {named[0].key}`, or give no type",
             )
+        if not centres:
+            raise GraphError(f"no entity named {name!r}; " + find_names_hint(normalise_name(name)))
         neighbourhood = read_neighbourhood(drv, centres, limit=limit, evidence=evidence, **read)
     title = " / ".join(f"{c.name} ({c.type})" for c in centres)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(neighbourhood, title), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(neighbourhood, title), encoding="utf-8")
+    except OSError as e:  # a folder, a file in the way of the folder, no permission: the user's to fix
+        raise DataFormatError(
+            f"--out {out}: cannot write the page ({e.strerror or e})",
+            hint="Name an HTML file in a folder you can write, e.g. --out kidney.html",
+        ) from e
     shown = f"{len(neighbourhood.nodes)} entities, {len(neighbourhood.edges)} relationships"
     typer.echo(f"{out}: {shown} around {title}; open it in a browser")

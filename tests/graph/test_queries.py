@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -106,6 +108,53 @@ def cookbook(driver: neo4j.Driver, database: str, query_name: str, /, **params: 
 
 def column(rows: list[dict[str, Any]], key: str) -> list[Any]:
     return [r[key] for r in rows]
+
+
+# What each kind of node and relationship is called in the graph models of the README and docs/queries.md,
+# and the Cypher that lists the properties it really has.
+DOCUMENTED = {
+    "Document": (r"\(:Document \{([^}]*)\}", "MATCH (x:Document)"),
+    "Sentence": (r"\(:Sentence \{([^}]*)\}", "MATCH (x:Sentence)"),
+    "Entity": (r"\(:Entity:<\w+> \{([^}]*)\}", "MATCH (x:Entity)"),
+    "relationship": (r"\[:<RELATION_TYPE> \{([^}]*)\}", "MATCH (:Entity)-[x]->(:Entity)"),
+    "EVIDENCE": (r"\[:EVIDENCE \{([^}]*)\}", "MATCH ()-[x:EVIDENCE]->()"),
+}
+
+
+def test_docs_name_the_properties_the_graph_really_has(neo4j_driver: neo4j.Driver, loaded: str) -> None:
+    """The README and docs/queries.md describe one graph model, and every property a load writes is in it."""
+    root = Path(__file__).resolve().parents[2]
+    readme, model = ((root / name).read_text(encoding="utf-8") for name in ("README.md", "docs/queries.md"))
+    for kind, (pattern, match) in DOCUMENTED.items():
+        said = [{p.strip() for p in re.search(pattern, text).group(1).split(",")} for text in (readme, model)]
+        assert said[0] == said[1], (kind, said)
+        rows = read_table(
+            neo4j_driver, f"{match} UNWIND keys(x) AS p RETURN DISTINCT p", timeout=TIMEOUT_S, limit=100,
+            database=loaded,
+        ).rows  # fmt: skip
+        assert {row["p"] for row in rows} <= said[1], kind
+
+
+BROWSER_PARAM = re.compile(r":param (\w+) => (?:'([^']*)'|(\d+))")
+
+
+def browser_params(text: str) -> dict[str, Any]:
+    """The `:param NAME => VALUE` lines of a piece of docs/queries.md, as Neo4j Browser would set them."""
+    return {name: int(number) if number else quoted for name, quoted, number in BROWSER_PARAM.findall(text)}
+
+
+def test_each_query_pasted_into_browser_with_the_params_its_docs_set_answers(
+    neo4j_driver: neo4j.Driver, loaded: str
+) -> None:
+    """docs/queries.md says its queries can be pasted into Neo4j Browser: the `:param` lines it gives (for all
+    queries, then for each) must set every parameter the query needs, to values the graph answers."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "queries.md").read_text(encoding="utf-8")
+    general, _, sections = docs.partition("## The queries")
+    for q in COOKBOOK:
+        section = next(part for part in sections.split("\n### ") if q.question in part)
+        params = browser_params(general) | browser_params(section)
+        rows = read_table(neo4j_driver, q.cypher, params, timeout=TIMEOUT_S, limit=100, database=loaded).rows
+        assert rows, (q.name, params)
 
 
 def test_every_cookbook_query_is_covered_here() -> None:
@@ -234,6 +283,36 @@ def test_slow_query_hits_the_timeout(neo4j_driver: neo4j.Driver, loaded: str) ->
         read_table(neo4j_driver, slow, timeout=0.2, limit=1, database=loaded)
 
 
+@pytest.mark.parametrize(
+    ("typed", "where"),
+    [
+        ("MATCH (n RETURN n", '(line 1, column 10 (offset: 9))\n"MATCH (n RETURN n"\n          ^'),
+        ("MATCH (n)\nRETURN m", '(line 2, column 8 (offset: 17))\n"RETURN m"\n        ^'),
+        # 糖 takes two columns of a terminal: the caret stands under R all the same
+        ("  profile MATCH (糖 RETURN n", '(line 1, column 20 (offset: 19))\n"  profile MATCH (糖 RETURN n"\n'
+                                        + " " * 21 + "^"),
+    ],
+)  # fmt: skip
+def test_a_mistake_in_a_query_is_placed_in_the_query_as_typed(
+    neo4j_driver: neo4j.Driver, loaded: str, typed: str, where: str
+) -> None:
+    """The plan is asked for with EXPLAIN put in front; the server's line, column and quoted line must point
+    into what the person typed, not into a text they never wrote."""
+    with pytest.raises(GraphError) as caught:
+        read_table(neo4j_driver, typed, timeout=TIMEOUT_S, limit=1, database=loaded)
+    assert where + ". Fix the query" in str(caught.value)
+    assert "EXPLAIN" not in str(caught.value)
+
+
+def test_cli_refuses_an_empty_query_as_no_query() -> None:
+    done = CliRunner().invoke(app, ["query", "  "])
+    assert done.exit_code == 1
+    assert (
+        done.stderr.strip()
+        == "error: give a Cypher query or --cookbook NAME (`nrskg query --list` names them)"
+    )
+
+
 def _env(settings: Neo4jSettings) -> dict[str, str]:
     env = {"NEO4J_URI": settings.uri, "NEO4J_USER": settings.user, "NEO4J_DATABASE": settings.database}
     return env | ({"NEO4J_PASSWORD": settings.password.get_secret_value()} if settings.password else {})
@@ -270,6 +349,54 @@ def test_cli_query_prints_rows_and_refuses_writes(
         neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
     ).rows
     assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
+
+
+def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
+    neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    """No rows about an entity the graph lacks (a traditional character, `drug:` for `Drug:`) must not read
+    as "the graph knows no such drugs"; no rows about an entity it has needs no note."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    for args, key in (
+        (["drugs-for-disease", "-p", "name=糖尿病腎病"], "Disease:糖尿病腎病"),
+        (["relationships-of-entity", "-p", "key=drug:二甲双胍"], "drug:二甲双胍"),
+        (["evidence-for-relationship", "-p", "head_key=Drug:二甲双胍", "-p", "relation=Drug_Disease",
+          "-p", "tail_key=Disease:2型糖尿病x"], "Disease:2型糖尿病x"),
+    ):  # fmt: skip
+        for output in ([], ["--json"]):
+            done = runner.invoke(app, ["query", "--cookbook", *args, *output], env=env)
+            assert done.exit_code == 0, done.output
+            assert f"note: no entity {key} in the graph" in done.stderr, done.output
+            assert "entities-by-name -p text=" in done.stderr and "note" not in done.stdout
+    known = runner.invoke(
+        app, ["query", "--cookbook", "symptoms-of-disease", "-p", "name=糖尿病肾病"], env=env
+    )
+    assert known.exit_code == 0 and "(0 rows)" in known.stdout and known.stderr == "", known.output
+
+
+def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
+    neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    """A cookbook query saved to a file runs as docs/queries.md shows it (`nrskg query "$(cat query.cypher)"
+    --param key=...`): `$limit` is the row limit unless given; a parameter left out says how to give it."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    saved = COOKBOOK_BY_NAME["relationships_of_entity"].cypher
+    done = runner.invoke(app, ["query", saved, "--param", "key=Drug:acei", "--json"], env=env)
+    assert done.exit_code == 0, done.output
+    assert '"other": "糖尿病肾病"' in done.stdout
+    cut = runner.invoke(
+        app, ["query", "UNWIND range(1, 5) AS x RETURN x LIMIT $limit", "--limit", "2"], env=env
+    )
+    assert cut.exit_code == 0 and "(2 rows)" in cut.stdout, cut.output
+    given = runner.invoke(
+        app, ["query", "UNWIND range(1, 5) AS x RETURN x LIMIT $limit", "-p", "limit=3"], env=env
+    )
+    assert given.exit_code == 0 and "(3 rows)" in given.stdout, given.output
+    missing = runner.invoke(app, ["query", "MATCH (e:Entity {key: $key}) RETURN e.name"], env=env)
+    assert missing.exit_code == 1
+    assert "Expected parameter(s): key. Give each with `--param NAME=VALUE`" in missing.stderr, missing.output
 
 
 LOAD_CSV = "LOAD CSV FROM $url AS line RETURN line"

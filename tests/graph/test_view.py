@@ -60,6 +60,24 @@ def test_page_is_self_contained_and_data_cannot_become_markup() -> None:
     assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"]
 
 
+def test_marks_count_code_points_and_nest_a_name_inside_the_other(tmp_path: Path) -> None:
+    """Offsets count code points (Python, Cypher), so an emoji before a name must not shift its mark; DiaKG's
+    Class "2型" lies inside its Disease "2型糖尿病", and both must be marked."""
+    sentence = "患者😔确诊2型糖尿病5年"
+    at = sentence.index("2型")  # code points: the emoji is one
+    nodes = [
+        Node("Class:2型", "2型", "Class", centre=True),
+        Node("Disease:2型糖尿病", "2型糖尿病", "Disease"),
+    ]
+    place = {"sentence": sentence, "source": "a.txt", "head_start": at, "head_end": at + 2,
+             "tail_start": at, "tail_end": at + 5}  # fmt: skip
+    edge = Edge("Class:2型", "Disease:2型糖尿病", "Class_Disease", 1, 0.9, "v1", [place])
+    page = tmp_path / "nested.html"
+    page.write_text(render_html(Neighbourhood(["Class:2型"], nodes, [edge]), "2型"), encoding="utf-8")
+    card = headless(page, "--dump-dom", fragment="#edge=0").split('id="tip"')[1]
+    assert '<li>患者😔确诊<mark class="t"><mark class="h">2型</mark>糖尿病</mark>5年<div class="src">' in card
+
+
 @pytest.fixture
 def drawn(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings, tmp_path: Path) -> Path:
     """`nrskg view 2型糖尿病` on the cookbook's small graph, written to a file."""
@@ -79,6 +97,40 @@ def test_view_writes_the_neighbourhood_with_confidence_and_evidence(drawn: Path,
     assert "二甲双胍" in page and SENTENCES["d1:1"] in page and '"confidence": 0.9' in page
     missing = CliRunner().invoke(app, ["view", "不存在的病", "--out", str(drawn)], env=_env(neo4j_settings))
     assert missing.exit_code == 1 and "entities-by-name" in missing.output
+
+
+def test_view_type_ignores_case_and_a_wrong_one_names_the_types_there(
+    drawn: Path, neo4j_settings: Neo4jSettings
+) -> None:
+    env = _env(neo4j_settings)
+    lower = CliRunner().invoke(app, ["view", "2型糖尿病", "--type", "disease", "--out", str(drawn)], env=env)
+    assert lower.exit_code == 0 and "around 2型糖尿病 (Disease)" in lower.stdout, lower.output
+    wrong = CliRunner().invoke(app, ["view", "2型糖尿病", "--type", "Drug", "--out", str(drawn)], env=env)
+    assert wrong.exit_code == 1
+    assert wrong.stderr.strip() == (
+        "error: no entity named '2型糖尿病' of type Drug; the graph has it as Disease. Ask for one of those "
+        "by its key, e.g. `nrskg view Disease:2型糖尿病`, or give no type"
+    )
+
+
+def test_view_takes_a_key_as_queries_print_it(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """The cookbook prints keys (`Drug:二甲双胍`); pasted into `nrskg view`, one draws that entity."""
+    env = _env(neo4j_settings)
+    for key in ("Drug:二甲双胍", "drug:二甲双胍"):
+        done = CliRunner().invoke(app, ["view", key, "--out", str(drawn)], env=env)
+        assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
+    wrong = CliRunner().invoke(app, ["view", "Disease:二甲双胍", "--out", str(drawn)], env=env)
+    assert wrong.exit_code == 1 and "the graph has it as Drug" in wrong.stderr, wrong.output
+
+
+def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """A folder, or a file where the folder should be, is the user's mistake to fix, not a bug of nrskg."""
+    blocked = drawn.parent / "t2dm.html" / "x.html"
+    for out in (drawn.parent, blocked):
+        done = CliRunner().invoke(app, ["view", "2型糖尿病", "--out", str(out)], env=_env(neo4j_settings))
+        assert done.exit_code == 1
+        assert done.stderr.startswith(f"error: --out {out}: cannot write the page ("), done.output
+        assert "e.g. --out kidney.html" in done.stderr and "bug" not in done.stderr
 
 
 def test_page_draws_and_shows_evidence_in_headless_chromium(drawn: Path, tmp_path: Path) -> None:
