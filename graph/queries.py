@@ -138,7 +138,7 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
         "evidence_for_relationship",
         "Which sentences support this one relationship, and where in them are head and tail?",
         f"""MATCH (:Entity {{key: $head_key}})-[r]->(:Entity {{key: $tail_key}})
-WHERE r.relation = $relation
+WHERE toUpper($relation) IN [toUpper(r.relation), type(r)]
 UNWIND r.evidence AS item
 WITH split(item, '{_SEP}') AS ev
 MATCH (s:Sentence {{sent_id: ev[{_SENT_ID}]}})-[:IN]->(d:Document)
@@ -153,7 +153,7 @@ ORDER BY sent_id, head_start, tail_start
 LIMIT $limit""",
         {
             "head_key": "the head entity's key, e.g. 'Drug:二甲双胍'",
-            "relation": "the relation's original name, e.g. 'Drug_Disease'",
+            "relation": "the relation in any case, e.g. 'Drug_Disease' or its type 'DRUG_DISEASE'",
             "tail_key": "the tail entity's key",
             "limit": _LIMIT,
         },

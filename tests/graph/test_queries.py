@@ -223,6 +223,18 @@ def test_evidence_for_one_relationship(neo4j_driver: neo4j.Driver, loaded: str) 
     ]
 
 
+def test_evidence_takes_the_relation_as_a_relationship_type_or_in_any_case(
+    neo4j_driver: neo4j.Driver, loaded: str
+) -> None:
+    """The graph prints the relationship type (DRUG_DISEASE) beside the name: either, in any case, finds the
+    same evidence; only another relation finds none."""
+    keys = {"head_key": "Drug:二甲双胍", "tail_key": "Disease:2型糖尿病"}
+    for relation in ("DRUG_DISEASE", "drug_disease", "Drug_Disease"):
+        rows = cookbook(neo4j_driver, loaded, "evidence_for_relationship", relation=relation, **keys)
+        assert column(rows, "sent_id") == ["d1:0", "d1:1"], relation
+    assert cookbook(neo4j_driver, loaded, "evidence_for_relationship", relation="ADE_Drug", **keys) == []
+
+
 def test_entity_cookbook_queries(neo4j_driver: neo4j.Driver, loaded: str) -> None:
     top = cookbook(neo4j_driver, loaded, "most_connected_entities", limit=2)
     assert [(r["key"], r["degree"]) for r in top] == [("Disease:2型糖尿病", 7), ("Drug:二甲双胍", 4)]
