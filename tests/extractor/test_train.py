@@ -155,6 +155,32 @@ def test_unknown_loss_or_ns_scope_fails_before_training(tmp_path):
         train(data, "jsonl", "tiny", tmp_path / "m", quick(ns_scope="corpus"), SMALL, progress=False)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("epochs", 0), ("batch_size", 0), ("patience", 0), ("max_steps", -1), ("eval_every", -1),
+        ("val_fraction", 1.5), ("target_precision", 2.0), ("window_chars", 0), ("window_stride", 0),
+        ("window_stride", 200), ("dropout", 2.0), ("pair_dropout", -0.1), ("d_e", 0), ("lr", -1.0),
+        ("encoder_lr", -1e-4), ("warmup_ratio", 1.0), ("train_eval_limit", -1),
+    ],
+)  # fmt: skip
+def test_a_setting_out_of_its_range_fails_before_training_and_names_the_setting(tmp_path, setting, value):
+    """Not a traceback deep in training, nor a run that trains nothing and reports a stale checkpoint."""
+    out = tmp_path / "m"
+    with pytest.raises(ModelError, match=setting):
+        train(
+            sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(**{setting: value}), SMALL, progress=False
+        )
+    assert not out.exists()
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path):
+    out = tmp_path / "model"
+    out.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ModelError, match="not a folder"):
+        train(sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(), SMALL, progress=False)
+
+
 def test_windows_without_triples_can_be_left_out_of_each_epoch(tmp_path):
     data = sample_subset(tmp_path, 4)
     lines = data.read_text(encoding="utf-8")
