@@ -51,8 +51,13 @@ def load(root: Path) -> Registry:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         versions = {v: ModelEntry(**entry) for v, entry in raw.get("versions", {}).items()}
-    except (json.JSONDecodeError, TypeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as e:
         raise ModelError(f"{path}: not a model registry: {e}") from e
+    if raw.get("current") is not None and raw["current"] not in versions:
+        raise ModelError(
+            f"{path}: its current model {raw['current']!r} is not among its versions ({sorted(versions)})",
+            hint='Set "current" in it to one of them, or to null',
+        )
     for entry in versions.values():  # older registries hold absolute paths; both read the same
         entry.path = str((Path(root) / entry.path).resolve())
     return Registry(current=raw.get("current"), versions=versions)

@@ -63,8 +63,18 @@ def test_promote_unknown_version_is_refused(tmp_path):
         registry.promote(tmp_path, "nope")
 
 
-def test_corrupt_registry_names_the_file(tmp_path):
-    (tmp_path / "registry.json").write_text("{broken", encoding="utf-8")
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{broken",
+        b"[]",  # JSON, not a registry
+        b'{"current": "v1", "versions": []}',
+        b"\xff\xfe{",  # not UTF-8
+        b'{"current": "v9", "versions": {}}',  # a current version it does not hold
+    ],
+)
+def test_corrupt_registry_names_the_file(tmp_path, content):
+    (tmp_path / "registry.json").write_bytes(content)
     with pytest.raises(ModelError, match="registry.json"):
         registry.load(tmp_path)
 
