@@ -95,6 +95,11 @@ def train(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ModelError(f"--out {out} is a file, not a folder", hint="Pass a folder for the checkpoint")
+    if (out / CONFIG_NAME).is_file():  # maybe registered: other weights under its version would lie
+        raise ModelError(
+            f"--out {out} already holds a model ({CONFIG_NAME})",
+            hint="Train into a new folder, or remove this one first",
+        )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     torch.manual_seed(config.seed)

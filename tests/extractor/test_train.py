@@ -22,6 +22,7 @@ from extractor.infer import Extractor
 from extractor.model import NRSOneRelModel
 from extractor.train import train
 from nrskg.errors import DataFormatError, ModelError
+from tests.conftest import checkpoint
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
 SMALL = TinyEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64)
@@ -179,6 +180,15 @@ def test_an_out_path_that_is_a_file_is_refused(tmp_path):
     out.write_text("not a folder", encoding="utf-8")
     with pytest.raises(ModelError, match="not a folder"):
         train(sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(), SMALL, progress=False)
+
+
+def test_an_out_folder_holding_a_checkpoint_is_left_alone(tmp_path):
+    """It may be a registered version: new weights under its name would lie about what loaded the graph."""
+    out = checkpoint(tmp_path / "v1", "v1", {"selected_on": "validation", "best_val_f1": 0.5})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ModelError, match="already holds a model"):
+        train(sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(), SMALL, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_windows_without_triples_can_be_left_out_of_each_epoch(tmp_path):
