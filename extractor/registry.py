@@ -51,8 +51,13 @@ def load(root: Path) -> Registry:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         versions = {v: ModelEntry(**entry) for v, entry in raw.get("versions", {}).items()}
-    except (json.JSONDecodeError, TypeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as e:
         raise ModelError(f"{path}: not a model registry: {e}") from e
+    if raw.get("current") is not None and raw["current"] not in versions:
+        raise ModelError(
+            f"{path}: its current model {raw['current']!r} is not among its versions ({sorted(versions)})",
+            hint='Set "current" in it to one of them, or to null',
+        )
     for entry in versions.values():  # older registries hold absolute paths; both read the same
         entry.path = str((Path(root) / entry.path).resolve())
     return Registry(current=raw.get("current"), versions=versions)
@@ -90,20 +95,26 @@ def model_config(model_dir: str | Path) -> NRSOneRelConfig:
 def register(root: Path, model_dir: Path) -> ModelEntry:
     """Record a checkpoint written by `nrskg train` (where it lies, not yet current) with its metrics;
     `val_f1` only when it was selected on held-out documents: a training F1 is no evidence that one model is
-    better than another. Registering a version again updates it."""
+    better than another. Registering a version again updates it. A checkpoint whose training did not finish
+    (interrupted: uncalibrated, unscored) is refused."""
     from extractor.train import METRICS_FILE
 
     version = model_config(model_dir).model_version
     if not version:
         raise ModelError(f"{model_dir}: its config names no model_version")
-    metrics: dict[str, float] = {}
     metrics_path = Path(model_dir) / METRICS_FILE
-    if metrics_path.is_file():
-        written = json.loads(metrics_path.read_text(encoding="utf-8"))
-        if written.get("selected_on") == "validation":
-            metrics["val_f1"] = float(written["best_val_f1"])
-        if "train_f1" in written:
-            metrics["train_f1"] = float(written["train_f1"])
+    written = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    if written.get("model_version") != version:  # training writes it last, for the weights it calibrated
+        raise ModelError(
+            f"{model_dir}: the training of model {version} did not finish (no {METRICS_FILE} of that model): "
+            "its weights are the best so far, not scored, and its minimum confidence is not calibrated",
+            hint="Train it again into an empty folder and register that",
+        )
+    metrics: dict[str, float] = {}
+    if written.get("selected_on") == "validation":
+        metrics["val_f1"] = float(written["best_val_f1"])
+    if "train_f1" in written:
+        metrics["train_f1"] = float(written["train_f1"])
     registry = load(root)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     registry.versions[version] = entry = ModelEntry(version, str(Path(model_dir).resolve()), metrics, now)

@@ -93,6 +93,13 @@ def train(
     config = config or TrainConfig()
     _check(config)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ModelError(f"--out {out} is a file, not a folder", hint="Pass a folder for the checkpoint")
+    if (out / CONFIG_NAME).is_file():  # maybe registered: other weights under its version would lie
+        raise ModelError(
+            f"--out {out} already holds a model ({CONFIG_NAME})",
+            hint="Train into a new folder, or remove this one first",
+        )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
@@ -346,6 +353,28 @@ def _check(config: TrainConfig) -> None:
         raise ModelError(f"ema_decay is a decay per step, in [0, 1) (0: no average); got {config.ema_decay}")
     if config.max_minutes < 0:
         raise ModelError(f"max_minutes is a wall-time budget, >= 0 (0: none); got {config.max_minutes}")
+    # Below these, training runs no step (and reports whatever --out held) or fails deep inside.
+    value = {**asdict(config), **asdict(config.model)}
+    lowest = {"epochs": 1, "batch_size": 1, "patience": 1, "d_e": 1, "window_chars": 1, "max_steps": 0,
+              "eval_every": 0, "train_eval_limit": 0}  # fmt: skip
+    for name, low in lowest.items():
+        if value[name] < low:
+            raise ModelError(f"{name} must be >= {low}; got {value[name]}")
+    if not 1 <= value["window_stride"] <= value["window_chars"]:
+        raise ModelError(
+            f"window_stride must be in [1, window_chars={value['window_chars']}]; "
+            f"got {value['window_stride']}"
+        )
+    for name in ("lr", "encoder_lr"):
+        if value[name] < 0:
+            raise ModelError(
+                f"{name} is a learning rate, >= 0 (0: that part stays as it is); got {value[name]}"
+            )
+    for name in ("dropout", "pair_dropout", "val_fraction", "warmup_ratio"):
+        if not 0.0 <= value[name] < 1.0:
+            raise ModelError(f"{name} is a share, in [0, 1); got {value[name]}")
+    if not 0.0 < config.target_precision <= 1.0:
+        raise ModelError(f"target_precision is a precision, in (0, 1]; got {config.target_precision}")
 
 
 def over_budget(elapsed_s: float, interval_s: float, evaluation_s: float, budget_s: float) -> bool:

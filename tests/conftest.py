@@ -76,7 +76,8 @@ def checkpoint(folder: Path, version: str, metrics: dict) -> Path:
     config = NRSOneRelConfig(relations=["Drug_Disease"], head_types=["Drug"], tail_types=["Disease"])
     config.model_version = version
     save_config(folder / "config.json", config)
-    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    written = {"model_version": version, **metrics}  # training writes it last, naming the weights it scored
+    (folder / "metrics.json").write_text(json.dumps(written), encoding="utf-8")
     return folder
 
 

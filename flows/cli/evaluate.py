@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from extractor.configuration import TrainConfig, load_config
-from extractor.datasets import FORMATS, load
+from extractor.datasets import FORMATS
+from extractor.datasets.corpora import load_renamed
 from extractor.evaluate import evaluate
 from extractor.infer import AUTO_BATCH, Extractor
 from extractor.model import CONFIG_NAME
@@ -37,12 +38,16 @@ def evaluate_cli(
         ),
     ] = 0.0,
 ) -> None:
-    """Exact (subject, relation, object) match per sentence, then the model's operating point: precision
-    and recall at its own minimum confidence, and the recall where these sentences reach the precision
-    that minimum confidence was chosen for."""
+    """Exact (subject, relation, object) match per sentence, the data's relations renamed as the model was
+    trained (`--relation-aliases`), then the model's operating point: precision and recall at its own minimum
+    confidence, and the recall where these sentences reach the precision that minimum confidence was chosen
+    for."""
     extractor = Extractor.load(model, device, batch_size)
-    docs = load(data, fmt, WindowConfig.of(extractor.config))
+    trained = load_config(Path(model) / CONFIG_NAME)[1] or TrainConfig()
+    # The relation names the model predicts: the data's after the renamings it was trained with.
+    docs = load_renamed(data, fmt, trained.relation_aliases, WindowConfig.of(extractor.config))
     examples = [example for doc in docs for example in doc.examples]
-    target = (load_config(Path(model) / CONFIG_NAME)[1] or TrainConfig()).target_precision
-    report = evaluate(extractor, examples, not as_json, min_confidence, target_precision=target)
+    report = evaluate(
+        extractor, examples, not as_json, min_confidence, target_precision=trained.target_precision
+    )
     typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.to_text())

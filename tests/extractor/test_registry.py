@@ -42,13 +42,39 @@ def test_only_a_first_model_is_promoted_without_a_validation_f1(tmp_path):
     assert registry.current(tmp_path).version == "v1"
 
 
+def test_a_checkpoint_whose_training_did_not_finish_is_refused(tmp_path):
+    """Ctrl-C leaves the best weights so far, uncalibrated (min confidence 0) and unscored: no metrics.json,
+    or, in a folder trained into before, the metrics of the earlier model."""
+    interrupted = checkpoint(tmp_path / "interrupted", "v2", VALIDATED)
+    (interrupted / "metrics.json").unlink()
+    with pytest.raises(ModelError, match="did not finish"):
+        registry.register(tmp_path / "models", interrupted)
+    over_older = checkpoint(tmp_path / "over-older", "v2", VALIDATED)
+    (over_older / "metrics.json").write_text(
+        json.dumps({"model_version": "v1", **VALIDATED}), encoding="utf-8"
+    )
+    with pytest.raises(ModelError, match="did not finish"):
+        registry.register(tmp_path / "models", over_older)
+    assert registry.load(tmp_path / "models").versions == {}
+
+
 def test_promote_unknown_version_is_refused(tmp_path):
     with pytest.raises(ModelError, match="not in the registry"):
         registry.promote(tmp_path, "nope")
 
 
-def test_corrupt_registry_names_the_file(tmp_path):
-    (tmp_path / "registry.json").write_text("{broken", encoding="utf-8")
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{broken",
+        b"[]",  # JSON, not a registry
+        b'{"current": "v1", "versions": []}',
+        b"\xff\xfe{",  # not UTF-8
+        b'{"current": "v9", "versions": {}}',  # a current version it does not hold
+    ],
+)
+def test_corrupt_registry_names_the_file(tmp_path, content):
+    (tmp_path / "registry.json").write_bytes(content)
     with pytest.raises(ModelError, match="registry.json"):
         registry.load(tmp_path)
 

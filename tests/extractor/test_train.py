@@ -22,6 +22,7 @@ from extractor.infer import Extractor
 from extractor.model import NRSOneRelModel
 from extractor.train import train
 from nrskg.errors import DataFormatError, ModelError
+from tests.conftest import checkpoint
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
 SMALL = TinyEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64)
@@ -153,6 +154,41 @@ def test_unknown_loss_or_ns_scope_fails_before_training(tmp_path):
         train(data, "jsonl", "tiny", tmp_path / "m", quick(loss="hinge"), SMALL, progress=False)
     with pytest.raises(ModelError, match="unknown NS scope 'corpus'"):
         train(data, "jsonl", "tiny", tmp_path / "m", quick(ns_scope="corpus"), SMALL, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("epochs", 0), ("batch_size", 0), ("patience", 0), ("max_steps", -1), ("eval_every", -1),
+        ("val_fraction", 1.5), ("target_precision", 2.0), ("window_chars", 0), ("window_stride", 0),
+        ("window_stride", 200), ("dropout", 2.0), ("pair_dropout", -0.1), ("d_e", 0), ("lr", -1.0),
+        ("encoder_lr", -1e-4), ("warmup_ratio", 1.0), ("train_eval_limit", -1),
+    ],
+)  # fmt: skip
+def test_a_setting_out_of_its_range_fails_before_training_and_names_the_setting(tmp_path, setting, value):
+    """Not a traceback deep in training, nor a run that trains nothing and reports a stale checkpoint."""
+    out = tmp_path / "m"
+    with pytest.raises(ModelError, match=setting):
+        train(
+            sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(**{setting: value}), SMALL, progress=False
+        )
+    assert not out.exists()
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path):
+    out = tmp_path / "model"
+    out.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ModelError, match="not a folder"):
+        train(sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(), SMALL, progress=False)
+
+
+def test_an_out_folder_holding_a_checkpoint_is_left_alone(tmp_path):
+    """It may be a registered version: new weights under its name would lie about what loaded the graph."""
+    out = checkpoint(tmp_path / "v1", "v1", {"selected_on": "validation", "best_val_f1": 0.5})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ModelError, match="already holds a model"):
+        train(sample_subset(tmp_path, 1), "jsonl", "tiny", out, quick(), SMALL, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_windows_without_triples_can_be_left_out_of_each_epoch(tmp_path):

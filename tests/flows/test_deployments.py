@@ -104,6 +104,12 @@ def test_reextract_gets_the_registry_of_the_train_run_that_completed() -> None:
     assert hydrate(parameters, context) == {"registry": "/team/models"}
 
 
+def test_train_runs_one_at_a_time() -> None:
+    """Each run empties the registry's staging folder and trains into it (extractor.registry.staging): a
+    second run at once would delete or mix the first one's checkpoint before it is registered."""
+    assert DEPLOYMENTS["train"]["concurrency_limit"] == 1
+
+
 @pytest.fixture(scope="module")
 def harness() -> Iterator[None]:
     with prefect_test_harness():
