@@ -31,7 +31,7 @@ from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
 from extractor.datasets import Document, relation_schema, split_documents, window_examples
-from extractor.datasets.corpora import Corpus, load_extra, load_renamed, merged_schema
+from extractor.datasets.corpora import Corpus, check_aliases, load_extra, load_renamed, merged_schema
 from extractor.device import autocast, hand_back_freed_memory, keep_freed_memory, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
@@ -100,6 +100,7 @@ def train(
             f"--out {out} already holds a model ({CONFIG_NAME})",
             hint="Train into a new folder, or remove this one first",
         )
+    check_aliases(config.relation_aliases, [Corpus(Path(data_path), fmt), *extra])
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     torch.manual_seed(config.seed)

@@ -78,6 +78,29 @@ def aliases_for(aliases: Mapping[str, str], fmt: str) -> dict[str, str]:
     return everywhere | here
 
 
+def check_aliases(aliases: Mapping[str, str], corpora: Sequence[Corpus]) -> None:
+    """Refuse renamings (keys as given, `OLD` or `FORMAT:OLD`) whose old name is no relation type of any
+    corpus they apply to: a misspelt name would otherwise train for an hour with its type left as it was."""
+    if not aliases:
+        return
+    annotated: dict[str, set[str]] = {}  # format -> relation types as the corpora of that format name them
+    for corpus in corpora:
+        names = {r.name for r in relation_schema(load(corpus.path, corpus.fmt))}
+        annotated[corpus.fmt] = annotated.get(corpus.fmt, set()) | names
+    everywhere = set().union(*annotated.values())
+    unmatched = []
+    for key in aliases:
+        scope, scoped, old = key.partition(":")
+        if (old not in annotated.get(scope, ())) if scoped else (key not in everywhere):
+            unmatched.append(key)
+    if unmatched:
+        raise DataFormatError(
+            f"--relation-aliases {', '.join(unmatched)}: no corpus it applies to annotates that relation",
+            hint="The corpora annotate "
+            + "; ".join(f"{fmt}: {', '.join(sorted(names))}" for fmt, names in annotated.items()),
+        )
+
+
 def load_renamed(
     path: Path | str, fmt: str, aliases: Mapping[str, str], window: WindowConfig | None = None
 ) -> list[Document]:

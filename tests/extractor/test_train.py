@@ -242,6 +242,16 @@ def test_an_extra_corpus_adds_training_documents_and_its_renamed_relation_types(
         train(data, "jsonl", "tiny", tmp_path / "c", quick(extra_ratio=-1.0), SMALL, progress=False)
 
 
+@pytest.mark.parametrize("alias", ["Drug_Diseas=Treats", "ruijin:Drug_Disease=Treats"])
+def test_a_renaming_that_matches_no_relation_type_fails_before_training(tmp_path, alias):
+    """A misspelt old name, or one scoped to a format no corpus has, would train with the type unrenamed."""
+    old, _, new = alias.partition("=")
+    with pytest.raises(DataFormatError, match=f"{old}: no corpus.*") as raised:
+        train(sample_subset(tmp_path, 3), "jsonl", "tiny", tmp_path / "m", quick(relation_aliases={old: new}),
+              SMALL, progress=False)  # fmt: skip
+    assert "Drug_Disease" in raised.value.hint and not (tmp_path / "m").exists()
+
+
 def test_each_corpus_trains_only_the_relation_types_it_annotates(tmp_path, monkeypatch):
     data = sample_subset(tmp_path, 3)
     extra = tmp_path / "extra.jsonl"
