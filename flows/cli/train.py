@@ -25,6 +25,7 @@ from extractor.configuration import (
 from extractor.datasets import FORMATS
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
+from extractor.model import CONFIG_NAME
 from extractor.train import train
 from flows.cli._app import app, cli_errors
 
@@ -93,7 +94,16 @@ def train_cli(
     """Train and keep the checkpoint with the best validation F1; unset settings take the encoder kind's
     defaults (the tiny random encoder has its own)."""
     config = with_settings(defaults_for(encoder), **(settings or {}))
-    result = train(data, fmt, encoder, out, config, extra=[Corpus.parse(spec) for spec in extra or []])
+    try:
+        result = train(data, fmt, encoder, out, config, extra=[Corpus.parse(spec) for spec in extra or []])
+    except KeyboardInterrupt:
+        if (Path(out) / CONFIG_NAME).is_file():
+            typer.echo(
+                f"{out}: the best weights so far, with no calibrated minimum confidence: `--model` takes "
+                "them, `nrskg models register` does not; train into a new folder for a model to register",
+                err=True,
+            )
+        raise
     typer.echo(
         f"{result.out_dir}: model {result.model_version}, best F1 {result.best_val_f1:.4f} "
         f"({result.metrics['selected_on']}), train F1 {result.train_f1:.4f}, "

@@ -73,3 +73,20 @@ def test_a_bad_value_is_refused_with_the_choices(captured):
     )
     assert result.exit_code == 1 and "error: loss=hinge: use one of mcce" in result.output
     assert captured == {}
+
+
+def test_an_interrupted_training_says_what_its_folder_holds(monkeypatch, tmp_path):
+    """Ctrl-C after a checkpoint was saved: the folder holds usable weights that register refuses; say so."""
+
+    def interrupted(data, fmt, encoder, out, config, extra=()):
+        (out / "config.json").parent.mkdir(parents=True)
+        (out / "config.json").write_text("{}", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "train", interrupted)
+    out = tmp_path / "m"
+    ran = runner.invoke(
+        app, ["train", "--data", "d.jsonl", "--format", "jsonl", "--encoder", "tiny", "--out", str(out)]
+    )
+    assert ran.exit_code == 130
+    assert f"{out}: the best weights so far" in ran.output and "models register` does not" in ran.output
