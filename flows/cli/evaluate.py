@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from extractor.configuration import TrainConfig, load_config
-from extractor.datasets import FORMATS
+from extractor.datasets import FORMATS, relation_schema
 from extractor.datasets.corpora import load_renamed
 from extractor.evaluate import evaluate
 from extractor.infer import AUTO_BATCH, Extractor
@@ -17,6 +18,9 @@ from extractor.model import CONFIG_NAME
 from extractor.splitting import WindowConfig
 from flows.cli._app import app, cli_errors
 from flows.cli._options import BatchSize, Checkpoint, Device
+from nrskg.errors import DataFormatError
+
+log = logging.getLogger(__name__)
 
 
 @app.command("evaluate")
@@ -47,7 +51,24 @@ def evaluate_cli(
     # The relation names the model predicts: the data's after the renamings it was trained with.
     docs = load_renamed(data, fmt, trained.relation_aliases, WindowConfig.of(extractor.config))
     examples = [example for doc in docs for example in doc.examples]
+    _check_relations(extractor.config.relations, [r.name for r in relation_schema(docs)], data)
     report = evaluate(
         extractor, examples, not as_json, min_confidence, target_precision=trained.target_precision
     )
     typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.to_text())
+
+
+def _check_relations(predicted: list[str], annotated: list[str], data: Path) -> None:
+    """Refuse data whose relation types the model never predicts (every score would be 0, saying nothing of
+    the model); where some are shared, warn of the types the model does not know."""
+    if annotated and not set(annotated) & set(predicted):
+        raise DataFormatError(
+            f"{data}: none of its relation types ({', '.join(annotated)}) is one the model predicts "
+            f"({', '.join(predicted)})",
+            hint="Score it on data annotated with the same types, or train with --relation-aliases OLD=NEW",
+        )
+    unknown = sorted(set(annotated) - set(predicted))
+    if unknown:
+        log.warning(
+            "%s: the model does not predict %s; their triples count as missed", data, ", ".join(unknown)
+        )

@@ -110,3 +110,27 @@ def test_evaluate_reads_the_data_with_the_relation_names_the_model_was_trained_o
     report = json.loads(scored.output[scored.output.index("{") :])
     gold = {row["name"]: row["gold"] for row in report["relations"] if row["gold"]}
     assert "Drug_Disease" not in gold and gold["Treats"] > 0
+
+
+def test_evaluate_refuses_data_whose_relation_types_the_model_never_predicts(tmp_path):
+    """Scored on another schema every figure is 0, which would read as a useless model: say what differs."""
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:16]) + "\n", encoding="utf-8")
+    model = tmp_path / "model"
+    trained = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--format", "jsonl", "--encoder", "tiny", "--out", str(model),
+         "--max-steps", "1", "--val-fraction", "0", "--device", "cpu"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    records = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    for record in records:
+        for triple in record["triples"]:
+            triple["relation"] = "Other_" + triple["relation"]
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    scored = runner.invoke(
+        app, ["evaluate", "--model", str(model), "--data", str(other), "--format", "jsonl"]
+    )
+    assert scored.exit_code == 1
+    assert "none of its relation types (Other_" in scored.output and "the model predicts (" in scored.output
