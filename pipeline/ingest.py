@@ -81,7 +81,7 @@ def ingest_corpus(
                 run.load(in_flight.popleft())
         while in_flight:
             run.load(in_flight.popleft())
-    except BaseException as e:  # Ctrl-C too: the folder must say how far the run got
+    except BaseException as e:  # Ctrl-C and SIGTERM too: the folder must say how far the run got
         error = run.stopped(e)
         if error is e:
             raise
@@ -201,10 +201,11 @@ class _Run:
     def stopped(self, error: BaseException) -> BaseException:
         """Record the stop (statuses, summary, run folder); return the error to raise, carrying the record.
 
-        The documents of the chunk that failed get `failed:<stage>` and the error, later ones `not_reached`;
-        after Ctrl-C every document not loaded is `not_reached`.
+        The documents of the chunk that failed get `failed:<stage>` and the error, later ones `not_reached`.
+        A signal is no failure of the documents: after Ctrl-C, or SIGTERM (which Prefect raises as a
+        `BaseException` of its own), every document not loaded is `not_reached`.
         """
-        interrupted = isinstance(error, KeyboardInterrupt)
+        interrupted = not isinstance(error, Exception)
         reason = INTERRUPTED if interrupted else str(error) or type(error).__name__
         self.summary.status, self.summary.error = (INTERRUPTED if interrupted else FAILED), reason
         if not interrupted:

@@ -12,7 +12,7 @@ from pipeline.versions import EDITED
 
 COMPLETED = "completed"
 FAILED = "failed"
-INTERRUPTED = "interrupted"  # stopped by the user (Ctrl-C); resumed like a failed run
+INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM); resumed like a failed run
 
 
 @dataclass
@@ -61,8 +61,17 @@ def attach(error: BaseException, record: IngestRecord | None) -> None:
 
 
 def record_of(error: BaseException) -> IngestRecord | None:
-    """What a stopped run recorded (its summary and manifest), carried by the error it raised."""
-    return getattr(error, "ingest_record", None)
+    """What a stopped run recorded (its summary and manifest), carried by the error it raised or one that
+    error led to (Prefect turns SIGTERM into its own error, then sends it again once the flow has ended)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        record = getattr(current, "ingest_record", None)
+        if record is not None:
+            return record
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def count(summary: IngestSummary, manifest: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:

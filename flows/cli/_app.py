@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -85,7 +86,7 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # how a command ends on purpose (`nrskg neo4j status` exits 3 when the server is stopped)
-        except KeyboardInterrupt as e:  # Ctrl-C: what was done is recorded (ingest), so one word suffices
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was done is recorded, one word suffices
             silence_after_error()
             typer.secho("interrupted", fg=typer.colors.RED, err=True)
             raise typer.Exit(code=130) from e
@@ -110,5 +111,8 @@ def error_message(e: BaseException, verbose: bool) -> str:
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs and tracebacks.")) -> None:
+    # SIGTERM (a scheduler, `timeout` or systemd stopping a run) ends a command as Ctrl-C does: the ingest
+    # records where it stopped, and the temporary Prefect server is stopped at exit, not left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     configure_console(verbose)
     filter_console(verbose)  # after configure_console: it filters the console handler that call installs

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -184,3 +185,52 @@ def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
     summary = runs.read_summary(run_dir)
     assert summary["status"] == "failed" and "weights do not match" in summary["error"]
     assert set(pd.read_parquet(f"{run_dir}/manifest.parquet")["status"]) == {"failed:extract"}
+
+
+# `nrskg` whose load stage gets SIGTERM, as a scheduler stopping the run sends it (a Prefect worker cancelling
+# it, `timeout`, systemd): a real signal, at a known stage.
+SIGTERM_AT_LOAD = """
+import os, signal, sys, time
+from flows import tasks
+def load(*args):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(60)
+tasks.load = load
+from flows.cli import app
+app(prog_name="nrskg")
+"""
+
+
+def processes_with(marker: str) -> list[int]:
+    """Processes whose environment holds `marker`: what a command started and left running."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_during_ingest_is_recorded_as_interrupted_and_leaves_no_process_behind(
+    workspace: dict[str, Path], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGTERM used to kill the command mid-flow: no output, not even with --json, documents recorded as
+    `failed:load` "TerminationSignal", and the temporary Prefect server left running. It now stops the run as
+    Ctrl-C does."""
+    runs_root, marker = workspace["root"] / "runs-sigterm", f"NRSKG_TEST_RUN={os.getpid()}-sigterm"
+    key, value = marker.split("=")
+    model = untrained_model(tmp_path, version="untrained-sigterm")
+    args = ["ingest", str(CORPUS), "--model", str(model), "--runs", str(runs_root), "--json"]
+    outcome = subprocess.run(
+        [sys.executable, "-c", SIGTERM_AT_LOAD, *args, "--device", "cpu"], env=cli_env | {key: value},
+        cwd=workspace["root"], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert outcome.returncode == 130 and lines(outcome)[-1] == "interrupted", outcome.stderr
+    printed = json.loads(outcome.stdout)
+    assert printed["status"] == printed["error"] == "interrupted" and printed["documents_not_reached"] == 11
+    [run_dir] = runs_root.iterdir()
+    assert runs.read_summary(run_dir)["status"] == "interrupted"
+    assert set(pd.read_parquet(f"{run_dir}/manifest.parquet")["status"]) == {"not_reached"}
+    assert processes_with(marker) == [], "the temporary Prefect server outlived the command"
