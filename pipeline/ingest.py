@@ -34,7 +34,7 @@ from nrskg.contracts import (
     UNSUPPORTED,
     failed,
 )
-from nrskg.errors import NrskgError, PipelineError
+from nrskg.errors import NrskgError, PipelineError, interrupted
 from pipeline import runs, stages
 from pipeline.dedup import deduplicate
 from pipeline.reading import MANIFEST_COLUMNS, Document, accepted_suffixes, with_status
@@ -205,10 +205,10 @@ class _Run:
         A signal is no failure of the documents: after Ctrl-C, or SIGTERM (which Prefect raises as a
         `BaseException` of its own), every document not loaded is `not_reached`.
         """
-        interrupted = not isinstance(error, Exception)
-        reason = INTERRUPTED if interrupted else str(error) or type(error).__name__
-        self.summary.status, self.summary.error = (INTERRUPTED if interrupted else FAILED), reason
-        if not interrupted:
+        stopped_by_signal = interrupted(error)
+        reason = INTERRUPTED if stopped_by_signal else str(error) or type(error).__name__
+        self.summary.status, self.summary.error = (INTERRUPTED if stopped_by_signal else FAILED), reason
+        if not stopped_by_signal:
             self.manifest = with_status(self.manifest, self.doc_ids, failed(self.stage), reason)
         waiting = self.manifest.loc[self.manifest["status"] == NEW, "doc_id"]
         self.manifest = with_status(

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from nrskg.contracts import FAILED_PREFIX, LOADED, NOT_REACHED, SKIPPED, UNSUPPORTED
+from nrskg.errors import error_chain
 from pipeline.versions import EDITED
 
 COMPLETED = "completed"
@@ -63,15 +64,8 @@ def attach(error: BaseException, record: IngestRecord | None) -> None:
 def record_of(error: BaseException) -> IngestRecord | None:
     """What a stopped run recorded (its summary and manifest), carried by the error it raised or one that
     error led to (Prefect turns SIGTERM into its own error, then sends it again once the flow has ended)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        record = getattr(current, "ingest_record", None)
-        if record is not None:
-            return record
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    records = (getattr(e, "ingest_record", None) for e in error_chain(error))
+    return next((record for record in records if record is not None), None)
 
 
 def count(summary: IngestSummary, manifest: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:

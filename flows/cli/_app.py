@@ -15,7 +15,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 import typer
@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from flows.cli._failures import filter_console, silence_after_error
 from flows.logs import configure_console
-from nrskg.errors import NrskgError
+from nrskg.errors import NrskgError, interrupted
 
 # command name -> module of flows.cli that registers it (tests/flows/test_cli_app.py checks this table).
 COMMAND_MODULES: dict[str, str] = {
@@ -86,11 +86,11 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # how a command ends on purpose (`nrskg neo4j status` exits 3 when the server is stopped)
-        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was done is recorded, one word suffices
-            silence_after_error()
-            typer.secho("interrupted", fg=typer.colors.RED, err=True)
-            raise typer.Exit(code=130) from e
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM
+            _interrupted(e)
         except Exception as e:  # noqa: BLE001 - every failure ends in one line; -v shows the traceback
+            if interrupted(e):  # raised while Ctrl-C was handled (the Prefect server it also stopped)
+                _interrupted(e)
             verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
             if verbose:
                 traceback.print_exc()
@@ -99,6 +99,14 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=1) from e
 
     return wrapper
+
+
+def _interrupted(error: BaseException) -> NoReturn:
+    """Ctrl-C or SIGTERM, or an error raised while one was handled: what was done is recorded (ingest), so
+    one word suffices."""
+    silence_after_error()
+    typer.secho("interrupted", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=130) from error
 
 
 def error_message(e: BaseException, verbose: bool) -> str:
