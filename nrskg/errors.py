@@ -6,6 +6,8 @@ user can do something about says what, in `hint`: the CLI prints `error: <cause>
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class NrskgError(Exception):
     """Root of every error this project raises on purpose.
@@ -53,3 +55,21 @@ class PipelineError(NrskgError):
 
 class FlowError(NrskgError):
     """A Prefect flow cannot run: its temporary API server did not start."""
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then the error it was raised from or while handling, and so on: what a stopped ingest
+    recorded, or that it was interrupted, may be carried by an error that a later one replaced (Prefect,
+    recording the stopped flow run, fails to reach a Prefect server that Ctrl-C stopped too)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether `error` is a signal stopping the command (Ctrl-C, SIGTERM: not an `Exception`) or was raised
+    while one was handled."""
+    return any(not isinstance(e, Exception) for e in error_chain(error))

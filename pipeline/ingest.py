@@ -34,7 +34,7 @@ from nrskg.contracts import (
     UNSUPPORTED,
     failed,
 )
-from nrskg.errors import NrskgError, PipelineError
+from nrskg.errors import NrskgError, PipelineError, interrupted
 from pipeline import runs, stages
 from pipeline.dedup import deduplicate
 from pipeline.reading import MANIFEST_COLUMNS, Document, accepted_suffixes, with_status
@@ -81,7 +81,7 @@ def ingest_corpus(
                 run.load(in_flight.popleft())
         while in_flight:
             run.load(in_flight.popleft())
-    except BaseException as e:  # Ctrl-C too: the folder must say how far the run got
+    except BaseException as e:  # Ctrl-C and SIGTERM too: the folder must say how far the run got
         error = run.stopped(e)
         if error is e:
             raise
@@ -201,13 +201,14 @@ class _Run:
     def stopped(self, error: BaseException) -> BaseException:
         """Record the stop (statuses, summary, run folder); return the error to raise, carrying the record.
 
-        The documents of the chunk that failed get `failed:<stage>` and the error, later ones `not_reached`;
-        after Ctrl-C every document not loaded is `not_reached`.
+        The documents of the chunk that failed get `failed:<stage>` and the error, later ones `not_reached`.
+        A signal is no failure of the documents: after Ctrl-C, or SIGTERM (which Prefect raises as a
+        `BaseException` of its own), every document not loaded is `not_reached`.
         """
-        interrupted = isinstance(error, KeyboardInterrupt)
-        reason = INTERRUPTED if interrupted else str(error) or type(error).__name__
-        self.summary.status, self.summary.error = (INTERRUPTED if interrupted else FAILED), reason
-        if not interrupted:
+        stopped_by_signal = interrupted(error)
+        reason = INTERRUPTED if stopped_by_signal else str(error) or type(error).__name__
+        self.summary.status, self.summary.error = (INTERRUPTED if stopped_by_signal else FAILED), reason
+        if not stopped_by_signal:
             self.manifest = with_status(self.manifest, self.doc_ids, failed(self.stage), reason)
         waiting = self.manifest.loc[self.manifest["status"] == NEW, "doc_id"]
         self.manifest = with_status(

@@ -34,7 +34,7 @@ import charset_normalizer
 import pandas as pd
 from tqdm import tqdm
 
-from nrskg.contracts import FAILED_PREFIX, NEW, UNSUPPORTED, failed
+from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, UNSUPPORTED, failed
 from nrskg.errors import DataFormatError, PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -175,7 +175,8 @@ def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
     without a corpus suffix the status `skipped:unsupported`, so each is counted.
 
     Hidden files and folders (`.git`, `.DS_Store`) are not inputs, nor is a brat `.ann` beside its `.txt`
-    (it belongs to that document); a missing path is a usage error.
+    (it belongs to that document); a link whose file is gone is, so that reading records it as failed; a
+    missing path is a usage error.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -188,7 +189,7 @@ def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
                 (
                     p
                     for p in path.rglob("*")
-                    if p.is_file()
+                    if (p.is_file() or (p.is_symlink() and not p.exists()))
                     and not _brat_annotations(p)
                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 ),
@@ -216,18 +217,23 @@ def read_corpus(
 ) -> Corpus:
     """Read every input under `paths` into documents plus a manifest with one row per input.
 
-    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`) and
-    `failed:<kind>`. Inputs with the same text are all `new` here: which of them carries the text is
-    decided with what the graph holds (`pipeline.versions.plan_loads`). `n_chars` counts normalised
-    characters, what the pipeline goes on to process. Sources are absolute paths, so a corpus named by
-    a relative or an absolute path reads the same.
+    Manifest statuses: `new` (read; the flows later turn it into `skipped` or `loaded`), `failed:<kind>`,
+    and `skipped` for a link to a file read as itself. Inputs with the same text are all `new` here: which
+    of them carries the text is decided with what the graph holds (`pipeline.versions.plan_loads`).
+    `n_chars` counts normalised characters, what the pipeline goes on to process. Sources are absolute
+    paths, so a corpus named by a relative or an absolute path reads the same.
     """
     settings = settings or ReadSettings()
     documents: list[Document] = []
     rows: list[tuple] = []  # in MANIFEST_COLUMNS order
     files = discover(paths)
+    links = _links(files)
     for path in tqdm(files, desc="read", unit="file", disable=None):
-        for source, outcome in _read_file(path.resolve(), settings):
+        if path in links:
+            reason = f"same file as {links[path]}"
+            rows.append((None, str(path.absolute()), None, SKIPPED, reason, 0, None))
+            continue
+        for source, outcome in _read_file(path.resolve() if path.exists() else path.absolute(), settings):
             if isinstance(outcome, _Failed):
                 if outcome.status != UNSUPPORTED:  # counted in one line below: a folder may hold thousands
                     log.warning("%s", outcome.reason)
@@ -246,6 +252,15 @@ def read_corpus(
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})
     _log_read(manifest, len(files), settings)
     return Corpus(documents, manifest)
+
+
+def _links(files: list[Path]) -> dict[Path, Path]:
+    """The inputs that are another path (a symlink) to a file among `files`, mapped to that file: a document
+    is its resolved path, so the file is read once, as itself."""
+    kept: dict[Path, Path] = {}
+    for path in sorted(files, key=lambda p: p.absolute() != p.resolve()):  # the file itself before a link
+        kept.setdefault(path.resolve(), path)
+    return {path: path.resolve() for path in files if kept[path.resolve()] is not path}
 
 
 def _log_read(manifest: pd.DataFrame, files: int, settings: ReadSettings) -> None:

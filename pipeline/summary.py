@@ -8,11 +8,12 @@ from typing import NamedTuple
 import pandas as pd
 
 from nrskg.contracts import FAILED_PREFIX, LOADED, NOT_REACHED, SKIPPED, UNSUPPORTED
+from nrskg.errors import error_chain
 from pipeline.versions import EDITED
 
 COMPLETED = "completed"
 FAILED = "failed"
-INTERRUPTED = "interrupted"  # stopped by the user (Ctrl-C); resumed like a failed run
+INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM); resumed like a failed run
 
 
 @dataclass
@@ -61,8 +62,10 @@ def attach(error: BaseException, record: IngestRecord | None) -> None:
 
 
 def record_of(error: BaseException) -> IngestRecord | None:
-    """What a stopped run recorded (its summary and manifest), carried by the error it raised."""
-    return getattr(error, "ingest_record", None)
+    """What a stopped run recorded (its summary and manifest), carried by the error it raised or one that
+    error led to (Prefect turns SIGTERM into its own error, then sends it again once the flow has ended)."""
+    records = (getattr(e, "ingest_record", None) for e in error_chain(error))
+    return next((record for record in records if record is not None), None)
 
 
 def count(summary: IngestSummary, manifest: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:

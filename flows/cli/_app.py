@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 import typer
@@ -22,7 +23,7 @@ from typer.core import TyperGroup
 
 from flows.cli._failures import filter_console, silence_after_error
 from flows.logs import configure_console
-from nrskg.errors import NrskgError
+from nrskg.errors import NrskgError, interrupted
 
 # command name -> module of flows.cli that registers it (tests/flows/test_cli_app.py checks this table).
 COMMAND_MODULES: dict[str, str] = {
@@ -85,11 +86,11 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # how a command ends on purpose (`nrskg neo4j status` exits 3 when the server is stopped)
-        except KeyboardInterrupt as e:  # Ctrl-C: what was done is recorded (ingest), so one word suffices
-            silence_after_error()
-            typer.secho("interrupted", fg=typer.colors.RED, err=True)
-            raise typer.Exit(code=130) from e
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM
+            _interrupted(e)
         except Exception as e:  # noqa: BLE001 - every failure ends in one line; -v shows the traceback
+            if interrupted(e):  # raised while Ctrl-C was handled (the Prefect server it also stopped)
+                _interrupted(e)
             verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
             if verbose:
                 traceback.print_exc()
@@ -98,6 +99,14 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=1) from e
 
     return wrapper
+
+
+def _interrupted(error: BaseException) -> NoReturn:
+    """Ctrl-C or SIGTERM, or an error raised while one was handled: what was done is recorded (ingest), so
+    one word suffices."""
+    silence_after_error()
+    typer.secho("interrupted", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=130) from error
 
 
 def error_message(e: BaseException, verbose: bool) -> str:
@@ -110,5 +119,8 @@ def error_message(e: BaseException, verbose: bool) -> str:
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs and tracebacks.")) -> None:
+    # SIGTERM (a scheduler, `timeout` or systemd stopping a run) ends a command as Ctrl-C does: the ingest
+    # records where it stopped, and the temporary Prefect server is stopped at exit, not left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     configure_console(verbose)
     filter_console(verbose)  # after configure_console: it filters the console handler that call installs

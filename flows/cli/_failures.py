@@ -47,6 +47,7 @@ def filter_console(verbose: bool) -> None:
     those that capture elsewhere, like pytest's, are left alone), and keep this process's throwaway Prefect
     server from sending telemetry (its failures print tracebacks)."""
     _error_printed.clear()
+    logging.raiseExceptions = True
     for handler in logging.getLogger().handlers:
         if getattr(handler, "stream", None) in (sys.stderr, sys.__stderr__):
             handler.addFilter(ConsoleFilter(verbose))
@@ -54,5 +55,8 @@ def filter_console(verbose: bool) -> None:
 
 
 def silence_after_error() -> None:
-    """Nothing more reaches the console: the error line is the command's last word."""
+    """Nothing more reaches the console: the error line is the command's last word. That includes what log
+    handlers say of their own failures (Prefect's "--- Error logging to API ---" once Ctrl-C has stopped the
+    temporary server its logs go to), which they print only while `logging.raiseExceptions` is set."""
     _error_printed.set()
+    logging.raiseExceptions = False

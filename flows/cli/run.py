@@ -19,7 +19,7 @@ from flows.cli._prefect import PrefectApi, prefect_api_in_background
 from graph.connection import check
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
-from nrskg.errors import PipelineError
+from nrskg.errors import PipelineError, interrupted
 from pipeline.reading import accepted_suffixes
 from pipeline.settings import ReadSettings
 
@@ -112,9 +112,9 @@ def _stopped(error: BaseException) -> dict[str, object]:
     the `error:` line's text."""
     from pipeline.summary import FAILED, INTERRUPTED, record_of
 
-    record, interrupted = record_of(error), isinstance(error, KeyboardInterrupt)
-    outcome = INTERRUPTED if interrupted else FAILED
-    reason = INTERRUPTED if interrupted else error_message(error, verbose=False)
+    record, stopped_by_signal = record_of(error), interrupted(error)
+    outcome = INTERRUPTED if stopped_by_signal else FAILED
+    reason = INTERRUPTED if stopped_by_signal else error_message(error, verbose=False)
     return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -184,3 +185,61 @@ def test_failure_inside_the_flow_is_one_line_and_leaves_a_failed_run(
     summary = runs.read_summary(run_dir)
     assert summary["status"] == "failed" and "weights do not match" in summary["error"]
     assert set(pd.read_parquet(f"{run_dir}/manifest.parquet")["status"]) == {"failed:extract"}
+
+
+# `nrskg` whose load stage gets a real signal: `{send}` is `os.kill(os.getpid(), signal.SIGTERM)` (a scheduler
+# stopping the run: `kill`, a Prefect worker cancelling it) or `os.killpg(0, signal.SIGINT)` (Ctrl-C at a
+# terminal, which the whole process group gets, the temporary Prefect server too).
+SIGNAL_AT_LOAD = """
+import os, signal, sys, time
+from flows import tasks
+def load(*args):
+    {send}
+    time.sleep(60)
+tasks.load = load
+from flows.cli import app
+app(prog_name="nrskg")
+"""
+
+
+def processes_with(marker: str) -> list[int]:
+    """Processes whose environment holds `marker`: what a command started and left running."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize(
+    "send", ["os.kill(os.getpid(), signal.SIGTERM)", "os.killpg(0, signal.SIGINT)"], ids=["SIGTERM", "Ctrl-C"]
+)
+def test_a_signal_during_ingest_is_recorded_as_interrupted_and_leaves_no_process_behind(
+    send: str, workspace: dict[str, Path], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGTERM used to kill the command mid-flow: no output, not even with --json, documents recorded as
+    `failed:load` "TerminationSignal", and the temporary Prefect server left running. Ctrl-C at a terminal
+    also stopped that server, and reporting the stopped run to it then ended in "unexpected ConnectError ...
+    a bug in nrskg", exit code 1. Both now stop the run as Ctrl-C is documented to."""
+    runs_root, marker = tmp_path / "runs", f"NRSKG_TEST_RUN={os.getpid()}-{tmp_path.name}"
+    key, value = marker.split("=")
+    model = untrained_model(tmp_path, version="untrained-signal")
+    args = ["ingest", str(CORPUS), "--model", str(model), "--runs", str(runs_root), "--json"]
+    outcome = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AT_LOAD.format(send=send), *args, "--device", "cpu"],
+        env=cli_env | {key: value}, cwd=workspace["root"], capture_output=True, text=True, timeout=300,
+        start_new_session=True,  # a terminal's process group, of its own
+    )  # fmt: skip
+    # After Ctrl-C, Prefect's log shipping reports the server gone ("All connection attempts failed") without
+    # ending its line: the word ends the last line.
+    assert outcome.returncode == 130 and lines(outcome)[-1].endswith("interrupted"), outcome.stderr
+    assert "bug" not in outcome.stderr
+    printed = json.loads(outcome.stdout)
+    assert printed["status"] == printed["error"] == "interrupted" and printed["documents_not_reached"] == 11
+    [run_dir] = runs_root.iterdir()
+    assert runs.read_summary(run_dir)["status"] == "interrupted"
+    assert set(pd.read_parquet(f"{run_dir}/manifest.parquet")["status"]) == {"not_reached"}
+    assert processes_with(marker) == [], "the temporary Prefect server outlived the command"

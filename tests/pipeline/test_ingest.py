@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from prefect.exceptions import TerminationSignal
 
 from graph import passwords, process, server
 from graph.settings import Neo4jSettings
@@ -88,6 +89,20 @@ def test_ctrl_c_is_recorded_as_interrupted_the_next_run_resumes_and_the_one_afte
     again = run().summary  # nothing new: no run folder, nothing written
     assert (again.resumes, again.documents_skipped, again.run_dir) == (None, 3, None)
     assert again.graph["nodes_created"] == 0
+
+
+def test_a_scheduler_s_sigterm_is_an_interruption_not_a_failure_of_the_documents(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path, monkeypatch
+):
+    """Prefect turns SIGTERM (a worker cancelling the run, `timeout`, systemd) into `TerminationSignal`: the
+    run stopped, its documents did not fail. Recorded as `failed:load` with reason `TerminationSignal`, a
+    stopped run looked like 40 broken documents."""
+    stop_at_second_load(monkeypatch, lambda: TerminationSignal(signal.SIGTERM))
+    with pytest.raises(TerminationSignal) as stop:
+        ingest_corpus(corpus, extraction, neo4j_settings, runs_root=str(tmp_path / "runs"), chunk_documents=1)
+    written = runs.read_summary(record_of(stop.value).summary.run_dir)
+    assert written["status"] == written["error"] == "interrupted" and written["documents_new"] == 1
+    assert manifest(written["run_dir"])["status"].tolist() == ["loaded", "not_reached", "not_reached"]
 
 
 def test_a_copy_added_beside_a_loaded_file_is_skipped_even_when_its_name_sorts_first(

@@ -246,3 +246,19 @@ def test_discovery_is_recursive_natural_and_skips_hidden_and_brat_annotations(tm
         (tmp_path / name).write_text("x", encoding="utf-8")
     found = [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)]
     assert found == ["2.txt", "10.txt", "b/1.md", "c.ann"]  # c.ann annotates no text: read, as unsupported
+
+
+def test_a_link_to_a_file_of_the_corpus_is_read_once_and_a_dangling_link_fails(tmp_path: Path) -> None:
+    """Sources are resolved paths, so a symlink beside its file was a second document with the same doc_id:
+    its sentences twice, and the ingest stopped in dedup on a "bug". A link whose file is gone was dropped
+    without a row."""
+    (tmp_path / "b.txt").write_text("低血糖。", encoding="utf-8")
+    (tmp_path / "a_link.txt").symlink_to(tmp_path / "b.txt")  # sorts first
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "moved-away.txt")
+    documents, manifest = read_corpus(tmp_path)
+    assert [d.source for d in documents] == [str(tmp_path / "b.txt")]
+    rows = manifest.set_index("source")[["status", "reason"]]
+    link = rows.loc[str(tmp_path / "a_link.txt")].tolist()
+    assert link == ["skipped", f"same file as {tmp_path / 'b.txt'}"]
+    assert rows.loc[str(tmp_path / "gone.txt"), "status"] == "failed:unreadable"
+    assert "No such file" in rows.loc[str(tmp_path / "gone.txt"), "reason"]
