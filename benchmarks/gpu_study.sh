@@ -36,6 +36,7 @@ RECIPE_ARMS=(
   "fgm:adversarial=1.0"
   "no-distance:distance_buckets=0"
   "no-mention-column:mention_column=false,epochs=30"
+  "ruijin-first:first=ruijin,first_steps=1000,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease="
 )
 NS_ARMS=("ns10:ns=10" "nsK:ns=K")
 
@@ -75,6 +76,7 @@ case $mode in
     tiny=(--data-root "${DATA_ROOT:-../shared/data}" --encoder tiny --max-docs 3 --threads 1
       --set device=cpu max_steps=2 eval_every=2 window_chars=48 batch_size=4 d_e=16 train_eval_limit=20)
     arms=("${RECIPE_ARMS[@]/d_e=768/d_e=20}")
+    arms=("${arms[@]/first_steps=1000/first_steps=2}")
     study cpu_recipe diakg 2 "${tiny[@]}" --arms "${arms[@]/d_e=1536/d_e=24}"
     study cpu_ns duie 2 "${tiny[@]}" --arms "${NS_ARMS[@]}" --seeds 0,1
     ;;

@@ -2,8 +2,11 @@
 
 An arm is `NAME` or `NAME:key=value,key=value` with keys of `TrainConfig` or its model config (`d_e=1536`,
 `lr=3e-3`, `ns=K` for every relation type, `relation_aliases=SideEff-Drug=ADE_Drug;Other=`) plus
-`extra=ruijin` (data sets added to training, `+`-separated) and `encoder=DIR` (this arm's encoder in place of
-the study's, e.g. a further pretrained copy; its settings still start from the study encoder's defaults).
+`extra=ruijin` (data sets added to training, `+`-separated), `encoder=DIR` (this arm's encoder in place of
+the study's, e.g. a further pretrained copy; its settings still start from the study encoder's defaults) and
+`first=ruijin,first_steps=1000` (intermediate training: a model trained that many steps on that data set, less
+its documents that share text with the validation documents, whose encoder the arm then starts from; the arm's
+`relation_aliases` apply to that first training only).
 `--set` applies to every arm. All arms train on the same data set and validation split; each evaluation
 scores the validation documents and a fixed sample of training sentences, so the curves show both fitting
 and generalising. Runs go `--parallel` at a time (a GPU holds many small models at once), each with
@@ -30,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -46,9 +49,11 @@ from benchmarks.common import (
     write_json,
 )
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
-from extractor.datasets.corpora import Corpus
+from extractor.datasets import load
+from extractor.datasets.corpora import Corpus, apart_from
 from extractor.encoders import TINY
-from extractor.train import METRICS_FILE, METRICS_LOG, train
+from extractor.model import NRSOneRelModel
+from extractor.train import METRICS_FILE, METRICS_LOG, split_as_trained, train
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,8 @@ class Arm:
     settings: dict[str, object] = field(default_factory=dict)  # TrainConfig / model settings
     extra: list[str] = field(default_factory=list)  # data set names added to training
     encoder: str | None = None  # this arm's encoder; None: the study's
+    first: str | None = None  # a data set trained on first, whose model's encoder the arm starts from
+    first_steps: int = 0
 
     @classmethod
     def parse(cls, spec: str) -> Arm:
@@ -75,9 +82,10 @@ class Arm:
         pairs = dict(p.partition("=")[::2] for p in rest.split(",") if p)
         extra = [d for d in pairs.pop("extra", "").split("+") if d]
         encoder = pairs.pop("encoder", None)
+        first, first_steps = pairs.pop("first", None), int(pairs.pop("first_steps", 0))
         if pairs.get("ns") == "K":
             pairs["ns"] = str(EVERY_RELATION)
-        return cls(name, parse_settings(pairs), extra, encoder)
+        return cls(name, parse_settings(pairs), extra, encoder, first, first_steps)
 
 
 @dataclass
@@ -113,7 +121,37 @@ def run_one(config: StudyConfig, arm: Arm, seed: int, out: Path) -> None:
         path, fmt = data(config, config.dataset, Path(work))
         extra = [Corpus(*data(config, name, Path(work))) for name in arm.extra]
         encoder = arm.encoder or config.encoder
-        train(path, fmt, encoder, out, train_config(config, arm, seed), progress=False, extra=extra)
+        settings = train_config(config, arm, seed)
+        if arm.first:
+            encoder = first_encoder(config, arm, settings, Corpus(path, fmt), encoder, Path(work))
+            settings = with_settings(settings, relation_aliases={})
+        train(path, fmt, encoder, out, settings, progress=False, extra=extra)
+
+
+def first_encoder(
+    config: StudyConfig, arm: Arm, settings: TrainConfig, target: Corpus, encoder: str, work: Path
+) -> str:
+    """Train `arm.first_steps` steps on the data set `arm.first`, less its documents that share text with the
+    target's validation documents (as `--extra` leaves them out), and write that model's encoder as a folder
+    to start from: intermediate training on a larger corpus annotated by other rules."""
+    path, fmt = data(config, arm.first, work)
+    if not path.is_dir():
+        raise SystemExit(f"first={arm.first}: only a data set of one file per document can be trained first")
+    _, held_out = split_as_trained(target.path, target.fmt, settings)
+    docs = [replace(d, doc_id=f"first#{d.doc_id}", group=f"first#{d.group}") for d in load(path, fmt)]
+    kept = {d.doc_id.removeprefix("first#") for d in apart_from(docs, held_out)}
+    apart = work / "first-apart"
+    apart.mkdir()
+    for file in path.iterdir():
+        if file.stem in kept:
+            (apart / file.name).symlink_to(file.resolve())
+    steps = {"max_steps": arm.first_steps, "eval_every": arm.first_steps, "max_minutes": 0}
+    first = work / "first-model"
+    train(apart, fmt, encoder, first, with_settings(settings, **steps), progress=False)
+    model, tokenizer = NRSOneRelModel.from_pretrained(first)
+    model.encoder.save_pretrained(work / "first-encoder")
+    tokenizer.save_pretrained(work / "first-encoder")
+    return str(work / "first-encoder")
 
 
 def summarise(arm: Arm, seed: int, out: Path, wall_s: float, finished: bool) -> dict:
@@ -186,6 +224,7 @@ def _shown(arm: Arm | None) -> str:
     shown = [f"{k}={v}" for k, v in arm.settings.items()]
     shown += [f"extra={'+'.join(arm.extra)}"] if arm.extra else []
     shown += [f"encoder={Path(arm.encoder).name}"] if arm.encoder else []
+    shown += [f"first={arm.first} ({arm.first_steps} steps)"] if arm.first else []
     return ", ".join(shown).replace(str(EVERY_RELATION), "K")
 
 
@@ -332,7 +371,7 @@ def parse_args(argv: list[str]) -> tuple[StudyConfig, Path, Path]:
     config = configure(args, StudyConfig(**QUICK) if args.quick else StudyConfig())
     if args.arms:
         config.arms = [Arm.parse(spec) for spec in args.arms]
-        unknown = {e for a in config.arms for e in a.extra} - set(DATASETS)
+        unknown = {e for a in config.arms for e in [*a.extra, *filter(None, [a.first])]} - set(DATASETS)
         if unknown:
             p.error(f"unknown extra data sets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
     return config, *outputs(args, "study", "study")

@@ -20,6 +20,12 @@ def test_an_arm_holds_settings_extra_corpora_and_its_own_encoder() -> None:
                             "relation_aliases": {"SideEff-Drug": "ADE_Drug", "Other": ""}}  # fmt: skip
     assert (arm.extra, arm.encoder) == (["ruijin", "cmeie"], "/m/pre")
     assert Arm.parse("base") == Arm("base")
+    first = Arm.parse("via:first=ruijin,first_steps=500,relation_aliases=SideEff-Drug=ADE_Drug")
+    assert (first.first, first.first_steps, first.settings) == (
+        "ruijin",
+        500,
+        {"relation_aliases": {"SideEff-Drug": "ADE_Drug"}},
+    )
     with pytest.raises(ModelError, match="not a training or model setting"):
         Arm.parse("bad:width=3")
 
