@@ -13,36 +13,40 @@ SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.j
 runner = CliRunner()
 
 
-def test_train_evaluate_extract(tmp_path):
+def sample_data(tmp_path: Path) -> Path:
+    """The first 16 sentences of the project's annotated sample, as a data file."""
     data = tmp_path / "data.jsonl"
     data.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:16]) + "\n", encoding="utf-8")
-    model = tmp_path / "model"
+    return data
+
+
+def train_tiny(data: Path, model: Path, *options: str) -> str:
+    """`nrskg train` a tiny model on `data` in a few steps, none held out; its output."""
     trained = runner.invoke(
         app,
         ["train", "--data", str(data), "--format", "jsonl", "--encoder", "tiny", "--out", str(model),
-         "--ns", "4", "--epochs", "1", "--max-steps", "2", "--val-fraction", "0", "--device", "cpu"],
+         "--val-fraction", "0", "--device", "cpu", *options],
     )  # fmt: skip
     assert trained.exit_code == 0, trained.output
-    assert "2 steps" in trained.output and (model / "model.safetensors").is_file()
+    return trained.output
+
+
+def evaluate_json(model: Path, data: Path) -> dict:
+    """`nrskg evaluate --json`'s report."""
+    args = ["evaluate", "--model", str(model), "--data", str(data), "--format", "jsonl", "--json"]
+    scored = runner.invoke(app, [*args, "--device", "cpu"])
+    assert scored.exit_code == 0, scored.output
+    return json.loads(scored.output[scored.output.index("{") :])
+
+
+def test_train_evaluate_extract(tmp_path):
+    data = sample_data(tmp_path)
+    model = tmp_path / "model"
+    trained = train_tiny(data, model, "--ns", "4", "--epochs", "1", "--max-steps", "2")
+    assert "2 steps" in trained and (model / "model.safetensors").is_file()
     assert json.loads((model / "config.json").read_text(encoding="utf-8"))["train"]["ns"] == 4
 
-    scored = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--model",
-            str(model),
-            "--data",
-            str(data),
-            "--format",
-            "jsonl",
-            "--json",
-            "--device",
-            "cpu",
-        ],
-    )
-    assert scored.exit_code == 0, scored.output
-    report = json.loads(scored.output[scored.output.index("{") :])
+    report = evaluate_json(model, data)
     assert report["sentences"] == 16 and report["micro"]["gold"] > 0
     operating = report["operating_points"]  # at the threshold extract uses, and where P reaches 0.9 here
     saved = json.loads((model / "config.json").read_text(encoding="utf-8"))
@@ -83,46 +87,17 @@ def test_errors_become_one_line_and_exit_code_1(tmp_path):
 def test_evaluate_reads_the_data_with_the_relation_names_the_model_was_trained_on(tmp_path):
     """A model trained with `--relation-aliases Drug_Disease=Treats` predicts Treats: scored on the same data,
     the gold must say Treats too, not count every such triple as missed and every prediction as wrong."""
-    data = tmp_path / "data.jsonl"
-    data.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:16]) + "\n", encoding="utf-8")
-    model = tmp_path / "model"
-    trained = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--format", "jsonl", "--encoder", "tiny", "--out", str(model),
-         "--relation-aliases", "Drug_Disease=Treats", "--max-steps", "1", "--val-fraction", "0",
-         "--device", "cpu"],
-    )  # fmt: skip
-    assert trained.exit_code == 0, trained.output
-    args = [
-        "evaluate",
-        "--model",
-        str(model),
-        "--data",
-        str(data),
-        "--format",
-        "jsonl",
-        "--json",
-        "--device",
-        "cpu",
-    ]
-    scored = runner.invoke(app, args)
-    assert scored.exit_code == 0, scored.output
-    report = json.loads(scored.output[scored.output.index("{") :])
+    data, model = sample_data(tmp_path), tmp_path / "model"
+    train_tiny(data, model, "--relation-aliases", "Drug_Disease=Treats", "--max-steps", "1")
+    report = evaluate_json(model, data)
     gold = {row["name"]: row["gold"] for row in report["relations"] if row["gold"]}
     assert "Drug_Disease" not in gold and gold["Treats"] > 0
 
 
 def test_evaluate_refuses_data_whose_relation_types_the_model_never_predicts(tmp_path):
     """Scored on another schema every figure is 0, which would read as a useless model: say what differs."""
-    data = tmp_path / "data.jsonl"
-    data.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:16]) + "\n", encoding="utf-8")
-    model = tmp_path / "model"
-    trained = runner.invoke(
-        app,
-        ["train", "--data", str(data), "--format", "jsonl", "--encoder", "tiny", "--out", str(model),
-         "--max-steps", "1", "--val-fraction", "0", "--device", "cpu"],
-    )  # fmt: skip
-    assert trained.exit_code == 0, trained.output
+    data, model = sample_data(tmp_path), tmp_path / "model"
+    train_tiny(data, model, "--max-steps", "1")
     records = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
     for record in records:
         for triple in record["triples"]:
