@@ -24,6 +24,7 @@ import codecs
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -188,7 +189,7 @@ def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
             found += sorted(
                 (
                     p
-                    for p in path.rglob("*")
+                    for p in _files_under(path)
                     if (p.is_file() or (p.is_symlink() and not p.exists()))
                     and not _brat_annotations(p)
                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
@@ -198,6 +199,19 @@ def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
         else:
             raise PipelineError(f"{path}: no such file or folder")
     return found
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """Every entry but a folder under `folder`, through linked folders too (a batch linked into a corpus is
+    part of it), except a link back to a folder it lies in, which would never end."""
+    for root, folders, files in os.walk(folder, followlinks=True):
+        here = Path(root)
+        real = here.resolve()
+        above = here.relative_to(folder).parents  # the folders between `folder` and here, `folder` included
+        if any((folder / step).resolve() == real for step in above):
+            folders.clear()
+            continue
+        yield from (here / name for name in files)
 
 
 def _brat_annotations(path: Path) -> bool:

@@ -262,3 +262,18 @@ def test_a_link_to_a_file_of_the_corpus_is_read_once_and_a_dangling_link_fails(t
     assert link == ["skipped", f"same file as {tmp_path / 'b.txt'}"]
     assert rows.loc[str(tmp_path / "gone.txt"), "status"] == "failed:unreadable"
     assert "No such file" in rows.loc[str(tmp_path / "gone.txt"), "reason"]
+
+
+def test_a_linked_folder_is_part_of_the_corpus_and_a_link_to_a_folder_above_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    """A batch linked into the corpus folder was silently left out (no row, no warning); a link back up the
+    tree must not make reading endless."""
+    corpus, batch = tmp_path / "corpus", tmp_path / "batch"
+    (corpus / "own").mkdir(parents=True)
+    batch.mkdir()
+    (corpus / "own" / "a.txt").write_text("二甲双胍。", encoding="utf-8")
+    (batch / "b.txt").write_text("胰岛素。", encoding="utf-8")
+    (corpus / "linked").symlink_to(batch)
+    (corpus / "own" / "up").symlink_to(corpus)
+    assert discover(corpus) == [corpus / "linked" / "b.txt", corpus / "own" / "a.txt"]
