@@ -166,7 +166,8 @@ class _Run:
         todo = [d for d in read.documents if d.doc_id in to_load]
         if self.summary.resumes:
             log.info(
-                "resuming after the unfinished run %s: %d documents already loaded are skipped, %d to do",
+                "resuming after the unfinished run %s: %d inputs skipped (loaded already, or copies of "
+                "another), %d to do",
                 self.summary.resumes, int((self.manifest["status"] == SKIPPED).sum()), len(todo),
             )  # fmt: skip
         chunks = [todo[start : start + chunk_documents] for start in range(0, len(todo), chunk_documents)]
