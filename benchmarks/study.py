@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -49,10 +49,10 @@ from benchmarks.common import (
     write_json,
 )
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
-from extractor.datasets import load
-from extractor.datasets.corpora import Corpus, apart_from
+from extractor.datasets.corpora import Corpus, load_extra
 from extractor.encoders import TINY
 from extractor.model import NRSOneRelModel
+from extractor.splitting import WindowConfig
 from extractor.train import METRICS_FILE, METRICS_LOG, split_as_trained, train
 
 log = logging.getLogger(__name__)
@@ -132,14 +132,15 @@ def first_encoder(
     config: StudyConfig, arm: Arm, settings: TrainConfig, target: Corpus, encoder: str, work: Path
 ) -> str:
     """Train `arm.first_steps` steps on the data set `arm.first`, less its documents that share text with the
-    target's validation documents (as `--extra` leaves them out), and write that model's encoder as a folder
-    to start from: intermediate training on a larger corpus annotated by other rules."""
+    target's validation documents (`load_extra`, as `--extra` leaves them out), and write that model's encoder
+    as a folder to start from: intermediate training on a larger corpus annotated by other rules."""
     path, fmt = data(config, arm.first, work)
     if not path.is_dir():
         raise SystemExit(f"first={arm.first}: only a data set of one file per document can be trained first")
     _, held_out = split_as_trained(target.path, target.fmt, settings)
-    docs = [replace(d, doc_id=f"first#{d.doc_id}", group=f"first#{d.group}") for d in load(path, fmt)]
-    kept = {d.doc_id.removeprefix("first#") for d in apart_from(docs, held_out)}
+    first_corpus = Corpus(path, fmt)
+    kept_docs = load_extra([first_corpus], {}, held_out, WindowConfig.of(settings.model))[first_corpus]
+    kept = {d.doc_id.removeprefix(f"{first_corpus}#") for d in kept_docs}
     apart = work / "first-apart"
     apart.mkdir()
     for file in path.iterdir():
