@@ -10,6 +10,7 @@ relative to itself, so the registry folder can be moved, copied or mounted elsew
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,10 +18,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from extractor import trained_on
 from extractor.configuration import NRSOneRelConfig, load_config
 from extractor.schema import Example
 from nrskg.errors import ModelError
 from nrskg.files import new_file_mode
+
+log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "registry.json"
 STAGING = ".staging"  # where the train flow writes a checkpoint before its version (its folder name) exists
@@ -149,26 +153,51 @@ def promote(root: Path, version: str) -> None:
     save(root, registry)
 
 
+@dataclass
+class Comparison:
+    """A candidate against the current model on the held-out sentences neither was trained on."""
+
+    current: ModelEntry | None
+    sentences: int  # held-out sentences both models were scored on
+    left_out: int  # held-out sentences the current model was trained on, not scored
+    candidate_f1: float | None
+    current_f1: float | None
+    promoted: bool
+
+
 def promote_if_better(
     root: Path, candidate: ModelEntry, held_out: list[Example], min_improvement: float = 0.0
-) -> tuple[ModelEntry | None, float | None, bool]:
-    """Make `candidate` current if its validation F1 beats the current model's F1 on the same `held_out`
-    examples by more than `min_improvement`; without a validation F1 only a first model is promoted.
-    Returns the model current before, its F1 on `held_out`, and whether `candidate` was promoted.
+) -> Comparison:
+    """Make `candidate` current if its F1 beats the current model's by more than `min_improvement` on the
+    `held_out` examples (the candidate's validation sentences) that the current model was not trained on:
+    when the data grew, the split by document moves, and a model scored on its own training sentences would
+    win unfairly. Without such sentences, or without a validation F1, only a first model is promoted.
 
-    The candidate's F1 is the one training measured on these examples; only the current model is scored here.
+    The candidate's F1 is the one training measured where no sentence is left out; otherwise it is scored too.
     """
     from extractor.evaluate import evaluate  # runs a model: torch only where a comparison is made
 
-    now, current_f1 = current(root), None
-    if now is not None and held_out and "val_f1" in candidate.metrics:
-        current_f1 = evaluate(now.path, held_out).micro.f1
-    promoted = now is None or (
-        current_f1 is not None and candidate.metrics["val_f1"] > current_f1 + min_improvement
-    )
+    now = current(root)
+    if now is None or not held_out or "val_f1" not in candidate.metrics:
+        if now is None:
+            promote(root, candidate.version)
+        return Comparison(now, 0, 0, candidate.metrics.get("val_f1"), None, now is None)
+    seen = trained_on.read(now.path)
+    if seen is None:
+        log.warning("model %s records no training sentences: compared on all %d held-out sentences, some of "
+                    "which it may have been trained on", now.version, len(held_out))  # fmt: skip
+    fair = held_out if seen is None else trained_on.unseen(held_out, seen)
+    left_out = len(held_out) - len(fair)
+    if not fair:
+        log.warning("model %s was trained on all %d held-out sentences: no fair comparison, kept as current",
+                    now.version, len(held_out))  # fmt: skip
+        return Comparison(now, 0, left_out, candidate.metrics["val_f1"], None, False)
+    candidate_f1 = evaluate(candidate.path, fair).micro.f1 if left_out else candidate.metrics["val_f1"]
+    current_f1 = evaluate(now.path, fair).micro.f1
+    promoted = candidate_f1 > current_f1 + min_improvement
     if promoted:
         promote(root, candidate.version)
-    return now, current_f1, promoted
+    return Comparison(now, len(fair), left_out, candidate_f1, current_f1, promoted)
 
 
 def current(root: Path) -> ModelEntry | None:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from extractor import trained_on
 from extractor.augment import adversarial_embeddings, mask_tokens, mention_pool, replace_mentions
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
@@ -118,6 +119,7 @@ def train(
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
     windowed = [window_examples(_examples(docs), window.max_chars, window.stride) for docs in corpora]
+    trained_on.write(out, (e.text for docs in corpora for e in _examples(docs)))
     lost_to_windows = sum(report.triples_lost for _, report in windowed)
     log.info(
         "%d train (+%d extra) / %d val documents, %d train windows, %d relations; windowing lost %d of %d "

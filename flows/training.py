@@ -1,7 +1,8 @@
 """The train flow: train a new model version, evaluate it against the current one, promote it if better.
 
-Both models are scored on the same held-out documents (the validation split of the training data, split by
-document with overlapping documents kept together), so the comparison is like for like.
+Both models are scored on the same held-out sentences: the new model's validation split (by document, with
+overlapping documents kept together), less the sentences the current model was trained on (the split moves
+when the data grows), so the comparison is like for like.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ class TrainOutcome:
     candidate_f1: float
     held_out: bool  # False: `candidate_f1` is F1 on the training sample (no documents were held out)
     current_version: str | None
-    current_f1: float | None
+    current_f1: float | None  # on the held-out sentences the current model was not trained on
+    compared_f1: float | None  # the new model's F1 on those same sentences
+    compared_on: int  # how many sentences that is
+    left_out: int  # held-out sentences the current model was trained on
     promoted: bool
 
 
@@ -66,7 +70,7 @@ def train_flow(
     min_improvement: float = 0.0,
 ) -> TrainOutcome:
     """Train on `data` (plus the `extra` FORMAT:PATH corpora), register the new version, and make it current
-    if it beats the current model's F1 on the same held-out documents.
+    if it beats the current model's F1 on the held-out sentences the current model was not trained on.
 
     `settings` are those of `nrskg train`, by their Python names (`{"epochs": 8, "window_chars": 128}`);
     unset ones take the encoder kind's defaults. Without held-out documents (`val_fraction` 0) there is no
@@ -77,34 +81,40 @@ def train_flow(
     result = train_model(data, format, encoder, str(model_registry.staging(root)), config, extra or [])
     entry = model_registry.register_staged(root)
     examples = held_out(data, format, config) if config.val_fraction > 0 else []
-    current, current_f1, promoted = compare_and_promote(root, entry, examples, min_improvement)
+    compared = compare_and_promote(root, entry, examples, min_improvement)
     outcome = TrainOutcome(
         entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
-        current.version if current else None, current_f1, promoted,
+        compared.current.version if compared.current else None, compared.current_f1, compared.candidate_f1,
+        compared.sentences, compared.left_out, compared.promoted,
     )  # fmt: skip
     _report(outcome, len(examples))
     return outcome
 
 
 def _report(outcome: TrainOutcome, n_examples: int) -> None:
-    """One log line (it reaches the flow run's logs) and one artifact, naming the F1 for what it is."""
+    """One log line (it reaches the flow run's logs) and one artifact, naming each F1 for what it is."""
     what = (
         f"held-out F1 {outcome.candidate_f1:.4f} on {n_examples} validation sentences"
         if outcome.held_out
         else f"training F1 {outcome.candidate_f1:.4f} (no documents held out, so not a quality estimate)"
     )
-    verdict = "promoted to current" if outcome.promoted else f"kept {outcome.current_version} as current"
-    log.info("model %s: %s; %s", outcome.version, what, verdict)
-    column = "held-out F1" if outcome.held_out else "training F1"
-    current = (
-        f"| {outcome.current_version} (current) | {outcome.current_f1:.4f} |\n"
+    current = outcome.current_version
+    where = f"the {outcome.compared_on} of them {current} was not trained on" if outcome.left_out else "them"
+    versus = (
+        f"; on {where}: {outcome.compared_f1:.4f} against {current}'s {outcome.current_f1:.4f}"
         if outcome.current_f1 is not None
+        else f"; {current} was trained on all of them, so no comparison"
+        if outcome.left_out
         else ""
     )
-    create_markdown_artifact(
-        key="train-summary",
-        markdown=(
-            f"# Model {outcome.version}: {verdict}\n\n| model | {column} |\n|---|---|\n"
-            f"| {outcome.version} (new) | {outcome.candidate_f1:.4f} |\n{current}"
-        ),
-    )
+    verdict = "promoted to current" if outcome.promoted else f"kept {current} as current"
+    log.info("model %s: %s%s; %s", outcome.version, what, versus, verdict)
+    column = "held-out F1" if outcome.held_out else "training F1"
+    table = f"| model | {column} |\n|---|---|\n| {outcome.version} (new) | {outcome.candidate_f1:.4f} |\n"
+    if outcome.current_f1 is not None:
+        table += (
+            f"\nOn {where} ({outcome.compared_on} sentences):\n\n| model | F1 |\n|---|---|\n"
+            f"| {outcome.version} (new) | {outcome.compared_f1:.4f} |\n"
+            f"| {current} (current) | {outcome.current_f1:.4f} |\n"
+        )
+    create_markdown_artifact(key="train-summary", markdown=f"# Model {outcome.version}: {verdict}\n\n{table}")

@@ -1,11 +1,14 @@
 import json
+import logging
 import os
+from pathlib import Path
 
 import pytest
 
-from extractor import registry
+from extractor import registry, trained_on
+from extractor.schema import Example
 from nrskg.errors import ModelError
-from tests.conftest import checkpoint
+from tests.conftest import checkpoint, untrained_model
 
 VALIDATED = {"selected_on": "validation", "best_val_f1": 0.5, "train_f1": 0.9}
 
@@ -35,11 +38,44 @@ def test_a_staged_checkpoint_moves_to_its_version(tmp_path):
 
 def test_only_a_first_model_is_promoted_without_a_validation_f1(tmp_path):
     first = registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", {"train_f1": 0.9}))
-    assert registry.promote_if_better(tmp_path, first, [])[2]
+    assert registry.promote_if_better(tmp_path, first, []).promoted
     second = registry.register(tmp_path, checkpoint(tmp_path / "v2", "v2", VALIDATED))
-    current, current_f1, promoted = registry.promote_if_better(tmp_path, second, [])  # nothing held out
-    assert (current.version, current_f1, promoted) == ("v1", None, False)
+    compared = registry.promote_if_better(tmp_path, second, [])  # nothing held out
+    assert (compared.current.version, compared.current_f1, compared.promoted) == ("v1", None, False)
     assert registry.current(tmp_path).version == "v1"
+
+
+def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_trained_on(tmp_path, caplog):
+    """When the data grows, the new model's validation documents can be the current model's training ones."""
+    texts = ["二甲双胍可用于治疗2型糖尿病。", "胰岛素用于1型糖尿病。", "糖尿病患者应控制血糖。"]
+    held_out = [Example(text) for text in texts]
+    root = tmp_path / "models"
+
+    def registered(version: str) -> registry.ModelEntry:
+        folder = untrained_model(tmp_path / version, version=version)
+        (folder / "metrics.json").write_text(json.dumps({"model_version": version, **VALIDATED}), "utf-8")
+        return registry.register(root, folder)
+
+    current, candidate = registered("v1"), registered("v2")
+    registry.promote(root, "v1")
+    trained_on.write(Path(current.path), [" ".join(held_out[0].text), "另一句。"])  # blind to whitespace
+    compared = registry.promote_if_better(root, candidate, held_out)
+    assert (compared.sentences, compared.left_out) == (2, 1)
+    # Both scored again on those two (untrained models: F1 0), not the candidate's 0.5 on all three.
+    assert compared.candidate_f1 == compared.current_f1 == 0.0 and not compared.promoted
+
+    trained_on.write(Path(current.path), texts)  # nothing left to compare on
+    compared = registry.promote_if_better(root, candidate, held_out, min_improvement=-1.0)
+    assert (compared.sentences, compared.left_out, compared.current_f1) == (0, 3, None)
+    assert not compared.promoted
+    assert registry.current(root).version == "v1"
+
+    (Path(current.path) / trained_on.FILE).unlink()  # a checkpoint that records nothing: all, with a warning
+    with caplog.at_level(logging.WARNING, logger="extractor.registry"):
+        compared = registry.promote_if_better(root, candidate, held_out, min_improvement=-1.0)
+    assert (compared.sentences, compared.left_out, compared.candidate_f1) == (3, 0, 0.5)
+    assert compared.promoted and registry.current(root).version == "v2"
+    assert "v1 records no training sentences" in caplog.text
 
 
 def test_a_checkpoint_whose_training_did_not_finish_is_refused(tmp_path):

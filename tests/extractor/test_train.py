@@ -13,6 +13,7 @@ import torch
 from transformers import AutoTokenizer
 
 from extractor import train as train_module
+from extractor import trained_on
 from extractor.configuration import TINY_TRAIN, TrainConfig, load_config, with_settings
 from extractor.datasets import load
 from extractor.datasets.corpora import Corpus
@@ -20,7 +21,7 @@ from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import evaluate
 from extractor.infer import Extractor
 from extractor.model import NRSOneRelModel
-from extractor.train import train
+from extractor.train import split_as_trained, train
 from nrskg.errors import DataFormatError, ModelError
 from tests.conftest import checkpoint
 
@@ -82,6 +83,10 @@ def test_training_writes_an_offline_loadable_checkpoint(tmp_path, monkeypatch):
     extractor = Extractor.load(out, device="cpu")
     assert extractor.model_version == result.model_version
     assert len(extractor.extract(["二甲双胍可用于治疗2型糖尿病。"])) == 1
+    # The checkpoint records the sentences it was trained on, and no validation one.
+    train_docs, val_docs = split_as_trained(data, "jsonl", quick(val_fraction=0.3))
+    assert trained_on.read(out) == {trained_on.digest(e.text) for d in train_docs for e in d.examples}
+    assert all(trained_on.digest(e.text) not in trained_on.read(out) for d in val_docs for e in d.examples)
 
 
 def test_max_steps_caps_training_and_the_same_seed_gives_the_same_weights(tmp_path):
@@ -228,6 +233,7 @@ def test_an_extra_corpus_adds_training_documents_and_its_renamed_relation_types(
                    extra=[Corpus(extra, "jsonl")])  # fmt: skip
     assert result.metrics["extra_documents"] == 1 and result.metrics["extra_corpora"] == [f"jsonl:{extra}"]
     assert result.metrics["extra_windows_per_epoch"] == 1  # at most all of them
+    assert trained_on.digest(text) in trained_on.read(tmp_path / "m")
     model_config, _ = load_config(tmp_path / "m" / "config.json")
     k = model_config.relations.index("Side_Effect")
     assert (model_config.head_types[k], model_config.tail_types[k]) == ("SideEff", "Drug")

@@ -109,3 +109,22 @@ def test_evaluate_refuses_data_whose_relation_types_the_model_never_predicts(tmp
     )
     assert scored.exit_code == 1
     assert "none of its relation types (Other_" in scored.output and "the model predicts (" in scored.output
+
+
+def test_evaluate_names_the_sentences_the_model_was_trained_on_and_can_leave_them_out(tmp_path):
+    """Scores on training sentences overstate quality on new text: say how many there are, and score only
+    the others with --unseen."""
+    data, model = sample_data(tmp_path), tmp_path / "model"
+    train_tiny(data, model, "--max-steps", "1")  # on all 16 sentences
+    grown = tmp_path / "grown.jsonl"
+    grown.write_text("\n".join(SAMPLE.read_text(encoding="utf-8").splitlines()[:20]) + "\n", encoding="utf-8")
+    args = ["evaluate", "--model", str(model), "--data", str(grown), "--format", "jsonl", "--device", "cpu"]
+    scored = runner.invoke(app, args)
+    assert scored.exit_code == 0, scored.output
+    assert "the model was trained on 16 of its 20 sentences" in scored.stderr
+    unseen = runner.invoke(app, [*args, "--unseen", "--json"])
+    assert unseen.exit_code == 0, unseen.output
+    report = json.loads(unseen.stdout)
+    assert (report["sentences"], report["seen_in_training"]) == (4, 16)
+    only_seen = runner.invoke(app, [*args[:4], str(data), *args[5:], "--unseen"])
+    assert only_seen.exit_code == 1 and "trained on all 16 of its sentences" in only_seen.output

@@ -313,10 +313,24 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     )
     assert (registry / first.version / "model.safetensors").is_file()
 
+    # The data grows, so the split moves: sample-02, which the first model trained on, is now held out too,
+    # and the two models are compared on sample-01 alone.
+    grown = tmp_path / "grown.jsonl"
+    grown.write_text("\n".join(_sample_lines({f"sample-0{n}" for n in range(1, 5)})) + "\n", encoding="utf-8")
     again = {**settings, "seed": 7}
-    second = train_flow(str(data), "jsonl", registry=str(registry), settings=again, min_improvement=1.0)
+    state = train_flow(str(grown), "jsonl", registry=str(registry), settings=again, min_improvement=1.0,
+                       return_state=True)  # fmt: skip
+    second = state.result()
     assert not second.promoted and second.current_version == first.version
-    assert second.current_f1 is not None
+    assert second.current_f1 is not None and second.compared_f1 is not None
+    assert (second.compared_on, second.left_out) == (
+        len(_sample_lines({"sample-01"})),
+        len(_sample_lines({"sample-02"})),
+    )
+    assert any(
+        f"on the {second.compared_on} of them {first.version} was not trained on: " in m
+        for m in run_logs(state)
+    )
     assert model_registry.current(registry).version == first.version
     assert set(model_registry.load(registry).versions) == {first.version, second.version}
     assert isinstance(pd.read_json(registry / "registry.json", typ="series"), pd.Series)

@@ -1,0 +1,42 @@
+"""Which sentences a model was trained on, kept beside its weights.
+
+A retrained model's validation documents can be the current model's training documents (the data grew, so the
+split by document moved); scored on them, the current model would look better than it is. Comparisons and
+evaluations read this record to score models only on sentences none of them has seen. Sentences are kept as
+digests of their text, so the record names no text and stays small (17 bytes a sentence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from extractor.schema import Example
+
+FILE = "trained_on.txt"
+
+
+def digest(text: str) -> str:
+    """A short, stable name of a sentence's text, blind to whitespace as the document split is (64 bits of
+    SHA-1: collisions are out of reach at these sizes)."""
+    return hashlib.sha1("".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+def write(model_dir: Path, texts: Iterable[str]) -> None:
+    """Record the training sentences of the model in `model_dir`, one digest a line, sorted."""
+    lines = "".join(f"{d}\n" for d in sorted({digest(text) for text in texts}))
+    (Path(model_dir) / FILE).write_text(lines, encoding="ascii")
+
+
+def read(model_dir: Path | str) -> frozenset[str] | None:
+    """The digests of the sentences the model was trained on; None where its checkpoint records none."""
+    path = Path(model_dir) / FILE
+    if not path.is_file():
+        return None
+    return frozenset(path.read_text(encoding="ascii").split())
+
+
+def unseen(examples: list[Example], seen: frozenset[str]) -> list[Example]:
+    """The examples whose text is not among the `seen` digests."""
+    return [example for example in examples if digest(example.text) not in seen]
