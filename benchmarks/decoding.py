@@ -7,6 +7,11 @@ reach also drops gold nested spans that share a begin or an end, which the oracl
 `--mark-threshold` also scores the models with a mark read where its logit passes another value than 0 (the
 mark losses' boundary): whether a lower bar finds triples the model leaves just below it.
 
+`--mention-spans` reads the mention column of a model trained with one (its self-pairs are the mentions it
+predicts) and scores two uses of it: keeping only triples whose arguments are both predicted mentions, and
+moving each argument to the predicted mention that overlaps it most. Whether the column fixes the boundaries
+of the relation columns' near misses.
+
     python -m benchmarks.decoding --model models/diakg-cpu --data ../shared/data/diakg/train --format diakg \\
         --out benchmarks/results/decoding_reach.json
 """
@@ -27,12 +32,14 @@ from extractor.alignment import char_offsets
 from extractor.configuration import load_config
 from extractor.datasets import load, relation_schema
 from extractor.evaluate import predictions, score
-from extractor.infer import Extractor
+from extractor.infer import Extractor, PredictedTriple
 from extractor.losses import cell_classes, marked_cells
 from extractor.model import CONFIG_NAME
 from extractor.train import split_as_trained
 
 ANYWHERE = 10**9
+MENTION = "(mention)"  # the mention column read as one more relation; no corpus has a relation of that name
+Span = tuple[int, int]
 CORPORA = (("diakg", "diakg/train"), ("ruijin", "ruijin_round2/train"), ("cmeie", "cmeie/train.jsonl"),
            ("duie", "duie/train.jsonl"))  # fmt: skip
 
@@ -87,6 +94,56 @@ def threshold_rows(model: Path, data: Path, fmt: str, thresholds: list[float]) -
     return rows
 
 
+def snapped(span: Span, mentions: set[Span]) -> Span | None:
+    """The predicted mention overlapping `span` most (the nearest in length among equals); None if none."""
+
+    def overlap(m: Span) -> tuple[int, int]:
+        return min(m[1], span[1]) - max(m[0], span[0]), -abs(m[1] - m[0] - span[1] + span[0])
+
+    near = [m for m in mentions if m[0] < span[1] and span[0] < m[1]]
+    return max(near, key=overlap) if near else None
+
+
+def mention_uses(text: str, triples: list[PredictedTriple]) -> dict[str, set[tuple[str, str, str]]]:
+    """One sentence's triple keys as decoded, filtered by its predicted mentions, and snapped to them."""
+    mentions = {(t.head.start, t.head.end) for t in triples if t.relation == MENTION and t.head == t.tail}
+    uses: dict[str, set[tuple[str, str, str]]] = {
+        "as decoded": set(),
+        "both on mentions": set(),
+        "snapped": set(),
+    }
+    for t in triples:
+        if t.relation == MENTION:
+            continue
+        head, tail = (t.head.start, t.head.end), (t.tail.start, t.tail.end)
+        uses["as decoded"].add(t.key())
+        if head in mentions and tail in mentions:
+            uses["both on mentions"].add(t.key())
+        head, tail = snapped(head, mentions) or head, snapped(tail, mentions) or tail
+        uses["snapped"].add((text[head[0] : head[1]], t.relation, text[tail[0] : tail[1]]))
+    return uses
+
+
+def mention_rows(model: Path, data: Path, fmt: str) -> list[dict[str, object]]:
+    """Validation P / R / F1 of `model` as decoded and with each use of its predicted mentions."""
+    extractor, examples = validation_of(model, data, fmt)
+    config = extractor.config
+    if not config.mention_column:
+        raise SystemExit(f"{model}: trained without the mention column")
+    config.relations, config.mention_column = [*config.relations, MENTION], False  # column K as a relation
+    config.head_types, config.tail_types = [*config.head_types, MENTION], [*config.tail_types, MENTION]
+    found = extractor.extract([e.text for e in examples], min_confidence=0.0)
+    per_sentence = [mention_uses(e.text, triples) for e, triples in zip(examples, found, strict=True)]
+    gold = [{t.key() for t in e.triples} for e in examples]
+    rows = []
+    for use in per_sentence[0] if per_sentence else ():
+        micro = score(gold, [uses[use] for uses in per_sentence]).micro
+        rows.append({"model": model.name, "decoding": use, "predicted": micro.predicted,
+                     "precision": round(micro.precision, 4), "recall": round(micro.recall, 4),
+                     "f1": round(micro.f1, 4)})  # fmt: skip
+    return rows
+
+
 def oracle_rows(root: Path, reaches: list[int]) -> list[dict[str, object]]:
     """The oracle recall (character level) of each shared data set found under `root`, at each reach."""
     rows = []
@@ -112,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", default="diakg")
     parser.add_argument("--reach", default="anywhere,16,10,8,5,0", help="Reaches in tokens, comma-separated.")
     parser.add_argument("--mark-threshold", default="", help="Logit thresholds of a mark, comma-separated.")
+    parser.add_argument("--mention-spans", action="store_true", help="Score uses of the mention column.")
     parser.add_argument("--data-root", type=Path, default=DATA_ROOT, help="Where the shared data sets lie.")
     parser.add_argument("--out", type=Path, help="Write the tables as JSON here.")
     args = parser.parse_args(argv)
@@ -122,15 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     models = [row for model in args.model for row in model_rows(model, args.data, args.format, reaches)]
     thresholds = [float(t) for t in args.mark_threshold.split(",") if t]
     marks = [row for model in args.model for row in threshold_rows(model, args.data, args.format, thresholds)]
+    spans = [
+        row
+        for model in args.model
+        if args.mention_spans
+        for row in mention_rows(model, args.data, args.format)
+    ]
     oracle = oracle_rows(args.data_root, reaches)
     if models:
         print(text_table(models, ["model", "reach", "predicted", "precision", "recall", "f1"]))
     if marks:
         print(text_table(marks, ["model", "mark threshold", "predicted", "precision", "recall", "f1"]))
+    if spans:
+        print(text_table(spans, ["model", "decoding", "predicted", "precision", "recall", "f1"]))
     print(text_table(oracle, ["data set", "reach", "gold", "recovered", "oracle recall"]))
     if args.out:
         write_json(args.out, {"default_reach": tagging.SHARED_SPAN_TOKENS, "models": models,
-                              "mark_thresholds": marks, "oracle": oracle,
+                              "mark_thresholds": marks, "mention_spans": spans, "oracle": oracle,
                               "machine": machine()})  # fmt: skip
     return 0
 

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.decoding import ANYWHERE, marks_above, oracle_rows
+from benchmarks.decoding import ANYWHERE, MENTION, marks_above, mention_uses, oracle_rows, snapped
 from extractor import model as nrs_model
 from extractor import tagging
+from extractor.infer import PredictedTriple
+from extractor.schema import Entity
 
 TEXT = "糖尿病肾病综合征晚期患者用二甲双胍"
 
@@ -53,3 +55,26 @@ def test_a_lower_mark_threshold_reads_more_marks_and_only_inside_its_block() -> 
     assert tagging.marks_of(classes[0.0]) == {tagging.HB_TE}
     assert tagging.marks_of(classes[-1.0]) == {tagging.HB_TB, tagging.HB_TE}
     assert classes[1.0] == 0
+
+
+def test_mention_uses_filter_and_snap_arguments_to_the_predicted_mentions() -> None:
+    """Predicted mentions 二甲双胍 and 2型糖尿病: a triple whose tail 糖尿病 lies inside 2型糖尿病 is
+    dropped by the filter and moved to it by snapping; the mention column's self-pairs are no triple."""
+    text = "二甲双胍用于2型糖尿病。"
+
+    def triple(head: tuple[int, int], relation: str, tail: tuple[int, int]) -> PredictedTriple:
+        h, t = (Entity(s, e, text[s:e], relation) for s, e in (head, tail))
+        return PredictedTriple(h, relation, t, confidence=0.9)
+
+    triples = [
+        triple((0, 4), MENTION, (0, 4)),
+        triple((6, 11), MENTION, (6, 11)),
+        triple((0, 4), "Drug_Disease", (8, 11)),
+        triple((0, 2), "Drug_Disease", (6, 11)),  # 二甲 has no mention but overlaps 二甲双胍
+    ]
+    assert snapped((8, 11), {(0, 4), (6, 11)}) == (6, 11) and snapped((4, 6), {(0, 4), (6, 11)}) is None
+    uses = mention_uses(text, triples)
+    decoded = {("二甲双胍", "Drug_Disease", "糖尿病"), ("二甲", "Drug_Disease", "2型糖尿病")}
+    assert uses["as decoded"] == decoded
+    assert uses["both on mentions"] == set()
+    assert uses["snapped"] == {("二甲双胍", "Drug_Disease", "2型糖尿病")}
