@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,9 +105,15 @@ def snapped(span: Span, mentions: set[Span]) -> Span | None:
     return max(near, key=overlap) if near else None
 
 
-def mention_uses(text: str, triples: list[PredictedTriple]) -> dict[str, set[tuple[str, str, str]]]:
+def predicted_mentions(triples: list[PredictedTriple]) -> set[Span]:
+    """The spans the mention column marks: its self-pairs."""
+    return {(t.head.start, t.head.end) for t in triples if t.relation == MENTION and t.head == t.tail}
+
+
+def mention_uses(
+    text: str, triples: list[PredictedTriple], mentions: set[Span]
+) -> dict[str, set[tuple[str, str, str]]]:
     """One sentence's triple keys as decoded, filtered by its predicted mentions, and snapped to them."""
-    mentions = {(t.head.start, t.head.end) for t in triples if t.relation == MENTION and t.head == t.tail}
     uses: dict[str, set[tuple[str, str, str]]] = {
         "as decoded": set(),
         "both on mentions": set(),
@@ -124,8 +131,9 @@ def mention_uses(text: str, triples: list[PredictedTriple]) -> dict[str, set[tup
     return uses
 
 
-def mention_rows(model: Path, data: Path, fmt: str) -> list[dict[str, object]]:
-    """Validation P / R / F1 of `model` as decoded and with each use of its predicted mentions."""
+def mention_rows(model: Path, data: Path, fmt: str) -> tuple[list[dict[str, object]], dict[str, int]]:
+    """Validation P / R / F1 of `model` as decoded and with each use of its predicted mentions, and how many
+    decoded and gold arguments (spans, once per triple) are predicted mentions."""
     extractor, examples = validation_of(model, data, fmt)
     config = extractor.config
     if not config.mention_column:
@@ -133,15 +141,24 @@ def mention_rows(model: Path, data: Path, fmt: str) -> list[dict[str, object]]:
     config.relations, config.mention_column = [*config.relations, MENTION], False  # column K as a relation
     config.head_types, config.tail_types = [*config.head_types, MENTION], [*config.tail_types, MENTION]
     found = extractor.extract([e.text for e in examples], min_confidence=0.0)
-    per_sentence = [mention_uses(e.text, triples) for e, triples in zip(examples, found, strict=True)]
-    gold = [{t.key() for t in e.triples} for e in examples]
+    per_sentence, coverage = [], Counter()
+    for example, triples in zip(examples, found, strict=True):
+        mentions = predicted_mentions(triples)
+        per_sentence.append(mention_uses(example.text, triples, mentions))
+        decoded = [(a.start, a.end) for t in triples if t.relation != MENTION for a in (t.head, t.tail)]
+        gold = [(a.start, a.end) for t in example.triples for a in (t.head, t.tail)]
+        coverage["decoded arguments"] += len(decoded)
+        coverage["decoded on mentions"] += sum(a in mentions for a in decoded)
+        coverage["gold arguments"] += len(gold)
+        coverage["gold on mentions"] += sum(a in mentions for a in gold)
+    gold_keys = [{t.key() for t in e.triples} for e in examples]
     rows = []
     for use in per_sentence[0] if per_sentence else ():
-        micro = score(gold, [uses[use] for uses in per_sentence]).micro
+        micro = score(gold_keys, [uses[use] for uses in per_sentence]).micro
         rows.append({"model": model.name, "decoding": use, "predicted": micro.predicted,
                      "precision": round(micro.precision, 4), "recall": round(micro.recall, 4),
                      "f1": round(micro.f1, 4)})  # fmt: skip
-    return rows
+    return rows, {"model": model.name, **coverage}
 
 
 def oracle_rows(root: Path, reaches: list[int]) -> list[dict[str, object]]:
@@ -180,12 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     models = [row for model in args.model for row in model_rows(model, args.data, args.format, reaches)]
     thresholds = [float(t) for t in args.mark_threshold.split(",") if t]
     marks = [row for model in args.model for row in threshold_rows(model, args.data, args.format, thresholds)]
-    spans = [
-        row
-        for model in args.model
-        if args.mention_spans
-        for row in mention_rows(model, args.data, args.format)
-    ]
+    measured = [mention_rows(model, args.data, args.format) for model in args.model if args.mention_spans]
+    spans, coverage = [row for rows, _ in measured for row in rows], [counts for _, counts in measured]
     oracle = oracle_rows(args.data_root, reaches)
     if models:
         print(text_table(models, ["model", "reach", "predicted", "precision", "recall", "f1"]))
@@ -193,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         print(text_table(marks, ["model", "mark threshold", "predicted", "precision", "recall", "f1"]))
     if spans:
         print(text_table(spans, ["model", "decoding", "predicted", "precision", "recall", "f1"]))
+        print(text_table(coverage, list(coverage[0])))
     print(text_table(oracle, ["data set", "reach", "gold", "recovered", "oracle recall"]))
     if args.out:
         write_json(args.out, {"default_reach": tagging.SHARED_SPAN_TOKENS, "models": models,
-                              "mark_thresholds": marks, "mention_spans": spans, "oracle": oracle,
+                              "mark_thresholds": marks, "mention_spans": spans,
+                              "mention_coverage": coverage, "oracle": oracle,
                               "machine": machine()})  # fmt: skip
     return 0
 

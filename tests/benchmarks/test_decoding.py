@@ -5,7 +5,15 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.decoding import ANYWHERE, MENTION, marks_above, mention_uses, oracle_rows, snapped
+from benchmarks.decoding import (
+    ANYWHERE,
+    MENTION,
+    marks_above,
+    mention_uses,
+    oracle_rows,
+    predicted_mentions,
+    snapped,
+)
 from extractor import model as nrs_model
 from extractor import tagging
 from extractor.infer import PredictedTriple
@@ -73,7 +81,9 @@ def test_mention_uses_filter_and_snap_arguments_to_the_predicted_mentions() -> N
         triple((0, 2), "Drug_Disease", (6, 11)),  # 二甲 has no mention but overlaps 二甲双胍
     ]
     assert snapped((8, 11), {(0, 4), (6, 11)}) == (6, 11) and snapped((4, 6), {(0, 4), (6, 11)}) is None
-    uses = mention_uses(text, triples)
+    mentions = predicted_mentions(triples)
+    assert mentions == {(0, 4), (6, 11)}
+    uses = mention_uses(text, triples, mentions)
     decoded = {("二甲双胍", "Drug_Disease", "糖尿病"), ("二甲", "Drug_Disease", "2型糖尿病")}
     assert uses["as decoded"] == decoded
     assert uses["both on mentions"] == set()
