@@ -36,16 +36,16 @@ def view_cli(
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import DataFormatError, GraphError
-    from pipeline.keys import KEY_SEPARATOR, normalise_name
+    from pipeline.keys import KEY_SEPARATOR, name_forms, normalise_name
 
     settings = Neo4jSettings.from_env()
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
-        named = entities_named(drv, normalise_name(name), **read)
+        named = entities_named(drv, name_forms(name), **read)
         key_type, is_key, key_name = name.partition(KEY_SEPARATOR)
         if not named and is_key and entity_type is None:  # a key copied from a query's `key` column
             name, entity_type = key_name, key_type
-            named = entities_named(drv, normalise_name(name), **read)
+            named = entities_named(drv, name_forms(name), **read)
         centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
         if named and not centres:
             types = ", ".join(c.type for c in named)
