@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -430,6 +431,38 @@ def test_cli_query_prints_rows_and_refuses_writes(
         neo4j_driver, "MATCH (n) RETURN count(n) AS n", timeout=TIMEOUT_S, limit=1, database=loaded
     ).rows
     assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
+
+
+def test_cli_json_relationships_name_the_nodes_they_link(neo4j_settings: Neo4jSettings, loaded: str) -> None:
+    """A script reading `--json` must tell which entities a relationship links, whether it came alone, beside
+    its nodes or in a path; the table prints it as a path."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    acei = {"labels": ["Drug", "Entity"], "key": "Drug:acei", "name": "ACEI"}
+    kidney = {"labels": ["Disease", "Entity"], "key": "Disease:糖尿病肾病", "name": "糖尿病肾病"}
+    for cypher in (
+        "MATCH (:Drug {key: 'Drug:acei'})-[r]->(:Entity) RETURN r",
+        "MATCH (d:Drug {key: 'Drug:acei'})-[r]->(x:Entity) RETURN d, r, x",
+        "MATCH (:Drug {key: 'Drug:acei'})-[r]->(:Entity) RETURN [r] AS r",
+    ):
+        done = runner.invoke(app, ["query", cypher, "--json"], env=env)
+        assert done.exit_code == 0, done.output
+        (row,) = json.loads(done.stdout)["rows"]
+        rel = row["r"][0] if isinstance(row["r"], list) else row["r"]
+        assert (rel["type"], rel["relation"], rel["count"]) == ("DRUG_DISEASE", "Drug_Disease", 1), cypher
+        assert (rel["start"], rel["end"]) == (acei, kidney), cypher
+    evidence_link = runner.invoke(
+        app, ["query", "MATCH (:Sentence {sent_id: 'd2:2'})-[e:EVIDENCE]->() RETURN e", "--json"], env=env
+    )
+    (row,) = json.loads(evidence_link.stdout)["rows"]
+    assert (row["e"]["start"], row["e"]["end"]) == ({"labels": ["Sentence"], "sent_id": "d2:2"}, acei)
+    asked = ["query", "--cookbook", "drugs-for-disease", "-p", "name=糖尿病肾病", "--json"]
+    (path,) = [row["path"] for row in json.loads(runner.invoke(app, asked, env=env).stdout)["rows"]]
+    assert [(r["start"]["key"], r["end"]["key"]) for r in path["relationships"]] == [
+        (acei["key"], kidney["key"])
+    ]
+    table = runner.invoke(app, ["query", "MATCH (:Drug {key: 'Drug:acei'})-[r]->(:Entity) RETURN r"], env=env)
+    assert table.stdout.splitlines()[2] == "ACEI -[Drug_Disease]-> 糖尿病肾病", table.output
 
 
 def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
