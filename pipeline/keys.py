@@ -75,6 +75,11 @@ def cookbook_parameters(query: CookbookQuery, given: Mapping[str, Any], limit: i
             value = str(value)  # `-p name=5` parses as a number; a name is text
         if not isinstance(value, str):
             raise DataFormatError(f"parameter {lookup.param!r} is needed as text (-p {lookup.param}=...)")
+        if lookup.kind != "key" and not normalise_name(value):  # a key says what it lacks itself
+            raise DataFormatError(
+                f"-p {lookup.param}= is empty",
+                hint="Give the text to look up (`nrskg query --list` shows what each question takes)",
+            )
         if lookup.kind == "name":
             params[lookup.cypher_param] = key_forms(f"{lookup.entity_type}{KEY_SEPARATOR}{value}")
         elif lookup.kind == "key":

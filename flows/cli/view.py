@@ -38,6 +38,11 @@ def view_cli(
     from nrskg.errors import DataFormatError, GraphError
     from pipeline.keys import KEY_SEPARATOR, name_forms, normalise_name
 
+    if not normalise_name(name):
+        raise DataFormatError(
+            "no entity name given",
+            hint="Name one or give its key, e.g. `nrskg view 糖尿病肾病 --out kidney.html`",
+        )
     settings = Neo4jSettings.from_env()
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.cli.query import parse_params
 from nrskg.errors import DataFormatError
 
@@ -27,3 +29,28 @@ def test_params_are_typed_when_they_parse_as_json_and_strings_otherwise() -> Non
 def test_params_without_a_name_are_refused(bad: str) -> None:
     with pytest.raises(DataFormatError, match="expected NAME=VALUE"):
         parse_params([bad])
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["query", "--cookbook", "drugs-for-disease", "-p", "name="],
+            "error: -p name= is empty. Give the text",
+        ),
+        (
+            ["query", "--cookbook", "entities-by-name", "-p", "text=  "],
+            "error: -p text= is empty. Give the text",
+        ),
+        (["view", " ", "--out", "x.html"], "error: no entity name given. Name one or give its key"),
+    ],
+)
+def test_an_empty_name_is_refused_before_the_graph_is_asked(args: list[str], said: str) -> None:
+    """An empty name would ask about `Disease:` and point to `-p text=`, and an empty text lists every entity:
+    both are a forgotten value, said so on one line."""
+    done = CliRunner().invoke(
+        app, args, env={"NEO4J_URI": "bolt://127.0.0.1:1"}
+    )  # were it asked: nothing there
+    assert done.exit_code == 1 and done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, (
+        done.output
+    )
