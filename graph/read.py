@@ -319,6 +319,11 @@ def _relationship_text(rel: Mapping[str, Any]) -> str:
     return f"{name(rel['start'])} -[{rel.get('relation', rel['type'])}]-> {name(rel['end'])}"
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """`1 row`, `2 rows`: a count with its noun in the number it takes."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def format_table(result: ReadResult, max_width: int = 60) -> str:
     """A plain-text table for a terminal, cells cut at `max_width` columns, with a note when rows were cut."""
     cells = [[_cell(row.get(c), max_width) for c in result.columns] for row in result.rows]
@@ -328,5 +333,5 @@ def format_table(result: ReadResult, max_width: int = 60) -> str:
         return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
     out = [line(result.columns), line(["-" * w for w in widths])] + [line(r) for r in cells]
-    note = f"({len(result.rows)} rows{', cut at the row limit' if result.truncated else ''})"
+    note = f"({counted(len(result.rows), 'row')}{', cut at the row limit' if result.truncated else ''})"
     return "\n".join(out + [note])

@@ -33,6 +33,7 @@ def view_cli(
     from graph.connection import driver, missing_password_named
     from graph.neighbourhood import entities_named, read_neighbourhood
     from graph.queries import find_names_hint
+    from graph.read import counted
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import DataFormatError, GraphError
@@ -70,5 +71,6 @@ def view_cli(
             f"--out {out}: cannot write the page ({e.strerror or e})",
             hint="Name an HTML file in a folder you can write, e.g. --out kidney.html",
         ) from e
-    shown = f"{len(neighbourhood.nodes)} entities, {len(neighbourhood.edges)} relationships"
+    nodes, edges = len(neighbourhood.nodes), len(neighbourhood.edges)
+    shown = f"{counted(nodes, 'entity', 'entities')}, {counted(edges, 'relationship')}"
     typer.echo(f"{out}: {shown} around {title}; open it in a browser")

@@ -131,6 +131,11 @@ def test_view_finds_a_name_typed_in_the_other_script(drawn: Path, neo4j_settings
         assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
 
 
+def test_view_counts_one_relationship_as_one(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    done = CliRunner().invoke(app, ["view", "ACEI", "--out", str(drawn)], env=_env(neo4j_settings))
+    assert done.exit_code == 0 and "2 entities, 1 relationship around ACEI (Drug)" in done.stdout, done.output
+
+
 def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
     """A folder, or a file where the folder should be, is the user's mistake to fix, not a bug of nrskg."""
     blocked = drawn.parent / "t2dm.html" / "x.html"
