@@ -64,15 +64,24 @@ def cookbook_parameters(query: CookbookQuery, given: Mapping[str, Any], limit: i
     """`given` as `query` runs: `$limit` is `limit` unless given, and for each lookup the forms the graph may
     store its parameter in, as the list `Lookup.cypher_param` (a name of a known type becomes keys, a key is
     normalised, a text becomes normalised name fragments), each in both scripts. Every parameter the question
-    takes but `$limit` must be given."""
+    takes but `$limit` must be given, and no other: a misspelt one would be left out without a word."""
     missing = sorted(set(query.params) - set(given) - {"limit"})
     if missing:
         raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
+    unknown = sorted(set(given) - set(query.params) - {"limit"})
+    if unknown:
+        raise DataFormatError(
+            f"{query.name} takes no -p {unknown[0]}",
+            hint="`nrskg query --list` shows what each question takes",
+        )
     params = {"limit": limit, **given}
+    if isinstance(params["limit"], bool) or not isinstance(params["limit"], int) or params["limit"] < 1:
+        raise DataFormatError(
+            f"-p limit={params['limit']}: expected a whole number of rows, 1 or more",
+            hint="Give one, e.g. --limit 20",
+        )
     for lookup in query.lookups:
         value = params.get(lookup.param)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)  # `-p name=5` parses as a number; a name is text
         if not isinstance(value, str):
             raise DataFormatError(f"parameter {lookup.param!r} is needed as text (-p {lookup.param}=...)")
         if lookup.kind != "key" and not normalise_name(value):  # a key says what it lacks itself
