@@ -71,6 +71,11 @@ def query_cli(
     cypher = cypher if cypher is None or cypher.strip() else None  # "" is no query, not a syntax error
     if (cypher is None) == (cookbook is None):
         raise DataFormatError("give a Cypher query or --cookbook NAME (`nrskg query --list` names them)")
+    if cypher is not None and cypher.lstrip().startswith(":"):  # `:param`, `:auto` copied from Browser's way
+        raise DataFormatError(
+            f"{cypher.split()[0]} is a Neo4j Browser command, not Cypher",
+            hint="Give parameters with -p NAME=VALUE and run the query alone",
+        )
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)
     about: list[list[str]] = []  # the entities a cookbook question names, each as the keys it may have
     if cookbook is None:

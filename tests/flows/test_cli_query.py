@@ -69,15 +69,18 @@ def test_params_without_a_name_are_refused(bad: str) -> None:
             ["query", "-c", "relation-summary", "-p", "limit=1.5"],
             "error: -p limit=1.5: expected a whole number",
         ),
+        (
+            ["query", " :param keys => ['Drug:acei']"],
+            "error: :param is a Neo4j Browser command, not Cypher. Give",
+        ),
     ],
 )
 def test_a_cookbook_mistake_is_refused_before_the_graph_is_asked(args: list[str], said: str) -> None:
     """An empty name would ask about `Disease:` and point to `-p text=`, and an empty text lists every entity;
     a misspelt parameter was left out without a word; a row limit that is no whole number failed as if the
-    question's Cypher were wrong. Each is one line, before any server is asked."""
-    done = CliRunner().invoke(
-        app, args, env={"NEO4J_URI": "bolt://127.0.0.1:1"}
-    )  # were it asked: nothing there
+    question's Cypher were wrong; a Browser command copied from docs/queries.md got the server's list of
+    every Cypher keyword. Each is one line, before any server is asked (none answers there)."""
+    done = CliRunner().invoke(app, args, env={"NEO4J_URI": "bolt://127.0.0.1:1"})
     assert done.exit_code == 1 and done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, (
         done.output
     )
