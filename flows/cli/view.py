@@ -49,8 +49,8 @@ def view_cli(
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
         named = entities_named(drv, name_forms(name), **read)
         key_type, is_key, key_name = name.partition(KEY_SEPARATOR)
-        if not named and is_key and entity_type is None:  # a key copied from a query's `key` column
-            name, entity_type = key_name, key_type
+        if not named and is_key and normalise_name(key_name):  # a key copied from a query's `key` column
+            name, entity_type = key_name, entity_type or key_type
             named = entities_named(drv, name_forms(name), **read)
         centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
         if named and not centres:

@@ -121,6 +121,12 @@ def test_view_takes_a_key_as_queries_print_it(drawn: Path, neo4j_settings: Neo4j
         assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
     wrong = CliRunner().invoke(app, ["view", "Disease:二甲双胍", "--out", str(drawn)], env=env)
     assert wrong.exit_code == 1 and "the graph has it as Drug" in wrong.stderr, wrong.output
+    typed = CliRunner().invoke(app, ["view", "Drug:二甲双胍", "--type", "drug", "--out", str(drawn)], env=env)
+    assert typed.exit_code == 0 and "around 二甲双胍 (Drug)" in typed.stdout, typed.output
+    other = CliRunner().invoke(
+        app, ["view", "Drug:二甲双胍", "--type", "Disease", "--out", str(drawn)], env=env
+    )
+    assert other.exit_code == 1 and "the graph has it as Drug" in other.stderr, other.output
 
 
 def test_view_finds_a_name_typed_in_the_other_script(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
