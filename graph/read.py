@@ -183,9 +183,9 @@ def _typed_positions(message: str, typed: str, planned: str) -> str:
     shift = len(planned) - len(typed)  # `planned` ends with the same text as `typed`
 
     def moved(found: re.Match[str]) -> str:
-        offset = int(found.group(1)) - shift
-        if offset < 0:  # in the EXPLAIN this module added: nothing the person typed
-            return found.group(0)
+        # Before what was typed (a query of comments only ends right after the EXPLAIN this module added):
+        # the start of the typed text, so the quoted line is never one the person did not write.
+        offset = max(int(found.group(1)) - shift, 0)
         start = typed.rfind("\n", 0, offset) + 1
         end = typed.find("\n", offset) if "\n" in typed[offset:] else len(typed)
         column = offset - start + 1
