@@ -63,7 +63,8 @@ def query_cli(
 ) -> None:
     """Run CYPHER, or a --cookbook question, read-only on NEO4J_URI with a timeout and a row limit.
 
-    Cookbook names, keys and texts match as the graph stores them: `acei`, `ACEI` and `ＡＣＥＩ` alike.
+    Cookbook names, keys and texts match as the graph stores them: `acei`, `ACEI` and `ＡＣＥＩ` alike, and
+    in simplified or traditional characters (`二甲雙胍` finds `二甲双胍`).
     """
     if list_cookbook:
         typer.echo(cookbook_listing())

@@ -16,8 +16,8 @@ def view_cli(
     name: Annotated[
         str,
         typer.Argument(
-            help="An entity's name (any type; case and width do not matter), or its key as queries print it "
-            "(Drug:二甲双胍)."
+            help="An entity's name (any type; case, width and simplified or traditional characters do not "
+            "matter), or its key as queries print it (Drug:二甲双胍)."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
