@@ -81,8 +81,8 @@ class ReadResult:
 # The properties that name a node: an entity's key and name, a sentence's or a document's id.
 NODE_IDS = ("key", "name", "sent_id", "doc_id")
 # The same, read from the graph for the ends of a relationship returned without them (`RETURN r`).
-_ENDS = """MATCH (n) WHERE elementId(n) IN $ids
-RETURN elementId(n) AS id, labels(n) AS labels, n {.key, .name, .sent_id, .doc_id} AS ids"""
+_ENDS = f"""MATCH (n) WHERE elementId(n) IN $ids
+RETURN elementId(n) AS id, labels(n) AS labels, n {{{", ".join("." + p for p in NODE_IDS)}}} AS ids"""
 
 
 def plain(value: Any, ends: Mapping[str, dict[str, Any]] | None = None) -> Any:
@@ -167,7 +167,7 @@ def _read(tx: neo4j.Transaction, cypher: str, params: Mapping[str, Any], limit: 
     columns = list(result.keys())
     result.consume()  # discards what is left past the limit
     bare = _bare_ends([list(record.values()) for record in records])
-    ends = {}
+    ends: dict[str, dict[str, Any]] = {}
     if bare:
         for row in tx.run(_ENDS, {"ids": sorted(bare)}):
             named = {k: v for k, v in row["ids"].items() if v is not None}
