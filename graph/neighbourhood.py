@@ -21,11 +21,14 @@ from graph.types import EVIDENCE_SEPARATOR as _SEP
 
 MOST_CENTRES = 20
 
-# Every type's entity of one normalised name: the key ends with ":<name>" (the text index serves ENDS WITH);
-# the second test drops names that merely end the same way after a colon inside a name.
+# Every type's entity of one normalised name, in any of its forms (simplified, traditional): the key ends
+# with ":<name>" (the text index serves ENDS WITH); the second test drops names that merely end the same way
+# after a colon inside a name.
 ENTITIES_NAMED = """
+UNWIND $names AS name
 MATCH (e:Entity)
-WHERE e.key ENDS WITH ':' + $name AND substring(e.key, size(e.type) + 1) = $name
+WHERE e.key ENDS WITH ':' + name AND substring(e.key, size(e.type) + 1) = name
+WITH DISTINCT e
 RETURN e.key AS key, e.name AS name, e.type AS type
 ORDER BY key
 LIMIT $limit
@@ -86,11 +89,12 @@ class Neighbourhood:
 
 
 def entities_named(
-    driver: neo4j.Driver, name: str, *, timeout: float, database: str | None = None
+    driver: neo4j.Driver, names: list[str], *, timeout: float, database: str | None = None
 ) -> list[Node]:
-    """The entities of every type whose normalised name is `name` (already normalised), as centres."""
+    """The entities of every type whose normalised name is one of `names` (the forms of one name, already
+    normalised: `pipeline.keys.name_forms`), as centres."""
     rows = read_table(
-        driver, ENTITIES_NAMED, {"name": name, "limit": MOST_CENTRES}, timeout=timeout,
+        driver, ENTITIES_NAMED, {"names": names, "limit": MOST_CENTRES}, timeout=timeout,
         limit=MOST_CENTRES, database=database,
     ).rows  # fmt: skip
     return [Node(row["key"], row["name"], row["type"], centre=True) for row in rows]

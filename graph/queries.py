@@ -28,15 +28,20 @@ from nrskg.errors import GraphError
 @dataclass(frozen=True)
 class Lookup:
     """A parameter a person types that the graph stores normalised (`pipeline.keys` normalises it before
-    the query runs, so `ACEI`, `acei` and `ＡＣＥＩ` find the same node).
+    the query runs, so `ACEI`, `acei` and `ＡＣＥＩ` find the same node), in either script (`二甲雙胍` finds
+    `二甲双胍`): Cypher gets the list of forms the graph may hold, `$<cypher_param>`.
 
-    kind `name`: a name of `entity_type`, passed to Cypher as the key `$<param>_key`; `key`: a `Type:name`
-    key, normalised in place; `text`: part of a name, normalised in place (it is matched against keys).
+    kind `name`: a name of `entity_type`, passed as keys (`$name_keys`); `key`: a `Type:name` key (`$keys`);
+    `text`: part of a name (`$texts`; it is matched against keys).
     """
 
     param: str
     kind: Literal["name", "key", "text"]
     entity_type: str = ""
+
+    @property
+    def cypher_param(self) -> str:
+        return f"{self.param}_keys" if self.kind == "name" else f"{self.param}s"
 
 
 @dataclass(frozen=True)
@@ -50,16 +55,10 @@ class CookbookQuery:
     params: Mapping[str, str]
     lookups: tuple[Lookup, ...] = field(default=())
 
-    def entity_keys(self, params: Mapping[str, Any]) -> list[str]:
-        """The keys of the entities this question is about, from its parameters as it runs (after
-        `pipeline.keys.cookbook_parameters`)."""
-        keys = []
-        for lookup in self.lookups:
-            if lookup.kind == "name":
-                keys.append(params[f"{lookup.param}_key"])
-            elif lookup.kind == "key":
-                keys.append(params[lookup.param])
-        return keys
+    def entity_keys(self, params: Mapping[str, Any]) -> list[list[str]]:
+        """The entities this question is about, each as the keys it may have (as typed first), from its
+        parameters as it runs (after `pipeline.keys.cookbook_parameters`)."""
+        return [params[lookup.cypher_param] for lookup in self.lookups if lookup.kind in ("name", "key")]
 
 
 def _related_to(
@@ -69,8 +68,9 @@ def _related_to(
     `path` column makes Neo4j Browser draw the answer as a graph."""
     heads = "|".join(check_label(label) for label in head_labels)
     rels = "|".join(check_relationship_type(rel_type) for rel_type in rel_types)
-    # `:Entity {key}` on the named end is a seek in the unique constraint's index.
-    return f"""MATCH path = (x:{heads})-[r:{rels}]->(:Entity&{check_label(tail_label)} {{key: $name_key}})
+    # `key IN` on the named end is a seek in the unique constraint's index.
+    return f"""MATCH path = (x:{heads})-[r:{rels}]->(e:Entity&{check_label(tail_label)})
+WHERE e.key IN $name_keys
 RETURN x.name AS {head_column}, x.type AS type, r.relation AS relation, r.count AS count,
        r.confidence AS confidence, x.key AS key, path
 ORDER BY count DESC, confidence DESC, {head_column}
@@ -137,8 +137,8 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
     CookbookQuery(
         "evidence_for_relationship",
         "Which sentences support this one relationship, and where in them are head and tail?",
-        f"""MATCH (:Entity {{key: $head_key}})-[r]->(:Entity {{key: $tail_key}})
-WHERE toUpper($relation) IN [toUpper(r.relation), type(r)]
+        f"""MATCH (h:Entity)-[r]->(t:Entity)
+WHERE h.key IN $head_keys AND t.key IN $tail_keys AND toUpper($relation) IN [toUpper(r.relation), type(r)]
 UNWIND r.evidence AS item
 WITH split(item, '{_SEP}') AS ev
 MATCH (s:Sentence {{sent_id: ev[{_SENT_ID}]}})-[:IN]->(d:Document)
@@ -173,8 +173,10 @@ LIMIT $limit""",
     CookbookQuery(
         "entities_by_name",
         "Which entities have this text in their name?",
-        """MATCH (e:Entity)
-WHERE e.key CONTAINS $text AND substring(e.key, size(e.type) + 1) CONTAINS $text
+        """UNWIND $texts AS text
+MATCH (e:Entity)
+WHERE e.key CONTAINS text AND substring(e.key, size(e.type) + 1) CONTAINS text
+WITH DISTINCT e
 RETURN e.key AS key, e.name AS name, e.type AS type, e.surface_forms AS surface_forms,
        COUNT { (e)-[:MENTIONED_IN]->() } AS mentions
 ORDER BY size(name), mentions DESC, key
@@ -188,7 +190,8 @@ LIMIT $limit""",
     CookbookQuery(
         "relationships_of_entity",
         "What does the graph say about this entity, in both directions?",
-        """MATCH path = (e:Entity {key: $key})-[r]-(other:Entity)
+        """MATCH path = (e:Entity)-[r]-(other:Entity)
+WHERE e.key IN $keys
 RETURN CASE WHEN startNode(r) = e THEN 'out' ELSE 'in' END AS direction, r.relation AS relation,
        other.key AS other_key, other.name AS other, r.count AS count, r.confidence AS confidence, path
 ORDER BY count DESC, relation, other_key
@@ -199,8 +202,9 @@ LIMIT $limit""",
     CookbookQuery(
         "documents_mentioning_entity",
         "Which documents mention this entity, and how often?",
-        """MATCH (:Entity {key: $key})-[:MENTIONED_IN]->(s:Sentence)-[:IN]->(d:Document)
-RETURN d.doc_id AS doc_id, d.source AS source, count(s) AS sentences
+        """MATCH (e:Entity)-[:MENTIONED_IN]->(s:Sentence)-[:IN]->(d:Document)
+WHERE e.key IN $keys
+RETURN d.doc_id AS doc_id, d.source AS source, count(DISTINCT s) AS sentences
 ORDER BY sentences DESC, doc_id
 LIMIT $limit""",
         {"key": "the entity's key", "limit": _LIMIT},
@@ -219,24 +223,26 @@ ORDER BY relationships DESC, relation""",
 COOKBOOK_BY_NAME: Mapping[str, CookbookQuery] = {q.name: q for q in COOKBOOK}
 
 
-# Which of $keys name an entity: an empty answer about an entity the graph lacks (a misspelt or traditional
-# name, `drug:` for `Drug:`) must not read as "the graph knows no such drugs".
+# Which of $keys name an entity: an empty answer about an entity the graph lacks (a misspelt name, `drug:`
+# for `Drug:`) must not read as "the graph knows no such drugs".
 _KNOWN_KEYS = """UNWIND $keys AS key
 MATCH (e:Entity {key: key})
 RETURN e.key AS key"""
 
 
 def unknown_entities(
-    driver: neo4j.Driver, keys: Sequence[str], *, timeout: float, database: str | None = None
+    driver: neo4j.Driver, entities: Sequence[Sequence[str]], *, timeout: float, database: str | None = None
 ) -> list[str]:
-    """Those of `keys` that name no entity in the graph."""
+    """Of `entities`, each given as the keys it may have (`CookbookQuery.entity_keys`), the first key of
+    those the graph holds under none of them."""
+    keys = sorted({key for forms in entities for key in forms})
     if not keys:
         return []
     rows = read_table(
-        driver, _KNOWN_KEYS, {"keys": list(keys)}, timeout=timeout, limit=len(keys), database=database
+        driver, _KNOWN_KEYS, {"keys": keys}, timeout=timeout, limit=len(keys), database=database
     ).rows
     known = {row["key"] for row in rows}
-    return [key for key in keys if key not in known]
+    return [forms[0] for forms in entities if forms and not known.intersection(forms)]
 
 
 def find_names_hint(name: str) -> str:

@@ -78,25 +78,54 @@ class ReadResult:
     truncated: bool
 
 
-def plain(value: Any) -> Any:
-    """A JSON-friendly copy of a driver value: nodes and relationships become dicts, temporals ISO strings."""
+# The properties that name a node: an entity's key and name, a sentence's or a document's id.
+NODE_IDS = ("key", "name", "sent_id", "doc_id")
+# The same, read from the graph for the ends of a relationship returned without them (`RETURN r`).
+_ENDS = f"""MATCH (n) WHERE elementId(n) IN $ids
+RETURN elementId(n) AS id, labels(n) AS labels, n {{{", ".join("." + p for p in NODE_IDS)}}} AS ids"""
+
+
+def plain(value: Any, ends: Mapping[str, dict[str, Any]] | None = None) -> Any:
+    """A JSON-friendly copy of a driver value: nodes and relationships become dicts, temporals ISO strings.
+
+    A relationship carries its `start` and `end` nodes by labels and naming properties (`node_ref`), so a
+    reader can tell what it links; `ends` holds those of ends the driver only has as element ids."""
+    ends = ends or {}
     if isinstance(value, neo4j.graph.Node):
         return {"labels": sorted(value.labels), **{k: plain(v) for k, v in value.items()}}
     if isinstance(value, neo4j.graph.Relationship):
-        return {"type": value.type, **{k: plain(v) for k, v in value.items()}}
+        start, end = (ends.get(n.element_id) or node_ref(n) for n in value.nodes)
+        return {"type": value.type, "start": start, "end": end, **{k: plain(v) for k, v in value.items()}}
     if isinstance(value, neo4j.graph.Path):
         return {
             "path": _path_text(value),
             "nodes": [plain(n) for n in value.nodes],
-            "relationships": [plain(r) for r in value.relationships],
+            "relationships": [plain(r, ends) for r in value.relationships],
         }
     if isinstance(value, neo4j.time.Date | neo4j.time.Time | neo4j.time.DateTime | neo4j.time.Duration):
         return value.iso_format()
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, ends) for v in value]
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v, ends) for k, v in value.items()}
     return value
+
+
+def node_ref(node: neo4j.graph.Node) -> dict[str, Any]:
+    """A node by its labels and the properties that name it (`NODE_IDS`)."""
+    return {"labels": sorted(node.labels), **{k: node[k] for k in NODE_IDS if k in node}}
+
+
+def _bare_ends(value: Any) -> set[str]:
+    """The element ids of the relationship ends in `value` that the driver holds without labels or
+    properties: a relationship returned without its nodes."""
+    if isinstance(value, neo4j.graph.Relationship):
+        return {n.element_id for n in value.nodes if not n.labels and not len(n)}
+    if isinstance(value, list | tuple):
+        return set().union(*map(_bare_ends, value))
+    if isinstance(value, dict):
+        return _bare_ends(list(value.values()))
+    return set()
 
 
 def _path_text(path: neo4j.graph.Path) -> str:
@@ -128,15 +157,22 @@ def _read(tx: neo4j.Transaction, cypher: str, params: Mapping[str, Any], limit: 
     if refusal is not None:
         raise refusal
     result = tx.run(cypher, params)
-    rows: list[dict[str, Any]] = []
+    records: list[neo4j.Record] = []
     truncated = False
     for record in result:
-        if len(rows) == limit:
+        if len(records) == limit:
             truncated = True
             break
-        rows.append({key: plain(value) for key, value in record.items()})
+        records.append(record)
     columns = list(result.keys())
     result.consume()  # discards what is left past the limit
+    bare = _bare_ends([list(record.values()) for record in records])
+    ends: dict[str, dict[str, Any]] = {}
+    if bare:
+        for row in tx.run(_ENDS, {"ids": sorted(bare)}):
+            named = {k: v for k, v in row["ids"].items() if v is not None}
+            ends[row["id"]] = {"labels": sorted(row["labels"]), **named}
+    rows = [{key: plain(value, ends) for key, value in record.items()} for record in records]
     return ReadResult(columns, rows, truncated)
 
 
@@ -147,9 +183,9 @@ def _typed_positions(message: str, typed: str, planned: str) -> str:
     shift = len(planned) - len(typed)  # `planned` ends with the same text as `typed`
 
     def moved(found: re.Match[str]) -> str:
-        offset = int(found.group(1)) - shift
-        if offset < 0:  # in the EXPLAIN this module added: nothing the person typed
-            return found.group(0)
+        # Before what was typed (a query of comments only ends right after the EXPLAIN this module added):
+        # the start of the typed text, so the quoted line is never one the person did not write.
+        offset = max(int(found.group(1)) - shift, 0)
         start = typed.rfind("\n", 0, offset) + 1
         end = typed.find("\n", offset) if "\n" in typed[offset:] else len(typed)
         column = offset - start + 1
@@ -262,6 +298,8 @@ def _cell(value: Any, max_width: int) -> str:
         text = f"{value:.3f}"  # confidences: three places say all a reader can use
     elif isinstance(value, dict) and "path" in value and "nodes" in value:
         text = value["path"]
+    elif isinstance(value, dict) and "type" in value and isinstance(value.get("start"), dict):
+        text = _relationship_text(value)
     else:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     text = text.replace("\n", " ")
@@ -270,6 +308,20 @@ def _cell(value: Any, max_width: int) -> str:
     # The longest prefix that leaves a column for the ellipsis.
     fits = sum(1 for used in itertools.accumulate(map(_width, text)) if used <= max_width - 1)
     return text[:fits] + "…"
+
+
+def _relationship_text(rel: Mapping[str, Any]) -> str:
+    """`ACEI -[Drug_Disease]-> 糖尿病肾病`: a relationship as `plain` gives it, one line like a path."""
+
+    def name(ref: Mapping[str, Any]) -> str:
+        return str(next((ref[k] for k in ("name", "sent_id", "doc_id", "key") if k in ref), "?"))
+
+    return f"{name(rel['start'])} -[{rel.get('relation', rel['type'])}]-> {name(rel['end'])}"
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """`1 row`, `2 rows`: a count with its noun in the number it takes."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def format_table(result: ReadResult, max_width: int = 60) -> str:
@@ -281,5 +333,5 @@ def format_table(result: ReadResult, max_width: int = 60) -> str:
         return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
     out = [line(result.columns), line(["-" * w for w in widths])] + [line(r) for r in cells]
-    note = f"({len(result.rows)} rows{', cut at the row limit' if result.truncated else ''})"
+    note = f"({counted(len(result.rows), 'row')}{', cut at the row limit' if result.truncated else ''})"
     return "\n".join(out + [note])

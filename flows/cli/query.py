@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Annotated, Any
 
 import typer
@@ -16,15 +17,16 @@ from nrskg.errors import DataFormatError
 from pipeline.keys import KEY_SEPARATOR, cookbook_parameters
 
 
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """`k=v` pairs; a value that parses as JSON (5, 0.9, true, ["a","b"]) is typed, anything else a string."""
+def parse_params(pairs: list[str], text: Collection[str] = ()) -> dict[str, Any]:
+    """`k=v` pairs; a value that parses as JSON (5, 0.9, true, ["a","b"]) is typed, anything else a string,
+    but the parameters named in `text` keep the value as typed (a name `1.50` is not the number 1.5)."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise DataFormatError(f"--param {pair!r}: expected NAME=VALUE")
         try:
-            params[key.strip()] = json.loads(raw)
+            params[key.strip()] = raw if key.strip() in text else json.loads(raw)
         except json.JSONDecodeError:
             params[key.strip()] = raw
     return params
@@ -61,7 +63,8 @@ def query_cli(
 ) -> None:
     """Run CYPHER, or a --cookbook question, read-only on NEO4J_URI with a timeout and a row limit.
 
-    Cookbook names, keys and texts match as the graph stores them: `acei`, `ACEI` and `ＡＣＥＩ` alike.
+    Cookbook names, keys and texts match as the graph stores them: `acei`, `ACEI` and `ＡＣＥＩ` alike, and
+    in simplified or traditional characters (`二甲雙胍` finds `二甲双胍`).
     """
     if list_cookbook:
         typer.echo(cookbook_listing())
@@ -69,12 +72,19 @@ def query_cli(
     cypher = cypher if cypher is None or cypher.strip() else None  # "" is no query, not a syntax error
     if (cypher is None) == (cookbook is None):
         raise DataFormatError("give a Cypher query or --cookbook NAME (`nrskg query --list` names them)")
+    if cypher is not None and cypher.lstrip().startswith(":"):  # `:param`, `:auto` copied from Browser's way
+        raise DataFormatError(
+            f"{cypher.split()[0]} is a Neo4j Browser command, not Cypher",
+            hint="Give parameters with -p NAME=VALUE and run the query alone",
+        )
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)
-    params = {"limit": settings.row_limit, **parse_params(param or [])}
-    about: list[str] = []  # the entities a cookbook question names
-    if cookbook is not None:
+    about: list[list[str]] = []  # the entities a cookbook question names, each as the keys it may have
+    if cookbook is None:
+        params = {"limit": settings.row_limit, **parse_params(param or [])}
+    else:
         query = cookbook_query(cookbook)
-        cypher, params = query.cypher, cookbook_parameters(query, params, settings.row_limit)
+        given = parse_params(param or [], text=[lookup.param for lookup in query.lookups])
+        cypher, params = query.cypher, cookbook_parameters(query, given, settings.row_limit)
         about = query.entity_keys(params)
     read = {"timeout": settings.query_timeout_s, "database": settings.database}
     with missing_password_named(settings), driver(settings) as drv:

@@ -16,8 +16,8 @@ def view_cli(
     name: Annotated[
         str,
         typer.Argument(
-            help="An entity's name (any type; case and width do not matter), or its key as queries print it "
-            "(Drug:二甲双胍)."
+            help="An entity's name (any type; case, width and simplified or traditional characters do not "
+            "matter), or its key as queries print it (Drug:二甲双胍)."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
@@ -33,19 +33,25 @@ def view_cli(
     from graph.connection import driver, missing_password_named
     from graph.neighbourhood import entities_named, read_neighbourhood
     from graph.queries import find_names_hint
+    from graph.read import counted
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import DataFormatError, GraphError
-    from pipeline.keys import KEY_SEPARATOR, normalise_name
+    from pipeline.keys import KEY_SEPARATOR, name_forms, normalise_name
 
+    if not normalise_name(name):
+        raise DataFormatError(
+            "no entity name given",
+            hint="Name one or give its key, e.g. `nrskg view 糖尿病肾病 --out kidney.html`",
+        )
     settings = Neo4jSettings.from_env()
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
-        named = entities_named(drv, normalise_name(name), **read)
+        named = entities_named(drv, name_forms(name), **read)
         key_type, is_key, key_name = name.partition(KEY_SEPARATOR)
-        if not named and is_key and entity_type is None:  # a key copied from a query's `key` column
-            name, entity_type = key_name, key_type
-            named = entities_named(drv, normalise_name(name), **read)
+        if not named and is_key and normalise_name(key_name):  # a key copied from a query's `key` column
+            name, entity_type = key_name, entity_type or key_type
+            named = entities_named(drv, name_forms(name), **read)
         centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
         if named and not centres:
             types = ", ".join(c.type for c in named)
@@ -65,5 +71,6 @@ def view_cli(
             f"--out {out}: cannot write the page ({e.strerror or e})",
             hint="Name an HTML file in a folder you can write, e.g. --out kidney.html",
         ) from e
-    shown = f"{len(neighbourhood.nodes)} entities, {len(neighbourhood.edges)} relationships"
+    nodes, edges = len(neighbourhood.nodes), len(neighbourhood.edges)
+    shown = f"{counted(nodes, 'entity', 'entities')}, {counted(edges, 'relationship')}"
     typer.echo(f"{out}: {shown} around {title}; open it in a browser")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.cli.query import parse_params
 from nrskg.errors import DataFormatError
 
@@ -23,7 +25,62 @@ def test_params_are_typed_when_they_parse_as_json_and_strings_otherwise() -> Non
     }
 
 
+def test_names_the_cookbook_looks_up_keep_the_text_as_typed() -> None:
+    """A name `1.50` or `1e5` is text: as JSON it would become 1.5 or 100000.0 and find nothing."""
+    assert parse_params(["name=1.50", "text=1e5", "limit=5"], text=["name", "text"]) == {
+        "name": "1.50",
+        "text": "1e5",
+        "limit": 5,
+    }
+
+
 @pytest.mark.parametrize("bad", ["novalue", "=5", " =x"])
 def test_params_without_a_name_are_refused(bad: str) -> None:
     with pytest.raises(DataFormatError, match="expected NAME=VALUE"):
         parse_params([bad])
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["query", "--cookbook", "drugs-for-disease", "-p", "name="],
+            "error: -p name= is empty. Give the text",
+        ),
+        (
+            ["query", "--cookbook", "entities-by-name", "-p", "text=  "],
+            "error: -p text= is empty. Give the text",
+        ),
+        (["view", " ", "--out", "x.html"], "error: no entity name given. Name one or give its key"),
+        (
+            ["query", "-c", "drugs-for-disease", "-p", "name=x", "-p", "limt=5"],
+            "error: drugs_for_disease takes no -p limt.",
+        ),
+        (["query", "-c", "relation-summary", "-p", "name=x"], "error: relation_summary takes no -p name."),
+        (
+            ["query", "-c", "drugs-for-disease", "-p", "name=x", "-p", "limit=-3"],
+            "error: -p limit=-3: expected a whole number",
+        ),
+        (
+            ["query", "-c", "relation-summary", "-p", "limit=abc"],
+            "error: -p limit=abc: expected a whole number of rows, 1 or more. Give one",
+        ),
+        (
+            ["query", "-c", "relation-summary", "-p", "limit=1.5"],
+            "error: -p limit=1.5: expected a whole number",
+        ),
+        (
+            ["query", " :param keys => ['Drug:acei']"],
+            "error: :param is a Neo4j Browser command, not Cypher. Give",
+        ),
+    ],
+)
+def test_a_cookbook_mistake_is_refused_before_the_graph_is_asked(args: list[str], said: str) -> None:
+    """An empty name would ask about `Disease:` and point to `-p text=`, and an empty text lists every entity;
+    a misspelt parameter was left out without a word; a row limit that is no whole number failed as if the
+    question's Cypher were wrong; a Browser command copied from docs/queries.md got the server's list of
+    every Cypher keyword. Each is one line, before any server is asked (none answers there)."""
+    done = CliRunner().invoke(app, args, env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert done.exit_code == 1 and done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, (
+        done.output
+    )

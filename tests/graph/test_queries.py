@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -135,12 +137,13 @@ def test_docs_name_the_properties_the_graph_really_has(neo4j_driver: neo4j.Drive
         assert {row["p"] for row in rows} <= said[1], kind
 
 
-BROWSER_PARAM = re.compile(r":param (\w+) => (?:'([^']*)'|(\d+))")
+BROWSER_PARAM = re.compile(r":param (\w+) => ('[^']*'|\d+|\[[^\]]*\])")
 
 
 def browser_params(text: str) -> dict[str, Any]:
-    """The `:param NAME => VALUE` lines of a piece of docs/queries.md, as Neo4j Browser would set them."""
-    return {name: int(number) if number else quoted for name, quoted, number in BROWSER_PARAM.findall(text)}
+    """The `:param NAME => VALUE` lines of a piece of docs/queries.md, as Neo4j Browser would set them (its
+    strings, numbers and lists here are written as Python writes them)."""
+    return {name: ast.literal_eval(value) for name, value in BROWSER_PARAM.findall(text)}
 
 
 def test_each_query_pasted_into_browser_with_the_params_its_docs_set_answers(
@@ -202,6 +205,73 @@ def test_entity_look_ups_ignore_case_width_and_spaces(neo4j_driver: neo4j.Driver
         "ACEI"
     ]
     assert cookbook(neo4j_driver, loaded, "entities_by_name", text="drug") == []  # the type is not the name
+
+
+# A Hong Kong guideline, in traditional characters: its entities are keyed as it wrote them.
+HK_SENTENCE = "二甲雙胍可用於糖尿病腎病"
+
+
+def traditional_document() -> GraphBatch:
+    h, t = "二甲雙胍", "糖尿病腎病"
+    place = Evidence(sent_id="d3:0", head_start=0, head_end=len(h), tail_start=7, tail_end=7 + len(t))
+    return GraphBatch(
+        documents=[DocumentNode(doc_id="d3", source="guides/hk.txt")],
+        sentences=[SentenceNode(sent_id="d3:0", doc_id="d3", text=HK_SENTENCE)],
+        entities=[EntityNode(key=entity_key(h, "Drug"), name=h, type="Drug", surface_forms=[h]),
+                  EntityNode(key=entity_key(t, "Disease"), name=t, type="Disease", surface_forms=[t])],
+        relations=[RelationEdge(head_key=entity_key(h, "Drug"), relation="Drug_Disease",
+                                tail_key=entity_key(t, "Disease"), count=1, confidence=0.8,
+                                model_version="v1", evidence=[place])],
+    )  # fmt: skip
+
+
+def test_names_typed_in_traditional_characters_find_the_simplified_ones(
+    neo4j_driver: neo4j.Driver, loaded: str
+) -> None:
+    """The graph keeps names in the script their text used (simplified here): a clinician typing traditional
+    characters, in any question that names an entity, gets the same answer."""
+    assert column(cookbook(neo4j_driver, loaded, "drugs_for_disease", name="糖尿病腎病"), "drug") == ["ACEI"]
+    assert column(cookbook(neo4j_driver, loaded, "adverse_effects_of_drug", name="胰島素"), "key") == [
+        "SideEff:低血糖"
+    ]
+    about = cookbook(neo4j_driver, loaded, "relationships_of_entity", key="Drug:二甲雙胍")
+    assert len(about) == 4 and {r["other"] for r in about} >= {"2型糖尿病", "乳酸酸中毒"}
+    assert column(cookbook(neo4j_driver, loaded, "entities_by_name", text="雙胍"), "key") == ["Drug:二甲双胍"]
+    evidence_rows = cookbook(
+        neo4j_driver, loaded, "evidence_for_relationship",
+        head_key="Drug:二甲雙胍", relation="Drug_Disease", tail_key="Disease:2型糖尿病",
+    )  # fmt: skip
+    assert column(evidence_rows, "sent_id") == ["d1:0", "d1:1"]
+    documents = cookbook(neo4j_driver, loaded, "documents_mentioning_entity", key="Drug:二甲雙胍")
+    assert documents == [{"doc_id": "d1", "source": "guides/d1.txt", "sentences": 3}]
+
+
+def test_a_graph_in_both_scripts_answers_a_name_in_either_with_both(
+    neo4j_driver: neo4j.Driver, neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    """Beside the simplified guidelines, a Hong Kong one keyed in traditional characters: simplified input
+    finds its entities, and either script finds both documents' answers."""
+    replace_documents(neo4j_driver, ["d3"], traditional_document(), "v1", SCHEMA, database=loaded)
+    for name in ("糖尿病肾病", "糖尿病腎病"):
+        drugs = cookbook(neo4j_driver, loaded, "drugs_for_disease", name=name)
+        assert [(r["drug"], r["key"]) for r in drugs] == [
+            ("ACEI", "Drug:acei"),
+            ("二甲雙胍", "Drug:二甲雙胍"),
+        ]
+    found = cookbook(neo4j_driver, loaded, "entities_by_name", text="双胍")
+    assert sorted(column(found, "key")) == ["Drug:二甲双胍", "Drug:二甲雙胍"]
+    documents = cookbook(neo4j_driver, loaded, "documents_mentioning_entity", key="Drug:二甲双胍")
+    assert [(r["doc_id"], r["sentences"]) for r in documents] == [("d1", 3), ("d3", 1)]
+    (evidence_row,) = cookbook(
+        neo4j_driver, loaded, "evidence_for_relationship",
+        head_key="Drug:二甲双胍", relation="Drug_Disease", tail_key="Disease:糖尿病肾病",
+    )  # fmt: skip
+    assert (evidence_row["head"], evidence_row["tail"]) == ("二甲雙胍", "糖尿病腎病")
+    done = CliRunner().invoke(
+        app, ["query", "--cookbook", "drugs-for-disease", "-p", "name=糖尿病肾病"], env=_env(neo4j_settings)
+    )
+    assert done.exit_code == 0 and "二甲雙胍 -[Drug_Disease]-> 糖尿病腎病" in done.stdout, done.output
+    assert done.stderr == ""
 
 
 def test_evidence_for_one_relationship(neo4j_driver: neo4j.Driver, loaded: str) -> None:
@@ -303,6 +373,7 @@ def test_slow_query_hits_the_timeout(neo4j_driver: neo4j.Driver, loaded: str) ->
         # 糖 takes two columns of a terminal: the caret stands under R all the same
         ("  profile MATCH (糖 RETURN n", '(line 1, column 20 (offset: 19))\n"  profile MATCH (糖 RETURN n"\n'
                                         + " " * 21 + "^"),
+        ("// only a comment", '(line 1, column 1 (offset: 0))\n"// only a comment"\n ^'),
     ],
 )  # fmt: skip
 def test_a_mistake_in_a_query_is_placed_in_the_query_as_typed(
@@ -313,7 +384,7 @@ def test_a_mistake_in_a_query_is_placed_in_the_query_as_typed(
     with pytest.raises(GraphError) as caught:
         read_table(neo4j_driver, typed, timeout=TIMEOUT_S, limit=1, database=loaded)
     assert where + ". Fix the query" in str(caught.value)
-    assert "EXPLAIN" not in str(caught.value)
+    assert '"EXPLAIN ' not in str(caught.value)  # no line quoted that the person did not write
 
 
 def test_cli_refuses_an_empty_query_as_no_query() -> None:
@@ -363,15 +434,47 @@ def test_cli_query_prints_rows_and_refuses_writes(
     assert nodes == [{"n": 2 + len(SENTENCES) + len(small_graph().entities)}]
 
 
+def test_cli_json_relationships_name_the_nodes_they_link(neo4j_settings: Neo4jSettings, loaded: str) -> None:
+    """A script reading `--json` must tell which entities a relationship links, whether it came alone, beside
+    its nodes or in a path; the table prints it as a path."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    acei = {"labels": ["Drug", "Entity"], "key": "Drug:acei", "name": "ACEI"}
+    kidney = {"labels": ["Disease", "Entity"], "key": "Disease:糖尿病肾病", "name": "糖尿病肾病"}
+    for cypher in (
+        "MATCH (:Drug {key: 'Drug:acei'})-[r]->(:Entity) RETURN r",
+        "MATCH (d:Drug {key: 'Drug:acei'})-[r]->(x:Entity) RETURN d, r, x",
+        "MATCH (:Drug {key: 'Drug:acei'})-[r]->(:Entity) RETURN [r] AS r",
+    ):
+        done = runner.invoke(app, ["query", cypher, "--json"], env=env)
+        assert done.exit_code == 0, done.output
+        (row,) = json.loads(done.stdout)["rows"]
+        rel = row["r"][0] if isinstance(row["r"], list) else row["r"]
+        assert (rel["type"], rel["relation"], rel["count"]) == ("DRUG_DISEASE", "Drug_Disease", 1), cypher
+        assert (rel["start"], rel["end"]) == (acei, kidney), cypher
+    evidence_link = runner.invoke(
+        app, ["query", "MATCH (:Sentence {sent_id: 'd2:2'})-[e:EVIDENCE]->() RETURN e", "--json"], env=env
+    )
+    (row,) = json.loads(evidence_link.stdout)["rows"]
+    assert (row["e"]["start"], row["e"]["end"]) == ({"labels": ["Sentence"], "sent_id": "d2:2"}, acei)
+    asked = ["query", "--cookbook", "drugs-for-disease", "-p", "name=糖尿病肾病", "--json"]
+    (path,) = [row["path"] for row in json.loads(runner.invoke(app, asked, env=env).stdout)["rows"]]
+    assert [(r["start"]["key"], r["end"]["key"]) for r in path["relationships"]] == [
+        (acei["key"], kidney["key"])
+    ]
+    table = runner.invoke(app, ["query", "MATCH (:Drug {key: 'Drug:acei'})-[r]->(:Entity) RETURN r"], env=env)
+    assert table.stdout.splitlines()[2] == "ACEI -[Drug_Disease]-> 糖尿病肾病", table.output
+
+
 def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
     neo4j_settings: Neo4jSettings, loaded: str
 ) -> None:
-    """No rows about an entity the graph lacks (a traditional character, `drug:` for `Drug:`) must not read
-    as "the graph knows no such drugs"; no rows about an entity it has needs no note."""
+    """No rows about an entity the graph lacks (a misspelt name, `drug:` for `Drug:`) must not read as "the
+    graph knows no such drugs"; no rows about an entity it has needs no note."""
     runner = CliRunner()
     env = _env(neo4j_settings)
     for args, key in (
-        (["drugs-for-disease", "-p", "name=糖尿病腎病"], "Disease:糖尿病腎病"),
+        (["drugs-for-disease", "-p", "name=糖尿病腎炎"], "Disease:糖尿病腎炎"),
         (["relationships-of-entity", "-p", "key=drug:二甲双胍"], "drug:二甲双胍"),
         (["evidence-for-relationship", "-p", "head_key=Drug:二甲双胍", "-p", "relation=Drug_Disease",
           "-p", "tail_key=Disease:2型糖尿病x"], "Disease:2型糖尿病x"),
@@ -381,10 +484,10 @@ def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
             assert done.exit_code == 0, done.output
             assert f"note: no entity {key} in the graph" in done.stderr, done.output
             assert "entities-by-name -p text=" in done.stderr and "note" not in done.stdout
-    known = runner.invoke(
-        app, ["query", "--cookbook", "symptoms-of-disease", "-p", "name=糖尿病肾病"], env=env
-    )
-    assert known.exit_code == 0 and "(0 rows)" in known.stdout and known.stderr == "", known.output
+    for name in ("糖尿病肾病", "糖尿病腎病"):  # in the graph, in simplified characters
+        asked = ["query", "--cookbook", "symptoms-of-disease", "-p", f"name={name}"]
+        known = runner.invoke(app, asked, env=env)
+        assert known.exit_code == 0 and "(0 rows)" in known.stdout and known.stderr == "", known.output
 
 
 def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
@@ -395,7 +498,7 @@ def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
     runner = CliRunner()
     env = _env(neo4j_settings)
     saved = COOKBOOK_BY_NAME["relationships_of_entity"].cypher
-    done = runner.invoke(app, ["query", saved, "--param", "key=Drug:acei", "--json"], env=env)
+    done = runner.invoke(app, ["query", saved, "--param", 'keys=["Drug:acei"]', "--json"], env=env)
     assert done.exit_code == 0, done.output
     assert '"other": "糖尿病肾病"' in done.stdout
     cut = runner.invoke(

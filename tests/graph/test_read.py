@@ -30,6 +30,7 @@ def test_format_table_aligns_wide_characters_and_notes_truncation() -> None:
     assert lines[2] == "二甲双胍  2"
     assert lines[3] == "x         10"
     assert lines[-1] == "(2 rows, cut at the row limit)"
+    assert format_table(ReadResult(["drug"], [{"drug": "ACEI"}], False)).splitlines()[-1] == "(1 row)"
     cut = format_table(ReadResult(["s"], [{"s": "糖" * 50}], False), max_width=9).splitlines()[2]
     assert cut == "糖糖糖糖…"
 

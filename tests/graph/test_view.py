@@ -121,6 +121,25 @@ def test_view_takes_a_key_as_queries_print_it(drawn: Path, neo4j_settings: Neo4j
         assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
     wrong = CliRunner().invoke(app, ["view", "Disease:二甲双胍", "--out", str(drawn)], env=env)
     assert wrong.exit_code == 1 and "the graph has it as Drug" in wrong.stderr, wrong.output
+    typed = CliRunner().invoke(app, ["view", "Drug:二甲双胍", "--type", "drug", "--out", str(drawn)], env=env)
+    assert typed.exit_code == 0 and "around 二甲双胍 (Drug)" in typed.stdout, typed.output
+    other = CliRunner().invoke(
+        app, ["view", "Drug:二甲双胍", "--type", "Disease", "--out", str(drawn)], env=env
+    )
+    assert other.exit_code == 1 and "the graph has it as Drug" in other.stderr, other.output
+
+
+def test_view_finds_a_name_typed_in_the_other_script(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """The graph holds `二甲双胍` (simplified): typed in traditional characters, as a name or a key, it is
+    drawn all the same."""
+    for typed in ("二甲雙胍", "Drug:二甲雙胍"):
+        done = CliRunner().invoke(app, ["view", typed, "--out", str(drawn)], env=_env(neo4j_settings))
+        assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
+
+
+def test_view_counts_one_relationship_as_one(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    done = CliRunner().invoke(app, ["view", "ACEI", "--out", str(drawn)], env=_env(neo4j_settings))
+    assert done.exit_code == 0 and "2 entities, 1 relationship around ACEI (Drug)" in done.stdout, done.output
 
 
 def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
