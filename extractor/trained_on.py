@@ -9,12 +9,15 @@ digests of their text, so the record names no text and stays small (17 bytes a s
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from extractor.schema import Example
+from nrskg.errors import ModelError
 
 FILE = "trained_on.txt"
+_DIGEST = re.compile(r"[0-9a-f]{16}")
 
 
 def digest(text: str) -> str:
@@ -34,7 +37,13 @@ def read(model_dir: Path | str) -> frozenset[str] | None:
     path = Path(model_dir) / FILE
     if not path.is_file():
         return None
-    return frozenset(path.read_text(encoding="ascii").split())
+    try:
+        digests = path.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"{path}: cannot read the model's training sentences ({e})") from e
+    if not all(_DIGEST.fullmatch(d) for d in digests):
+        raise ModelError(f"{path}: not a list of sentence digests", hint="Copy the model directory again")
+    return frozenset(digests)
 
 
 def unseen(examples: list[Example], seen: frozenset[str]) -> list[Example]:

@@ -150,3 +150,10 @@ def test_absolute_paths_of_older_registries_still_load(tmp_path):
     payload = {"current": "v1", "versions": {"v1": {"version": "v1", "path": str(tmp_path / "abs" / "v1")}}}
     (tmp_path / "registry.json").write_text(json.dumps(payload), encoding="utf-8")
     assert registry.current(tmp_path).path == str((tmp_path / "abs" / "v1").resolve())
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b"not a digest\n"])
+def test_a_damaged_record_of_training_sentences_names_its_file(tmp_path, content):
+    (tmp_path / trained_on.FILE).write_bytes(content)
+    with pytest.raises(ModelError, match=trained_on.FILE):
+        trained_on.read(tmp_path)
