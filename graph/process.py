@@ -26,6 +26,7 @@ from nrskg.errors import GraphError
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+MAX_PORT = 65535
 PID_FILE = "nrskg-neo4j.pid"
 INFO_FILE = "nrskg-neo4j.json"
 LOG_FILE = "nrskg-neo4j.log"

@@ -9,9 +9,11 @@ reads no file and no URL, and transactions are bounded in memory (Neo4jLauncher.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -29,6 +31,21 @@ log = logging.getLogger(__name__)
 DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474  # HTTP API and Neo4j Browser, where asked for (`--http-port`, the demo)
 STOP_TIMEOUT_S = 60.0  # a clean shutdown checkpoints the store; SIGKILL after this
+DATA_DIR_HINT = "Give a folder you can write with --data-dir or NRSKG_NEO4J_HOME"
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """`data_dir` created (mode 0700: the store and the password are its owner's alone) and locked against
+    other nrskg commands; a path that cannot be one (a file, a read-only place) is a setting, not a bug."""
+    with contextlib.ExitStack() as stack:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stack.enter_context(locked(data_dir / process.LOCK_FILE))
+        except OSError as e:
+            why = "it is a file" if data_dir.is_file() else e.strerror or str(e)
+            raise GraphError(f"cannot keep Neo4j's data in {data_dir} ({why})", hint=DATA_DIR_HINT) from e
+        yield
 
 
 def _wait_ready(
@@ -66,14 +83,15 @@ def start(
     port is taken, or the JVM dies (with the tail of its log).
     """
     data_dir = (data_dir or process.default_data_dir()).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the store, the password: its owner's alone
-    with locked(data_dir / process.LOCK_FILE):
+    with _locked(data_dir):
         running = process.status(data_dir)
         if running is not None:
             if (running.port, running.http_port) != (port, http_port):
                 log.warning("Neo4j for %s already runs at %s; not restarting it", data_dir, running.uri)
             return running
         secret = passwords.initial_password(auth, data_dir)
+        if port == http_port:  # the JVM would die binding the second, with a page of stack trace
+            raise GraphError(f"Bolt and HTTP cannot share port {port}", hint="Give --http-port another port")
         for wanted in (port, http_port):
             if wanted is not None and not process.port_free(wanted):
                 raise GraphError(
@@ -130,7 +148,7 @@ def stop(data_dir: Path | None = None, timeout_s: float = STOP_TIMEOUT_S) -> Ser
     data_dir = (data_dir or process.default_data_dir()).expanduser().resolve()
     if not data_dir.is_dir():
         return None
-    with locked(data_dir / process.LOCK_FILE):
+    with _locked(data_dir):
         info = process.status(data_dir)
         if info is None:
             return None

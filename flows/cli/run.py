@@ -17,6 +17,7 @@ from flows.cli._app import app, cli_errors, error_message
 from flows.cli._options import BatchSize, Device, MinConfidence
 from flows.cli._prefect import PrefectApi, prefect_api_in_background
 from graph.connection import check
+from graph.process import MAX_PORT
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
 from nrskg.errors import PipelineError, interrupted
@@ -144,7 +145,10 @@ def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:
 def demo_cli(
     retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even if one exists.")] = False,
     http_port: Annotated[
-        int, typer.Option("--http-port", help="Port of Neo4j Browser on 127.0.0.1 (local Neo4j only).")
+        int,
+        typer.Option(
+            "--http-port", min=1, max=MAX_PORT, help="Port of Neo4j Browser on 127.0.0.1 (local Neo4j only)."
+        ),
     ] = DEFAULT_HTTP_PORT,
 ) -> None:
     """The main job on the embedded default: local Neo4j with Browser, the project's sample, two answers."""
