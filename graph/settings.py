@@ -57,7 +57,8 @@ class Neo4jSettings(BaseModel):
     connect_timeout_s: float = Field(
         default=10.0,
         gt=0,
-        description="Give up on a server that does not accept a connection (driver: 30 s).",
+        description="Give up on a server that does not accept a connection or answer Bolt's handshake "
+        "(driver: 30 s, and 60 s for the handshake).",
     )
     transaction_retry_s: float = Field(
         default=5.0,
