@@ -20,8 +20,8 @@ from graph.connection import check
 from graph.process import MAX_PORT
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
-from nrskg.errors import PipelineError, interrupted
-from pipeline.reading import accepted_suffixes
+from nrskg.errors import interrupted
+from pipeline.reading import check_corpus
 from pipeline.settings import ReadSettings
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
@@ -55,7 +55,7 @@ def ingest_cli(
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     try:
-        _check_corpus(corpus)
+        check_corpus(corpus, ReadSettings())  # before Neo4j is asked anything
         prefect = _check_first(model, registry, device)
         from flows.ingest import with_dask
 
@@ -117,16 +117,6 @@ def _stopped(error: BaseException) -> dict[str, object]:
     outcome = INTERRUPTED if stopped_by_signal else FAILED
     reason = INTERRUPTED if stopped_by_signal else error_message(error, verbose=False)
     return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
-
-
-def _check_corpus(corpus: Path) -> None:
-    """A corpus that does not exist is the user's typo: one `error:` line and exit 1, like every bad input,
-    before Neo4j is asked anything (typer's `exists=True` would print a usage box and exit 2)."""
-    if not corpus.exists():
-        suffixes = accepted_suffixes(ReadSettings())
-        raise PipelineError(
-            f"{corpus}: no such file or folder", hint=f"Give a corpus folder or a {suffixes} file"
-        )
 
 
 def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:
