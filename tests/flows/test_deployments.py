@@ -110,6 +110,27 @@ def test_train_runs_one_at_a_time() -> None:
     assert DEPLOYMENTS["train"]["concurrency_limit"] == 1
 
 
+def _commands(lines: list[str]) -> list[str]:
+    """Shell lines without their comments."""
+    return [line.split("  #")[0].strip() for line in lines if line.strip()]
+
+
+def test_prefect_yaml_gives_the_readme_s_commands_with_the_server_and_the_checkout_named() -> None:
+    """Followed as written, `prefect worker start` refused to start without PREFECT_API_URL, and a deployment
+    made without NRSKG_HOME started its runs in a temporary folder, where the flow's file is not."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Prefect\n", 1)[1]
+    commands = _commands(readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines())
+    header = (ROOT / "prefect.yaml").read_text(encoding="utf-8").splitlines()
+    assert _commands([line.removeprefix("#") for line in header if line.startswith("#   ")]) == commands
+    api_url = next(i for i, c in enumerate(commands) if c.startswith("prefect config set PREFECT_API_URL="))
+    assert (
+        commands.index("prefect server start")
+        < api_url
+        < commands.index("prefect work-pool create nrskg --type process")
+    )
+    assert "NRSKG_HOME=$PWD prefect deploy --all" in commands
+
+
 @pytest.fixture(scope="module")
 def harness() -> Iterator[None]:
     with prefect_test_harness():
