@@ -77,7 +77,8 @@ def start(
     If a server already runs for `data_dir` it is returned as it is (its port may differ from `port`: the
     returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
     `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches the JVM
-    through its environment only and is stored (mode 0600) once the server accepts it. `memory`
+    through its environment only and is stored (mode 0600) before the JVM starts where none is stored yet,
+    else once the server accepts it. `memory`
     (default: `ServerMemory.from_env()`) sizes the heap and bounds transactions. `http_port` adds the HTTP
     API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a
     port is taken, or the JVM dies (with the tail of its log).
@@ -106,6 +107,10 @@ def start(
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}
         if secret is not None:
             env["NEO4J_PASSWORD"] = secret.get_secret_value()
+        if secret is not None and passwords.read_password(data_dir) is None:
+            # Before the JVM gives it to a new store: a start stopped half-way (Ctrl-C, a timeout) must not
+            # leave a server, or a store, with a password nobody has.
+            log.info("password of user neo4j saved in %s", passwords.save_password(data_dir, secret))
         log_file = data_dir / process.LOG_FILE
         with log_file.open("wb") as out:  # its own session: Ctrl-C in the caller's terminal does not reach it
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -122,7 +127,7 @@ def start(
             process.terminate(proc.pid, STOP_TIMEOUT_S)
             process.forget(data_dir)
             raise
-        if secret is not None and passwords.read_password(data_dir) != secret:
+        if secret is not None and passwords.read_password(data_dir) != secret:  # NEO4J_PASSWORD, accepted
             log.info("password of user neo4j saved in %s", passwords.save_password(data_dir, secret))
         log.info("Neo4j ready at %s", info.uri)
         return info

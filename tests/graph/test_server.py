@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ import neo4j
 import pytest
 from pydantic import SecretStr
 
-from graph import passwords, process, server
+from graph import launcher, passwords, process, server
 from graph.connection import check, driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
@@ -223,3 +224,30 @@ def test_second_instance_offline_with_auth_then_stop(
     assert stopped_cleanly, "SIGTERM must shut down cleanly"
     assert process.port_free(info.port)
     assert process.status(local.data_dir) == local, "stopping one instance must leave the session one alone"
+
+
+@pytest.mark.slow
+def test_a_first_start_interrupted_while_the_jvm_starts_leaves_the_password_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or a scheduler's SIGTERM) after the JVM was launched: the server comes up with the password it
+    was given, so that password must be on disk, or nobody can ever log in to that store again."""
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    wait_for_ready_line = launcher.wait_for_ready_line
+
+    def interrupted_once_ready(proc: subprocess.Popen[bytes], log_file: Path, timeout_s: float) -> None:
+        wait_for_ready_line(proc, log_file, timeout_s)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(launcher, "wait_for_ready_line", interrupted_once_ready)
+    data_dir = tmp_path / "data"
+    with pytest.raises(KeyboardInterrupt):
+        server.start(data_dir, process.free_port(), memory=TEST_MEMORY)
+    monkeypatch.undo()
+    try:
+        info = process.status(data_dir)
+        assert info is not None and info.auth
+        settings = Neo4jSettings(uri=info.uri, password=passwords.local_password(info.uri, data_dir))
+        check(settings)
+    finally:
+        server.stop(data_dir)
