@@ -79,6 +79,16 @@ def test_deprecated_syntax_answers_without_the_driver_s_notification(cli_env: di
 
 
 @pytest.mark.neo4j
+def test_without_neo4j_uri_the_cli_finds_the_local_server_on_the_port_it_was_started_on(
+    cli_env: dict[str, str],
+) -> None:
+    """`nrskg neo4j start --port P`, then `nrskg query`: it was told to start the server that ran."""
+    unset = {k: v for k, v in cli_env.items() if k != "NEO4J_URI"}
+    done = nrskg(["query", "RETURN 1 AS one", "--json"], unset)
+    assert (done.returncode, done.stderr) == (0, "") and '"one": 1' in done.stdout
+
+
+@pytest.mark.neo4j
 def test_a_database_the_server_lacks_is_a_setting_to_fix_not_the_query(cli_env: dict[str, str]) -> None:
     done = nrskg(["query", "RETURN 1"], cli_env | {"NEO4J_DATABASE": "nosuchdb"})
     assert done.returncode == 1 and done.stdout == ""
