@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ PID_FILE = "nrskg-neo4j.pid"
 INFO_FILE = "nrskg-neo4j.json"
 LOG_FILE = "nrskg-neo4j.log"
 LOCK_FILE = "nrskg-neo4j.lock"
+STORE_LOCK = Path("data", "databases", "store_lock")  # Neo4j's own: the JVM that has the store holds it
 
 # Our own children: kept so we can reap them (a zombie would look alive) and so Popen never warns on exit.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -129,6 +131,22 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def store_in_use(data_dir: Path) -> bool:
+    """Whether a process holds Neo4j's lock on the store in `data_dir`: a Neo4j with no record here (started
+    by hand, or for another path to this folder), which a second JVM would die on, after taking its log."""
+    try:
+        fd = os.open(data_dir / STORE_LOCK, os.O_RDWR)
+    except OSError:  # no store yet, or one we cannot open: the JVM says what is wrong
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the JVM's lock is a POSIX one; ours goes with the fd
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def forget(data_dir: Path) -> None:

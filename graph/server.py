@@ -99,6 +99,11 @@ def start(
                     f"port {wanted} on {HOST} is taken by another process (not the Neo4j of {data_dir}); "
                     "choose another with --port / --http-port"
                 )
+        if process.store_in_use(data_dir):
+            raise GraphError(
+                f"the store in {data_dir} is in use by a process that nrskg has no record of",
+                hint=f"Stop it first (`fuser -v {data_dir / process.STORE_LOCK}` names it)",
+            )
         java_path, banner = java()
         cache = launcher.prefetch(class_archive=False)
         cmd = launcher.command(java_path, cache, data_dir, port, http_port, auth=auth,

@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -251,3 +252,34 @@ def test_a_first_start_interrupted_while_the_jvm_starts_leaves_the_password_know
         check(settings)
     finally:
         server.stop(data_dir)
+
+
+def test_a_store_another_process_holds_is_refused_before_a_jvm_takes_its_log(tmp_path: Path) -> None:
+    """A Neo4j that nrskg has no record of (started by hand, or for another path to this folder) holds the
+    store: a second JVM died on its lock with a page of stack trace, after truncating that server's log."""
+    lock = tmp_path / "data" / "databases" / "store_lock"  # Neo4j's own lock file
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    log_file = tmp_path / process.LOG_FILE
+    log_file.write_text("the other server's log\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True
+    )  # a POSIX lock belongs to a process: this one cannot hold it for the test
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(GraphError, match=rf"^the store in {tmp_path} is in use by a process .*`fuser -v"):
+            server.start(tmp_path, process.free_port(), memory=TEST_MEMORY)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert log_file.read_text() == "the other server's log\n"
+    assert not (tmp_path / process.PID_FILE).exists()
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(600)
+"""
