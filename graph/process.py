@@ -158,10 +158,16 @@ def status(data_dir: Path | None = None) -> ServerInfo | None:
     """The server running for `data_dir`, or None (a stale pid file left by a crash is removed)."""
     data_dir = (data_dir or default_data_dir()).expanduser().resolve()
     info_path = data_dir / INFO_FILE
-    if not info_path.exists():
-        return None
     try:
+        if not info_path.exists():
+            return None
         info = ServerInfo.from_json(info_path.read_text())
+    except OSError as e:  # another account's data directory (mode 0700)
+        raise GraphError(
+            f"cannot read the server record {info_path} ({e.strerror})",
+            hint="Run it as the account that started the server, or set NRSKG_NEO4J_HOME to a data directory "
+            "of your own",
+        ) from e
     except (ValueError, KeyError, TypeError) as e:
         raise GraphError(f"{info_path}: unreadable server record ({e}); remove it if no server runs") from e
     if _is_our_launcher(info.pid, data_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import neo4j
@@ -283,3 +285,37 @@ fcntl.lockf(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(600)
 """
+
+
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def as_another_account(data_dir: Path) -> Iterator[None]:
+    """What an account other than its owner sees of a data directory (mode 0700): nothing, not even names."""
+    if os.geteuid() == 0:  # root reads everything: become nobody for a while (the real uid stays root)
+        os.seteuid(NOBODY)
+        try:
+            yield
+        finally:
+            os.seteuid(0)
+    else:
+        data_dir.chmod(0)
+        try:
+            yield
+        finally:
+            data_dir.chmod(0o700)
+
+
+def test_another_account_s_data_directory_is_one_line_for_status_and_stop(tmp_path: Path) -> None:
+    """NRSKG_NEO4J_HOME naming a service account's server on a shared machine: `nrskg neo4j status`, `stop`
+    and every client looking for the stored password ended in "unexpected PermissionError ... a bug"."""
+    data_dir = tmp_path / "neo4j"
+    data_dir.mkdir(mode=0o700)
+    (data_dir / process.INFO_FILE).write_text("{}")
+    with as_another_account(data_dir):
+        for call in (process.status, server.stop):
+            with pytest.raises(
+                GraphError, match=r"^cannot read the server record .* \(Permission denied\)\. Run"
+            ):
+                call(data_dir)
