@@ -69,10 +69,10 @@ def ingest(
 ) -> IngestSummary:
     """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's).
 
-    The corpus, Neo4j, the model and the device are checked first. Each chunk's extraction is cached, so a run that
-    failed half-way and is run again re-uses the triples of the chunk that failed. `workers` > 1 keeps that
-    many chunks' extractions in flight; run the flow with a parallel task runner (`with_dask`) to spread them
-    over processes. `min_confidence` None keeps what the model's own calibrated threshold keeps.
+    The corpus, Neo4j, the model and the device are checked first. Each chunk's extraction is cached, so a
+    run that failed half-way and is run again re-uses the triples of the chunk that failed. `workers` > 1
+    keeps that many chunks' extractions in flight; run the flow with a parallel task runner (`with_dask`) to
+    spread them over processes. `min_confidence` None keeps what the model's own calibrated threshold keeps.
     """
     pipeline = pipeline or PipelineSettings()
     check_corpus(Path(corpus), pipeline.read)

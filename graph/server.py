@@ -78,10 +78,10 @@ def start(
     returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
     `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches the JVM
     through its environment only and is stored (mode 0600) before the JVM starts where none is stored yet,
-    else once the server accepts it. `memory`
-    (default: `ServerMemory.from_env()`) sizes the heap and bounds transactions. `http_port` adds the HTTP
-    API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a
-    port is taken, or the JVM dies (with the tail of its log).
+    else once the server accepts it. `memory` (default: `ServerMemory.from_env()`) sizes the heap and bounds
+    transactions. `http_port` adds the HTTP API and, when its jar is on the class path, Neo4j Browser.
+    Raises GraphError when java/mvn is missing, a port is taken, the store is held by another process, or
+    the JVM dies (with the tail of its log).
     """
     data_dir = (data_dir or process.default_data_dir()).expanduser().resolve()
     with _locked(data_dir):
