@@ -156,7 +156,7 @@ def http_advice(info: ServerInfo, http_port: int) -> str | None:
 def stop(data_dir: Path | None = None, timeout_s: float = STOP_TIMEOUT_S) -> ServerInfo | None:
     """Stop the server of `data_dir`; returns what was stopped, or None when nothing ran."""
     data_dir = (data_dir or process.default_data_dir()).expanduser().resolve()
-    if process.status(data_dir) is None:  # nothing to lock, or to create a lock file in
+    if not data_dir.is_dir():
         return None
     with _locked(data_dir):
         info = process.status(data_dir)

@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -307,15 +308,20 @@ def as_another_account(data_dir: Path) -> Iterator[None]:
             data_dir.chmod(0o700)
 
 
-def test_another_account_s_data_directory_is_one_line_for_status_and_stop(tmp_path: Path) -> None:
+def test_another_account_s_data_directory_is_one_line_for_status_and_stop() -> None:
     """NRSKG_NEO4J_HOME naming a service account's server on a shared machine: `nrskg neo4j status`, `stop`
     and every client looking for the stored password ended in "unexpected PermissionError ... a bug"."""
-    data_dir = tmp_path / "neo4j"
-    data_dir.mkdir(mode=0o700)
-    (data_dir / process.INFO_FILE).write_text("{}")
-    with as_another_account(data_dir):
-        for call in (process.status, server.stop):
+    data_dir = Path(tempfile.mkdtemp(prefix="nrskg-neo4j-"))  # mode 0700 in a folder everyone may search
+    try:
+        (data_dir / process.INFO_FILE).write_text("{}")
+        with as_another_account(data_dir):
             with pytest.raises(
                 GraphError, match=r"^cannot read the server record .* \(Permission denied\)\. Run"
             ):
-                call(data_dir)
+                process.status(data_dir)
+            with pytest.raises(
+                GraphError, match=rf"^cannot keep Neo4j's data in {data_dir} \(Permission denied\)"
+            ):
+                server.stop(data_dir)
+    finally:
+        shutil.rmtree(data_dir)
