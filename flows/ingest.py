@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -13,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows import logs, tasks
 from graph.settings import Neo4jSettings
 from pipeline.ingest import ingest_corpus
+from pipeline.reading import check_corpus
 from pipeline.settings import PipelineSettings
 from pipeline.stages import Extraction
 from pipeline.summary import IngestRecord, IngestSummary, record_of, summary_rows
@@ -67,11 +69,13 @@ def ingest(
 ) -> IngestSummary:
     """Ingest every readable document under `corpus` (`model`: a model directory, else the registry's).
 
-    Neo4j, the model and the device are checked first. Each chunk's extraction is cached, so a run that
-    failed half-way and is run again re-uses the triples of the chunk that failed. `workers` > 1 keeps that
-    many chunks' extractions in flight; run the flow with a parallel task runner (`with_dask`) to spread them
-    over processes. `min_confidence` None keeps what the model's own calibrated threshold keeps.
+    The corpus, Neo4j, the model and the device are checked first. Each chunk's extraction is cached, so a
+    run that failed half-way and is run again re-uses the triples of the chunk that failed. `workers` > 1
+    keeps that many chunks' extractions in flight; run the flow with a parallel task runner (`with_dask`) to
+    spread them over processes. `min_confidence` None keeps what the model's own calibrated threshold keeps.
     """
+    pipeline = pipeline or PipelineSettings()
+    check_corpus(Path(corpus), pipeline.read)
     neo4j = neo4j or Neo4jSettings.from_env()
     entry = tasks.check_first(model, registry, device, neo4j)
     threads = extraction_threads(device, workers)

@@ -23,12 +23,15 @@ from neo4j.exceptions import (
 )
 
 from graph.settings import MEMORY_OPTIONS, MEMORY_VARIABLES, Neo4jSettings
-from nrskg.errors import GraphError, PermanentGraphError
+from nrskg.errors import GraphError, PermanentGraphError, error_chain
 
 USER_AGENT = "nrskg/0.1"
 # The driver also accepts http(s):// (its preview Query API, needing aiohttp); everything here speaks Bolt.
 BOLT_SCHEMES = frozenset({"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"})
 START_HINT = "Start the local server with `nrskg neo4j start`, or set NEO4J_URI to a running server"
+BOLT_PORT_HINT = (
+    "Set NEO4J_URI to the Bolt port of a Neo4j server (`nrskg neo4j status` prints the local one's URI)"
+)
 CREDENTIALS_HINT = (
     "Check NEO4J_USER and NEO4J_PASSWORD (for the local server, unset NEO4J_PASSWORD to use the password "
     "that `nrskg neo4j start` generated)"
@@ -71,6 +74,8 @@ def driver(settings: Neo4jSettings | None = None) -> neo4j.Driver:
             auth=settings.auth(),
             user_agent=USER_AGENT,
             connection_timeout=settings.connect_timeout_s,
+            # Connecting includes Bolt's handshake, which a program that is not Neo4j may never answer.
+            connection_acquisition_timeout=settings.connect_timeout_s,
             max_transaction_retry_time=settings.transaction_retry_s,
             # "label/property does not exist" on a graph that has no such node yet is noise, not a problem.
             notifications_disabled_classifications=[neo4j.NotificationDisabledClassification.UNRECOGNIZED],
@@ -112,9 +117,26 @@ def _translated(e: Exception, doing: str, where: str) -> GraphError:
         return GraphError(f"{doing} failed on a transient error: {one_line(e)}", hint="Run it again")
     if isinstance(e, ConfigurationError):
         return PermanentGraphError(f"{doing} failed: {one_line(e)}", hint="Fix the NEO4J_* settings")
+    if isinstance(e, DriverError | OSError) and (why := _not_bolt(e)):
+        return GraphError(f"{where} does not speak Bolt ({why}) while {doing}", hint=BOLT_PORT_HINT)
     if isinstance(e, DriverError | OSError):
         return GraphError(f"{where} does not answer ({one_line(e)}) while {doing}", hint=START_HINT)
     return GraphError(f"{doing} failed: {one_line(e)}")
+
+
+def _not_bolt(e: Exception) -> str | None:
+    """What shows that another program than Neo4j's Bolt listens at the URI (an HTTP port, a web server), or
+    None. A routed URI carries the driver's words in the exceptions of a group it was raised from."""
+    errors = list(error_chain(e))
+    errors += [
+        inner for group in errors if isinstance(group, BaseExceptionGroup) for inner in group.exceptions
+    ]
+    said = " ".join(str(error) for error in errors)
+    if "(looks like HTTP)" in said:
+        return "it answers HTTP"
+    if "Bolt handshake" in said:
+        return "no answer to Bolt's handshake"
+    return None
 
 
 def memory_error(e: Neo4jError, doing: str, remedy: str = "") -> GraphError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
@@ -26,10 +27,12 @@ from nrskg.errors import GraphError
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+MAX_PORT = 65535
 PID_FILE = "nrskg-neo4j.pid"
 INFO_FILE = "nrskg-neo4j.json"
 LOG_FILE = "nrskg-neo4j.log"
 LOCK_FILE = "nrskg-neo4j.lock"
+STORE_LOCK = Path("data", "databases", "store_lock")  # Neo4j's own: the JVM that has the store holds it
 
 # Our own children: kept so we can reap them (a zombie would look alive) and so Popen never warns on exit.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -130,6 +133,22 @@ def port_free(port: int) -> bool:
     return True
 
 
+def store_in_use(data_dir: Path) -> bool:
+    """Whether a process holds Neo4j's lock on the store in `data_dir`: a Neo4j with no record here (started
+    by hand, or for another path to this folder), which a second JVM would die on, after taking its log."""
+    try:
+        fd = os.open(data_dir / STORE_LOCK, os.O_RDWR)
+    except OSError:  # no store yet, or one we cannot open: the JVM says what is wrong
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the JVM's lock is a POSIX one; ours goes with the fd
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def forget(data_dir: Path) -> None:
     for name in (PID_FILE, INFO_FILE):
         (data_dir / name).unlink(missing_ok=True)
@@ -139,10 +158,16 @@ def status(data_dir: Path | None = None) -> ServerInfo | None:
     """The server running for `data_dir`, or None (a stale pid file left by a crash is removed)."""
     data_dir = (data_dir or default_data_dir()).expanduser().resolve()
     info_path = data_dir / INFO_FILE
-    if not info_path.exists():
-        return None
     try:
+        if not info_path.exists():
+            return None
         info = ServerInfo.from_json(info_path.read_text())
+    except OSError as e:  # another account's data directory (mode 0700)
+        raise GraphError(
+            f"cannot read the server record {info_path} ({e.strerror})",
+            hint="Run it as the account that started the server, or set NRSKG_NEO4J_HOME to a data directory "
+            "of your own",
+        ) from e
     except (ValueError, KeyError, TypeError) as e:
         raise GraphError(f"{info_path}: unreadable server record ({e}); remove it if no server runs") from e
     if _is_our_launcher(info.pid, data_dir):

@@ -9,9 +9,11 @@ reads no file and no URL, and transactions are bounded in memory (Neo4jLauncher.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -29,6 +31,21 @@ log = logging.getLogger(__name__)
 DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474  # HTTP API and Neo4j Browser, where asked for (`--http-port`, the demo)
 STOP_TIMEOUT_S = 60.0  # a clean shutdown checkpoints the store; SIGKILL after this
+DATA_DIR_HINT = "Give a folder you can write with --data-dir or NRSKG_NEO4J_HOME"
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """`data_dir` created (mode 0700: the store and the password are its owner's alone) and locked against
+    other nrskg commands; a path that cannot be one (a file, a read-only place) is a setting, not a bug."""
+    with contextlib.ExitStack() as stack:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stack.enter_context(locked(data_dir / process.LOCK_FILE))
+        except OSError as e:
+            why = "it is a file" if data_dir.is_file() else e.strerror or str(e)
+            raise GraphError(f"cannot keep Neo4j's data in {data_dir} ({why})", hint=DATA_DIR_HINT) from e
+        yield
 
 
 def _wait_ready(
@@ -60,26 +77,33 @@ def start(
     If a server already runs for `data_dir` it is returned as it is (its port may differ from `port`: the
     returned `uri` is the truth). With `auth` (the default), the initial password of user `neo4j` is
     `$NEO4J_PASSWORD`, else the one stored in `data_dir`, else a new random one; it reaches the JVM
-    through its environment only and is stored (mode 0600) once the server accepts it. `memory`
-    (default: `ServerMemory.from_env()`) sizes the heap and bounds transactions. `http_port` adds the HTTP
-    API and, when its jar is on the class path, Neo4j Browser. Raises GraphError when java/mvn is missing, a
-    port is taken, or the JVM dies (with the tail of its log).
+    through its environment only and is stored (mode 0600) before the JVM starts where none is stored yet,
+    else once the server accepts it. `memory` (default: `ServerMemory.from_env()`) sizes the heap and bounds
+    transactions. `http_port` adds the HTTP API and, when its jar is on the class path, Neo4j Browser.
+    Raises GraphError when java/mvn is missing, a port is taken, the store is held by another process, or
+    the JVM dies (with the tail of its log).
     """
     data_dir = (data_dir or process.default_data_dir()).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the store, the password: its owner's alone
-    with locked(data_dir / process.LOCK_FILE):
+    with _locked(data_dir):
         running = process.status(data_dir)
         if running is not None:
             if (running.port, running.http_port) != (port, http_port):
                 log.warning("Neo4j for %s already runs at %s; not restarting it", data_dir, running.uri)
             return running
         secret = passwords.initial_password(auth, data_dir)
+        if port == http_port:  # the JVM would die binding the second, with a page of stack trace
+            raise GraphError(f"Bolt and HTTP cannot share port {port}", hint="Give --http-port another port")
         for wanted in (port, http_port):
             if wanted is not None and not process.port_free(wanted):
                 raise GraphError(
                     f"port {wanted} on {HOST} is taken by another process (not the Neo4j of {data_dir}); "
                     "choose another with --port / --http-port"
                 )
+        if process.store_in_use(data_dir):
+            raise GraphError(
+                f"the store in {data_dir} is in use by a process that nrskg has no record of",
+                hint=f"Stop it first (`fuser -v {data_dir / process.STORE_LOCK}` names it)",
+            )
         java_path, banner = java()
         cache = launcher.prefetch(class_archive=False)
         cmd = launcher.command(java_path, cache, data_dir, port, http_port, auth=auth,
@@ -88,6 +112,10 @@ def start(
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}
         if secret is not None:
             env["NEO4J_PASSWORD"] = secret.get_secret_value()
+        if secret is not None and passwords.read_password(data_dir) is None:
+            # Before the JVM gives it to a new store: a start stopped half-way (Ctrl-C, a timeout) must not
+            # leave a server, or a store, with a password nobody has.
+            log.info("password of user neo4j saved in %s", passwords.save_password(data_dir, secret))
         log_file = data_dir / process.LOG_FILE
         with log_file.open("wb") as out:  # its own session: Ctrl-C in the caller's terminal does not reach it
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -104,7 +132,7 @@ def start(
             process.terminate(proc.pid, STOP_TIMEOUT_S)
             process.forget(data_dir)
             raise
-        if secret is not None and passwords.read_password(data_dir) != secret:
+        if secret is not None and passwords.read_password(data_dir) != secret:  # NEO4J_PASSWORD, accepted
             log.info("password of user neo4j saved in %s", passwords.save_password(data_dir, secret))
         log.info("Neo4j ready at %s", info.uri)
         return info
@@ -130,7 +158,7 @@ def stop(data_dir: Path | None = None, timeout_s: float = STOP_TIMEOUT_S) -> Ser
     data_dir = (data_dir or process.default_data_dir()).expanduser().resolve()
     if not data_dir.is_dir():
         return None
-    with locked(data_dir / process.LOCK_FILE):
+    with _locked(data_dir):
         info = process.status(data_dir)
         if info is None:
             return None

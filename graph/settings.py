@@ -24,11 +24,12 @@ from pydantic import (
 )
 
 from graph.passwords import local_password
-from graph.process import default_data_dir
+from graph.process import default_data_dir, status
 from nrskg.errors import GraphError, PermanentGraphError
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
-"""The local server of `nrskg neo4j start`: Bolt on loopback, direct (no routing, no TLS)."""
+"""The local server of `nrskg neo4j start` at its default port (Bolt on loopback, direct: no routing, no TLS),
+where no NEO4J_URI is set and no local server runs."""
 
 ENV_VARIABLES = {
     "uri": "NEO4J_URI",
@@ -57,7 +58,8 @@ class Neo4jSettings(BaseModel):
     connect_timeout_s: float = Field(
         default=10.0,
         gt=0,
-        description="Give up on a server that does not accept a connection (driver: 30 s).",
+        description="Give up on a server that does not accept a connection or answer Bolt's handshake "
+        "(driver: 30 s, and 60 s for the handshake).",
     )
     transaction_retry_s: float = Field(
         default=5.0,
@@ -68,7 +70,7 @@ class Neo4jSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Neo4jSettings:
         """Settings from `NEO4J_*` variables (empty ones ignored; `NEO4J_USERNAME` is `NEO4J_USER` too), then
-        `overrides` (None values ignored).
+        `overrides` (None values ignored). Without a URI, the running local server's, else `DEFAULT_URI`.
 
         Without a password, a URI that names the running local server of `nrskg neo4j start` (its data
         directory from `NRSKG_NEO4J_HOME`) gets the password that server stored, like libpq's ~/.pgpass: the
@@ -87,6 +89,9 @@ class Neo4jSettings(BaseModel):
         if alias:
             values["user"] = environ[USERNAME_ALIAS]
         values.update({key: value for key, value in overrides.items() if value is not None})
+        running = None if "uri" in values else status(default_data_dir(environ))
+        if running is not None:  # the local server, on whatever port `nrskg neo4j start --port` gave it
+            values["uri"] = running.uri
         settings = cls(**values)
         if settings.password is not None:
             return settings

@@ -300,6 +300,16 @@ def accepted_suffixes(settings: ReadSettings) -> str:
     return ", ".join(settings.suffixes)
 
 
+def check_corpus(corpus: Path, settings: ReadSettings) -> None:
+    """A corpus that does not exist (a typo, a share not mounted) is one error naming it, before Neo4j, the
+    model or a run folder; found while reading, it became a stopped run that said to run it again."""
+    if not corpus.exists():
+        raise PipelineError(
+            f"{corpus}: no such file or folder",
+            hint=f"Give a corpus folder or a {accepted_suffixes(settings)} file",
+        )
+
+
 def with_status(
     manifest: pd.DataFrame, doc_ids: Iterable[str], status: str, reason: str | None = None
 ) -> pd.DataFrame:

@@ -41,9 +41,14 @@ def _describe(info: process.ServerInfo) -> str:
 @cli_errors
 def start_cli(
     data_dir: DataDirOption = None,
-    port: Annotated[int, typer.Option("--port", help="Bolt port on 127.0.0.1.")] = server.DEFAULT_BOLT_PORT,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=process.MAX_PORT, help="Bolt port on 127.0.0.1.")
+    ] = server.DEFAULT_BOLT_PORT,
     http_port: Annotated[
-        int | None, typer.Option("--http-port", help="Also serve HTTP and Neo4j Browser on this port.")
+        int | None,
+        typer.Option(
+            "--http-port", min=1, max=process.MAX_PORT, help="Also serve HTTP and Neo4j Browser on this port."
+        ),
     ] = None,
     auth: Annotated[
         bool,

@@ -17,10 +17,11 @@ from flows.cli._app import app, cli_errors, error_message
 from flows.cli._options import BatchSize, Device, MinConfidence
 from flows.cli._prefect import PrefectApi, prefect_api_in_background
 from graph.connection import check
+from graph.process import MAX_PORT
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
-from nrskg.errors import PipelineError, interrupted
-from pipeline.reading import accepted_suffixes
+from nrskg.errors import interrupted
+from pipeline.reading import check_corpus
 from pipeline.settings import ReadSettings
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
@@ -54,7 +55,7 @@ def ingest_cli(
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     try:
-        _check_corpus(corpus)
+        check_corpus(corpus, ReadSettings())  # before Neo4j is asked anything
         prefect = _check_first(model, registry, device)
         from flows.ingest import with_dask
 
@@ -118,16 +119,6 @@ def _stopped(error: BaseException) -> dict[str, object]:
     return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
 
 
-def _check_corpus(corpus: Path) -> None:
-    """A corpus that does not exist is the user's typo: one `error:` line and exit 1, like every bad input,
-    before Neo4j is asked anything (typer's `exists=True` would print a usage box and exit 2)."""
-    if not corpus.exists():
-        suffixes = accepted_suffixes(ReadSettings())
-        raise PipelineError(
-            f"{corpus}: no such file or folder", hint=f"Give a corpus folder or a {suffixes} file"
-        )
-
-
 def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:
     """Neo4j, then the model and device; the Prefect server the flow needs starts meanwhile (join the thread
     returned before running the flow). A Neo4j that does not answer fails before anything else starts."""
@@ -144,7 +135,10 @@ def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:
 def demo_cli(
     retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even if one exists.")] = False,
     http_port: Annotated[
-        int, typer.Option("--http-port", help="Port of Neo4j Browser on 127.0.0.1 (local Neo4j only).")
+        int,
+        typer.Option(
+            "--http-port", min=1, max=MAX_PORT, help="Port of Neo4j Browser on 127.0.0.1 (local Neo4j only)."
+        ),
     ] = DEFAULT_HTTP_PORT,
 ) -> None:
     """The main job on the embedded default: local Neo4j with Browser, the project's sample, two answers."""

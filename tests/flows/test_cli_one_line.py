@@ -42,11 +42,50 @@ def test_status_of_a_stopped_server_exits_3_and_says_so_quietly(no_server: dict[
     assert (done.returncode, done.stdout, done.stderr) == (3, "Neo4j is not running\n", "")
 
 
+def test_a_data_directory_that_cannot_be_one_is_one_line_naming_the_setting(
+    no_server: dict[str, str], tmp_path: Path
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for home, why in ((a_file, "it is a file"), (a_file / "neo4j", "Not a directory")):
+        done = nrskg(
+            ["neo4j", "start", "--port", str(process.free_port())],
+            no_server | {"NRSKG_NEO4J_HOME": str(home)},
+        )
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr.splitlines() == [
+            f"error: cannot keep Neo4j's data in {home} ({why}). Give a folder you can write with "
+            "--data-dir or NRSKG_NEO4J_HOME"
+        ]
+
+
+def test_ports_a_server_cannot_listen_on_are_refused_before_a_jvm_starts(no_server: dict[str, str]) -> None:
+    port = str(process.free_port())
+    shared = nrskg(["neo4j", "start", "--port", port, "--http-port", port], no_server)
+    assert (shared.returncode, shared.stdout) == (1, "")
+    assert shared.stderr.splitlines() == [
+        f"error: Bolt and HTTP cannot share port {port}. Give --http-port another port"
+    ]
+    assert not (Path(no_server["NRSKG_NEO4J_HOME"]) / process.PID_FILE).exists()
+    beyond = nrskg(["neo4j", "start", "--port", "70000"], no_server)
+    assert beyond.returncode == 2 and "Traceback" not in beyond.stderr and "65535" in beyond.stderr
+
+
 @pytest.mark.neo4j
 def test_deprecated_syntax_answers_without_the_driver_s_notification(cli_env: dict[str, str]) -> None:
     done = nrskg(["query", "MATCH (n) RETURN id(n) AS old LIMIT 1", "--json"], cli_env)
     assert done.returncode == 0 and '"columns": [\n    "old"\n  ]' in done.stdout, done.stderr
     assert done.stderr == ""
+
+
+@pytest.mark.neo4j
+def test_without_neo4j_uri_the_cli_finds_the_local_server_on_the_port_it_was_started_on(
+    cli_env: dict[str, str],
+) -> None:
+    """`nrskg neo4j start --port P`, then `nrskg query`: it was told to start the server that ran."""
+    unset = {k: v for k, v in cli_env.items() if k != "NEO4J_URI"}
+    done = nrskg(["query", "RETURN 1 AS one", "--json"], unset)
+    assert (done.returncode, done.stderr) == (0, "") and '"one": 1' in done.stdout
 
 
 @pytest.mark.neo4j

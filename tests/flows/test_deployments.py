@@ -8,6 +8,7 @@ import inspect
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from prefect import flow
 from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
 from prefect.flows import load_flow_from_entrypoint
 from prefect.server.events.actions import RunDeployment
+from prefect.server.events.schemas.automations import EventTrigger as ServerEventTrigger
+from prefect.server.events.schemas.events import ReceivedEvent
 from prefect.server.schemas.core import FlowRun
 from prefect.server.utilities.user_templates import matching_types_in_templates
 from prefect.testing.utilities import prefect_test_harness
@@ -82,11 +85,40 @@ def test_reextract_runs_when_a_train_flow_run_completes() -> None:
     assert isinstance(trigger, DeploymentEventTrigger) and trigger.enabled
     assert trigger.expect == {"prefect.flow-run.Completed"}
     assert trigger.match.model_dump()["prefect.resource.id"] == "prefect.flow-run.*"
-    related = trigger.match_related.model_dump() if not isinstance(trigger.match_related, list) else {}
-    assert related == {"prefect.resource.role": "flow", "prefect.resource.name": train_flow.name}
     trigger.set_deployment_id("00000000-0000-0000-0000-000000000001")
     automation = trigger.as_automation()  # what `prefect deploy` sends to the server
     assert automation.actions[0].type == "run-deployment"
+
+
+def _completed(*related: tuple[str, str]) -> ReceivedEvent:
+    """The event a finished flow run emits, with its related resources as (role, name)."""
+    return ReceivedEvent(
+        occurred=datetime.now(UTC),
+        event="prefect.flow-run.Completed",
+        resource={"prefect.resource.id": f"prefect.flow-run.{uuid.uuid4()}"},
+        related=[
+            {
+                "prefect.resource.id": f"prefect.{role}.{uuid.uuid4()}",
+                "prefect.resource.role": role,
+                "prefect.resource.name": name,
+            }
+            for role, name in related
+        ],  # fmt: skip
+        id=uuid.uuid4(),
+    )
+
+
+def test_reextract_runs_after_the_train_deployment_only() -> None:
+    """A train flow run outside the deployment (`nrskg demo`, a notebook, with PREFECT_API_URL set) promoted
+    its own model in its own registry, and the trigger had the worker re-extract the team's graph with it."""
+    (spec,) = DEPLOYMENTS["reextract"]["triggers"]
+    trigger = TypeAdapter(DeploymentTriggerTypes).validate_python({"name": "reextract-after-train", **spec})
+    trigger.set_deployment_id("00000000-0000-0000-0000-000000000001")
+    on_server = ServerEventTrigger.model_validate(trigger.as_automation().trigger.model_dump())
+    deployment_run = [("flow", train_flow.name), ("deployment", "train"), ("work-pool", "nrskg")]
+    assert on_server.covers(_completed(*deployment_run))
+    assert not on_server.covers(_completed(("flow", train_flow.name)))
+    assert not on_server.covers(_completed(("flow", "ingest"), ("deployment", "scheduled-ingest")))
 
 
 def test_reextract_gets_the_registry_of_the_train_run_that_completed() -> None:
@@ -108,6 +140,27 @@ def test_train_runs_one_at_a_time() -> None:
     """Each run empties the registry's staging folder and trains into it (extractor.registry.staging): a
     second run at once would delete or mix the first one's checkpoint before it is registered."""
     assert DEPLOYMENTS["train"]["concurrency_limit"] == 1
+
+
+def _commands(lines: list[str]) -> list[str]:
+    """Shell lines without their comments."""
+    return [line.split("  #")[0].strip() for line in lines if line.strip()]
+
+
+def test_prefect_yaml_gives_the_readme_s_commands_with_the_server_and_the_checkout_named() -> None:
+    """Followed as written, `prefect worker start` refused to start without PREFECT_API_URL, and a deployment
+    made without NRSKG_HOME started its runs in a temporary folder, where the flow's file is not."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Prefect\n", 1)[1]
+    commands = _commands(readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines())
+    header = (ROOT / "prefect.yaml").read_text(encoding="utf-8").splitlines()
+    assert _commands([line.removeprefix("#") for line in header if line.startswith("#   ")]) == commands
+    api_url = next(i for i, c in enumerate(commands) if c.startswith("prefect config set PREFECT_API_URL="))
+    assert (
+        commands.index("prefect server start")
+        < api_url
+        < commands.index("prefect work-pool create nrskg --type process")
+    )
+    assert "NRSKG_HOME=$PWD prefect deploy --all" in commands
 
 
 @pytest.fixture(scope="module")

@@ -299,6 +299,19 @@ def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(
     assert stored[0]["n"] == 4
 
 
+def test_a_deployment_run_whose_corpus_is_missing_says_so_and_writes_no_run_folder(neo4j_settings, tmp_path):
+    """A scheduled run over a share that is not mounted: what to fix, not "run the same command again"."""
+    missing, runs_root = tmp_path / "not-mounted", tmp_path / "runs"
+    model = untrained_model(tmp_path)
+    with pytest.raises(PipelineError) as caught:
+        ingest(str(missing), str(model), runs_root=str(runs_root), device="cpu", neo4j=neo4j_settings)
+    assert (
+        str(caught.value)
+        == f"{missing}: no such file or folder. Give a corpus folder or a .txt, .md, .json, .jsonl file"
+    )
+    assert not runs_root.exists()
+
+
 def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspace, tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(_sample_lines({"sample-01", "sample-02"})) + "\n", encoding="utf-8")

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import neo4j
 import pytest
 from pydantic import SecretStr
 
-from graph import passwords, process, server
+from graph import launcher, passwords, process, server
 from graph.connection import check, driver, verify
 from graph.settings import Neo4jSettings
 from nrskg.errors import GraphError, PermanentGraphError
@@ -223,3 +228,100 @@ def test_second_instance_offline_with_auth_then_stop(
     assert stopped_cleanly, "SIGTERM must shut down cleanly"
     assert process.port_free(info.port)
     assert process.status(local.data_dir) == local, "stopping one instance must leave the session one alone"
+
+
+@pytest.mark.slow
+def test_a_first_start_interrupted_while_the_jvm_starts_leaves_the_password_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or a scheduler's SIGTERM) after the JVM was launched: the server comes up with the password it
+    was given, so that password must be on disk, or nobody can ever log in to that store again."""
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    wait_for_ready_line = launcher.wait_for_ready_line
+
+    def interrupted_once_ready(proc: subprocess.Popen[bytes], log_file: Path, timeout_s: float) -> None:
+        wait_for_ready_line(proc, log_file, timeout_s)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(launcher, "wait_for_ready_line", interrupted_once_ready)
+    data_dir = tmp_path / "data"
+    with pytest.raises(KeyboardInterrupt):
+        server.start(data_dir, process.free_port(), memory=TEST_MEMORY)
+    monkeypatch.undo()
+    try:
+        info = process.status(data_dir)
+        assert info is not None and info.auth
+        settings = Neo4jSettings(uri=info.uri, password=passwords.local_password(info.uri, data_dir))
+        check(settings)
+    finally:
+        server.stop(data_dir)
+
+
+def test_a_store_another_process_holds_is_refused_before_a_jvm_takes_its_log(tmp_path: Path) -> None:
+    """A Neo4j that nrskg has no record of (started by hand, or for another path to this folder) holds the
+    store: a second JVM died on its lock with a page of stack trace, after truncating that server's log."""
+    lock = tmp_path / "data" / "databases" / "store_lock"  # Neo4j's own lock file
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    log_file = tmp_path / process.LOG_FILE
+    log_file.write_text("the other server's log\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True
+    )  # a POSIX lock belongs to a process: this one cannot hold it for the test
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(GraphError, match=rf"^the store in {tmp_path} is in use by a process .*`fuser -v"):
+            server.start(tmp_path, process.free_port(), memory=TEST_MEMORY)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert log_file.read_text() == "the other server's log\n"
+    assert not (tmp_path / process.PID_FILE).exists()
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def as_another_account(data_dir: Path) -> Iterator[None]:
+    """What an account other than its owner sees of a data directory (mode 0700): nothing, not even names."""
+    if os.geteuid() == 0:  # root reads everything: become nobody for a while (the real uid stays root)
+        os.seteuid(NOBODY)
+        try:
+            yield
+        finally:
+            os.seteuid(0)
+    else:
+        data_dir.chmod(0)
+        try:
+            yield
+        finally:
+            data_dir.chmod(0o700)
+
+
+def test_another_account_s_data_directory_is_one_line_for_status_and_stop() -> None:
+    """NRSKG_NEO4J_HOME naming a service account's server on a shared machine: `nrskg neo4j status`, `stop`
+    and every client looking for the stored password ended in "unexpected PermissionError ... a bug"."""
+    data_dir = Path(tempfile.mkdtemp(prefix="nrskg-neo4j-"))  # mode 0700 in a folder everyone may search
+    try:
+        (data_dir / process.INFO_FILE).write_text("{}")
+        with as_another_account(data_dir):
+            with pytest.raises(
+                GraphError, match=r"^cannot read the server record .* \(Permission denied\)\. Run"
+            ):
+                process.status(data_dir)
+            with pytest.raises(
+                GraphError, match=rf"^cannot keep Neo4j's data in {data_dir} \(Permission denied\)"
+            ):
+                server.stop(data_dir)
+    finally:
+        shutil.rmtree(data_dir)
