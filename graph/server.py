@@ -128,7 +128,7 @@ def start(
         log.info("starting Neo4j %s for %s (pid %d, log %s)", info.version, data_dir, proc.pid, info.log_file)
         try:
             _wait_ready(proc, info, secret, timeout_s)
-        except GraphError:
+        except (GraphError, KeyboardInterrupt):  # Ctrl-C or SIGTERM: the JVM, in its own session, goes too
             process.terminate(proc.pid, STOP_TIMEOUT_S)
             process.forget(data_dir)
             raise

@@ -231,15 +231,18 @@ def test_second_instance_offline_with_auth_then_stop(
 
 
 @pytest.mark.slow
-def test_a_first_start_interrupted_while_the_jvm_starts_leaves_the_password_known(
+def test_a_start_interrupted_while_the_jvm_starts_stops_it_and_leaves_the_password_known(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ctrl-C (or a scheduler's SIGTERM) after the JVM was launched: the server comes up with the password it
-    was given, so that password must be on disk, or nobody can ever log in to that store again."""
+    """Ctrl-C (or a scheduler's SIGTERM) after the JVM was launched: the JVM, in its own session, would go on
+    starting a server the person asked not to have, so it is stopped; and the store it set up keeps the
+    password it was given, so that password must be on disk, or nobody can ever log in to that store again."""
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     wait_for_ready_line = launcher.wait_for_ready_line
+    launched = []
 
     def interrupted_once_ready(proc: subprocess.Popen[bytes], log_file: Path, timeout_s: float) -> None:
+        launched.append(proc.pid)
         wait_for_ready_line(proc, log_file, timeout_s)
         raise KeyboardInterrupt
 
@@ -248,11 +251,13 @@ def test_a_first_start_interrupted_while_the_jvm_starts_leaves_the_password_know
     with pytest.raises(KeyboardInterrupt):
         server.start(data_dir, process.free_port(), memory=TEST_MEMORY)
     monkeypatch.undo()
+    assert process.status(data_dir) is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(launched[0], 0)
+    info = server.start(data_dir, process.free_port(), memory=TEST_MEMORY)
     try:
-        info = process.status(data_dir)
-        assert info is not None and info.auth
-        settings = Neo4jSettings(uri=info.uri, password=passwords.local_password(info.uri, data_dir))
-        check(settings)
+        assert info.auth
+        check(Neo4jSettings(uri=info.uri, password=passwords.local_password(info.uri, data_dir)))
     finally:
         server.stop(data_dir)
 
