@@ -49,7 +49,9 @@ def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
         data = file.read_bytes()
     except OSError as e:
         raise DataFormatError(f"{file}: cannot read: {e}") from e
-    lines = decode(data, str(file)).splitlines()
+    # Lines end at "\n" alone, as ingest reads JSON lines: `splitlines` also cuts at form feeds and U+2028,
+    # which JSON strings may hold raw, so ids stopped being the file's line numbers and such records broke.
+    lines = decode(data, str(file)).split("\n")
     if file.suffix in _LINES:
         return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     records = []

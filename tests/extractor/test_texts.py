@@ -51,3 +51,13 @@ def test_files_decode_as_ingest_decodes_them_where_its_decoder_is_given(tmp_path
     (tmp_path / "bin.txt").write_bytes(b"ab\x00\x01")
     with pytest.raises(DataFormatError, match="bin.txt: NUL byte at offset 2"):
         read_texts(tmp_path / "bin.txt", decode_text)
+
+
+def test_lines_end_at_newlines_alone_as_ingest_reads_them(tmp_path: Path) -> None:
+    """JSON may hold U+2028 raw (`ensure_ascii=False`), and a page break is no line break: ids stay the file's
+    line numbers, and no record is cut in two."""
+    record = {"id": "p1", "text": "二甲双胍治疗2型糖尿病。\u2028第二段。"}
+    (tmp_path / "a.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert read_texts(tmp_path / "a.jsonl") == [("p1", record["text"])]
+    (tmp_path / "b.txt").write_text("第一页\x0c第二页\n血糖\n", encoding="utf-8")
+    assert read_texts(tmp_path / "b.txt") == [("1", "第一页\x0c第二页"), ("2", "血糖")]
