@@ -212,6 +212,24 @@ def triples_frame(ids: list[str], triples: list[list[PredictedTriple]], model_ve
     return pd.DataFrame(rows, columns=TRIPLE_COLUMNS)
 
 
+def _check_writable(out: Path) -> None:
+    """Fail before the model runs, not after hours of extraction, where the output cannot be written: a folder
+    of that name, or a file in the way of its folder."""
+    if out.is_dir():
+        raise _unwritable(out, "a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(out, e.strerror or str(e)) from e
+
+
+def _unwritable(out: Path, cause: str) -> DataFormatError:
+    return DataFormatError(
+        f"--out {out}: cannot write the triples ({cause})",
+        hint="Name a .jsonl or .parquet file in a folder you can write, e.g. --out triples.jsonl",
+    )
+
+
 def extract_file(
     model_dir: Path | str,
     input_path: Path | str,
@@ -231,16 +249,19 @@ def extract_file(
     out = Path(out_path)
     if out.suffix not in (".jsonl", ".parquet"):
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
+    _check_writable(out)
     records = read_texts(input_path, decode)
     if any(isinstance(text, list) for _, text in records):
         raise DataFormatError(f'{input_path}: extraction reads raw "text", not segmented "words"')
     extractor = Extractor.load(model_dir, device, batch_size, row_block)
     triples = extractor.extract([text for _, text in records], progress=True, min_confidence=min_confidence)
     frame = triples_frame([i for i, _ in records], triples, extractor.model_version)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    try:
+        if out.suffix == ".parquet":
+            frame.to_parquet(out, index=False)
+        else:
+            frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    except OSError as e:
+        raise _unwritable(out, e.strerror or str(e)) from e
     log.info("%d triples from %d texts -> %s", len(frame), len(records), out)
     return frame

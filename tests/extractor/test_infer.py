@@ -215,3 +215,14 @@ def test_batches_filled_to_the_device_budget_give_the_same_triples(model_dir, ex
     assert auto.batches(lengths) == budget_batches(lengths, auto.budget())
     assert auto.budget().max_pairs == auto.batching.cpu_pairs
     assert [plain(t) for t in auto.extract(texts)] == [plain(t) for t in extractor.extract(texts)]
+
+
+def test_an_output_that_cannot_be_written_fails_before_the_model_runs(tmp_path):
+    """`tmp_path` is no model: the output's error comes first, not after the extraction."""
+    source = tmp_path / "in.txt"
+    source.write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "taken.jsonl").mkdir()
+    with pytest.raises(DataFormatError, match=r"--out .*taken.jsonl: cannot write the triples \(a folder\)"):
+        extract_file(tmp_path, source, tmp_path / "taken.jsonl")
+    with pytest.raises(DataFormatError, match=r"in.txt/out.parquet: cannot write the triples"):
+        extract_file(tmp_path, source, source / "out.parquet")
