@@ -53,7 +53,8 @@ def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
     # which JSON strings may hold raw, so ids stopped being the file's line numbers and such records broke.
     lines = decode(data, str(file)).split("\n")
     if file.suffix in _LINES:
-        return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+        # Only the end is trimmed: offsets index the line as written, its indentation (　　) included.
+        return [(str(n), line.rstrip()) for n, line in enumerate(lines, 1) if line.strip()]
     records = []
     for n, line in enumerate(lines, 1):
         if not line.strip():

@@ -14,7 +14,7 @@ from pipeline.reading import decode_text
 
 def test_lines_and_json_records_with_their_ids(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(" 糖尿病 \n\n血糖\n", encoding="utf-8")
-    assert read_texts(tmp_path / "a.txt") == [("1", "糖尿病"), ("3", "血糖")]
+    assert read_texts(tmp_path / "a.txt") == [("1", " 糖尿病"), ("3", "血糖")]  # offsets index the line
     records = [{"id": "x", "text": "胰岛素"}, {"text": "二甲双胍"}]
     (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
     assert read_texts(tmp_path / "b.jsonl") == [("x", "胰岛素"), ("2", "二甲双胍")]
