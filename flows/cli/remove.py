@@ -30,8 +30,8 @@ def source_file(source: str) -> Path:
 
 
 def gone(documents: pd.DataFrame) -> pd.DataFrame:
-    """The documents whose source file no longer exists."""
-    return documents[[not source_file(s).exists() for s in documents["source"]]]
+    """The documents whose source file no longer exists (`.loc`: `frame[[]]` would pick no columns)."""
+    return documents.loc[[not source_file(s).exists() for s in documents["source"]]]
 
 
 @app.command("remove")
