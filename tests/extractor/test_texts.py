@@ -61,3 +61,15 @@ def test_lines_end_at_newlines_alone_as_ingest_reads_them(tmp_path: Path) -> Non
     assert read_texts(tmp_path / "a.jsonl") == [("p1", record["text"])]
     (tmp_path / "b.txt").write_text("第一页\x0c第二页\n血糖\n", encoding="utf-8")
     assert read_texts(tmp_path / "b.txt") == [("1", "第一页\x0c第二页"), ("2", "血糖")]
+
+
+def test_a_folder_is_read_as_ingest_finds_its_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Any case of suffix is read, hidden copies are not, and what is not read is named, not dropped."""
+    (tmp_path / "a.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "B.TXT").write_text("胰岛素\n", encoding="utf-8")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "a-checkpoint.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "c.json").write_text(json.dumps({"text": "血糖"}), encoding="utf-8")
+    assert read_texts(tmp_path) == [("a.txt:1", "二甲双胍"), ("sub/B.TXT:1", "胰岛素")]
+    assert "1 files not read, their suffix is not one of .txt, .md, .jsonl: c.json" in caplog.text
