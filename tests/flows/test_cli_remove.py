@@ -74,3 +74,12 @@ def test_nothing_read_from_the_paths_is_nothing_missing(tmp_path: Path) -> None:
         [["a", str(tmp_path), "v1"], ["b", str(tmp_path / "gone.txt"), "v1"]], columns=DOCUMENT_FIELDS
     )
     assert gone(kept)["doc_id"].tolist() == ["b"]
+
+
+def test_a_record_whose_file_is_there_is_not_missing_whatever_its_id(tmp_path: Path) -> None:
+    """A `#` in a record's id or in a file's name: only documents whose file is gone are taken out."""
+    (tmp_path / "x.jsonl").write_text('{"id": "PMID#1", "text": "血糖"}\n', encoding="utf-8")
+    (tmp_path / "a#b.txt").write_text("血糖", encoding="utf-8")
+    sources = [f"{tmp_path}/x.jsonl#id=PMID#1", f"{tmp_path}/a#b.txt", f"{tmp_path}/y.jsonl#id=PMID#1"]
+    documents = pd.DataFrame([[s[-12:], s, "v1"] for s in sources], columns=DOCUMENT_FIELDS)
+    assert gone(documents)["source"].tolist() == [sources[2]]
