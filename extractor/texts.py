@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from nrskg.contracts import record_id
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
         # Only the end is trimmed: offsets index the line as written, its indentation (　　) included.
         return [(str(n), line.rstrip()) for n, line in enumerate(lines, 1) if line.strip()]
     records = []
+    first_line: dict[str, int] = {}  # each output row must name one text
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -88,5 +90,12 @@ def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
             raise DataFormatError(
                 f'{file}: line {n}: expected an object with a string "text" or a list "words"'
             )
-        records.append((str(record.get("id", n)), text))
+        key = record_id(record) or str(n)
+        if key in first_line:
+            raise DataFormatError(
+                f"{file}: line {n}: id {key!r} again (first on line {first_line[key]})",
+                hint="Give each record its own id (a line without one is its line number)",
+            )
+        first_line[key] = n
+        records.append((key, text))
     return records

@@ -35,3 +35,14 @@ def doc_id_of_sentence(sent_id: str) -> str:
 def failed(kind: str) -> str:
     """The status of an input that failed at `kind` (a reading problem, or the ingest stage that stopped)."""
     return f"{FAILED_PREFIX}{kind}"
+
+
+def record_id(record: object) -> str | None:
+    """The `id` of a JSON record, as text: a string or a number, not blank; None otherwise (no `id`, null,
+    true, an object), where readers fall back to the line number."""
+    if not isinstance(record, dict):
+        return None
+    value = record.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) if str(value).strip() else None

@@ -73,3 +73,16 @@ def test_a_folder_is_read_as_ingest_finds_its_files(tmp_path: Path, caplog: pyte
     (tmp_path / "c.json").write_text(json.dumps({"text": "血糖"}), encoding="utf-8")
     assert read_texts(tmp_path) == [("a.txt:1", "二甲双胍"), ("sub/B.TXT:1", "胰岛素")]
     assert "1 files not read, their suffix is not one of .txt, .md, .jsonl: c.json" in caplog.text
+
+
+def test_each_json_record_gets_an_id_of_its_own(tmp_path: Path) -> None:
+    """Ids are read as ingest reads them (null or true is no id: the line number stands in), and one that
+    comes again would leave output rows that name two texts."""
+    lines = ['{"id": null, "text": "a"}', '{"id": true, "text": "b"}', '{"id": 7, "text": "c"}']
+    (tmp_path / "a.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    assert read_texts(tmp_path / "a.jsonl") == [("1", "a"), ("2", "b"), ("7", "c")]
+    (tmp_path / "b.jsonl").write_text(
+        '{"text": "a"}\n{"text": "b"}\n{"id": "2", "text": "c"}\n', encoding="utf-8"
+    )
+    with pytest.raises(DataFormatError, match=r"b.jsonl: line 3: id '2' again \(first on line 2\)"):
+        read_texts(tmp_path / "b.jsonl")
