@@ -34,7 +34,7 @@ from extractor.schema import Entity, Triple
 from extractor.splitting import window_spans
 from extractor.texts import Decode, read_texts, utf8
 from extractor.tokenization import TextTokenizer
-from nrskg.contracts import TRIPLE_COLUMNS
+from nrskg.contracts import TRIPLE_COLUMNS, TRIPLE_DTYPES
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def triples_frame(ids: list[str], triples: list[list[PredictedTriple]], model_ve
         for sent_id, per_text in zip(ids, triples, strict=True)
         for t in per_text
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=TRIPLE_COLUMNS)
+    return pd.DataFrame(rows, columns=TRIPLE_COLUMNS).astype(TRIPLE_DTYPES)
 
 
 def _check_writable(out: Path) -> None:

@@ -227,3 +227,12 @@ def test_an_output_that_cannot_be_written_fails_before_the_model_runs(tmp_path):
         extract_file(tmp_path, source, tmp_path / "taken.jsonl")
     with pytest.raises(DataFormatError, match=r"in.txt/out.parquet: cannot write the triples"):
         extract_file(tmp_path, source, source / "out.parquet")
+
+
+def test_no_triples_still_write_typed_columns(model_dir, texts, tmp_path):
+    """A parquet with no rows has the columns' types, so a folder of outputs reads as one table."""
+    (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
+    (tmp_path / "full.txt").write_text("\n".join(texts[:5]), encoding="utf-8")
+    extract_file(model_dir, tmp_path / "empty.txt", tmp_path / "out" / "empty.parquet", device="cpu")
+    full = extract_file(model_dir, tmp_path / "full.txt", tmp_path / "out" / "full.parquet", device="cpu")
+    assert len(pd.read_parquet(tmp_path / "out")) == len(full) > 0
