@@ -34,7 +34,7 @@ from extractor.schema import Entity, Triple
 from extractor.splitting import window_spans
 from extractor.texts import Decode, read_texts, utf8
 from extractor.tokenization import TextTokenizer
-from nrskg.contracts import TRIPLE_COLUMNS
+from nrskg.contracts import TRIPLE_COLUMNS, TRIPLE_DTYPES
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,25 @@ def triples_frame(ids: list[str], triples: list[list[PredictedTriple]], model_ve
         for sent_id, per_text in zip(ids, triples, strict=True)
         for t in per_text
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=TRIPLE_COLUMNS)
+    return pd.DataFrame(rows, columns=TRIPLE_COLUMNS).astype(TRIPLE_DTYPES)
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before the model runs, not after hours of extraction, where the output cannot be written: a folder
+    of that name, or a file in the way of its folder."""
+    if out.is_dir():
+        raise _unwritable(out, "a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(out, e.strerror or str(e)) from e
+
+
+def _unwritable(out: Path, cause: str) -> DataFormatError:
+    return DataFormatError(
+        f"--out {out}: cannot write the triples ({cause})",
+        hint="Name a .jsonl or .parquet file in a folder you can write, e.g. --out triples.jsonl",
+    )
 
 
 def extract_file(
@@ -231,16 +249,19 @@ def extract_file(
     out = Path(out_path)
     if out.suffix not in (".jsonl", ".parquet"):
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
+    _check_writable(out)
     records = read_texts(input_path, decode)
     if any(isinstance(text, list) for _, text in records):
         raise DataFormatError(f'{input_path}: extraction reads raw "text", not segmented "words"')
     extractor = Extractor.load(model_dir, device, batch_size, row_block)
     triples = extractor.extract([text for _, text in records], progress=True, min_confidence=min_confidence)
     frame = triples_frame([i for i, _ in records], triples, extractor.model_version)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    try:
+        if out.suffix == ".parquet":
+            frame.to_parquet(out, index=False)
+        else:
+            frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    except OSError as e:
+        raise _unwritable(out, e.strerror or str(e)) from e
     log.info("%d triples from %d texts -> %s", len(frame), len(records), out)
     return frame

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from nrskg.contracts import record_id
 from nrskg.errors import DataFormatError
+
+log = logging.getLogger(__name__)
 
 _SUFFIXES = (".txt", ".md", ".jsonl")
 _LINES = (".txt", ".md")  # a text per line
@@ -32,8 +36,8 @@ def read_texts(path: Path | str, decode: Decode = utf8) -> list[tuple[str, str |
     Texts are raw strings or, where every record is pre-segmented, word lists.
     """
     root = Path(path)
-    files = sorted(f for f in root.rglob("*") if f.suffix in _SUFFIXES) if root.is_dir() else [root]
-    if not files or any(f.suffix not in _SUFFIXES for f in files):
+    files = _folder_texts(root) if root.is_dir() else [root]
+    if not files or any(f.suffix.lower() not in _SUFFIXES for f in files):
         raise DataFormatError(f"{root}: expected a {', '.join(_SUFFIXES)} file, or a folder of those")
     records = []
     for file in files:
@@ -44,15 +48,36 @@ def read_texts(path: Path | str, decode: Decode = utf8) -> list[tuple[str, str |
     return records
 
 
+def _folder_texts(root: Path) -> list[Path]:
+    """The files read under a folder, as ingest finds them: any case of suffix, hidden ones (an editor's
+    `.ipynb_checkpoints` copies) left out; the others are named in a warning, not dropped unsaid."""
+    found = sorted(
+        f
+        for f in root.rglob("*")
+        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(root).parts)
+    )
+    files = [f for f in found if f.suffix.lower() in _SUFFIXES]
+    if skipped := [f.relative_to(root).as_posix() for f in found if f.suffix.lower() not in _SUFFIXES]:
+        names = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        log.warning(
+            "%d files not read, their suffix is not one of %s: %s", len(skipped), ", ".join(_SUFFIXES), names
+        )
+    return files
+
+
 def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
     try:
         data = file.read_bytes()
     except OSError as e:
         raise DataFormatError(f"{file}: cannot read: {e}") from e
-    lines = decode(data, str(file)).splitlines()
-    if file.suffix in _LINES:
-        return [(str(n), line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
+    # Lines end at "\n" alone, as ingest reads JSON lines: `splitlines` also cuts at form feeds and U+2028,
+    # which JSON strings may hold raw, so ids stopped being the file's line numbers and such records broke.
+    lines = decode(data, str(file)).split("\n")
+    if file.suffix.lower() in _LINES:
+        # Only the end is trimmed: offsets index the line as written, its indentation (　　) included.
+        return [(str(n), line.rstrip()) for n, line in enumerate(lines, 1) if line.strip()]
     records = []
+    first_line: dict[str, int] = {}  # each output row must name one text
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -65,5 +90,12 @@ def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
             raise DataFormatError(
                 f'{file}: line {n}: expected an object with a string "text" or a list "words"'
             )
-        records.append((str(record.get("id", n)), text))
+        key = record_id(record) or str(n)
+        if key in first_line:
+            raise DataFormatError(
+                f"{file}: line {n}: id {key!r} again (first on line {first_line[key]})",
+                hint="Give each record its own id (a line without one is its line number)",
+            )
+        first_line[key] = n
+        records.append((key, text))
     return records

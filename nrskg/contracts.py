@@ -10,6 +10,12 @@ TRIPLE_COLUMNS = [
     "tail", "tail_type", "tail_start", "tail_end", "confidence", "model_version",
 ]  # fmt: skip
 """One extracted triple per row: the extractor writes it, dedup groups it, the run folder stores it."""
+TRIPLE_DTYPES = {
+    column: "int64" if column.endswith(("_start", "_end")) else "float64" if column == "confidence" else "str"
+    for column in TRIPLE_COLUMNS
+}
+"""Their types, also where there are no rows: an empty table's untyped columns are written to parquet as type
+null, and a folder of outputs with one of those then cannot be read as one table."""
 
 # Sentence ids are `doc_id:index`, the index counting the document's sentences (or windows) from 0.
 SENTENCE_ID_SEPARATOR = ":"
@@ -35,3 +41,14 @@ def doc_id_of_sentence(sent_id: str) -> str:
 def failed(kind: str) -> str:
     """The status of an input that failed at `kind` (a reading problem, or the ingest stage that stopped)."""
     return f"{FAILED_PREFIX}{kind}"
+
+
+def record_id(record: object) -> str | None:
+    """The `id` of a JSON record, as text: a string or a number, not blank; None otherwise (no `id`, null,
+    true, an object), where readers fall back to the line number."""
+    if not isinstance(record, dict):
+        return None
+    value = record.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) if str(value).strip() else None

@@ -35,7 +35,7 @@ import charset_normalizer
 import pandas as pd
 from tqdm import tqdm
 
-from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, UNSUPPORTED, failed
+from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, UNSUPPORTED, failed, record_id
 from nrskg.errors import DataFormatError, PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -379,27 +379,17 @@ def _json_lines(
             reason = f"{where}: column {e.colno}: invalid JSON ({e.msg})"
             yield where, _Failed("invalid-json", reason, encoding)
             continue
-        record_id = _record_id(record)
-        if record_id is not None:
-            if record_id in first_line:
-                reason = f"{where}: id {record_id!r} again (first on line {first_line[record_id]})"
+        given_id = record_id(record)
+        if given_id is not None:
+            if given_id in first_line:
+                reason = f"{where}: id {given_id!r} again (first on line {first_line[given_id]})"
                 yield where, _Failed("duplicate-id", reason, encoding)
                 continue
-            first_line[record_id] = number
-            where = f"{source}#id={record_id}"
+            first_line[given_id] = number
+            where = f"{source}#id={given_id}"
         yield where, _text_field(record, where, encoding, field)
     if not any_line:
         yield source, _Failed("empty", f"{source}: no JSON lines", encoding)
-
-
-def _record_id(record: object) -> str | None:
-    """The `id` of a JSON object, as text; None when there is none (or it is not a string or number)."""
-    if not isinstance(record, dict):
-        return None
-    value = record.get("id")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    return str(value) if str(value).strip() else None
 
 
 def _json_document(

@@ -25,7 +25,13 @@ def extract_cli(
             "decoded as ingest decodes them.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet, one row per triple.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output .jsonl or .parquet, one row per triple; offsets index the text (a line as written).",
+        ),
+    ],
     device: Device = "auto",
     batch_size: BatchSize = AUTO_BATCH,
     row_block: Annotated[

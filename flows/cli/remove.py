@@ -22,16 +22,16 @@ from graph.writer import remove_documents
 from nrskg.errors import DataFormatError
 
 
-def source_file(source: str) -> Path:
-    """The file a document's source names: the source itself, or what comes before `#` for one record of a
-    JSON lines file (`/data/a.jsonl#L12`, `/data/a.jsonl#id=7`)."""
-    path = Path(source)
-    return path if path.exists() or "#" not in source else Path(source.rpartition("#")[0])
+def file_exists(source: str) -> bool:
+    """Whether the file a document's source names is there: the source itself, or a file named by what comes
+    before a `#` for one record of a JSON file (`/data/a.jsonl#L12`, `/data/a.jsonl#id=7`). A `#` may be in
+    the file's name or in the record's id (`#id=PMID#123`), so each split is tried."""
+    return Path(source).exists() or any(Path(source[:i]).is_file() for i, c in enumerate(source) if c == "#")
 
 
 def gone(documents: pd.DataFrame) -> pd.DataFrame:
-    """The documents whose source file no longer exists."""
-    return documents[[not source_file(s).exists() for s in documents["source"]]]
+    """The documents whose source file no longer exists (`.loc`: `frame[[]]` would pick no columns)."""
+    return documents.loc[[not file_exists(s) for s in documents["source"]]]
 
 
 @app.command("remove")

@@ -14,7 +14,7 @@ from pipeline.reading import decode_text
 
 def test_lines_and_json_records_with_their_ids(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(" 糖尿病 \n\n血糖\n", encoding="utf-8")
-    assert read_texts(tmp_path / "a.txt") == [("1", "糖尿病"), ("3", "血糖")]
+    assert read_texts(tmp_path / "a.txt") == [("1", " 糖尿病"), ("3", "血糖")]  # offsets index the line
     records = [{"id": "x", "text": "胰岛素"}, {"text": "二甲双胍"}]
     (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
     assert read_texts(tmp_path / "b.jsonl") == [("x", "胰岛素"), ("2", "二甲双胍")]
@@ -51,3 +51,38 @@ def test_files_decode_as_ingest_decodes_them_where_its_decoder_is_given(tmp_path
     (tmp_path / "bin.txt").write_bytes(b"ab\x00\x01")
     with pytest.raises(DataFormatError, match="bin.txt: NUL byte at offset 2"):
         read_texts(tmp_path / "bin.txt", decode_text)
+
+
+def test_lines_end_at_newlines_alone_as_ingest_reads_them(tmp_path: Path) -> None:
+    """JSON may hold U+2028 raw (`ensure_ascii=False`), and a page break is no line break: ids stay the file's
+    line numbers, and no record is cut in two."""
+    record = {"id": "p1", "text": "二甲双胍治疗2型糖尿病。\u2028第二段。"}
+    (tmp_path / "a.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert read_texts(tmp_path / "a.jsonl") == [("p1", record["text"])]
+    (tmp_path / "b.txt").write_text("第一页\x0c第二页\n血糖\n", encoding="utf-8")
+    assert read_texts(tmp_path / "b.txt") == [("1", "第一页\x0c第二页"), ("2", "血糖")]
+
+
+def test_a_folder_is_read_as_ingest_finds_its_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Any case of suffix is read, hidden copies are not, and what is not read is named, not dropped."""
+    (tmp_path / "a.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "B.TXT").write_text("胰岛素\n", encoding="utf-8")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "a-checkpoint.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "c.json").write_text(json.dumps({"text": "血糖"}), encoding="utf-8")
+    assert read_texts(tmp_path) == [("a.txt:1", "二甲双胍"), ("sub/B.TXT:1", "胰岛素")]
+    assert "1 files not read, their suffix is not one of .txt, .md, .jsonl: c.json" in caplog.text
+
+
+def test_each_json_record_gets_an_id_of_its_own(tmp_path: Path) -> None:
+    """Ids are read as ingest reads them (null or true is no id: the line number stands in), and one that
+    comes again would leave output rows that name two texts."""
+    lines = ['{"id": null, "text": "a"}', '{"id": true, "text": "b"}', '{"id": 7, "text": "c"}']
+    (tmp_path / "a.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    assert read_texts(tmp_path / "a.jsonl") == [("1", "a"), ("2", "b"), ("7", "c")]
+    (tmp_path / "b.jsonl").write_text(
+        '{"text": "a"}\n{"text": "b"}\n{"id": "2", "text": "c"}\n', encoding="utf-8"
+    )
+    with pytest.raises(DataFormatError, match=r"b.jsonl: line 3: id '2' again \(first on line 2\)"):
+        read_texts(tmp_path / "b.jsonl")

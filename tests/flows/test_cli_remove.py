@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import neo4j
+import pandas as pd
 import pytest
 
+from flows.cli.remove import gone
+from graph.documents import DOCUMENT_FIELDS
 from tests.conftest import nrskg, untrained_model
-
-pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
 
 def sources(graph: neo4j.Driver) -> list[str]:
@@ -19,6 +20,8 @@ def sources(graph: neo4j.Driver) -> list[str]:
     return [r["s"] for r in records]
 
 
+@pytest.mark.neo4j
+@pytest.mark.slow
 def test_remove_missing_takes_out_a_renamed_files_old_document_and_only_it(
     tmp_path: Path, cli_env: dict[str, str], clean_graph: neo4j.Driver
 ) -> None:
@@ -61,3 +64,22 @@ def test_remove_missing_takes_out_a_renamed_files_old_document_and_only_it(
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert unknown.stderr.strip().splitlines()[-1].startswith("error: no document in the graph was read from")
     assert len(sources(clean_graph)) == 2  # nothing else went
+
+
+def test_nothing_read_from_the_paths_is_nothing_missing(tmp_path: Path) -> None:
+    """`remove FOLDER --missing` on a folder the graph holds nothing from (a scheduled clean-up after every
+    document went) removes nothing; it failed as an unexpected KeyError."""
+    assert gone(pd.DataFrame(columns=DOCUMENT_FIELDS)).columns.tolist() == DOCUMENT_FIELDS
+    kept = pd.DataFrame(
+        [["a", str(tmp_path), "v1"], ["b", str(tmp_path / "gone.txt"), "v1"]], columns=DOCUMENT_FIELDS
+    )
+    assert gone(kept)["doc_id"].tolist() == ["b"]
+
+
+def test_a_record_whose_file_is_there_is_not_missing_whatever_its_id(tmp_path: Path) -> None:
+    """A `#` in a record's id or in a file's name: only documents whose file is gone are taken out."""
+    (tmp_path / "x.jsonl").write_text('{"id": "PMID#1", "text": "血糖"}\n', encoding="utf-8")
+    (tmp_path / "a#b.txt").write_text("血糖", encoding="utf-8")
+    sources = [f"{tmp_path}/x.jsonl#id=PMID#1", f"{tmp_path}/a#b.txt", f"{tmp_path}/y.jsonl#id=PMID#1"]
+    documents = pd.DataFrame([[s[-12:], s, "v1"] for s in sources], columns=DOCUMENT_FIELDS)
+    assert gone(documents)["source"].tolist() == [sources[2]]
