@@ -11,6 +11,7 @@ import atexit
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import neo4j
 import pandas as pd
@@ -101,17 +102,30 @@ def stale_documents(current: Extracted, settings: Neo4jSettings) -> pd.DataFrame
 
 
 def documents_named(names: list[str], settings: Neo4jSettings) -> list[str]:
-    """The doc_ids of the documents in the graph that `names` name (doc_ids, or sources as ingest read them).
-    A name that is in the graph under neither is a mistake to report, not a document to pass over."""
+    """The doc_ids of the documents in the graph that `names` name (doc_ids, or sources as ingest read them;
+    a folder or a JSON lines file names every document read from it, as for `nrskg remove`). A name that is
+    in the graph under none of these is a mistake to report, not a document to pass over."""
+    driver = run_driver(settings)
     candidates = {name: doc_ids_named(name) for name in names}
     every = [doc_id for ids in candidates.values() for doc_id in ids]
-    found = graph_documents.loaded_versions(run_driver(settings), every, database=settings.database)
-    missing = [name for name, ids in candidates.items() if not found.keys() & set(ids)]
+    found = set(graph_documents.loaded_versions(driver, every, database=settings.database))
+    missing = []
+    for name, ids in candidates.items():
+        if found & set(ids):
+            continue
+        under = graph_documents.documents_from(
+            driver, [str(Path(name).expanduser().resolve())], settings.database
+        )
+        if under.empty:
+            missing.append(name)
+        every += under["doc_id"].tolist()
+        found |= set(under["doc_id"])
     if missing:
         raise PipelineError(
             f"not in the graph: {', '.join(missing)}",
-            hint="Name a document by its source as ingest read it (a file path, path#L12 or path#id=ID) or "
-            'by its doc_id; `nrskg query "MATCH (d:Document) RETURN d.source, d.doc_id"` lists them',
+            hint="Name a document by its source as ingest read it (a file path, path#L12 or path#id=ID, or a "
+            'folder for every document under it) or by its doc_id; `nrskg query "MATCH (d:Document) RETURN '
+            'd.source, d.doc_id"` lists them',
         )
     return [doc_id for doc_id in dict.fromkeys(every) if doc_id in found]
 

@@ -240,7 +240,7 @@ def test_sentences_point_into_the_source_file_as_it_was_and_keep_it_through_reex
     assert [r.data() for r in clean_graph.execute_query(query)[0]] == loaded
 
 
-def test_reextract_takes_a_source_path_a_minimum_confidence_and_refuses_a_name_not_in_the_graph(
+def test_reextract_takes_a_source_path_or_folder_a_minimum_confidence_and_refuses_a_name_not_in_the_graph(
     clean_graph, neo4j_settings, tmp_path, monkeypatch
 ):
     model = str(untrained_model(tmp_path / "untrained", version="untrained-1"))
@@ -268,6 +268,7 @@ def test_reextract_takes_a_source_path_a_minimum_confidence_and_refuses_a_name_n
     ]
     assert reextract(min_confidence=0.5, **common).documents == 2  # the others, filtered at 0 before
     assert reextract(min_confidence=0.5, **common).documents == 0
+    assert reextract(doc_ids=["."], min_confidence=0.3, **common).documents == 3  # a folder: all under it
 
 
 def test_broken_corpus_every_input_gets_a_status_and_good_ones_load(
