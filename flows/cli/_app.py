@@ -8,13 +8,16 @@ command (importing them all).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import json
 import logging
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from typing import NoReturn, ParamSpec, TypeVar
 
 import click
@@ -115,6 +118,28 @@ def error_message(e: BaseException, verbose: bool) -> str:
         return str(e)
     where = "the traceback is above" if verbose else "run it again with -v for the traceback"
     return f"unexpected {type(e).__name__}: {e}. This is a bug in nrskg: {where}, and please report it"
+
+
+@contextlib.contextmanager
+def json_on_failure(as_json: bool) -> Iterator[None]:
+    """With --json, a command that fails or is interrupted also prints an object on stdout, so a script that
+    reads stdout always gets JSON: the summary of the run it stopped (where one began), `status` and the
+    `error:` line's text."""
+    try:
+        yield
+    except BaseException as e:
+        if as_json and not isinstance(e, typer.Exit | click.exceptions.Exit):
+            typer.echo(json.dumps(_stopped(e), ensure_ascii=False, indent=2))
+        raise
+
+
+def _stopped(error: BaseException) -> dict[str, object]:
+    from pipeline.summary import FAILED, INTERRUPTED, record_of
+
+    record, stopped_by_signal = record_of(error), interrupted(error)
+    outcome = INTERRUPTED if stopped_by_signal else FAILED
+    reason = INTERRUPTED if stopped_by_signal else error_message(error, verbose=False)
+    return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
 
 
 @app.callback()

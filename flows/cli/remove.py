@@ -14,10 +14,11 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from flows.cli._app import app, cli_errors
+from flows.cli._app import app, cli_errors, json_on_failure
 from graph.connection import check, driver
 from graph.documents import documents_from
 from graph.settings import Neo4jSettings
+from graph.types import WriteCounters
 from graph.writer import remove_documents
 from nrskg.errors import DataFormatError
 
@@ -50,6 +51,21 @@ def remove_cli(
 ) -> None:
     """Remove the documents read from PATHS (every document under a folder) with what they said: counts go
     down, and relationships and entities read nowhere else go. Re-ingesting a file loads it again."""
+    with json_on_failure(as_json):
+        sources, counters = _remove(paths, missing, dry_run)
+    if as_json:
+        done = {"would_remove" if dry_run else "removed": sources}
+        graph = counters.model_dump() if counters else {}
+        typer.echo(json.dumps(done | {"graph": graph}, ensure_ascii=False, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    typer.echo("\n".join([f"{verb} {len(sources)} documents", *(f"  {s}" for s in sources)]))
+    if counters:
+        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counters.model_dump().items() if v))
+
+
+def _remove(paths: list[Path], missing: bool, dry_run: bool) -> tuple[list[str], WriteCounters | None]:
+    """The sources of the documents chosen, and what removing them changed (None: nothing removed)."""
     settings = Neo4jSettings.from_env()
     check(settings)
     resolved = [str(p.expanduser().resolve()) for p in paths]
@@ -64,13 +80,4 @@ def remove_cli(
         counters = (
             None if dry_run or chosen.empty else remove_documents(drv, chosen["doc_id"], settings.database)
         )
-    sources = chosen["source"].tolist()
-    if as_json:
-        done = {"would_remove" if dry_run else "removed": sources}
-        graph = counters.model_dump() if counters else {}
-        typer.echo(json.dumps(done | {"graph": graph}, ensure_ascii=False, indent=2))
-        return
-    verb = "would remove" if dry_run else "removed"
-    typer.echo("\n".join([f"{verb} {len(sources)} documents", *(f"  {s}" for s in sources)]))
-    if counters:
-        typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counters.model_dump().items() if v))
+    return chosen["source"].tolist(), counters

@@ -13,14 +13,13 @@ from typing import Annotated
 
 import typer
 
-from flows.cli._app import app, cli_errors, error_message
+from flows.cli._app import app, cli_errors, json_on_failure
 from flows.cli._options import BatchSize, Device, MinConfidence
 from flows.cli._prefect import PrefectApi, prefect_api_in_background
 from graph.connection import check
 from graph.process import MAX_PORT
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
-from nrskg.errors import interrupted
 from pipeline.reading import check_corpus
 from pipeline.settings import ReadSettings
 
@@ -54,7 +53,7 @@ def ingest_cli(
     as_json: AsJson = False,
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
-    try:
+    with json_on_failure(as_json):
         check_corpus(corpus, ReadSettings())  # before Neo4j is asked anything
         prefect = _check_first(model, registry, device)
         from flows.ingest import with_dask
@@ -64,10 +63,6 @@ def ingest_cli(
             str(corpus), model, registry, runs_root, device, batch_size, workers=workers,
             min_confidence=min_confidence,
         )  # fmt: skip
-    except BaseException as e:
-        if as_json:  # scripts get an object on failure too: the stopped run's summary, with the error line
-            typer.echo(json.dumps(_stopped(e), ensure_ascii=False, indent=2))
-        raise
     from pipeline.summary import summary_rows
 
     if as_json:
@@ -86,7 +81,8 @@ def reextract_cli(
         typer.Option(
             "--doc-id",
             help="Only these documents (repeatable): a source as ingest read it (a file path, path#L12, "
-            "path#id=ID) or a doc_id. One the graph does not hold is an error.",
+            "path#id=ID, a folder for every document under it) or a doc_id. One the graph does not hold "
+            "is an error.",
         ),
     ] = None,
     device: Device = "auto",
@@ -96,27 +92,17 @@ def reextract_cli(
 ) -> None:
     """Re-extract, with the current model, documents an older model version or another minimum confidence
     loaded; stale triples go."""
-    prefect = _check_first(model, registry, device)
-    from flows.reextract import reextract
+    with json_on_failure(as_json):
+        prefect = _check_first(model, registry, device)
+        from flows.reextract import reextract
 
-    prefect.join()
-    summary = reextract(model, registry, doc_ids, device, batch_size, min_confidence=min_confidence)
+        prefect.join()
+        summary = reextract(model, registry, doc_ids, device, batch_size, min_confidence=min_confidence)
     if as_json:
         typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
         return
     values = {k: v for k, v in asdict(summary).items() if k != "graph"} | summary.graph
     typer.echo("\n".join(table_lines([(k.replace("_", " "), str(v)) for k, v in values.items()])))
-
-
-def _stopped(error: BaseException) -> dict[str, object]:
-    """The summary of the run `error` stopped (none if it stopped before the run began), with the status and
-    the `error:` line's text."""
-    from pipeline.summary import FAILED, INTERRUPTED, record_of
-
-    record, stopped_by_signal = record_of(error), interrupted(error)
-    outcome = INTERRUPTED if stopped_by_signal else FAILED
-    reason = INTERRUPTED if stopped_by_signal else error_message(error, verbose=False)
-    return {**(asdict(record.summary) if record else {}), "status": outcome, "error": reason}
 
 
 def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:

@@ -114,10 +114,23 @@ def test_a_corpus_that_does_not_exist_is_one_error_line_and_exit_1(
 def test_reextract_of_a_document_not_in_the_graph_is_one_error_line_and_exit_1(
     workspace: dict[str, Path], cli_env: dict[str, str]
 ) -> None:
-    args = ["reextract", "--model", str(workspace["model"]), "--device", "cpu", "--doc-id", "nosuch"]
+    model = str(workspace["model"])
+    args = ["reextract", "--model", model, "--device", "cpu", "--doc-id", "nosuch", "--json"]
     outcome = nrskg(args, cli_env, workspace["root"])
     assert outcome.returncode == 1
     assert_one_error_line(outcome, "not in the graph: nosuch", "Name a document by its source")
+    printed = json.loads(outcome.stdout)  # --json: an object on stdout on failure too, as ingest prints
+    assert printed == {"status": "failed", "error": lines(outcome)[-1].removeprefix("error: ")}
+
+
+def test_remove_of_a_path_not_in_the_graph_prints_json_with_json(
+    workspace: dict[str, Path], cli_env: dict[str, str]
+) -> None:
+    outcome = nrskg(["remove", str(workspace["root"] / "nosuch"), "--json"], cli_env, workspace["root"])
+    assert outcome.returncode == 1
+    assert_one_error_line(outcome, "no document in the graph was read from")
+    printed = json.loads(outcome.stdout)
+    assert printed == {"status": "failed", "error": lines(outcome)[-1].removeprefix("error: ")}
 
 
 def test_verbose_shows_the_traceback_and_still_ends_in_the_error_line(
