@@ -119,7 +119,7 @@ def train(
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
     windowed = [window_examples(_examples(docs), window.max_chars, window.stride) for docs in corpora]
-    trained_on.write(out, (e.text for docs in corpora for e in _examples(docs)))
+    trained_on.write(out, trained_on.texts(doc for docs in corpora for doc in docs))
     lost_to_windows = sum(report.triples_lost for _, report in windowed)
     log.info(
         "%d train (+%d extra) / %d val documents, %d train windows, %d relations; windowing lost %d of %d "

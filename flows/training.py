@@ -17,9 +17,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from extractor import registry as model_registry
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
+from extractor.datasets import Document
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
-from extractor.schema import Example
 from extractor.train import TrainResult, split_as_trained, train
 from flows import logs
 
@@ -49,11 +49,10 @@ def train_model(
     return train(data, format, encoder, out_dir, config, extra=corpora)
 
 
-@task(name="held-out-examples")
-def held_out(data: str, format: str, config: TrainConfig) -> list[Example]:
+@task(name="held-out-documents")
+def held_out(data: str, format: str, config: TrainConfig) -> list[Document]:
     """The validation documents of the same split `train` used (same seed, same fraction, same renamings)."""
-    _, val_docs = split_as_trained(data, format, config)
-    return [example for doc in val_docs for example in doc.examples]
+    return split_as_trained(data, format, config)[1]
 
 
 compare_and_promote = task(model_registry.promote_if_better, name="compare-and-promote")
@@ -80,14 +79,14 @@ def train_flow(
     root = Path(registry)
     result = train_model(data, format, encoder, str(model_registry.staging(root)), config, extra or [])
     entry = model_registry.register_staged(root)
-    examples = held_out(data, format, config) if config.val_fraction > 0 else []
-    compared = compare_and_promote(root, entry, examples, min_improvement)
+    val_docs = held_out(data, format, config) if config.val_fraction > 0 else []
+    compared = compare_and_promote(root, entry, val_docs, min_improvement)
     outcome = TrainOutcome(
         entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
         compared.current.version if compared.current else None, compared.current_f1, compared.candidate_f1,
         compared.sentences, compared.left_out, compared.promoted,
     )  # fmt: skip
-    _report(outcome, len(examples))
+    _report(outcome, sum(len(doc.examples) for doc in val_docs))
     return outcome
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from extractor import registry, trained_on
+from extractor.datasets import Document
 from extractor.schema import Example
 from nrskg.errors import ModelError
 from tests.conftest import checkpoint, untrained_model
@@ -48,7 +49,7 @@ def test_only_a_first_model_is_promoted_without_a_validation_f1(tmp_path):
 def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_trained_on(tmp_path, caplog):
     """When the data grows, the new model's validation documents can be the current model's training ones."""
     texts = ["二甲双胍可用于治疗2型糖尿病。", "胰岛素用于1型糖尿病。", "糖尿病患者应控制血糖。"]
-    held_out = [Example(text) for text in texts]
+    held_out = [Document(str(n), "", [Example(text)]) for n, text in enumerate(texts)]
     root = tmp_path / "models"
 
     def registered(version: str) -> registry.ModelEntry:
@@ -58,7 +59,7 @@ def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_tra
 
     current, candidate = registered("v1"), registered("v2")
     registry.promote(root, "v1")
-    trained_on.write(Path(current.path), [" ".join(held_out[0].text), "另一句。"])  # blind to whitespace
+    trained_on.write(Path(current.path), [" ".join(texts[0]), "另一句。"])  # blind to whitespace
     compared = registry.promote_if_better(root, candidate, held_out)
     assert (compared.sentences, compared.left_out) == (2, 1)
     # Both scored again on those two (untrained models: F1 0), not the candidate's 0.5 on all three.
