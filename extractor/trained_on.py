@@ -43,7 +43,9 @@ def read(model_dir: Path | str) -> frozenset[str] | None:
     try:
         digests = path.read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError) as e:
-        raise ModelError(f"{path}: cannot read the model's training sentences ({e})") from e
+        raise ModelError(
+            f"{path}: cannot read the model's training sentences ({e})", hint="Copy the model directory again"
+        ) from e
     if not all(_DIGEST.fullmatch(d) for d in digests):
         raise ModelError(f"{path}: not a list of sentence digests", hint="Copy the model directory again")
     return frozenset(digests)

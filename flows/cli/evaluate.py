@@ -88,7 +88,10 @@ def _held_out(
     count = len(examples) - len(fresh)
     if unseen:
         if not fresh:
-            raise DataFormatError(f"{data}: the model was trained on all {len(examples)} of its sentences")
+            raise DataFormatError(
+                f"{data}: the model was trained on all {len(examples)} of its sentences",
+                hint="Score it on documents kept out of its training, or drop --unseen to score these",
+            )
         log.info("%d of %d sentences the model was trained on left out", count, len(examples))
         return fresh, count
     if count:

@@ -156,5 +156,6 @@ def test_absolute_paths_of_older_registries_still_load(tmp_path):
 @pytest.mark.parametrize("content", [b"\xff\xfe", b"not a digest\n"])
 def test_a_damaged_record_of_training_sentences_names_its_file(tmp_path, content):
     (tmp_path / trained_on.FILE).write_bytes(content)
-    with pytest.raises(ModelError, match=trained_on.FILE):
+    with pytest.raises(ModelError, match=trained_on.FILE) as raised:
         trained_on.read(tmp_path)
+    assert raised.value.hint == "Copy the model directory again"  # what to do, as every error says
