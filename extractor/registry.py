@@ -184,6 +184,13 @@ def promote_if_better(
         if now is None:
             promote(root, candidate.version)
         return Comparison(now, 0, 0, candidate.metrics.get("val_f1"), None, now is None)
+    if not Path(now.path).is_dir():  # moved or deleted since its promotion: no comparison, and no record
+        raise ModelError(
+            f"the current model {now.version} is not at {now.path} any more, so {candidate.version} cannot "
+            "be compared with it",
+            hint="Copy its folder back, or make the new one current "
+            f"(`nrskg models promote {candidate.version}`)",
+        )
     seen = trained_on.read(now.path)
     if seen is None:
         log.warning("model %s records no training sentences: compared on all %d held-out sentences, some of "

@@ -79,6 +79,24 @@ def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_tra
     assert "v1 records no training sentences" in caplog.text
 
 
+def test_a_current_model_whose_folder_is_gone_is_named_before_any_comparison(tmp_path, caplog):
+    """Not a warning that it records no training sentences, then an error about a model directory."""
+    registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", VALIDATED))
+    registry.promote(tmp_path, "v1")
+    candidate = registry.register(tmp_path, checkpoint(tmp_path / "v2", "v2", VALIDATED))
+    (tmp_path / "v1" / "config.json").unlink()
+    (tmp_path / "v1" / "metrics.json").unlink()
+    (tmp_path / "v1").rmdir()
+    held_out = [Document("d", "", [Example("胰岛素用于1型糖尿病。")])]
+    with pytest.raises(ModelError) as raised:
+        registry.promote_if_better(tmp_path, candidate, held_out)
+    assert str(raised.value) == (
+        f"the current model v1 is not at {(tmp_path / 'v1').resolve()} any more, so v2 cannot be compared "
+        "with it. Copy its folder back, or make the new one current (`nrskg models promote v2`)"
+    )
+    assert not caplog.records and registry.current(tmp_path).version == "v1"
+
+
 def test_a_checkpoint_whose_training_did_not_finish_is_refused(tmp_path):
     """Ctrl-C leaves the best weights so far, uncalibrated (min confidence 0) and unscored: no metrics.json,
     or, in a folder trained into before, the metrics of the earlier model."""
