@@ -17,10 +17,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from extractor import registry as model_registry
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
-from extractor.datasets import Document
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
-from extractor.train import TrainResult, split_as_trained, train
+from extractor.train import TrainResult, train
 from flows import logs
 
 log = logging.getLogger("flows.training")  # not __name__: a Prefect worker imports this file as "training"
@@ -49,12 +48,6 @@ def train_model(
     return train(data, format, encoder, out_dir, config, extra=corpora)
 
 
-@task(name="held-out-documents")
-def held_out(data: str, format: str, config: TrainConfig) -> list[Document]:
-    """The validation documents of the same split `train` used (same seed, same fraction, same renamings)."""
-    return split_as_trained(data, format, config)[1]
-
-
 compare_and_promote = task(model_registry.promote_if_better, name="compare-and-promote")
 
 
@@ -79,14 +72,13 @@ def train_flow(
     root = Path(registry)
     result = train_model(data, format, encoder, str(model_registry.staging(root)), config, extra or [])
     entry = model_registry.register_staged(root)
-    val_docs = held_out(data, format, config) if config.val_fraction > 0 else []
-    compared = compare_and_promote(root, entry, val_docs, min_improvement)
+    compared = compare_and_promote(root, entry, result.held_out, min_improvement)
     outcome = TrainOutcome(
         entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
         compared.current.version if compared.current else None, compared.current_f1, compared.candidate_f1,
         compared.sentences, compared.left_out, compared.promoted,
     )  # fmt: skip
-    _report(outcome, sum(len(doc.examples) for doc in val_docs))
+    _report(outcome, sum(len(doc.examples) for doc in result.held_out))
     return outcome
 
 
