@@ -38,6 +38,7 @@ class TrainOutcome:
     compared_on: int  # how many sentences that is
     left_out: int  # held-out sentences the current model was trained on
     promoted: bool
+    not_compared: str  # why the current model was kept without a comparison ("" where there was one)
 
 
 @task(name="train-model")
@@ -76,7 +77,7 @@ def train_flow(
     outcome = TrainOutcome(
         entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
         compared.current.version if compared.current else None, compared.current_f1, compared.candidate_f1,
-        compared.sentences, compared.left_out, compared.promoted,
+        compared.sentences, compared.left_out, compared.promoted, compared.not_compared,
     )  # fmt: skip
     _report(outcome, sum(len(doc.examples) for doc in result.held_out))
     return outcome
@@ -94,8 +95,8 @@ def _report(outcome: TrainOutcome, n_examples: int) -> None:
     versus = (
         f"; on {where}: {outcome.compared_f1:.4f} against {current}'s {outcome.current_f1:.4f}"
         if outcome.current_f1 is not None
-        else f"; {current} was trained on all of them, so no comparison"
-        if outcome.left_out
+        else f"; {outcome.not_compared}, so no comparison"
+        if outcome.not_compared
         else ""
     )
     verdict = "promoted to current" if outcome.promoted else f"kept {current} as current"
@@ -108,4 +109,6 @@ def _report(outcome: TrainOutcome, n_examples: int) -> None:
             f"| {outcome.version} (new) | {outcome.compared_f1:.4f} |\n"
             f"| {current} (current) | {outcome.current_f1:.4f} |\n"
         )
+    if outcome.not_compared:
+        table += f"\n{outcome.not_compared[0].upper()}{outcome.not_compared[1:]}, so no comparison.\n"
     create_markdown_artifact(key="train-summary", markdown=f"# Model {outcome.version}: {verdict}\n\n{table}")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from extractor import registry, trained_on
+from extractor.configuration import TrainConfig, load_config, save_config
 from extractor.datasets import Document
 from extractor.schema import Example
 from nrskg.errors import ModelError
@@ -95,6 +96,30 @@ def test_a_current_model_whose_folder_is_gone_is_named_before_any_comparison(tmp
         "with it. Copy its folder back, or make the new one current (`nrskg models promote v2`)"
     )
     assert not caplog.records and registry.current(tmp_path).version == "v1"
+
+
+def test_models_trained_with_other_relation_renamings_are_not_compared(tmp_path, caplog):
+    """The held-out triples bear the new model's relation names: the current model, predicting its own,
+    would score about 0 and lose whatever the new one is worth."""
+    for version, aliases in (("v1", {}), ("v2", {"SideEff-Drug": "Side_Effect"})):
+        folder = untrained_model(tmp_path / version, version=version)
+        (folder / "metrics.json").write_text(json.dumps({"model_version": version, **VALIDATED}), "utf-8")
+        save_config(
+            folder / "config.json",
+            load_config(folder / "config.json")[0],
+            TrainConfig(relation_aliases=aliases),
+        )
+        registry.register(tmp_path, folder)
+    registry.promote(tmp_path, "v1")
+    held_out = [Document("d", "", [Example("二甲双胍常见胃肠道反应。")])]
+    with caplog.at_level(logging.WARNING, logger="extractor.registry"):
+        compared = registry.promote_if_better(tmp_path, registry.load(tmp_path).versions["v2"], held_out)
+    assert (compared.promoted, compared.current_f1, compared.sentences) == (False, None, 0)
+    assert (
+        compared.not_compared
+        == "v1 was trained with --relation-aliases none, the new one with SideEff-Drug=Side_Effect"
+    )
+    assert compared.not_compared in caplog.text and registry.current(tmp_path).version == "v1"
 
 
 def test_a_checkpoint_whose_training_did_not_finish_is_refused(tmp_path):
