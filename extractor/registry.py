@@ -20,7 +20,7 @@ from pathlib import Path
 
 from extractor import trained_on
 from extractor.configuration import NRSOneRelConfig, load_config
-from extractor.schema import Example
+from extractor.datasets import Document
 from nrskg.errors import ModelError
 from nrskg.files import new_file_mode
 
@@ -163,41 +163,67 @@ class Comparison:
     candidate_f1: float | None
     current_f1: float | None
     promoted: bool
+    not_compared: str = ""  # why the current model was kept without a comparison ("" where there was one)
 
 
 def promote_if_better(
-    root: Path, candidate: ModelEntry, held_out: list[Example], min_improvement: float = 0.0
+    root: Path, candidate: ModelEntry, held_out: list[Document], min_improvement: float = 0.0
 ) -> Comparison:
     """Make `candidate` current if its F1 beats the current model's by more than `min_improvement` on the
-    `held_out` examples (the candidate's validation sentences) that the current model was not trained on:
+    sentences of the `held_out` documents (the candidate's validation split) that the current model was not
+    trained on:
     when the data grew, the split by document moves, and a model scored on its own training sentences would
-    win unfairly. Without such sentences, or without a validation F1, only a first model is promoted.
+    win unfairly. Without such sentences, or without a validation F1, only a first model is promoted; so too
+    where the two were trained with other relation renamings: the held-out triples bear the candidate's names.
 
     The candidate's F1 is the one training measured where no sentence is left out; otherwise it is scored too.
     """
     from extractor.evaluate import evaluate  # runs a model: torch only where a comparison is made
 
     now = current(root)
-    if now is None or not held_out or "val_f1" not in candidate.metrics:
+    examples = [example for doc in held_out for example in doc.examples]
+    if now is None or not examples or "val_f1" not in candidate.metrics:
         if now is None:
             promote(root, candidate.version)
         return Comparison(now, 0, 0, candidate.metrics.get("val_f1"), None, now is None)
+    if not Path(now.path).is_dir():  # moved or deleted since its promotion: no comparison, and no record
+        raise ModelError(
+            f"the current model {now.version} is not at {now.path} any more, so {candidate.version} cannot "
+            "be compared with it",
+            hint="Copy its folder back, or make the new one current "
+            f"(`nrskg models promote {candidate.version}`)",
+        )
+    theirs, ours = _renamings(now.path), _renamings(candidate.path)
+    if theirs != ours:
+        why = f"{now.version} was trained with --relation-aliases {theirs}, the new one with {ours}"
+        log.warning("model %s: no fair comparison, kept as current", why)
+        return Comparison(now, 0, 0, candidate.metrics["val_f1"], None, False, why)
     seen = trained_on.read(now.path)
     if seen is None:
         log.warning("model %s records no training sentences: compared on all %d held-out sentences, some of "
-                    "which it may have been trained on", now.version, len(held_out))  # fmt: skip
-    fair = held_out if seen is None else trained_on.unseen(held_out, seen)
-    left_out = len(held_out) - len(fair)
+                    "which it may have been trained on", now.version, len(examples))  # fmt: skip
+    fair = examples if seen is None else trained_on.unseen(held_out, seen)
+    left_out = len(examples) - len(fair)
     if not fair:
         log.warning("model %s was trained on all %d held-out sentences: no fair comparison, kept as current",
-                    now.version, len(held_out))  # fmt: skip
-        return Comparison(now, 0, left_out, candidate.metrics["val_f1"], None, False)
+                    now.version, len(examples))  # fmt: skip
+        why = f"{now.version} was trained on all of them"
+        return Comparison(now, 0, left_out, candidate.metrics["val_f1"], None, False, why)
     candidate_f1 = evaluate(candidate.path, fair).micro.f1 if left_out else candidate.metrics["val_f1"]
     current_f1 = evaluate(now.path, fair).micro.f1
     promoted = candidate_f1 > current_f1 + min_improvement
     if promoted:
         promote(root, candidate.version)
     return Comparison(now, len(fair), left_out, candidate_f1, current_f1, promoted)
+
+
+def _renamings(model_dir: str) -> str:
+    """The `--relation-aliases` a checkpoint was trained with, as written on the command line ("none")."""
+    from extractor.model import CONFIG_NAME
+
+    trained = load_config(Path(model_dir) / CONFIG_NAME)[1]
+    aliases = trained.relation_aliases if trained else {}
+    return ",".join(f"{old}={new}" for old, new in sorted(aliases.items())) or "none"
 
 
 def current(root: Path) -> ModelEntry | None:

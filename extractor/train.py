@@ -73,6 +73,8 @@ class TrainResult:
     epochs: float
     wall_time_s: float
     metrics: dict[str, object] = field(default_factory=dict)
+    # The documents validation used, as read when training began: the data may grow while it trains.
+    held_out: list[Document] = field(default_factory=list)
 
 
 def train(
@@ -119,7 +121,7 @@ def train(
     if not schema:
         raise DataFormatError(f"{data_path}: no relation triples in the training documents")
     windowed = [window_examples(_examples(docs), window.max_chars, window.stride) for docs in corpora]
-    trained_on.write(out, (e.text for docs in corpora for e in _examples(docs)))
+    trained_on.write(out, trained_on.texts(doc for docs in corpora for doc in docs))
     lost_to_windows = sum(report.triples_lost for _, report in windowed)
     log.info(
         "%d train (+%d extra) / %d val documents, %d train windows, %d relations; windowing lost %d of %d "
@@ -329,7 +331,9 @@ def train(
         best_f1, best_step, train_f1, calibrated.min_confidence, calibrated.precision, calibrated.recall,
         edges.predicted, edges.precision, edges.recall, wall, out,
     )  # fmt: skip
-    return TrainResult(out, best.model_version, best_f1, train_f1, step, metrics["epochs"], wall, metrics)
+    return TrainResult(
+        out, best.model_version, best_f1, train_f1, step, metrics["epochs"], wall, metrics, val_docs
+    )
 
 
 def _check(config: TrainConfig) -> None:

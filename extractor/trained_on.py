@@ -3,16 +3,19 @@
 A retrained model's validation documents can be the current model's training documents (the data grew, so the
 split by document moved); scored on them, the current model would look better than it is. Comparisons and
 evaluations read this record to score models only on sentences none of them has seen. Sentences are kept as
-digests of their text, so the record names no text and stays small (17 bytes a sentence).
+digests of their text, so the record names no text and stays small (17 bytes a sentence). Each document's
+whole text is kept too: a model with other window settings cuts a Ruijin document into other windows, which
+only the whole text recognises.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from extractor.datasets import Document
 from extractor.schema import Example
 from nrskg.errors import ModelError
 
@@ -40,12 +43,28 @@ def read(model_dir: Path | str) -> frozenset[str] | None:
     try:
         digests = path.read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError) as e:
-        raise ModelError(f"{path}: cannot read the model's training sentences ({e})") from e
+        raise ModelError(
+            f"{path}: cannot read the model's training sentences ({e})", hint="Copy the model directory again"
+        ) from e
     if not all(_DIGEST.fullmatch(d) for d in digests):
         raise ModelError(f"{path}: not a list of sentence digests", hint="Copy the model directory again")
     return frozenset(digests)
 
 
-def unseen(examples: list[Example], seen: frozenset[str]) -> list[Example]:
-    """The examples whose text is not among the `seen` digests."""
-    return [example for example in examples if digest(example.text) not in seen]
+def texts(docs: Iterable[Document]) -> Iterator[str]:
+    """What `write` records of training documents: each one's sentences (or windows) and its whole text."""
+    for doc in docs:
+        yield doc.text()
+        yield from (example.text for example in doc.examples)
+
+
+def unseen(docs: Iterable[Document], seen: frozenset[str]) -> list[Example]:
+    """The sentences (or windows) of `docs` that are not among the `seen` digests, nor part of a document seen
+    whole (cut into other windows when the model was trained)."""
+    return [
+        example
+        for doc in docs
+        if digest(doc.text()) not in seen
+        for example in doc.examples
+        if digest(example.text) not in seen
+    ]

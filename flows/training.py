@@ -19,8 +19,7 @@ from extractor import registry as model_registry
 from extractor.configuration import TrainConfig, defaults_for, parse_settings, with_settings
 from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
-from extractor.schema import Example
-from extractor.train import TrainResult, split_as_trained, train
+from extractor.train import TrainResult, train
 from flows import logs
 
 log = logging.getLogger("flows.training")  # not __name__: a Prefect worker imports this file as "training"
@@ -39,6 +38,7 @@ class TrainOutcome:
     compared_on: int  # how many sentences that is
     left_out: int  # held-out sentences the current model was trained on
     promoted: bool
+    not_compared: str  # why the current model was kept without a comparison ("" where there was one)
 
 
 @task(name="train-model")
@@ -47,13 +47,6 @@ def train_model(
 ) -> TrainResult:
     corpora = [Corpus.parse(spec) for spec in extra]
     return train(data, format, encoder, out_dir, config, extra=corpora)
-
-
-@task(name="held-out-examples")
-def held_out(data: str, format: str, config: TrainConfig) -> list[Example]:
-    """The validation documents of the same split `train` used (same seed, same fraction, same renamings)."""
-    _, val_docs = split_as_trained(data, format, config)
-    return [example for doc in val_docs for example in doc.examples]
 
 
 compare_and_promote = task(model_registry.promote_if_better, name="compare-and-promote")
@@ -80,14 +73,13 @@ def train_flow(
     root = Path(registry)
     result = train_model(data, format, encoder, str(model_registry.staging(root)), config, extra or [])
     entry = model_registry.register_staged(root)
-    examples = held_out(data, format, config) if config.val_fraction > 0 else []
-    compared = compare_and_promote(root, entry, examples, min_improvement)
+    compared = compare_and_promote(root, entry, result.held_out, min_improvement)
     outcome = TrainOutcome(
         entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
         compared.current.version if compared.current else None, compared.current_f1, compared.candidate_f1,
-        compared.sentences, compared.left_out, compared.promoted,
+        compared.sentences, compared.left_out, compared.promoted, compared.not_compared,
     )  # fmt: skip
-    _report(outcome, len(examples))
+    _report(outcome, sum(len(doc.examples) for doc in result.held_out))
     return outcome
 
 
@@ -103,8 +95,8 @@ def _report(outcome: TrainOutcome, n_examples: int) -> None:
     versus = (
         f"; on {where}: {outcome.compared_f1:.4f} against {current}'s {outcome.current_f1:.4f}"
         if outcome.current_f1 is not None
-        else f"; {current} was trained on all of them, so no comparison"
-        if outcome.left_out
+        else f"; {outcome.not_compared}, so no comparison"
+        if outcome.not_compared
         else ""
     )
     verdict = "promoted to current" if outcome.promoted else f"kept {current} as current"
@@ -117,4 +109,6 @@ def _report(outcome: TrainOutcome, n_examples: int) -> None:
             f"| {outcome.version} (new) | {outcome.compared_f1:.4f} |\n"
             f"| {current} (current) | {outcome.current_f1:.4f} |\n"
         )
+    if outcome.not_compared:
+        table += f"\n{outcome.not_compared[0].upper()}{outcome.not_compared[1:]}, so no comparison.\n"
     create_markdown_artifact(key="train-summary", markdown=f"# Model {outcome.version}: {verdict}\n\n{table}")

@@ -11,7 +11,7 @@ import typer
 
 from extractor import trained_on
 from extractor.configuration import TrainConfig, load_config
-from extractor.datasets import FORMATS, relation_schema
+from extractor.datasets import FORMATS, Document, relation_schema
 from extractor.datasets.corpora import load_renamed
 from extractor.evaluate import evaluate
 from extractor.infer import AUTO_BATCH, Extractor
@@ -60,7 +60,7 @@ def evaluate_cli(
     docs = load_renamed(data, fmt, trained.relation_aliases, WindowConfig.of(extractor.config))
     examples = [example for doc in docs for example in doc.examples]
     _check_relations(extractor.config.relations, [r.name for r in relation_schema(docs)], data)
-    examples, seen = _held_out(examples, Path(model), data, unseen)
+    examples, seen = _held_out(docs, Path(model), data, unseen)
     report = evaluate(
         extractor, examples, not as_json, min_confidence, target_precision=trained.target_precision
     )
@@ -69,12 +69,13 @@ def evaluate_cli(
 
 
 def _held_out(
-    examples: list[Example], model: Path, data: Path, unseen: bool
+    docs: list[Document], model: Path, data: Path, unseen: bool
 ) -> tuple[list[Example], int | None]:
     """The sentences to score and how many of the data's the model was trained on (None: not recorded).
 
     Scores on training sentences are no estimate of quality on new text, so they are named (a warning), or,
     with `unseen`, left out."""
+    examples = [example for doc in docs for example in doc.examples]
     seen = trained_on.read(model)
     if seen is None:
         if unseen:
@@ -83,11 +84,14 @@ def _held_out(
                 hint="Score it on documents kept out of its training, or train it again",
             )
         return examples, None
-    fresh = trained_on.unseen(examples, seen)
+    fresh = trained_on.unseen(docs, seen)
     count = len(examples) - len(fresh)
     if unseen:
         if not fresh:
-            raise DataFormatError(f"{data}: the model was trained on all {len(examples)} of its sentences")
+            raise DataFormatError(
+                f"{data}: the model was trained on all {len(examples)} of its sentences",
+                hint="Score it on documents kept out of its training, or drop --unseen to score these",
+            )
         log.info("%d of %d sentences the model was trained on left out", count, len(examples))
         return fresh, count
     if count:

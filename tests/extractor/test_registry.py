@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from extractor import registry, trained_on
+from extractor.configuration import TrainConfig, load_config, save_config
+from extractor.datasets import Document
 from extractor.schema import Example
 from nrskg.errors import ModelError
 from tests.conftest import checkpoint, untrained_model
@@ -48,7 +50,7 @@ def test_only_a_first_model_is_promoted_without_a_validation_f1(tmp_path):
 def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_trained_on(tmp_path, caplog):
     """When the data grows, the new model's validation documents can be the current model's training ones."""
     texts = ["二甲双胍可用于治疗2型糖尿病。", "胰岛素用于1型糖尿病。", "糖尿病患者应控制血糖。"]
-    held_out = [Example(text) for text in texts]
+    held_out = [Document(str(n), "", [Example(text)]) for n, text in enumerate(texts)]
     root = tmp_path / "models"
 
     def registered(version: str) -> registry.ModelEntry:
@@ -58,7 +60,7 @@ def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_tra
 
     current, candidate = registered("v1"), registered("v2")
     registry.promote(root, "v1")
-    trained_on.write(Path(current.path), [" ".join(held_out[0].text), "另一句。"])  # blind to whitespace
+    trained_on.write(Path(current.path), [" ".join(texts[0]), "另一句。"])  # blind to whitespace
     compared = registry.promote_if_better(root, candidate, held_out)
     assert (compared.sentences, compared.left_out) == (2, 1)
     # Both scored again on those two (untrained models: F1 0), not the candidate's 0.5 on all three.
@@ -76,6 +78,48 @@ def test_the_current_model_is_compared_only_on_held_out_sentences_it_was_not_tra
     assert (compared.sentences, compared.left_out, compared.candidate_f1) == (3, 0, 0.5)
     assert compared.promoted and registry.current(root).version == "v2"
     assert "v1 records no training sentences" in caplog.text
+
+
+def test_a_current_model_whose_folder_is_gone_is_named_before_any_comparison(tmp_path, caplog):
+    """Not a warning that it records no training sentences, then an error about a model directory."""
+    registry.register(tmp_path, checkpoint(tmp_path / "v1", "v1", VALIDATED))
+    registry.promote(tmp_path, "v1")
+    candidate = registry.register(tmp_path, checkpoint(tmp_path / "v2", "v2", VALIDATED))
+    (tmp_path / "v1" / "config.json").unlink()
+    (tmp_path / "v1" / "metrics.json").unlink()
+    (tmp_path / "v1").rmdir()
+    held_out = [Document("d", "", [Example("胰岛素用于1型糖尿病。")])]
+    with pytest.raises(ModelError) as raised:
+        registry.promote_if_better(tmp_path, candidate, held_out)
+    assert str(raised.value) == (
+        f"the current model v1 is not at {(tmp_path / 'v1').resolve()} any more, so v2 cannot be compared "
+        "with it. Copy its folder back, or make the new one current (`nrskg models promote v2`)"
+    )
+    assert not caplog.records and registry.current(tmp_path).version == "v1"
+
+
+def test_models_trained_with_other_relation_renamings_are_not_compared(tmp_path, caplog):
+    """The held-out triples bear the new model's relation names: the current model, predicting its own,
+    would score about 0 and lose whatever the new one is worth."""
+    for version, aliases in (("v1", {}), ("v2", {"SideEff-Drug": "Side_Effect"})):
+        folder = untrained_model(tmp_path / version, version=version)
+        (folder / "metrics.json").write_text(json.dumps({"model_version": version, **VALIDATED}), "utf-8")
+        save_config(
+            folder / "config.json",
+            load_config(folder / "config.json")[0],
+            TrainConfig(relation_aliases=aliases),
+        )
+        registry.register(tmp_path, folder)
+    registry.promote(tmp_path, "v1")
+    held_out = [Document("d", "", [Example("二甲双胍常见胃肠道反应。")])]
+    with caplog.at_level(logging.WARNING, logger="extractor.registry"):
+        compared = registry.promote_if_better(tmp_path, registry.load(tmp_path).versions["v2"], held_out)
+    assert (compared.promoted, compared.current_f1, compared.sentences) == (False, None, 0)
+    assert (
+        compared.not_compared
+        == "v1 was trained with --relation-aliases none, the new one with SideEff-Drug=Side_Effect"
+    )
+    assert compared.not_compared in caplog.text and registry.current(tmp_path).version == "v1"
 
 
 def test_a_checkpoint_whose_training_did_not_finish_is_refused(tmp_path):
@@ -155,5 +199,6 @@ def test_absolute_paths_of_older_registries_still_load(tmp_path):
 @pytest.mark.parametrize("content", [b"\xff\xfe", b"not a digest\n"])
 def test_a_damaged_record_of_training_sentences_names_its_file(tmp_path, content):
     (tmp_path / trained_on.FILE).write_bytes(content)
-    with pytest.raises(ModelError, match=trained_on.FILE):
+    with pytest.raises(ModelError, match=trained_on.FILE) as raised:
         trained_on.read(tmp_path)
+    assert raised.value.hint == "Copy the model directory again"  # what to do, as every error says

@@ -85,8 +85,19 @@ def test_training_writes_an_offline_loadable_checkpoint(tmp_path, monkeypatch):
     assert len(extractor.extract(["二甲双胍可用于治疗2型糖尿病。"])) == 1
     # The checkpoint records the sentences it was trained on, and no validation one.
     train_docs, val_docs = split_as_trained(data, "jsonl", quick(val_fraction=0.3))
-    assert trained_on.read(out) == {trained_on.digest(e.text) for d in train_docs for e in d.examples}
+    assert trained_on.read(out) == {trained_on.digest(text) for text in trained_on.texts(train_docs)}
     assert all(trained_on.digest(e.text) not in trained_on.read(out) for d in val_docs for e in d.examples)
+
+
+def test_a_document_trained_on_is_seen_when_other_window_settings_cut_it_into_other_windows(tmp_path):
+    """A retrained model with other --window-chars holds out a Ruijin document the current model trained on,
+    cut into windows the current model never saw: its whole text is recorded, so it is still left out."""
+    ruijin = Path(__file__).parent / "fixtures" / "datasets" / "ruijin"
+    config = quick(val_fraction=0.0, max_steps=1, window_chars=16, window_stride=8)
+    train(ruijin, "ruijin", "tiny", tmp_path / "m", config, SMALL, progress=False)
+    [doc], _ = split_as_trained(ruijin, "ruijin", quick(val_fraction=0.0, window_chars=24, window_stride=12))
+    assert not {trained_on.digest(e.text) for e in doc.examples} & trained_on.read(tmp_path / "m")
+    assert trained_on.unseen([doc], trained_on.read(tmp_path / "m")) == []
 
 
 def test_max_steps_caps_training_and_the_same_seed_gives_the_same_weights(tmp_path):

@@ -127,4 +127,7 @@ def test_evaluate_names_the_sentences_the_model_was_trained_on_and_can_leave_the
     report = json.loads(unseen.stdout)
     assert (report["sentences"], report["seen_in_training"]) == (4, 16)
     only_seen = runner.invoke(app, [*args[:4], str(data), *args[5:], "--unseen"])
-    assert only_seen.exit_code == 1 and "trained on all 16 of its sentences" in only_seen.output
+    assert only_seen.exit_code == 1 and only_seen.stderr.splitlines() == [
+        f"error: {data}: the model was trained on all 16 of its sentences. Score it on documents kept out of "
+        "its training, or drop --unseen to score these"
+    ]

@@ -20,10 +20,11 @@ from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from extractor import registry as model_registry
-from extractor.configuration import TINY_TRAIN
+from extractor.configuration import TINY_TRAIN, defaults_for, with_settings
+from extractor.encoders import TINY
 from extractor.model import CONFIG_NAME
-from extractor.train import train
-from flows import tasks
+from extractor.train import split_as_trained, train
+from flows import tasks, training
 from flows.cli import app
 from flows.ingest import ingest, with_dask
 from flows.reextract import reextract
@@ -348,6 +349,34 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     assert model_registry.current(registry).version == first.version
     assert set(model_registry.load(registry).versions) == {first.version, second.version}
     assert isinstance(pd.read_json(registry / "registry.json", typ="series"), pd.Series)
+
+
+def test_train_flow_compares_on_the_documents_training_held_out_while_the_data_grows(tmp_path, monkeypatch):
+    """Annotators keep adding documents while a model trains: the models are compared on the documents the new
+    one was validated on, not on a split of the grown data (which can hold out documents it trained on)."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(
+        "\n".join(_sample_lines({"sample-01", "sample-02", "sample-03"})) + "\n", encoding="utf-8"
+    )
+    root = tmp_path / "models"
+    old = untrained_model(tmp_path / "old", version="old")  # records no training sentences: scored on all
+    (old / "metrics.json").write_text(json.dumps({"model_version": "old", "selected_on": "validation",
+                                                  "best_val_f1": 0.0}), encoding="utf-8")  # fmt: skip
+    model_registry.register(root, old)
+    model_registry.promote(root, "old")
+    settings = {"max_steps": 20, "batch_size": 4, "device": "cpu", "val_fraction": 0.5}
+    _, validated = split_as_trained(data, "jsonl", with_settings(defaults_for(TINY), **settings))
+
+    def train_while_annotators_add(*args, **kwargs):
+        result = train(*args, **kwargs)
+        more = _sample_lines({f"sample-0{n}" for n in range(4, 9)})
+        data.write_text(data.read_text(encoding="utf-8") + "\n".join(more) + "\n", encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(training, "train", train_while_annotators_add)
+    outcome = train_flow(str(data), "jsonl", registry=str(root), settings=settings)
+    assert outcome.current_version == "old" and outcome.current_f1 is not None
+    assert (outcome.compared_on, outcome.left_out) == (sum(len(d.examples) for d in validated), 0)
 
 
 def test_ctrl_c_during_ingest_prints_interrupted_and_json_says_so(
