@@ -171,10 +171,10 @@ def promote_if_better(
 ) -> Comparison:
     """Make `candidate` current if its F1 beats the current model's by more than `min_improvement` on the
     sentences of the `held_out` documents (the candidate's validation split) that the current model was not
-    trained on:
-    when the data grew, the split by document moves, and a model scored on its own training sentences would
-    win unfairly. Without such sentences, or without a validation F1, only a first model is promoted; so too
-    where the two were trained with other relation renamings: the held-out triples bear the candidate's names.
+    trained on: when the data grew, the split by document moves, and a model scored on its own training
+    sentences would win unfairly. Without such sentences, or without a validation F1, only a first model is
+    promoted; so too where the two were trained with other relation renamings: the held-out triples bear the
+    candidate's names.
 
     The candidate's F1 is the one training measured where no sentence is left out; otherwise it is scored too.
     """
