@@ -241,4 +241,10 @@ def resolve(model: str | None, root: Path) -> ModelEntry:
         raise ModelError(
             f"no current model in the registry at {root}: train one (`nrskg train`) or pass --model DIR"
         )
+    if not Path(entry.path).is_dir():  # a registry copied without a model registered from outside it
+        raise ModelError(
+            f"the current model {entry.version} of the registry at {root} is not at {entry.path}",
+            hint="Copy its folder there, register it again where it is (`nrskg models register DIR "
+            "--promote`), or pass --model DIR",
+        )
     return entry

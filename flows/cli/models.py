@@ -44,7 +44,8 @@ def list_cli(
     for e in entries:
         mark = "*" if e.version == loaded.current else " "
         val, train = _f1(e.metrics.get("val_f1")), _f1(e.metrics.get("train_f1"))
-        typer.echo(f"{mark} {e.version:<28} {val:>7} {train:>8}  {e.registered_at:<25}  {e.path}")
+        where = e.path if Path(e.path).is_dir() else f"{e.path} (missing)"
+        typer.echo(f"{mark} {e.version:<28} {val:>7} {train:>8}  {e.registered_at:<25}  {where}")
 
 
 @models_app.command("register")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from extractor import registry
 from flows.cli import app
+from nrskg.errors import ModelError
 from tests.conftest import checkpoint
 
 runner = CliRunner()
@@ -49,3 +51,21 @@ def test_unknown_version_and_non_model_directory_are_one_line_errors(tmp_path: P
     assert unknown.exit_code == 1 and "not in the registry" in unknown.output
     not_a_model = runner.invoke(app, ["models", "register", str(tmp_path), "--registry", str(tmp_path / "m")])
     assert not_a_model.exit_code == 1 and "not a model directory" in not_a_model.output
+
+
+def test_a_registry_copied_without_its_current_model_names_the_missing_folder(tmp_path: Path) -> None:
+    """A model registered from outside the registry folder is stored as `../../runs/a`: a copy of the
+    registry alone points nowhere, which `list` marks and `resolve` (what ingest and reextract use) names."""
+    models = tmp_path / "team" / "models"
+    outside = checkpoint(tmp_path / "runs" / "a", "v-a", {"train_f1": 0.9})
+    registry.register(models, outside)
+    registry.promote(models, "v-a")
+    copy = tmp_path / "shared" / "copies" / "models"  # ../../runs/a from here is shared/runs/a
+    copy.mkdir(parents=True)
+    (copy / "registry.json").write_bytes((models / "registry.json").read_bytes())
+
+    listed = runner.invoke(app, ["models", "list", "--registry", str(copy)])
+    assert listed.exit_code == 0 and "(missing)" in listed.output
+    assert "(missing)" not in runner.invoke(app, ["models", "list", "--registry", str(models)]).output
+    with pytest.raises(ModelError, match=r"the current model v-a of the registry at .* is not at .*/runs/a"):
+        registry.resolve(None, copy)
