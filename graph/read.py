@@ -132,7 +132,7 @@ def _path_text(path: neo4j.graph.Path) -> str:
     """`ACEI -[Drug_Disease]-> 糖尿病肾病`: a path as one readable line, each arrow the way it points."""
 
     def name(node: neo4j.graph.Node) -> str:
-        return str(node.get("name", node.get("sent_id", node.get("doc_id", node.element_id))))
+        return _node_name(node, fallback=node.element_id)
 
     parts = [name(path.start_node)]
     for rel, node in zip(path.relationships, path.nodes[1:], strict=True):
@@ -313,10 +313,13 @@ def _cell(value: Any, max_width: int) -> str:
 def _relationship_text(rel: Mapping[str, Any]) -> str:
     """`ACEI -[Drug_Disease]-> 糖尿病肾病`: a relationship as `plain` gives it, one line like a path."""
 
-    def name(ref: Mapping[str, Any]) -> str:
-        return str(next((ref[k] for k in ("name", "sent_id", "doc_id", "key") if k in ref), "?"))
+    start, end = _node_name(rel["start"], "?"), _node_name(rel["end"], "?")
+    return f"{start} -[{rel.get('relation', rel['type'])}]-> {end}"
 
-    return f"{name(rel['start'])} -[{rel.get('relation', rel['type'])}]-> {name(rel['end'])}"
+
+def _node_name(node: neo4j.graph.Node | Mapping[str, Any], fallback: str) -> str:
+    """What a one-line path or relationship calls a node: an entity's name, a sentence's or document's id."""
+    return str(next((node[k] for k in ("name", "sent_id", "doc_id", "key") if k in node), fallback))
 
 
 def counted(n: int, noun: str, plural: str = "") -> str:

@@ -58,7 +58,6 @@ def evaluate_cli(
     trained = load_config(Path(model) / CONFIG_NAME)[1] or TrainConfig()
     # The relation names the model predicts: the data's after the renamings it was trained with.
     docs = load_renamed(data, fmt, trained.relation_aliases, WindowConfig.of(extractor.config))
-    examples = [example for doc in docs for example in doc.examples]
     _check_relations(extractor.config.relations, [r.name for r in relation_schema(docs)], data)
     examples, seen = _held_out(docs, Path(model), data, unseen)
     report = evaluate(
