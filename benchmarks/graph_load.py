@@ -2,6 +2,10 @@
 
     python -m benchmarks.graph_load [--quick] [--repeats N]
 
+Then, around one dense head entity, how long removing a document takes when it held the highest confidence
+of every relationship of that head, so that each one's confidence is recomputed from the places left: sought
+in the `evidence_triple` index, and with that index dropped (expanding all of the head's EVIDENCE links).
+
 All methods write the same synthetic rows with the production statements of `graph.write_statements` (the
 rows come from `graph.writer.plan_statements`), in one run on one server, after a warm-up that compiles every
 plan. Only the relationship statements are timed: documents, sentences, entities and mentions are written
@@ -32,7 +36,7 @@ from graph.identifiers import check_relationship_type
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
-from graph.writer import Statement, plan_statements, replace_documents
+from graph.writer import Statement, plan_statements, remove_documents, replace_documents
 
 log = logging.getLogger("benchmarks.graph_load")
 
@@ -84,6 +88,21 @@ WARM_UP = Size(triples=200, per_triple=20, batch_sizes=(100,), sentences=10)
 
 
 @dataclass(frozen=True)
+class DenseHead:
+    tails: int  # relationships of the one head, all recomputed by the removal
+    documents: int
+    places_per_document: int  # per relationship
+
+    @property
+    def places(self) -> int:
+        return self.tails * self.documents * self.places_per_document
+
+
+DENSE_FULL = DenseHead(tails=100, documents=50, places_per_document=20)
+DENSE_QUICK = DenseHead(tails=20, documents=10, places_per_document=10)
+
+
+@dataclass(frozen=True)
 class Measurement:
     method: str
     batch_size: int
@@ -110,9 +129,9 @@ def synthetic_batch(size: Size) -> GraphBatch:
         relations.append(
             RelationEdge(
                 head_key=f"{head[0]}:{head[1]}", relation=relation, tail_key=f"{tail[0]}:{tail[1]}", count=1,
-                confidence=0.5 + (i % 50) / 100, model_version=MODEL_VERSION,
+                model_version=MODEL_VERSION,
                 evidence=[Evidence(sent_id=f"d{sent % DOCUMENTS}:{sent}", head_start=0, head_end=2,
-                                   tail_start=3, tail_end=5)],
+                                   tail_start=3, tail_end=5, confidence=0.5 + (i % 50) / 100)],
             )
         )  # fmt: skip
     return GraphBatch(
@@ -207,6 +226,62 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
     return results
 
 
+def dense_head_batch(dense: DenseHead, doc: int) -> GraphBatch:
+    """Document `doc` of the dense head: every relationship read in each of its sentences, at confidence 0.99
+    in document 0 and 0.5 elsewhere."""
+    n = dense.places_per_document
+    entities = [EntityNode(key="Drug:H", name="H", type="Drug", surface_forms=["H"])] + [
+        EntityNode(key=f"Disease:T{t}", name=f"T{t}", type="Disease", surface_forms=[f"T{t}"])
+        for t in range(dense.tails)
+    ]
+    places = [
+        Evidence(sent_id=f"h{doc}:{i}", head_start=0, head_end=1, tail_start=2, tail_end=3,
+                 confidence=0.99 if doc == 0 else 0.5)
+        for i in range(n)
+    ]  # fmt: skip
+    return GraphBatch(
+        documents=[DocumentNode(doc_id=f"h{doc}", source=f"dense/{doc}.txt")],
+        sentences=[SentenceNode(sent_id=f"h{doc}:{i}", doc_id=f"h{doc}", text="H T") for i in range(n)],
+        entities=entities,
+        relations=[
+            RelationEdge(head_key="Drug:H", relation="Drug_Disease", tail_key=f"Disease:T{t}", count=n,
+                         model_version=MODEL_VERSION, evidence=places)
+            for t in range(dense.tails)
+        ],
+    )  # fmt: skip
+
+
+def measure_dense_head(drv: neo4j.Driver, database: str, dense: DenseHead) -> list[Measurement]:
+    """Removing the document with every relationship's highest place, with and without the index that finds
+    a relationship's places; checks that the confidences fell to the highest left."""
+    results = []
+    for method, indexed in (
+        ("remove, places sought in index", True),
+        ("remove, head's links expanded", False),
+    ):
+        with drv.session(database=database) as session:
+            session.run(DELETE_EVERYTHING).consume()
+            if not indexed:
+                session.run("DROP INDEX evidence_triple IF EXISTS").consume()
+        for doc in range(dense.documents):
+            replace_documents(drv, [f"h{doc}"], dense_head_batch(dense, doc), MODEL_VERSION, SCHEMA,
+                              database=database)  # fmt: skip
+        # Compiles the plan: the last document holds no highest place, so nothing is recomputed.
+        remove_documents(drv, [f"h{dense.documents - 1}"], database=database)
+        results.append(
+            _timed(method, 1, dense.tails, lambda: remove_documents(drv, ["h0"], database=database))
+        )
+        records, _, _ = drv.execute_query(
+            "MATCH (:Drug)-[r]->() RETURN max(r.confidence) AS c", database_=database
+        )
+        if records[0]["c"] != 0.5:
+            raise RuntimeError(f"expected confidences of 0.5 after the removal, found {records[0]['c']}")
+    ensure_schema(drv, database)
+    with drv.session(database=database) as session:
+        session.run(DELETE_EVERYTHING).consume()
+    return results
+
+
 def table_rows(results: Sequence[Measurement]) -> list[dict[str, object]]:
     """The measurements as rows of the printed table, each against one MERGE per triple."""
     per_triple = next(m.triples_per_s for m in results if m.method == "MERGE per triple")
@@ -250,15 +325,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     log_progress(neo4j=logging.ERROR)  # "label does not exist" notices on the empty database
     size = QUICK if args.quick else FULL
+    dense = DENSE_QUICK if args.quick else DENSE_FULL
     with neo4j_for_benchmark() as (settings, where), open_driver(settings) as drv:
         ensure_schema(drv, settings.database)
         log.info("warm-up (compiles every plan; not reported)")
         measure(drv, settings.database, WARM_UP)
         runs = [measure(drv, settings.database, size) for _ in range(args.repeats)]
+        dense_runs = [measure_dense_head(drv, settings.database, dense) for _ in range(args.repeats)]
         with drv.session(database=settings.database) as session:
             session.run(DELETE_EVERYTHING).consume()
     # The fastest of the repeats: on a shared machine, slower runs measure the neighbours, not Neo4j.
     results = [min(same, key=lambda m: m.seconds) for same in zip(*runs, strict=True)]
+    dense_results = [min(same, key=lambda m: m.seconds) for same in zip(*dense_runs, strict=True)]
     payload = {
         "server": where,
         "machine": machine(with_torch=False),
@@ -268,9 +346,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             asdict(m) | {"triples_per_s": round(m.triples_per_s, 1), "all_seconds": [r.seconds for r in same]}
             for m, same in zip(results, zip(*runs, strict=True), strict=True)
         ],
+        "dense_head": asdict(dense) | {"places": dense.places},
+        "dense_head_results": [
+            {
+                "method": m.method,
+                "relationships": m.triples,
+                "seconds": m.seconds,
+                "all_seconds": [r.seconds for r in same],
+            }
+            for m, same in zip(dense_results, zip(*dense_runs, strict=True), strict=True)
+        ],  # fmt: skip
     }
     print(f"\n{where}, fastest of {args.repeats} runs, {payload['machine']}")
     print(text_table(table_rows(results), TABLE_COLUMNS))
+    print(
+        f"\nremoving the document with the highest place of {dense.tails} relationships of one head"
+        f" ({dense.places} places)"
+    )
+    print(text_table([{"method": m.method, "seconds": round(m.seconds, 2)} for m in dense_results],
+                     ["method", "seconds"]))  # fmt: skip
     print(f"written {write_json(args.out, payload)}")
 
 

@@ -140,12 +140,14 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
         f"""MATCH (h:Entity)-[r]->(t:Entity)
 WHERE h.key IN $head_keys AND t.key IN $tail_keys AND toUpper($relation) IN [toUpper(r.relation), type(r)]
 UNWIND r.evidence AS item
-WITH split(item, '{_SEP}') AS ev
+WITH h, r, t, split(item, '{_SEP}') AS ev
 MATCH (s:Sentence {{sent_id: ev[{_SENT_ID}]}})-[:IN]->(d:Document)
-WITH s, d, ev, toInteger(ev[{_HEAD_START}]) AS hs, toInteger(ev[{_HEAD_END}]) AS he,
+WITH h, r, t, s, d, ev, toInteger(ev[{_HEAD_START}]) AS hs, toInteger(ev[{_HEAD_END}]) AS he,
      toInteger(ev[{_TAIL_START}]) AS ts, toInteger(ev[{_TAIL_END}]) AS te
+OPTIONAL MATCH (s)-[e:EVIDENCE {{relation: r.relation, tail_key: t.key, head_start: hs, head_end: he,
+                               tail_start: ts, tail_end: te}}]->(h)
 RETURN s.sent_id AS sent_id, s.text AS sentence, substring(s.text, hs, he - hs) AS head,
-       substring(s.text, ts, te - ts) AS tail,
+       substring(s.text, ts, te - ts) AS tail, e.confidence AS confidence,
        hs AS head_start, he AS head_end, ts AS tail_start, te AS tail_end,
        ev[{_MODEL_VERSION}] AS model_version, d.doc_id AS doc_id, d.source AS source,
        s.source_start AS source_start, s.source_end AS source_end

@@ -42,6 +42,12 @@ SCHEMA_STATEMENTS: Mapping[str, str] = {
     # Look-ups by normalised name search the key (`key CONTAINS`, `key ENDS WITH`): the unique constraint's
     # range index serves equality and prefixes only.
     "entity_key_text": "CREATE TEXT INDEX entity_key_text IF NOT EXISTS FOR (e:Entity) ON (e.key)",
+    # A relationship's places, sought directly when its confidence is recomputed after some are taken back
+    # (expanding a dense head's EVIDENCE links instead costs its whole degree per relationship).
+    "evidence_triple": (
+        "CREATE INDEX evidence_triple IF NOT EXISTS FOR ()-[e:EVIDENCE]-()"
+        " ON (e.head_key, e.relation, e.tail_key)"
+    ),
 }
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 

@@ -88,13 +88,16 @@ class Mention(_Frozen):
 
 
 class Evidence(_Frozen):
-    """Where one relation was read: a sentence and the character offsets (end exclusive) of head and tail."""
+    """Where one relation was read: a sentence, the character offsets (end exclusive) of head and tail, and
+    the model's confidence there. Kept per place so that a relationship's confidence can be recomputed from
+    the places left when a document is removed or re-extracted."""
 
     sent_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     head_start: int = Field(ge=0)
     head_end: int = Field(ge=0)
     tail_start: int = Field(ge=0)
     tail_end: int = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0)
 
     _check_sent_id = field_validator("sent_id")(_no_separator)
 
@@ -104,11 +107,15 @@ class Evidence(_Frozen):
             raise ValueError(f"empty span in evidence {self}")
         return self
 
+    @property
+    def place(self) -> tuple[str, int, int, int, int]:
+        """The sentence and offsets: one place, whatever the confidence read there."""
+        return (self.sent_id, self.head_start, self.head_end, self.tail_start, self.tail_end)
+
     def encode(self, model_version: str) -> str:
         """The stored form, with the model version so that re-extraction can tell old evidence from new; the
         fields in the order of the EV_* positions."""
-        fields = (self.sent_id, self.head_start, self.head_end, self.tail_start, self.tail_end, model_version)
-        return EVIDENCE_SEPARATOR.join(str(f) for f in fields)
+        return EVIDENCE_SEPARATOR.join(str(f) for f in (*self.place, model_version))
 
 
 class RelationEdge(_Frozen):
@@ -122,11 +129,15 @@ class RelationEdge(_Frozen):
     relation: str = Field(min_length=1)
     tail_key: str = Field(min_length=1)
     count: int = Field(ge=1)
-    confidence: float = Field(ge=0.0, le=1.0)
     model_version: str = Field(min_length=1)
     evidence: list[Evidence] = Field(min_length=1)
 
     _check_model_version = field_validator("model_version")(_no_separator)
+
+    @property
+    def confidence(self) -> float:
+        """The highest confidence of its places."""
+        return max(ev.confidence for ev in self.evidence)
 
 
 class GraphBatch(_Frozen):

@@ -58,7 +58,8 @@ def merge_relationships(rel_type: str) -> str:
     """One relationship per (head, type, tail), holding what a clinician's query needs: `count` of the places
     it was read, the highest `confidence` seen, and a sample of at most `$sample` evidence strings.
 
-    Every place is also one `(:Sentence)-[:EVIDENCE {relation, tail_key, offsets, model_version}]->(head)`:
+    Every place is also one `(:Sentence)-[:EVIDENCE {head_key, relation, tail_key, offsets, confidence,
+    model_version}]->(head)` (`head_key` repeats the head's key for the `evidence_triple` index):
     per-mention provenance lives in the graph's structure, where it scales, rather than in one property that
     a triple repeated across a corpus would grow without bound. A place already recorded is not counted
     again, so re-loading the same rows changes nothing.
@@ -79,8 +80,9 @@ CALL (h, row) {{
     (s)-[:EVIDENCE {{relation: row.relation, tail_key: row.tail_key, head_start: ev.head_start,
                     head_end: ev.head_end, tail_start: ev.tail_start, tail_end: ev.tail_end}}]->(h)
   }}
-  CREATE (s)-[:EVIDENCE {{relation: row.relation, tail_key: row.tail_key, head_start: ev.head_start,
-                         head_end: ev.head_end, tail_start: ev.tail_start, tail_end: ev.tail_end,
+  CREATE (s)-[:EVIDENCE {{head_key: row.head_key, relation: row.relation, tail_key: row.tail_key,
+                         head_start: ev.head_start, head_end: ev.head_end, tail_start: ev.tail_start,
+                         tail_end: ev.tail_end, confidence: ev.confidence,
                          model_version: row.model_version}}]->(h)
   RETURN count(ev) AS added, collect(ev.item)[..$sample] AS fresh
 }}
@@ -99,7 +101,10 @@ SET r.count = coalesce(r.count, 0) + added,
 # says it again), found from the documents through their sentences' EVIDENCE links, without a scan; the
 # relationship is looked up between both ends, so a head with a million relationships costs nothing extra.
 # A relationship left with count 0 is deleted only after the new write (DELETE_EMPTIED_RELATIONSHIPS): one the
-# new model finds again survives with its first_seen, its confidence restarting from the new one.
+# new model finds again survives with its first_seen, its confidence restarting from the new one. One that
+# keeps places elsewhere gets the highest confidence among them, sought through the `evidence_triple` index
+# only when a place taken back held the highest. Places written before they kept a confidence (and the head's
+# key) are not in that index: while any is left (fewer found than counted) the relationship keeps its highest.
 STRIP_DOCUMENT_EVIDENCE = f"""
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids
@@ -110,17 +115,26 @@ CALL (e, h) {{
   MATCH (t:Entity {{key: e.tail_key}})
   MATCH (h)-[r]->(t)
   WHERE r.relation = e.relation
-  RETURN r
+  RETURN r, t
 }}
-WITH r, sent_ids, collect(e) AS taken_back
+WITH r, h, t, sent_ids, collect(e) AS taken_back
+WITH r, h, t, sent_ids, taken_back, r.count - size(taken_back) AS left,
+     any(e IN taken_back WHERE coalesce(e.confidence, 1.0) >= r.confidence) AS highest_taken
 FOREACH (e IN taken_back | DELETE e)
-WITH r, r.count - size(taken_back) AS left,
+WITH r, h, t, sent_ids, left, highest_taken
+CALL (r, h, t, left, highest_taken) {{
+  WITH r, h, t
+  WHERE left > 0 AND highest_taken
+  MATCH ()-[e:EVIDENCE {{head_key: h.key, relation: r.relation, tail_key: t.key}}]->()
+  RETURN max(e.confidence) AS highest_found, count(e) AS found
+}}
+WITH r, left, CASE WHEN found = left THEN highest_found ELSE r.confidence END AS highest_left,
      [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
 SET r.count = left,
     r.evidence = kept,
     r.model_version = CASE WHEN size(kept) > 0
                            THEN split(last(kept), '{_SEP}')[{_MODEL_VERSION}] ELSE r.model_version END,
-    r.confidence = CASE WHEN left > 0 THEN r.confidence ELSE 0.0 END
+    r.confidence = CASE WHEN left <= 0 THEN 0.0 ELSE highest_left END
 WITH r, left
 WHERE left <= 0
 RETURN collect(elementId(r)) AS emptied

@@ -9,9 +9,10 @@ Re-extraction (`replace_documents`) *deletes* stale provenance rather than marki
 the cookbook then never need a version filter, and the old model's output stays in its run folder's Parquet
 files.
 
-Provenance per place (sentence and offsets) is one small EVIDENCE relationship from the sentence to the head;
-the (head)-[relation]->(tail) relationship keeps only its count, confidence and a sample of at most
-`EVIDENCE_SAMPLE` places, so a triple that a corpus repeats ten thousand times keeps a bounded size.
+Provenance per place (sentence, offsets and confidence) is one small EVIDENCE relationship from the sentence
+to the head; the (head)-[relation]->(tail) relationship keeps only its count, its places' highest confidence
+and a sample of at most `EVIDENCE_SAMPLE` places, so a triple that a corpus repeats ten thousand times keeps a
+bounded size.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import neo4j
 from graph import write_statements as cypher
 from graph.connection import graph_error
 from graph.schema import GraphSchema
-from graph.types import GraphBatch, WriteCounters, graph_key
+from graph.types import Evidence, GraphBatch, WriteCounters, graph_key
 from nrskg.errors import DataFormatError, GraphError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,15 @@ class Statement:
 def _unique(items: Iterable[Any]) -> list[Any]:
     """Order-preserving de-duplication: the rows then already hold sets, as the graph will."""
     return list(dict.fromkeys(items))
+
+
+def _places(evidence: Iterable[Evidence]) -> list[Evidence]:
+    """One piece of evidence per place, in first-seen order, keeping the highest confidence read there."""
+    best: dict[tuple[str, int, int, int, int], Evidence] = {}
+    for ev in evidence:
+        if ev.place not in best or ev.confidence > best[ev.place].confidence:
+            best[ev.place] = ev
+    return list(best.values())
 
 
 def plan_statements(
@@ -85,7 +95,7 @@ def plan_statements(
                 "confidence": r.confidence,
                 "model_version": r.model_version,
                 "evidence": [
-                    {**ev.model_dump(), "item": ev.encode(r.model_version)} for ev in _unique(r.evidence)
+                    {**ev.model_dump(), "item": ev.encode(r.model_version)} for ev in _places(r.evidence)
                 ],
             }
         )

@@ -55,11 +55,8 @@ def to_graph_batch(
                 relation=row.relation,
                 tail_key=row.tail_key,
                 count=int(row.count),
-                confidence=float(row.confidence_max),
                 model_version=row.model_version,
-                evidence=[
-                    Evidence(**{k: v for k, v in e.items() if k != "confidence"}) for e in row.evidence
-                ],
+                evidence=[Evidence(**e) for e in row.evidence],
             )
             for row in relations.itertuples(index=False)
         ],

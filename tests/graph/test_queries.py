@@ -57,8 +57,9 @@ def evidence(sent_id: str, head: str, tail: str) -> Evidence:
     text = SENTENCES[sent_id]
     hs, ts = text.index(head), text.index(tail)
     return Evidence(
-        sent_id=sent_id, head_start=hs, head_end=hs + len(head), tail_start=ts, tail_end=ts + len(tail)
-    )
+        sent_id=sent_id, head_start=hs, head_end=hs + len(head), tail_start=ts, tail_end=ts + len(tail),
+        confidence=0.8 if sent_id.endswith(":1") else 0.9,
+    )  # fmt: skip
 
 
 def source_starts() -> list[int]:
@@ -85,7 +86,7 @@ def small_graph() -> GraphBatch:
         relations=[
             RelationEdge(
                 head_key=entity_key(h, ht), relation=rel, tail_key=entity_key(t, tt), count=len(sents),
-                confidence=0.9, model_version="v1", evidence=[evidence(s, h, t) for s in sents],
+                model_version="v1", evidence=[evidence(s, h, t) for s in sents],
             )
             for ht, h, rel, tt, t, sents in TRIPLES
         ],
@@ -213,14 +214,16 @@ HK_SENTENCE = "二甲雙胍可用於糖尿病腎病"
 
 def traditional_document() -> GraphBatch:
     h, t = "二甲雙胍", "糖尿病腎病"
-    place = Evidence(sent_id="d3:0", head_start=0, head_end=len(h), tail_start=7, tail_end=7 + len(t))
+    place = Evidence(
+        sent_id="d3:0", head_start=0, head_end=len(h), tail_start=7, tail_end=7 + len(t), confidence=0.8
+    )
     return GraphBatch(
         documents=[DocumentNode(doc_id="d3", source="guides/hk.txt")],
         sentences=[SentenceNode(sent_id="d3:0", doc_id="d3", text=HK_SENTENCE)],
         entities=[EntityNode(key=entity_key(h, "Drug"), name=h, type="Drug", surface_forms=[h]),
                   EntityNode(key=entity_key(t, "Disease"), name=t, type="Disease", surface_forms=[t])],
         relations=[RelationEdge(head_key=entity_key(h, "Drug"), relation="Drug_Disease",
-                                tail_key=entity_key(t, "Disease"), count=1, confidence=0.8,
+                                tail_key=entity_key(t, "Disease"), count=1,
                                 model_version="v1", evidence=[place])],
     )  # fmt: skip
 
@@ -281,6 +284,7 @@ def test_evidence_for_one_relationship(neo4j_driver: neo4j.Driver, loaded: str) 
     )  # fmt: skip
     assert column(rows, "sent_id") == ["d1:0", "d1:1"]
     assert column(rows, "sentence") == [SENTENCES["d1:0"], SENTENCES["d1:1"]]
+    assert column(rows, "confidence") == [0.9, 0.8]  # each sentence's own, read from its EVIDENCE link
     assert {(r["head"], r["tail"], r["doc_id"], r["source"], r["model_version"]) for r in rows} == {
         ("二甲双胍", "2型糖尿病", "d1", "guides/d1.txt", "v1")
     }

@@ -133,6 +133,7 @@ def test_ensure_schema_runs_every_statement_then_waits_for_indexes() -> None:
         "sentence_sent_id",
         "entity_name_text",
         "entity_key_text",
+        "evidence_triple",
     ]
     assert all("IF NOT EXISTS" in text for text in SCHEMA_STATEMENTS.values())
 

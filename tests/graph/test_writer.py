@@ -30,7 +30,7 @@ from nrskg.errors import DataFormatError, GraphError, UnknownRelationError
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SCHEMA = GraphSchema.from_names(["Drug_Disease", "ADE_Drug"], ["Drug", "Disease", "ADE"])
 DRUG, DISEASE = "Drug:二甲双胍", "Disease:2型糖尿病"
-EV = Evidence(sent_id="d1:0", head_start=0, head_end=4, tail_start=6, tail_end=11)
+EV = Evidence(sent_id="d1:0", head_start=0, head_end=4, tail_start=6, tail_end=11, confidence=0.9)
 
 
 def make_batch(relation: str = "Drug_Disease", model_version: str = "v1") -> GraphBatch:
@@ -47,8 +47,8 @@ def make_batch(relation: str = "Drug_Disease", model_version: str = "v1") -> Gra
         mentions=[Mention(entity_key=DISEASE, sent_id="d1:1")],
         relations=[
             RelationEdge(
-                head_key=DRUG, relation=relation, tail_key=DISEASE, count=2, confidence=0.9,
-                model_version=model_version, evidence=[EV, EV],
+                head_key=DRUG, relation=relation, tail_key=DISEASE, count=2,
+                model_version=model_version, evidence=[EV.model_copy(update={"confidence": 0.4}), EV],
             )
         ],
     )  # fmt: skip
@@ -100,8 +100,16 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
             {"entity_key": DISEASE, "sent_id": "d1:0"},
         ]
     }
-    # Each place once, with its offsets for the EVIDENCE link and its string for the relationship's sample.
-    place = {"sent_id": "d1:0", "head_start": 0, "head_end": 4, "tail_start": 6, "tail_end": 11}
+    # Each place once, with its offsets and highest confidence for the EVIDENCE link and its string for the
+    # relationship's sample.
+    place = {
+        "sent_id": "d1:0",
+        "head_start": 0,
+        "head_end": 4,
+        "tail_start": 6,
+        "tail_end": 11,
+        "confidence": 0.9,
+    }
     assert rels == {
         "rows": [
             {
@@ -191,9 +199,9 @@ def test_batch_refuses_references_that_do_not_resolve() -> None:
 
 def test_evidence_fields_that_would_break_the_encoding_are_refused() -> None:
     with pytest.raises(ValidationError, match="must not contain '\\|'"):
-        Evidence(sent_id="d1|0", head_start=0, head_end=1, tail_start=1, tail_end=2)
+        Evidence(sent_id="d1|0", head_start=0, head_end=1, tail_start=1, tail_end=2, confidence=0.5)
     with pytest.raises(ValidationError, match="empty span"):
-        Evidence(sent_id="d1:0", head_start=3, head_end=3, tail_start=1, tail_end=2)
+        Evidence(sent_id="d1:0", head_start=3, head_end=3, tail_start=1, tail_end=2, confidence=0.5)
     assert EV.encode("v7") == "d1:0|0|4|6|11|v7"
 
 

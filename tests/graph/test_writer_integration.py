@@ -40,10 +40,13 @@ def entity(name: str, type_: str = "Drug") -> EntityNode:
 
 
 def relation(head: str, tail: str, sents: list[str], version: str, conf: float = 0.8) -> RelationEdge:
-    evidence = [Evidence(sent_id=s, head_start=0, head_end=1, tail_start=2, tail_end=3) for s in sents]
+    evidence = [
+        Evidence(sent_id=s, head_start=0, head_end=1, tail_start=2, tail_end=3, confidence=conf)
+        for s in sents
+    ]
     return RelationEdge(
         head_key=f"Drug:{head}", relation="Drug_Disease", tail_key=f"Disease:{tail}", count=len(sents),
-        confidence=conf, model_version=version, evidence=evidence,
+        model_version=version, evidence=evidence,
     )  # fmt: skip
 
 
@@ -110,6 +113,56 @@ def test_evidence_of_documents_adds_up_as_a_set_and_confidence_keeps_the_maximum
     load("d2", ["d2:0", "d2:1", "d2:0"], 0.5)  # one place twice: counted once
     [rel] = rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.count AS count, r.confidence AS confidence")
     assert rel == {"count": 3, "confidence": 0.9}
+
+
+def test_confidence_falls_back_to_the_places_left_when_evidence_is_taken_back(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+
+    def load(doc_id: str, confidence: float, version: str = "v1") -> None:
+        rel = relation("二甲双胍", "2型糖尿病", [f"{doc_id}:0"], version, confidence)
+        replace_documents(
+            graph[0], [doc_id], docs_batch([doc_id], ents, [rel]), version, SCHEMA, database=graph[1]
+        )
+
+    def confidence() -> float:
+        [row] = rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.confidence AS c")
+        return row["c"]
+
+    for doc_id, conf in (("d1", 0.9), ("d2", 0.6), ("d3", 0.7)):
+        load(doc_id, conf)
+    assert confidence() == 0.9
+    remove_documents(graph[0], ["d1"], database=graph[1])  # the 0.9 place goes: 0.7 is the highest left
+    assert confidence() == 0.7
+    load("d3", 0.5, "v2")  # re-extracted lower by another model: 0.6 (d2) is now the highest
+    assert confidence() == 0.6
+    remove_documents(graph[0], ["d3"], database=graph[1])  # a place below the highest goes: nothing moves
+    assert confidence() == 0.6
+    assert rows(graph, "MATCH ()-[e:EVIDENCE]->() RETURN e.confidence AS c") == [{"c": 0.6}]
+
+
+def test_a_graph_whose_places_have_no_confidence_keeps_its_highest_until_they_are_re_extracted(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+    for doc_id, conf in (("d1", 0.9), ("d2", 0.6)):
+        rel = relation("二甲双胍", "2型糖尿病", [f"{doc_id}:0"], "v1", conf)
+        replace_documents(
+            graph[0], [doc_id], docs_batch([doc_id], ents, [rel]), "v1", SCHEMA, database=graph[1]
+        )
+    rows(
+        graph, "MATCH ()-[e:EVIDENCE]->() REMOVE e.confidence, e.head_key"
+    )  # as loaded before places kept one
+
+    remove_documents(graph[0], ["d1"], database=graph[1])
+    # d2's place may be the 0.9 one as far as the graph knows: the highest stays.
+    assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.confidence AS c, r.count AS n") == [
+        {"c": 0.9, "n": 1}
+    ]
+    rel = relation("二甲双胍", "2型糖尿病", ["d2:0"], "v2", 0.6)
+    replace_documents(graph[0], ["d2"], docs_batch(["d2"], ents, [rel]), "v2", SCHEMA, database=graph[1])
+    assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.confidence AS c") == [{"c": 0.6}]
 
 
 HOSTILE_NAMES = [
@@ -356,6 +409,9 @@ def test_plans_seek_the_key_index_and_dynamic_types_would_scan(graph: tuple[neo4
     # relationship between head and tail (not through all of a dense head's relationships); it never scans.
     assert strip_ops.count("NodeUniqueIndexSeek(Locking)") == 2 and "Expand(Into)" in strip_ops
     assert not any("Scan" in op for op in strip_ops)
+    # A relationship's confidence is recomputed from its own places, sought in the index, not from all of its
+    # head's EVIDENCE links.
+    assert any("RelationshipIndexSeek" in op for op in strip_ops)
     assert "DirectedAllRelationshipsScan" in dynamic_ops
     assert "NodeUniqueIndexSeek(Locking)" in entity_ops and not any("Scan" in op for op in entity_ops)
 

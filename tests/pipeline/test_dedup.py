@@ -169,5 +169,6 @@ def test_graph_batch_carries_every_table(triples: pd.DataFrame) -> None:
     edge = next(r for r in batch.relations if r.head_key == "Drug:二甲双胍")
     assert (edge.count, edge.confidence, edge.model_version) == (2, 0.95, "v1")
     assert edge.evidence[0].sent_id == f"{D1}:0" and edge.evidence[0].head_end == 4
+    assert max(ev.confidence for ev in edge.evidence) == 0.95 > min(ev.confidence for ev in edge.evidence)
     with pytest.raises(DataFormatError, match="not in the batch"):
         to_graph_batch(documents.iloc[:1], sentences, entities, relations)
