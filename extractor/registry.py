@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from nrskg.files import new_file_mode
 log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "registry.json"
-STAGING = ".staging"  # where the train flow writes a checkpoint before its version (its folder name) exists
+STAGING = ".staging"  # one folder per train flow run in it, for a checkpoint before its version exists
 
 
 @dataclass
@@ -127,17 +127,32 @@ def register(root: Path, model_dir: Path) -> ModelEntry:
 
 
 def staging(root: Path) -> Path:
-    """An empty folder inside the registry for a checkpoint being trained (`register_staged` names it)."""
-    folder = Path(root) / STAGING
-    shutil.rmtree(folder, ignore_errors=True)
+    """A new empty folder in `root/.staging` for the checkpoint of one training run (`register_staged` moves
+    it): each run has its own, so runs training at once never delete or mix each other's files. What other
+    runs left there stays, since one may still be training into it; a warning names it."""
+    parent = Path(root) / STAGING
+    parent.mkdir(parents=True, exist_ok=True)
+    left = sorted(path.name for path in parent.iterdir())
+    if left:
+        log.warning("%s holds what other training runs wrote, still training or stopped (delete it when no "
+                    "run is training): %s", parent, ", ".join(left))  # fmt: skip
+    folder = parent / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()  # exclusive: never a folder another run was given
     return folder
 
 
-def register_staged(root: Path) -> ModelEntry:
-    """Move the checkpoint in `staging(root)` to `root/<version>` and register it there."""
-    folder = Path(root) / model_config(Path(root) / STAGING).model_version
-    shutil.rmtree(folder, ignore_errors=True)
-    (Path(root) / STAGING).rename(folder)
+def register_staged(root: Path, staged: Path) -> ModelEntry:
+    """Move the checkpoint in `staged` (from `staging(root)`) to `root/<version>` and register it there. The
+    rename is atomic and fails on a version folder that holds files, so a version never takes another's."""
+    version = model_config(staged).model_version
+    folder = Path(root) / version
+    try:
+        Path(staged).rename(folder)
+    except OSError as e:  # ENOTEMPTY or EEXIST: that version's folder is there already
+        if not folder.is_dir():
+            raise
+        message = f"model {version} is in {folder} already: another run trained the same weights"
+        raise ModelError(message) from e
     return register(root, folder)
 
 

@@ -8,6 +8,7 @@ when the data grows), so the comparison is like for like.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,12 @@ def train_flow(
     """
     config = with_settings(defaults_for(encoder), **parse_settings(settings or {}))
     root = Path(registry)
-    result = train_model(data, format, encoder, str(model_registry.staging(root)), config, extra or [])
-    entry = model_registry.register_staged(root)
+    staged = model_registry.staging(root)
+    try:
+        result = train_model(data, format, encoder, str(staged), config, extra or [])
+        entry = model_registry.register_staged(root, staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # gone once registered; a failed run's files help no one
     compared = compare_and_promote(root, entry, result.held_out, min_improvement)
     outcome = TrainOutcome(
         entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,

@@ -72,7 +72,7 @@ def checkpoint(folder: Path, version: str, metrics: dict) -> Path:
     """The files of a `nrskg train --out` directory that the registry reads (no weights)."""
     from extractor.configuration import NRSOneRelConfig, save_config
 
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     config = NRSOneRelConfig(relations=["Drug_Disease"], head_types=["Drug"], tail_types=["Disease"])
     config.model_version = version
     save_config(folder / "config.json", config)

@@ -32,10 +32,35 @@ def test_register_then_promote(tmp_path):
 
 
 def test_a_staged_checkpoint_moves_to_its_version(tmp_path):
-    checkpoint(registry.staging(tmp_path), "v1", {"selected_on": "training sample", "train_f1": 0.9})
-    entry = registry.register_staged(tmp_path)
-    assert entry.path == str((tmp_path / "v1").resolve()) and not (tmp_path / registry.STAGING).exists()
+    staged = checkpoint(registry.staging(tmp_path), "v1", {"selected_on": "training sample", "train_f1": 0.9})
+    entry = registry.register_staged(tmp_path, staged)
+    assert entry.path == str((tmp_path / "v1").resolve()) and not staged.exists()
     assert entry.metrics == {"train_f1": 0.9}  # a training F1 is never recorded as a validation F1
+
+
+def test_a_stopped_run_s_staging_files_are_named_and_left_alone(tmp_path, caplog):
+    """A killed run's checkpoint, in the old layout (`.staging` itself) and the new (a folder in it): the next
+    run trains beside it, since the files may be another run's that is still training."""
+    old = checkpoint(tmp_path / registry.STAGING, "old", VALIDATED)
+    stopped = registry.staging(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="extractor.registry"):
+        staged = checkpoint(registry.staging(tmp_path), "v1", VALIDATED)
+    assert staged.parent == old and stopped.name in caplog.text and "config.json" in caplog.text
+    assert registry.register_staged(tmp_path, staged).version == "v1"
+    assert (old / "config.json").is_file() and stopped.is_dir()
+
+
+def test_a_version_registered_by_another_run_is_never_replaced(tmp_path):
+    """Two runs that trained the same weights in the same second name the same version: the second one's
+    rename fails instead of deleting the folder the first one registered."""
+    first, second = registry.staging(tmp_path), registry.staging(tmp_path)
+    checkpoint(first, "v1", VALIDATED)
+    checkpoint(second, "v1", {"selected_on": "training sample", "train_f1": 0.1})
+    registry.register_staged(tmp_path, first)
+    with pytest.raises(ModelError, match="model v1 is in .* already: another run trained the same weights"):
+        registry.register_staged(tmp_path, second)
+    assert json.loads((tmp_path / "v1" / "metrics.json").read_text("utf-8"))["best_val_f1"] == 0.5
+    assert registry.load(tmp_path).versions["v1"].metrics == {"val_f1": 0.5, "train_f1": 0.9}
 
 
 def test_only_a_first_model_is_promoted_without_a_validation_f1(tmp_path):

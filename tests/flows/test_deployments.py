@@ -137,8 +137,8 @@ def test_reextract_gets_the_registry_of_the_train_run_that_completed() -> None:
 
 
 def test_train_runs_one_at_a_time() -> None:
-    """Each run empties the registry's staging folder and trains into it (extractor.registry.staging): a
-    second run at once would delete or mix the first one's checkpoint before it is registered."""
+    """Two runs at once would each compare their model with the same current one, and the later promotion
+    would win whichever model was better."""
     assert DEPLOYMENTS["train"]["concurrency_limit"] == 1
 
 

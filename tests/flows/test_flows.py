@@ -23,7 +23,7 @@ from extractor import registry as model_registry
 from extractor.configuration import TINY_TRAIN, defaults_for, with_settings
 from extractor.encoders import TINY
 from extractor.model import CONFIG_NAME
-from extractor.train import split_as_trained, train
+from extractor.train import TrainResult, split_as_trained, train
 from flows import tasks, training
 from flows.cli import app
 from flows.ingest import ingest, with_dask
@@ -32,7 +32,7 @@ from flows.training import train_flow
 from nrskg.errors import PipelineError
 from pipeline import runs
 from pipeline.versions import EDITED
-from tests.conftest import untrained_model
+from tests.conftest import checkpoint, untrained_model
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -377,6 +377,30 @@ def test_train_flow_compares_on_the_documents_training_held_out_while_the_data_g
     outcome = train_flow(str(data), "jsonl", registry=str(root), settings=settings)
     assert outcome.current_version == "old" and outcome.current_f1 is not None
     assert (outcome.compared_on, outcome.left_out) == (sum(len(d.examples) for d in validated), 0)
+
+
+def test_two_train_flow_runs_at_once_each_register_their_own_checkpoint(tmp_path, monkeypatch):
+    """Two runs into one registry (two scripts, `nrskg demo --retrain` twice): the second starts while the
+    first trains, and each registers the checkpoint it wrote, complete and unmixed."""
+    root = tmp_path / "models"
+
+    def trained(data, fmt, encoder, out, config, extra):  # as training writes: the best weights, then scores
+        version = f"seed-{config.seed}"
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "model.safetensors").write_text(version, encoding="utf-8")
+        if config.seed == 1:  # after the first run's best weights, the second run starts and finishes
+            assert train_flow(data, fmt, registry=str(root), settings={"seed": 2}).version == "seed-2"
+        checkpoint(Path(out), version, {"selected_on": "training sample", "train_f1": 0.9})
+        return TrainResult(Path(out), version, 0.9, 0.9, 1, 1.0, 0.0)
+
+    monkeypatch.setattr(training, "train", trained)
+    first = train_flow("train.jsonl", "jsonl", registry=str(root), settings={"seed": 1})
+    assert first.version == "seed-1"
+    versions = model_registry.load(root).versions
+    assert set(versions) == {"seed-1", "seed-2"}
+    for version, entry in versions.items():
+        assert (Path(entry.path) / "model.safetensors").read_text(encoding="utf-8") == version
+    assert model_registry.current(root).version == "seed-2"  # the first registered; the other not compared
 
 
 def test_ctrl_c_during_ingest_prints_interrupted_and_json_says_so(
