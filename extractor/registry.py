@@ -2,18 +2,22 @@
 change it (register a checkpoint, compare a new version with the current one, promote).
 
 `models/registry.json` is the single source of truth, rewritten atomically, so a crashed promotion never
-leaves a half-written registry. Flows read `resolve()` to pick the model for ingestion and re-extraction.
+leaves a half-written registry, and changed under a lock (`.registry.lock`), so two processes registering or
+promoting at once never write back what the other changed away. Flows read `resolve()` to pick the model for
+ingestion and re-extraction.
 The file is shared by a team (readable like any file the user creates, not 0600) and stores each model's path
 relative to itself, so the registry folder can be moved, copied or mounted elsewhere with its models.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +26,12 @@ from extractor import trained_on
 from extractor.configuration import NRSOneRelConfig, load_config
 from extractor.datasets import Document
 from nrskg.errors import ModelError
-from nrskg.files import new_file_mode
+from nrskg.files import locked, new_file_mode
 
 log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "registry.json"
+LOCK_FILE = ".registry.lock"
 STAGING = ".staging"  # one folder per train flow run in it, for a checkpoint before its version exists
 
 
@@ -83,6 +88,15 @@ def save(root: Path, registry: Registry) -> None:
     os.replace(tmp, root / REGISTRY_FILE)
 
 
+@contextlib.contextmanager
+def _updating(root: Path) -> Iterator[Registry]:
+    """The registry, read under the lock and written back when the block ends without an error."""
+    with locked(Path(root) / LOCK_FILE):
+        registry = load(root)
+        yield registry
+        save(root, registry)
+
+
 def model_config(model_dir: str | Path) -> NRSOneRelConfig:
     """The config of a checkpoint directory written by `nrskg train`."""
     from extractor.model import CONFIG_NAME  # imports torch: only where a checkpoint is read
@@ -119,10 +133,10 @@ def register(root: Path, model_dir: Path) -> ModelEntry:
         metrics["val_f1"] = float(written["best_val_f1"])
     if "train_f1" in written:
         metrics["train_f1"] = float(written["train_f1"])
-    registry = load(root)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    registry.versions[version] = entry = ModelEntry(version, str(Path(model_dir).resolve()), metrics, now)
-    save(root, registry)
+    entry = ModelEntry(version, str(Path(model_dir).resolve()), metrics, now)
+    with _updating(root) as registry:
+        registry.versions[version] = entry
     return entry
 
 
@@ -158,14 +172,13 @@ def register_staged(root: Path, staged: Path) -> ModelEntry:
 
 def promote(root: Path, version: str) -> None:
     """Make `version` the current model."""
-    registry = load(root)
-    if version not in registry.versions:
-        raise ModelError(
-            f"cannot promote {version!r}: not in the registry at {root} ({sorted(registry.versions)})"
-        )
-    registry.current = version
-    registry.versions[version].promoted_at = datetime.now(UTC).isoformat(timespec="seconds")
-    save(root, registry)
+    with _updating(root) as registry:
+        if version not in registry.versions:
+            raise ModelError(
+                f"cannot promote {version!r}: not in the registry at {root} ({sorted(registry.versions)})"
+            )
+        registry.current = version
+        registry.versions[version].promoted_at = datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass

@@ -1,27 +1,12 @@
-"""Files the local server keeps in its cache and data folders: a lock between processes, stamps that say
-whether an output is still fresh, and the last lines of a log for an error message."""
+"""Files the local server keeps in its cache and data folders: stamps that say whether an output is still
+fresh, and the last lines of a log for an error message."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 LOG_TAIL_LINES = 25
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock, so two processes never resolve, compile or start the same thing at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def digest(*paths: Path) -> str:

@@ -18,9 +18,10 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-from graph.files import digest, fresh, locked, tail
+from graph.files import digest, fresh, tail
 from nrskg.downloads import download_cache
 from nrskg.errors import GraphError
+from nrskg.files import locked
 
 log = logging.getLogger(__name__)
 

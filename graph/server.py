@@ -20,11 +20,11 @@ from pydantic import SecretStr
 
 from graph import launcher, passwords, process
 from graph.connection import driver, verify
-from graph.files import locked
 from graph.jars import java, neo4j_version
 from graph.process import HOST, ServerInfo
 from graph.settings import Neo4jSettings, ServerMemory
 from nrskg.errors import GraphError, PermanentGraphError
+from nrskg.files import locked
 
 log = logging.getLogger(__name__)
 

@@ -227,3 +227,15 @@ def test_a_damaged_record_of_training_sentences_names_its_file(tmp_path, content
     with pytest.raises(ModelError, match=trained_on.FILE) as raised:
         trained_on.read(tmp_path)
     assert raised.value.hint == "Copy the model directory again"  # what to do, as every error says
+
+
+def test_registering_at_once_loses_no_version(tmp_path):
+    """Each writer reads the registry, adds its version and writes it back: without the lock, one writes back
+    a registry that lacks what another just added. Threads stand for processes: each takes the lock through
+    its own open file, as a process does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = [checkpoint(tmp_path / "models" / f"v{i}", f"v{i}", VALIDATED) for i in range(64)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda folder: registry.register(tmp_path, folder), folders))
+    assert set(registry.load(tmp_path).versions) == {f"v{i}" for i in range(64)}
