@@ -105,6 +105,9 @@ SET r.count = coalesce(r.count, 0) + added,
 # keeps places elsewhere gets the highest confidence among them, sought through the `evidence_triple` index
 # only when a place taken back held the highest. Places written before they kept a confidence (and the head's
 # key) are not in that index: while any is left (fewer found than counted) the relationship keeps its highest.
+# The sample loses the items of the sentences taken back; when it is left with fewer than it could hold, it is
+# refilled (at most `$sample` places, through the same index) from the places left, as a clean load of the
+# remaining documents would fill it, and its last item gives the relationship its model version.
 STRIP_DOCUMENT_EVIDENCE = f"""
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids
@@ -121,15 +124,26 @@ WITH r, h, t, sent_ids, collect(e) AS taken_back
 WITH r, h, t, sent_ids, taken_back, r.count - size(taken_back) AS left,
      any(e IN taken_back WHERE coalesce(e.confidence, 1.0) >= r.confidence) AS highest_taken
 FOREACH (e IN taken_back | DELETE e)
-WITH r, h, t, sent_ids, left, highest_taken
+WITH r, h, t, left, highest_taken,
+     [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
 CALL (r, h, t, left, highest_taken) {{
   WITH r, h, t
   WHERE left > 0 AND highest_taken
   MATCH ()-[e:EVIDENCE {{head_key: h.key, relation: r.relation, tail_key: t.key}}]->()
   RETURN max(e.confidence) AS highest_found, count(e) AS found
 }}
+CALL (r, h, t, left, kept) {{
+  WITH r, h, t, kept
+  WHERE size(kept) < left AND size(kept) < $sample
+  MATCH (s:Sentence)-[e:EVIDENCE {{head_key: h.key, relation: r.relation, tail_key: t.key}}]->()
+  WITH kept, s.sent_id + '{_SEP}' + e.head_start + '{_SEP}' + e.head_end + '{_SEP}' +
+             e.tail_start + '{_SEP}' + e.tail_end + '{_SEP}' + e.model_version AS item
+  WHERE NOT item IN kept
+  WITH item LIMIT $sample
+  RETURN collect(item) AS refill
+}}
 WITH r, left, CASE WHEN found = left THEN highest_found ELSE r.confidence END AS highest_left,
-     [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
+     (kept + refill)[..$sample] AS kept
 SET r.count = left,
     r.evidence = kept,
     r.model_version = CASE WHEN size(kept) > 0

@@ -142,6 +142,33 @@ def test_confidence_falls_back_to_the_places_left_when_evidence_is_taken_back(
     assert rows(graph, "MATCH ()-[e:EVIDENCE]->() RETURN e.confidence AS c") == [{"c": 0.6}]
 
 
+def test_removing_the_places_that_filled_the_sample_refills_it_from_the_places_left(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    """The sample holds only the first 10 places; when they go, those left take their place (and give the
+    relationship its model), as a clean load of the remaining documents would."""
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+
+    def load(doc_id: str, n: int, version: str) -> None:
+        sents = [f"{doc_id}:{i}" for i in range(n)]
+        batch = GraphBatch(
+            documents=[DocumentNode(doc_id=doc_id, source=f"{doc_id}.txt")],
+            sentences=[SentenceNode(sent_id=s, doc_id=doc_id, text="二甲双胍治疗2型糖尿病") for s in sents],
+            entities=ents,
+            relations=[relation("二甲双胍", "2型糖尿病", sents, version)],
+        )
+        replace_documents(graph[0], [doc_id], batch, version, SCHEMA, database=graph[1])
+
+    load("d1", EVIDENCE_SAMPLE, "v1")  # fills the sample
+    load("d2", 2, "v2")
+    load("d3", 1, "v1")
+    remove_documents(graph[0], ["d1", "d3"], database=graph[1])
+    [rel] = rows(
+        graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.count AS n, r.evidence AS ev, r.model_version AS v"
+    )
+    assert (rel["n"], sorted(rel["ev"]), rel["v"]) == (2, ["d2:0|0|1|2|3|v2", "d2:1|0|1|2|3|v2"], "v2")
+
+
 def test_a_graph_whose_places_have_no_confidence_keeps_its_highest_until_they_are_re_extracted(
     graph: tuple[neo4j.Driver, str],
 ) -> None:
@@ -400,7 +427,9 @@ def test_plans_seek_the_key_index_and_dynamic_types_would_scan(graph: tuple[neo4
             session.run("EXPLAIN " + cypher.merge_entities("Drug"), params).consume().plan
         )
         strip_ops = _operators(
-            session.run("EXPLAIN " + cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": []}).consume().plan
+            session.run("EXPLAIN " + cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": [], "sample": 10})
+            .consume()
+            .plan
         )
     # Head, tail and each evidence sentence are sought by key; the relationship between them expanded into.
     assert static_ops.count("NodeUniqueIndexSeek(Locking)") == 3 and "Expand(Into)" in static_ops
