@@ -105,6 +105,8 @@ SET r.count = coalesce(r.count, 0) + added,
 # keeps places elsewhere gets the highest confidence among them, sought through the `evidence_triple` index
 # only when a place taken back held the highest. Places written before they kept a confidence (and the head's
 # key) are not in that index: while any is left (fewer found than counted) the relationship keeps its highest.
+# A sample that lost places while more are left is filled up again from the same index, so query 7 and
+# `nrskg view` never show fewer sentences than the sample holds (nor none) for a relationship still counted.
 STRIP_DOCUMENT_EVIDENCE = f"""
 MATCH (d:Document)<-[:IN]-(s:Sentence)
 WHERE d.doc_id IN $doc_ids
@@ -128,10 +130,20 @@ CALL (r, h, t, left, highest_taken) {{
   MATCH ()-[e:EVIDENCE {{head_key: h.key, relation: r.relation, tail_key: t.key}}]->()
   RETURN max(e.confidence) AS highest_found, count(e) AS found
 }}
-WITH r, left, CASE WHEN found = left THEN highest_found ELSE r.confidence END AS highest_left,
+WITH r, h, t, left, CASE WHEN found = left THEN highest_found ELSE r.confidence END AS highest_left,
      [item IN r.evidence WHERE NOT split(item, '{_SEP}')[{_SENT_ID}] IN sent_ids] AS kept
+CALL (r, h, t, left, kept) {{
+  WITH r, h, t, kept
+  WHERE size(kept) < left AND size(kept) < $sample
+  MATCH (s:Sentence)-[e:EVIDENCE {{head_key: h.key, relation: r.relation, tail_key: t.key}}]->()
+  WITH kept, s.sent_id + '{_SEP}' + toString(e.head_start) + '{_SEP}' + toString(e.head_end) + '{_SEP}'
+       + toString(e.tail_start) + '{_SEP}' + toString(e.tail_end) + '{_SEP}' + e.model_version AS item
+  WHERE NOT item IN kept
+  WITH item ORDER BY item
+  RETURN collect(item) AS more
+}}
 SET r.count = left,
-    r.evidence = kept,
+    r.evidence = (kept + more)[..$sample],
     r.model_version = CASE WHEN size(kept) > 0
                            THEN split(last(kept), '{_SEP}')[{_MODEL_VERSION}] ELSE r.model_version END,
     r.confidence = CASE WHEN left <= 0 THEN 0.0 ELSE highest_left END

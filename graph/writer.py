@@ -145,7 +145,7 @@ def _replace_in_one_transaction(
         total += _counters(result.consume())
         return value
 
-    emptied = run(cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids}, "emptied")
+    emptied = run(cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": doc_ids, "sample": EVIDENCE_SAMPLE}, "emptied")
     keys = run(cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": doc_ids}, "keys")
     run(cypher.DELETE_STALE_SENTENCES, {"doc_ids": doc_ids, "sent_ids": sent_ids})
     for st in statements:

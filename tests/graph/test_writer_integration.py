@@ -142,6 +142,38 @@ def test_confidence_falls_back_to_the_places_left_when_evidence_is_taken_back(
     assert rows(graph, "MATCH ()-[e:EVIDENCE]->() RETURN e.confidence AS c") == [{"c": 0.6}]
 
 
+def test_the_evidence_sample_is_filled_again_from_the_places_left_when_a_document_is_removed(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+
+    def load(doc_id: str, places: int, version: str) -> None:
+        evidence = [
+            Evidence(
+                sent_id=f"{doc_id}:0",
+                head_start=i,
+                head_end=i + 1,
+                tail_start=20,
+                tail_end=22,
+                confidence=0.9,
+            )
+            for i in range(places)
+        ]
+        rel = RelationEdge(
+            head_key="Drug:二甲双胍", relation="Drug_Disease", tail_key="Disease:2型糖尿病", count=places,
+            model_version=version, evidence=evidence,
+        )  # fmt: skip
+        replace_documents(
+            graph[0], [doc_id], docs_batch([doc_id], ents, [rel]), version, SCHEMA, database=graph[1]
+        )
+
+    load("d1", EVIDENCE_SAMPLE, "v1")  # d1 fills the sample: d2's places are counted, not sampled
+    load("d2", 3, "v2")
+    remove_documents(graph[0], ["d1"], database=graph[1])
+    [rel] = rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.count AS n, r.evidence AS sample")
+    assert rel == {"n": 3, "sample": [f"d2:0|{i}|{i + 1}|20|22|v2" for i in range(3)]}
+
+
 def test_a_graph_whose_places_have_no_confidence_keeps_its_highest_until_they_are_re_extracted(
     graph: tuple[neo4j.Driver, str],
 ) -> None:
