@@ -160,7 +160,7 @@ def test_replace_strips_rewrites_and_cleans_up_in_one_transaction() -> None:
     assert session.execute_write.call_count == 1
     calls = [(c.args[0], c.args[1]) for c in tx.run.call_args_list]
     planned = plan_statements(make_batch(model_version="v2"), SCHEMA, now=NOW)
-    assert calls[0] == (cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": ["d1"]})
+    assert calls[0] == (cypher.STRIP_DOCUMENT_EVIDENCE, {"doc_ids": ["d1"], "sample": EVIDENCE_SAMPLE})
     assert calls[1] == (cypher.DELETE_DOCUMENT_MENTIONS, {"doc_ids": ["d1"]})
     sent_ids = [s.sent_id for s in make_batch().sentences]
     assert calls[2] == (cypher.DELETE_STALE_SENTENCES, {"doc_ids": ["d1"], "sent_ids": sent_ids})
