@@ -64,16 +64,18 @@ def cookbook_parameters(query: CookbookQuery, given: Mapping[str, Any], limit: i
     """`given` as `query` runs: `$limit` is `limit` unless given, and for each lookup the forms the graph may
     store its parameter in, as the list `Lookup.cypher_param` (a name of a known type becomes keys, a key is
     normalised, a text becomes normalised name fragments), each in both scripts. Every parameter the question
-    takes but `$limit` must be given, and no other: a misspelt one would be left out without a word."""
-    missing = sorted(set(query.params) - set(given) - {"limit"})
-    if missing:
-        raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
+    takes but `$limit` must be given, and no other: a misspelt one would be left out without a word. A
+    misspelt one is named before one missing, since `-p disease=...` for `-p name=...` is one mistake."""
+    takes = " ".join(f"-p {m}=..." for m in query.params if m != "limit")
     unknown = sorted(set(given) - set(query.params) - {"limit"})
     if unknown:
         raise DataFormatError(
             f"{query.name} takes no -p {unknown[0]}",
-            hint="`nrskg query --list` shows what each question takes",
+            hint=f"It takes {takes}" if takes else "It takes no parameters but -p limit=N",
         )
+    missing = sorted(set(query.params) - set(given) - {"limit"})
+    if missing:
+        raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
     params = {"limit": limit, **given}
     if isinstance(params["limit"], bool) or not isinstance(params["limit"], int) or params["limit"] < 1:
         raise DataFormatError(

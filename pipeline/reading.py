@@ -13,9 +13,9 @@ the hash of its normalised text is its version: an edited file keeps its `doc_id
 `content_hash`, so the flows replace its old extraction instead of adding a second document.
 
 Encodings are detected without guessing on short files: strict UTF-8 (with or without BOM) first,
-then strict GB18030 (a superset of GBK and GB2312) if the result looks like Chinese text, and only
-then charset-normalizer, whose answer is accepted above a confidence bar; below it the file is
-`failed:undecodable` rather than mojibake.
+then strict GB18030 (a superset of GBK and GB2312) if the result looks like simplified Chinese text, then
+strict Big5 if it looks like traditional Chinese text, and only then charset-normalizer, whose answer is
+accepted above a confidence bar; below it the file is `failed:undecodable` rather than mojibake.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ PARAGRAPH_BREAK = "\n\n"  # between the texts a dotted `text_field` collects fro
 # characters and private-use code points.
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _MIN_GB2312_SHARE = 0.8
+# Likewise Big5 (Taiwan, Hong Kong): most non-ASCII characters must be its symbols or its 5,401 frequent
+# characters (codes A140-C67E). Without this step a short Big5 file went to charset-normalizer, which took
+# one sentence of it for Shift JIS and loaded half-width katakana.
+_BIG5_COMMON = range(0xA140, 0xC67F)
+_MIN_BIG5_COMMON_SHARE = 0.8
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -128,12 +133,12 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise _Failed("binary", f"{where}: NUL byte at offset {nul}: binary, not text")
-    for encoding in ("utf-8", "gb18030"):
+    for encoding in ("utf-8", "gb18030", "big5"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if encoding == "utf-8" or _looks_chinese(text):
+        if encoding == "utf-8" or (_looks_chinese if encoding == "gb18030" else _looks_traditional)(text):
             return _check_text(text, where, encoding, settings), encoding
     # Matches come best first. UTF-16/32 without a BOM would have NUL bytes in any text with ASCII
     # in it, so guessing them for NUL-free bytes is always wrong.
@@ -162,6 +167,12 @@ def _looks_chinese(text: str) -> bool:
     non_ascii = len(_NON_ASCII.findall(text))
     outside_gb2312 = text.encode("gb2312", "replace").count(b"?") - text.count("?")
     return outside_gb2312 <= (1 - _MIN_GB2312_SHARE) * non_ascii
+
+
+def _looks_traditional(text: str) -> bool:
+    non_ascii = _NON_ASCII.findall(text)
+    common = sum(int.from_bytes(c.encode("big5", "replace"), "big") in _BIG5_COMMON for c in non_ascii)
+    return common >= _MIN_BIG5_COMMON_SHARE * len(non_ascii)
 
 
 def _check_text(text: str, where: str, encoding: str, settings: ReadSettings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,13 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 
 Registry = Annotated[Path, typer.Option("--registry", help="Model registry folder.")]
+DEFAULT_REGISTRY = Path("models")
+
+
+def _registry_option(registry: Path) -> str:
+    """` --registry PATH` for a registry other than the default, so that the next command printed runs on the
+    registry just written, not on `models/`."""
+    return "" if registry == DEFAULT_REGISTRY else f" --registry {shlex.quote(str(registry))}"
 
 
 def _f1(value: float | None) -> str:
@@ -25,7 +33,7 @@ def _f1(value: float | None) -> str:
 @models_app.command("list")
 @cli_errors
 def list_cli(
-    registry: Registry = Path("models"),
+    registry: Registry = DEFAULT_REGISTRY,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Every registered version, oldest first; * marks the current one."""
@@ -52,7 +60,7 @@ def list_cli(
 @cli_errors
 def register_cli(
     model_dir: Annotated[Path, typer.Argument(help="A directory written by `nrskg train --out DIR`.")],
-    registry: Registry = Path("models"),
+    registry: Registry = DEFAULT_REGISTRY,
     promote: Annotated[bool, typer.Option("--promote", help="Also make it the current model.")] = False,
 ) -> None:
     """Record a trained model directory in the registry; it stays where it is."""
@@ -64,7 +72,8 @@ def register_cli(
         typer.echo(f"{entry.version}: registered in {registry} and now the current model")
     else:
         typer.echo(
-            f"{entry.version}: registered in {registry}; `nrskg models promote {entry.version}` uses it"
+            f"{entry.version}: registered in {registry}; "
+            f"`nrskg models promote {entry.version}{_registry_option(registry)}` uses it"
         )
 
 
@@ -72,10 +81,13 @@ def register_cli(
 @cli_errors
 def promote_cli(
     version: Annotated[str, typer.Argument(help="A registered version (see `nrskg models list`).")],
-    registry: Registry = Path("models"),
+    registry: Registry = DEFAULT_REGISTRY,
 ) -> None:
     """Make VERSION the current model; `nrskg reextract` then updates what older versions loaded."""
     from extractor.registry import promote
 
     promote(registry, version)
-    typer.echo(f"{version} is the current model in {registry}; `nrskg reextract` brings the graph up to it")
+    typer.echo(
+        f"{version} is the current model in {registry}; "
+        f"`nrskg reextract{_registry_option(registry)}` brings the graph up to it"
+    )

@@ -78,13 +78,16 @@ def query_cli(
             hint="Give parameters with -p NAME=VALUE and run the query alone",
         )
     settings = Neo4jSettings.from_env(row_limit=limit, query_timeout_s=timeout)
+    # $limit asks for one row more than is printed: a query that ends with LIMIT $limit would otherwise stop
+    # exactly at the row limit, and a cut answer would read as the whole one.
+    asked = settings.row_limit + 1
     about: list[list[str]] = []  # the entities a cookbook question names, each as the keys it may have
     if cookbook is None:
-        params = {"limit": settings.row_limit, **parse_params(param or [])}
+        params = {"limit": asked, **parse_params(param or [])}
     else:
         query = cookbook_query(cookbook)
         given = parse_params(param or [], text=[lookup.param for lookup in query.lookups])
-        cypher, params = query.cypher, cookbook_parameters(query, given, settings.row_limit)
+        cypher, params = query.cypher, cookbook_parameters(query, given, asked)
         about = query.entity_keys(params)
     read = {"timeout": settings.query_timeout_s, "database": settings.database}
     with missing_password_named(settings), driver(settings) as drv:

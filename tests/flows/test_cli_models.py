@@ -46,6 +46,17 @@ def test_register_list_promote(tmp_path: Path) -> None:
     assert json.loads((models / "registry.json").read_text())["versions"]["v-a"]["path"] == "../runs/a"
 
 
+def test_the_next_command_printed_names_the_registry_it_was_given(tmp_path: Path) -> None:
+    """Run as printed, `nrskg models promote VERSION` and `nrskg reextract` went to `models/`, not to the
+    registry just written."""
+    models = tmp_path / "team-models"
+    checkpoint(tmp_path / "runs" / "a", "v-a", {"train_f1": 0.9})
+    done = runner.invoke(app, ["models", "register", str(tmp_path / "runs" / "a"), "--registry", str(models)])
+    assert f"`nrskg models promote v-a --registry {models}` uses it" in done.output, done.output
+    done = runner.invoke(app, ["models", "promote", "v-a", "--registry", str(models)])
+    assert f"`nrskg reextract --registry {models}` brings the graph" in done.output, done.output
+
+
 def test_unknown_version_and_non_model_directory_are_one_line_errors(tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["models", "promote", "nope", "--registry", str(tmp_path)])
     assert unknown.exit_code == 1 and "not in the registry" in unknown.output

@@ -58,6 +58,10 @@ def test_params_without_a_name_are_refused(bad: str) -> None:
         ),
         (["query", "-c", "relation-summary", "-p", "name=x"], "error: relation_summary takes no -p name."),
         (
+            ["query", "-c", "drugs-for-disease", "-p", "disease=糖尿病肾病"],
+            "error: drugs_for_disease takes no -p disease. It takes -p name=...",
+        ),
+        (
             ["query", "-c", "drugs-for-disease", "-p", "name=x", "-p", "limit=-3"],
             "error: -p limit=-3: expected a whole number",
         ),

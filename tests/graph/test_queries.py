@@ -418,6 +418,7 @@ def test_cli_query_prints_rows_and_refuses_writes(
     )
     assert asked.exit_code == 0, asked.output
     assert "二甲双胍" in asked.output and "胰岛素" not in asked.output  # $limit filled by --limit
+    assert "(1 row, cut at the row limit)" in asked.output  # not the whole answer, and it says so
     assert "0.900" in asked.output and "二甲双胍 -[Drug_Disease]-> 2型糖尿病" in asked.output
     listed = runner.invoke(app, ["query", "--list"], env=env)
     assert listed.exit_code == 0 and all(q.name.replace("_", "-") in listed.output for q in COOKBOOK)
@@ -498,7 +499,8 @@ def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
     neo4j_settings: Neo4jSettings, loaded: str
 ) -> None:
     """A cookbook query saved to a file runs as docs/queries.md shows it (`nrskg query "$(cat query.cypher)"
-    --param key=...`): `$limit` is the row limit unless given; a parameter left out says how to give it."""
+    --param key=...`): `$limit` is one more than the row limit unless given, so that an answer cut there says
+    so; a parameter left out says how to give it."""
     runner = CliRunner()
     env = _env(neo4j_settings)
     saved = COOKBOOK_BY_NAME["relationships_of_entity"].cypher
@@ -508,7 +510,7 @@ def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
     cut = runner.invoke(
         app, ["query", "UNWIND range(1, 5) AS x RETURN x LIMIT $limit", "--limit", "2"], env=env
     )
-    assert cut.exit_code == 0 and "(2 rows)" in cut.stdout, cut.output
+    assert cut.exit_code == 0 and "(2 rows, cut at the row limit)" in cut.stdout, cut.output
     given = runner.invoke(
         app, ["query", "UNWIND range(1, 5) AS x RETURN x LIMIT $limit", "-p", "limit=3"], env=env
     )

@@ -202,6 +202,13 @@ def test_big5_is_not_mistaken_for_gb18030(tmp_path: Path) -> None:
     assert (texts, row["encoding"]) == ([normalise(gbk).text], "gb18030")
 
 
+def test_one_sentence_of_big5_is_read_as_big5_not_as_shift_jis(tmp_path: Path) -> None:
+    """charset-normalizer took a short Big5 file for Shift JIS: a Taiwan text became half-width katakana."""
+    for big5 in ("二甲雙胍是2型糖尿病患者的首選藥物。", "糖尿病腎病"):
+        texts, row = _read_bytes(tmp_path, big5.encode("big5"))
+        assert (texts, row["encoding"]) == ([big5], "big5")
+
+
 def test_undecodable_bytes_fail_instead_of_becoming_mojibake(tmp_path: Path) -> None:
     texts, row = _read_bytes(tmp_path, bytes(range(0x80, 0x100)) * 3)
     assert texts == [] and row["status"] in {"failed:undecodable", "failed:binary"}
