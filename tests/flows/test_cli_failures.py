@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,12 @@ app(prog_name="nrskg")
 """
 
 
+def _ctrl_c_delivered() -> None:
+    """SIGINT at its default in the command, as at a terminal: a suite started in the background (`make test
+    &`, nohup) passes SIGINT on ignored, and a command started so rightly ignores Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def processes_with(marker: str) -> list[int]:
     """Processes whose environment holds `marker`: what a command started and left running."""
     found = []
@@ -245,6 +252,7 @@ def test_a_signal_during_ingest_is_recorded_as_interrupted_and_leaves_no_process
         [sys.executable, "-c", SIGNAL_AT_LOAD.format(send=send), *args, "--device", "cpu"],
         env=cli_env | {key: value}, cwd=workspace["root"], capture_output=True, text=True, timeout=300,
         start_new_session=True,  # a terminal's process group, of its own
+        preexec_fn=_ctrl_c_delivered,
     )  # fmt: skip
     # After Ctrl-C, Prefect's log shipping reports the server gone ("All connection attempts failed") without
     # ending its line: the word ends the last line.
