@@ -312,7 +312,6 @@ def _cell(value: Any, max_width: int) -> str:
 
 def _relationship_text(rel: Mapping[str, Any]) -> str:
     """`ACEI -[Drug_Disease]-> 糖尿病肾病`: a relationship as `plain` gives it, one line like a path."""
-
     start, end = _node_name(rel["start"], "?"), _node_name(rel["end"], "?")
     return f"{start} -[{rel.get('relation', rel['type'])}]-> {end}"
 

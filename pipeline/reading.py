@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -133,23 +133,23 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise _Failed("binary", f"{where}: NUL byte at offset {nul}: binary, not text")
-    for encoding in ("utf-8", "gb18030", "big5"):
+    for encoding, plausible in _STRICT_ENCODINGS:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if encoding == "utf-8" or (_looks_chinese if encoding == "gb18030" else _looks_traditional)(text):
+        if plausible(text):
             return _check_text(text, where, encoding, settings), encoding
     # Matches come best first. UTF-16/32 without a BOM would have NUL bytes in any text with ASCII
     # in it, so guessing them for NUL-free bytes is always wrong.
     matches = charset_normalizer.from_bytes(data)
     best = next((m for m in matches if not m.encoding.startswith(("utf_16", "utf_32"))), None)
     if best is None:
-        raise _Failed("undecodable", f"{where}: not UTF-8 or GB18030, and no encoding fits")
+        raise _Failed("undecodable", f"{where}: not UTF-8, GB18030 or Big5, and no encoding fits")
     if best.chaos > settings.max_detect_chaos or best.coherence < settings.min_detect_coherence:
         raise _Failed(
             "undecodable",
-            f"{where}: not UTF-8 or GB18030; best guess {best.encoding} is below the bar "
+            f"{where}: not UTF-8, GB18030 or Big5; best guess {best.encoding} is below the bar "
             f"(chaos {best.chaos:.2f} > {settings.max_detect_chaos} or coherence {best.coherence:.2f} "
             f"< {settings.min_detect_coherence})",
         )
@@ -164,15 +164,26 @@ def _strict(data: bytes, encoding: str, where: str) -> str:
 
 
 def _looks_chinese(text: str) -> bool:
+    """Most non-ASCII characters are GB2312's: simplified Chinese, not bytes that merely decode."""
     non_ascii = len(_NON_ASCII.findall(text))
     outside_gb2312 = text.encode("gb2312", "replace").count(b"?") - text.count("?")
     return outside_gb2312 <= (1 - _MIN_GB2312_SHARE) * non_ascii
 
 
 def _looks_traditional(text: str) -> bool:
+    """Most non-ASCII characters are Big5's symbols or frequent characters: traditional Chinese."""
     non_ascii = _NON_ASCII.findall(text)
     common = sum(int.from_bytes(c.encode("big5", "replace"), "big") in _BIG5_COMMON for c in non_ascii)
     return common >= _MIN_BIG5_COMMON_SHARE * len(non_ascii)
+
+
+# Decoded strictly in this order, each kept where its text is plausible: UTF-8 always (its bytes rarely decode
+# by chance), GB18030 and Big5 only where the text looks like Chinese of their script.
+_STRICT_ENCODINGS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("utf-8", lambda text: True),
+    ("gb18030", _looks_chinese),
+    ("big5", _looks_traditional),
+)
 
 
 def _check_text(text: str, where: str, encoding: str, settings: ReadSettings) -> str:
