@@ -11,19 +11,11 @@ from typing import Any
 import neo4j
 import pytest
 
-from graph.schema import ensure_schema
-from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
 from graph.writer import EVIDENCE_SAMPLE, remove_documents, replace_documents
 from tests.graph.test_writer_integration import SCHEMA, rows
 
 pytestmark = pytest.mark.neo4j
-
-
-@pytest.fixture
-def graph(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> tuple[neo4j.Driver, str]:
-    ensure_schema(clean_graph, neo4j_settings.database)
-    return clean_graph, neo4j_settings.database
 
 
 # A small pool, drawn unevenly, so that places pile up on a few triples (past the sample of 10 at times).

@@ -11,7 +11,6 @@ import pytest
 
 from graph import write_statements as cypher
 from graph.schema import GraphSchema, ensure_schema
-from graph.settings import Neo4jSettings
 from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
 from graph.writer import EVIDENCE_SAMPLE, remove_documents, replace_documents
 from nrskg.errors import UnknownRelationError
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.neo4j
 SCHEMA = GraphSchema.from_names(["Drug_Disease", "ADE_Drug"], ["Drug", "Disease", "ADE"])
 T1, T2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties"
-
-
-@pytest.fixture
-def graph(clean_graph: neo4j.Driver, neo4j_settings: Neo4jSettings) -> tuple[neo4j.Driver, str]:
-    ensure_schema(clean_graph, neo4j_settings.database)
-    return clean_graph, neo4j_settings.database
 
 
 def rows(graph: tuple[neo4j.Driver, str], cypher: str, **params: Any) -> list[dict[str, Any]]:
