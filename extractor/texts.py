@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nrskg.contracts import record_id
+from nrskg.discovery import discover
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -33,36 +34,50 @@ def read_texts(path: Path | str, decode: Decode = utf8) -> list[tuple[str, str |
     with "text", or pre-segmented "words", and an optional "id") or a folder of those (ids then `file:id`),
     each file's bytes decoded by `decode`.
 
-    Texts are raw strings or, where every record is pre-segmented, word lists.
+    A folder is walked as ingest walks a corpus (`nrskg.discovery`), and as there one file that cannot be
+    read does not stop the others: each is named in a warning, with the reason. A file named alone is read
+    or is an error. Texts are raw strings or, where every record is pre-segmented, word lists.
     """
     root = Path(path)
-    files = _folder_texts(root) if root.is_dir() else [root]
-    if not files or any(f.suffix.lower() not in _SUFFIXES for f in files):
+    if root.is_dir():
+        records = _folder_records(root, decode)
+    elif root.suffix.lower() in _SUFFIXES:
+        records = _records(root, decode)
+    else:
         raise DataFormatError(f"{root}: expected a {', '.join(_SUFFIXES)} file, or a folder of those")
-    records = []
-    for file in files:
-        prefix = f"{file.relative_to(root)}:" if root.is_dir() else ""
-        records += [(prefix + key, text) for key, text in _records(file, decode)]
     if len({isinstance(text, list) for _, text in records}) > 1:
         raise DataFormatError(f"{root}: mixes raw 'text' and segmented 'words' records")
     return records
 
 
-def _folder_texts(root: Path) -> list[Path]:
-    """The files read under a folder, as ingest finds them: any case of suffix, hidden ones (an editor's
-    `.ipynb_checkpoints` copies) left out; the others are named in a warning, not dropped unsaid."""
-    found = sorted(
-        f
-        for f in root.rglob("*")
-        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(root).parts)
-    )
-    files = [f for f in found if f.suffix.lower() in _SUFFIXES]
-    if skipped := [f.relative_to(root).as_posix() for f in found if f.suffix.lower() not in _SUFFIXES]:
-        names = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-        log.warning(
-            "%d files not read, their suffix is not one of %s: %s", len(skipped), ", ".join(_SUFFIXES), names
+def _folder_records(root: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:
+    """The records of every file under `root` that can be read; the others are named in warnings, and a
+    folder with nothing to read says so (as an ingest of it would, it is no error: the result is empty)."""
+    files = discover(root)
+    other = [f for f in files if f.suffix.lower() not in _SUFFIXES]
+    if other:
+        names = ", ".join(f.relative_to(root).as_posix() for f in other[:5]) + (
+            ", ..." if len(other) > 5 else ""
         )
-    return files
+        log.warning(
+            "%d files not read, their suffix is not one of %s: %s", len(other), ", ".join(_SUFFIXES), names
+        )
+    records: list[tuple[str, str | list[str]]] = []
+    failed = 0
+    for file in (f for f in files if f.suffix.lower() in _SUFFIXES):
+        try:
+            records += [
+                (f"{file.relative_to(root).as_posix()}:{key}", text) for key, text in _records(file, decode)
+            ]
+        except DataFormatError as e:
+            log.warning("%s", e)
+            failed += 1
+    if not records:
+        found = f"{len(other)} files of other suffixes, {failed} files failed" if files else "no files"
+        log.warning(
+            "nothing to read in %s: %s; texts are read from %s files", root, found, ", ".join(_SUFFIXES)
+        )
+    return records
 
 
 def _records(file: Path, decode: Decode) -> list[tuple[str, str | list[str]]]:

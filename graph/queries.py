@@ -55,6 +55,11 @@ class CookbookQuery:
     params: Mapping[str, str]
     lookups: tuple[Lookup, ...] = field(default=())
 
+    @property
+    def command_name(self) -> str:
+        """The name as `nrskg query --cookbook` takes it and messages give it (`drugs-for-disease`)."""
+        return self.name.replace("_", "-")
+
     def entity_keys(self, params: Mapping[str, Any]) -> list[list[str]]:
         """The entities this question is about, each as the keys it may have (as typed first), from its
         parameters as it runs (after `pipeline.keys.cookbook_parameters`)."""

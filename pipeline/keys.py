@@ -70,12 +70,12 @@ def cookbook_parameters(query: CookbookQuery, given: Mapping[str, Any], limit: i
     unknown = sorted(set(given) - set(query.params) - {"limit"})
     if unknown:
         raise DataFormatError(
-            f"{query.name} takes no -p {unknown[0]}",
+            f"{query.command_name} takes no -p {unknown[0]}",
             hint=f"It takes {takes}" if takes else "It takes no parameters but -p limit=N",
         )
     missing = sorted(set(query.params) - set(given) - {"limit"})
     if missing:
-        raise DataFormatError(f"{query.name} needs " + " ".join(f"-p {m}=..." for m in missing))
+        raise DataFormatError(f"{query.command_name} needs " + " ".join(f"-p {m}=..." for m in missing))
     params = {"limit": limit, **given}
     if isinstance(params["limit"], bool) or not isinstance(params["limit"], int) or params["limit"] < 1:
         raise DataFormatError(

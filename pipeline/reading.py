@@ -24,7 +24,6 @@ import codecs
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, UNSUPPORTED, failed, record_id
+from nrskg.discovery import discover
 from nrskg.errors import DataFormatError, PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -191,59 +191,6 @@ def _check_text(text: str, where: str, encoding: str, settings: ReadSettings) ->
     if text and controls > settings.max_control_ratio * len(text):
         raise _Failed("binary", f"{where}: {controls} control characters in {len(text)}: not text", encoding)
     return text
-
-
-def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
-    """The input files: a file as given, or every file under a folder, in a stable order; reading gives those
-    without a corpus suffix the status `skipped:unsupported`, so each is counted.
-
-    Hidden files and folders (`.git`, `.DS_Store`) are not inputs, nor is a brat `.ann` beside its `.txt`
-    (it belongs to that document); a link whose file is gone is, so that reading records it as failed; a
-    missing path is a usage error.
-    """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            found += sorted(
-                (
-                    p
-                    for p in _files_under(path)
-                    if (p.is_file() or (p.is_symlink() and not p.exists()))
-                    and not _brat_annotations(p)
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                ),
-                key=lambda p: _natural_key(p.relative_to(path)),
-            )
-        else:
-            raise PipelineError(f"{path}: no such file or folder")
-    return found
-
-
-def _files_under(folder: Path) -> Iterator[Path]:
-    """Every entry but a folder under `folder`, through linked folders too (a batch linked into a corpus is
-    part of it), except a link back to a folder it lies in, which would never end."""
-    for root, folders, files in os.walk(folder, followlinks=True):
-        here = Path(root)
-        real = here.resolve()
-        above = here.relative_to(folder).parents  # the folders between `folder` and here, `folder` included
-        if any((folder / step).resolve() == real for step in above):
-            folders.clear()
-            continue
-        yield from (here / name for name in files)
-
-
-def _brat_annotations(path: Path) -> bool:
-    """A brat `.ann` file beside the `.txt` it annotates: part of that document, not an input of its own."""
-    return path.suffix.lower() == ".ann" and path.with_suffix(".txt").is_file()
-
-
-def _natural_key(path: Path) -> list[tuple[int, int | str]]:
-    """Sort `2.txt` before `10.txt`; tuples keep numbers and words comparable."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", path.as_posix()) if p]
 
 
 def read_corpus(

@@ -22,7 +22,10 @@ def extract_cli(
         typer.Option(
             "--input",
             help='.txt or .md (one text per line), .jsonl ("text", optional "id") or a folder of those; '
-            "decoded as ingest decodes them.",
+            "decoded as ingest decodes them. A folder is read as ingest reads a corpus: hidden files are no "
+            "inputs, and a file of another suffix or one that is not text is named in a warning while the "
+            "others are read; a folder with nothing to read gives an empty output and a warning, exit "
+            "code 0.",
         ),
     ],
     out: Annotated[

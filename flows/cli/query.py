@@ -37,8 +37,8 @@ def cookbook_listing() -> str:
     lines = []
     for q in COOKBOOK:
         params = " ".join(f"-p {p}=..." for p in q.params if p != "limit")
-        lines.append(f"{q.name.replace('_', '-'):<28} {q.question}")
-        lines.append(f"{'':<28} nrskg query --cookbook {q.name.replace('_', '-')} {params}".rstrip())
+        lines.append(f"{q.command_name:<28} {q.question}")
+        lines.append(f"{'':<28} nrskg query --cookbook {q.command_name} {params}".rstrip())
     return "\n".join(lines)
 
 

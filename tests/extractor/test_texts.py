@@ -64,8 +64,10 @@ def test_lines_end_at_newlines_alone_as_ingest_reads_them(tmp_path: Path) -> Non
 
 
 def test_a_folder_is_read_as_ingest_finds_its_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Any case of suffix is read, hidden copies are not, and what is not read is named, not dropped."""
+    """Any case of suffix is read, hidden copies are not, a brat .ann belongs to its .txt, and what is not
+    read is named, not dropped."""
     (tmp_path / "a.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "a.ann").write_text("T1\tDrug 0 4\t二甲双胍\n", encoding="utf-8")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "B.TXT").write_text("胰岛素\n", encoding="utf-8")
     (tmp_path / ".ipynb_checkpoints").mkdir()
@@ -86,3 +88,16 @@ def test_each_json_record_gets_an_id_of_its_own(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFormatError, match=r"b.jsonl: line 3: id '2' again \(first on line 2\)"):
         read_texts(tmp_path / "b.jsonl")
+
+
+def test_a_file_of_a_folder_that_cannot_be_read_is_named_and_the_others_are_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As ingest goes on past a bad input, so does a folder's reading; a file named alone stays an error."""
+    (tmp_path / "a.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text("{not json\n", encoding="utf-8")
+    (tmp_path / "c.txt").write_bytes(b"ab\x00\x01")
+    assert read_texts(tmp_path, decode_text) == [("a.txt:1", "二甲双胍")]
+    assert "b.jsonl: line 1: not JSON" in caplog.text and "c.txt: NUL byte at offset 2" in caplog.text
+    with pytest.raises(DataFormatError, match="c.txt: NUL byte at offset 2"):
+        read_texts(tmp_path / "c.txt", decode_text)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.conftest import untrained_model
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
 runner = CliRunner()
@@ -131,3 +132,39 @@ def test_evaluate_names_the_sentences_the_model_was_trained_on_and_can_leave_the
         f"error: {data}: the model was trained on all 16 of its sentences. Score it on documents kept out of "
         "its training, or drop --unseen to score these"
     ]
+
+
+def test_extract_reads_a_folder_as_ingest_does_and_names_each_file_it_does_not_read(tmp_path):
+    """A binary file among the texts stopped the whole extraction with one error; ingest skips it and goes on.
+    Hidden files are no inputs; a file of another suffix and one that is not text are named, not dropped."""
+    model = untrained_model(tmp_path)  # random weights: at confidence 0 every text gives triples
+    corpus = tmp_path / "corpus"
+    (corpus / ".ipynb_checkpoints").mkdir(parents=True)
+    (corpus / "a.txt").write_text("糖尿病患者服用二甲双胍\n", encoding="utf-8")
+    (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (corpus / "table.csv").write_text("a,b\n", encoding="utf-8")
+    (corpus / ".ipynb_checkpoints" / "a-checkpoint.txt").write_text("二甲双胍\n", encoding="utf-8")
+    out = tmp_path / "triples.jsonl"
+    args = ["extract", "--model", str(model), "--input", str(corpus), "--out", str(out), "--device", "cpu"]
+    extracted = runner.invoke(app, [*args, "--min-confidence", "0"])
+    assert extracted.exit_code == 0, extracted.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows and {row["sent_id"] for row in rows} == {"a.txt:1"}
+    assert f"{corpus / 'image.txt'}: NUL byte at offset 8: binary, not text" in extracted.stderr
+    assert "1 files not read, their suffix is not one of .txt, .md, .jsonl: table.csv" in extracted.stderr
+    assert "checkpoint" not in extracted.output
+
+
+def test_extract_from_a_folder_with_nothing_readable_completes_with_a_warning_as_ingest_does(tmp_path):
+    """An empty incoming folder is no error for ingest (exit code 0, a warning); extract says the same."""
+    model = untrained_model(tmp_path)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    out = tmp_path / "triples.jsonl"
+    args = ["extract", "--model", str(model), "--input", str(corpus), "--out", str(out), "--device", "cpu"]
+    extracted = runner.invoke(app, args)
+    assert extracted.exit_code == 0, extracted.output
+    assert f"nothing to read in {corpus}: 0 files of other suffixes, 1 files failed" in extracted.stderr
+    assert not out.read_text(encoding="utf-8").strip()
+    assert f"{out}: 0 triples from 0 texts" in extracted.stdout

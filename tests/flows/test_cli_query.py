@@ -54,12 +54,16 @@ def test_params_without_a_name_are_refused(bad: str) -> None:
         (["view", " ", "--out", "x.html"], "error: no entity name given. Name one or give its key"),
         (
             ["query", "-c", "drugs-for-disease", "-p", "name=x", "-p", "limt=5"],
-            "error: drugs_for_disease takes no -p limt.",
+            "error: drugs-for-disease takes no -p limt.",
         ),
-        (["query", "-c", "relation-summary", "-p", "name=x"], "error: relation_summary takes no -p name."),
+        (["query", "-c", "relation-summary", "-p", "name=x"], "error: relation-summary takes no -p name."),
         (
             ["query", "-c", "drugs-for-disease", "-p", "disease=糖尿病肾病"],
-            "error: drugs_for_disease takes no -p disease. It takes -p name=...",
+            "error: drugs-for-disease takes no -p disease. It takes -p name=...",
+        ),
+        (
+            ["query", "-c", "evidence-for-relationship", "-p", "head_key=Drug:二甲双胍"],
+            "error: evidence-for-relationship needs -p relation=... -p tail_key=...",
         ),
         (
             ["query", "-c", "drugs-for-disease", "-p", "name=x", "-p", "limit=-3"],
@@ -83,7 +87,8 @@ def test_a_cookbook_mistake_is_refused_before_the_graph_is_asked(args: list[str]
     """An empty name would ask about `Disease:` and point to `-p text=`, and an empty text lists every entity;
     a misspelt parameter was left out without a word; a row limit that is no whole number failed as if the
     question's Cypher were wrong; a Browser command copied from docs/queries.md got the server's list of
-    every Cypher keyword. Each is one line, before any server is asked (none answers there)."""
+    every Cypher keyword. Each is one line, before any server is asked (none answers there), and names the
+    question as it is typed (`drugs-for-disease`, not the Python name `drugs_for_disease`)."""
     done = CliRunner().invoke(app, args, env={"NEO4J_URI": "bolt://127.0.0.1:1"})
     assert done.exit_code == 1 and done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, (
         done.output

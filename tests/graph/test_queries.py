@@ -421,7 +421,7 @@ def test_cli_query_prints_rows_and_refuses_writes(
     assert "(1 row, cut at the row limit)" in asked.output  # not the whole answer, and it says so
     assert "0.900" in asked.output and "二甲双胍 -[Drug_Disease]-> 2型糖尿病" in asked.output
     listed = runner.invoke(app, ["query", "--list"], env=env)
-    assert listed.exit_code == 0 and all(q.name.replace("_", "-") in listed.output for q in COOKBOOK)
+    assert listed.exit_code == 0 and all(q.command_name in listed.output for q in COOKBOOK)
     assert "nrskg query --cookbook drugs-for-disease -p name=..." in listed.output
     missing = runner.invoke(app, ["query", "--cookbook", "drugs_for_disease"], env=env)
     assert missing.exit_code == 1 and "-p name=..." in missing.output

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from nrskg.discovery import discover
 from nrskg.errors import PipelineError
 from pipeline.normalise import normalise
-from pipeline.reading import MANIFEST_COLUMNS, content_hash_of, discover, doc_id_of, read_corpus, with_status
+from pipeline.reading import MANIFEST_COLUMNS, content_hash_of, doc_id_of, read_corpus, with_status
 
 
 def _status(manifest, source_suffix: str) -> str:
