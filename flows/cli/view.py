@@ -73,4 +73,6 @@ def view_cli(
         ) from e
     nodes, edges = len(neighbourhood.nodes), len(neighbourhood.edges)
     shown = f"{counted(nodes, 'entity', 'entities')}, {counted(edges, 'relationship')}"
+    if neighbourhood.truncated:  # as `nrskg query` says a cut answer: the picture is not all there is
+        shown += " (the strongest; more with --limit)"
     typer.echo(f"{out}: {shown} around {title}; open it in a browser")

@@ -164,6 +164,17 @@ def test_view_counts_one_relationship_as_one(drawn: Path, neo4j_settings: Neo4jS
     assert done.exit_code == 0 and "2 entities, 1 relationship around ACEI (Drug)" in done.stdout, done.output
 
 
+def test_view_says_when_limit_left_relationships_out(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """2型糖尿病 has 7 relationships: drawn with --limit 3 the line says the 3 are the strongest of more, so
+    it does not read as all it has; drawn whole it says nothing of the kind."""
+    env = _env(neo4j_settings)
+    cut = CliRunner().invoke(app, ["view", "2型糖尿病", "--limit", "3", "--out", str(drawn)], env=env)
+    assert cut.exit_code == 0, cut.output
+    assert "4 entities, 3 relationships (the strongest; more with --limit) around 2型糖尿病" in cut.stdout
+    whole = CliRunner().invoke(app, ["view", "2型糖尿病", "--limit", "7", "--out", str(drawn)], env=env)
+    assert "8 entities, 7 relationships around" in whole.stdout, whole.output
+
+
 def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
     """A folder, or a file where the folder should be, is the user's mistake to fix, not a bug of nrskg."""
     blocked = drawn.parent / "t2dm.html" / "x.html"
