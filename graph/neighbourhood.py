@@ -86,6 +86,7 @@ class Neighbourhood:
     centres: list[str]
     nodes: list[Node]
     edges: list[Edge]
+    truncated: bool = False  # the centres have more relationships than were read
 
 
 def entities_named(
@@ -110,10 +111,11 @@ def read_neighbourhood(
     database: str | None = None,
 ) -> Neighbourhood:
     """The `limit` strongest relationships (by count, then confidence) touching `centres`, each with up to
-    `evidence` evidence sentences."""
+    `evidence` evidence sentences; one more is asked for, so a cut neighbourhood says so."""
     keys = [c.key for c in centres]
-    params = {"keys": keys, "limit": limit, "evidence": evidence}
-    rows = read_table(driver, NEIGHBOURHOOD, params, timeout=timeout, limit=limit, database=database).rows
+    params = {"keys": keys, "limit": limit + 1, "evidence": evidence}
+    read = read_table(driver, NEIGHBOURHOOD, params, timeout=timeout, limit=limit, database=database)
+    rows = read.rows
     nodes = {c.key: c for c in centres}
     edges = []
     for row in rows:
@@ -127,4 +129,4 @@ def read_neighbourhood(
                 float(row["confidence"]), row["model_version"], sentences,
             )
         )  # fmt: skip
-    return Neighbourhood(keys, list(nodes.values()), edges)
+    return Neighbourhood(keys, list(nodes.values()), edges, read.truncated)

@@ -51,12 +51,23 @@ def name_forms(name: str) -> list[str]:
     return list(dict.fromkeys([name, *simplified, *traditional]))
 
 
+def split_key(key: str) -> tuple[str, str] | None:
+    """`TYPE:NAME` as (type, name), or None when it is no key. Keys are pasted and typed by hand: spaces
+    around the type and a Chinese input method's full-width colon `：` (NFKC makes it `:`) belong to it."""
+    entity_type, sep, name = unicodedata.normalize("NFKC", key).partition(KEY_SEPARATOR)
+    entity_type = entity_type.strip()
+    if not sep or not entity_type or not normalise_name(name):
+        return None
+    return entity_type, name
+
+
 def key_forms(key: str) -> list[str]:
     """The keys the graph may store a `Type:name` key under, as typed first (`Drug:ＡＣＥＩ` is `Drug:acei`),
     then in the other script (`name_forms`)."""
-    entity_type, sep, name = key.partition(KEY_SEPARATOR)
-    if not sep or not entity_type or not name.strip():
+    split = split_key(key)
+    if split is None:
         raise DataFormatError(f"{key!r} is not an entity key: expected TYPE:NAME, e.g. Drug:二甲双胍")
+    entity_type, name = split
     return [graph_key(entity_key(form, entity_type)) for form in name_forms(name)]
 
 

@@ -19,16 +19,25 @@ from pipeline.keys import KEY_SEPARATOR, cookbook_parameters
 
 def parse_params(pairs: list[str], text: Collection[str] = ()) -> dict[str, Any]:
     """`k=v` pairs; a value that parses as JSON (5, 0.9, true, ["a","b"]) is typed, anything else a string,
-    but the parameters named in `text` keep the value as typed (a name `1.50` is not the number 1.5)."""
+    but the parameters named in `text` keep the value as typed (a name `1.50` is not the number 1.5). A name
+    given twice is refused."""
     params: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
+        name = key.strip()
+        if not sep or not name:
             raise DataFormatError(f"--param {pair!r}: expected NAME=VALUE")
+        if name in given:  # the last would win silently: an answer about one of the two values asked
+            raise DataFormatError(
+                f"-p {name} is given twice ({given[name]!r}, {raw!r})",
+                hint="Give each parameter once; ask about another value in a second query",
+            )
+        given[name] = raw
         try:
-            params[key.strip()] = raw if key.strip() in text else json.loads(raw)
+            params[name] = raw if name in text else json.loads(raw)
         except json.JSONDecodeError:
-            params[key.strip()] = raw
+            params[name] = raw
     return params
 
 

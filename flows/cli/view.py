@@ -37,7 +37,7 @@ def view_cli(
     from graph.settings import Neo4jSettings
     from graph.view import render_html
     from nrskg.errors import DataFormatError, GraphError
-    from pipeline.keys import KEY_SEPARATOR, name_forms, normalise_name
+    from pipeline.keys import name_forms, normalise_name, split_key
 
     if not normalise_name(name):
         raise DataFormatError(
@@ -48,13 +48,13 @@ def view_cli(
     with missing_password_named(settings), driver(settings) as drv:
         read = {"timeout": settings.query_timeout_s, "database": settings.database}
         named = entities_named(drv, name_forms(name), **read)
-        key_type, is_key, key_name = name.partition(KEY_SEPARATOR)
-        if not named and is_key and normalise_name(key_name):  # a key copied from a query's `key` column
-            name, entity_type = key_name, entity_type or key_type
+        key = split_key(name)
+        if not named and key is not None:  # a key copied from a query's `key` column
+            entity_type, name = entity_type or key[0], key[1]
             named = entities_named(drv, name_forms(name), **read)
         centres = [c for c in named if entity_type is None or c.type.casefold() == entity_type.casefold()]
         if named and not centres:
-            types = ", ".join(c.type for c in named)
+            types = ", ".join(dict.fromkeys(c.type for c in named))  # 二甲双胍 and 二甲雙胍: one Drug
             raise GraphError(
                 f"no entity named {name!r} of type {entity_type}; the graph has it as {types}",
                 hint=f"Ask for one of those by its key, e.g. `nrskg view {named[0].key}`, or give no type",
@@ -73,4 +73,6 @@ def view_cli(
         ) from e
     nodes, edges = len(neighbourhood.nodes), len(neighbourhood.edges)
     shown = f"{counted(nodes, 'entity', 'entities')}, {counted(edges, 'relationship')}"
+    if neighbourhood.truncated:  # as `nrskg query` says a cut answer: the picture is not all there is
+        shown += " (the strongest; more with --limit)"
     typer.echo(f"{out}: {shown} around {title}; open it in a browser")

@@ -40,6 +40,12 @@ def test_params_without_a_name_are_refused(bad: str) -> None:
         parse_params([bad])
 
 
+def test_a_parameter_given_twice_is_refused() -> None:
+    """`-p name=糖尿病 -p name=2型糖尿病` answered for the last name only, as if the first were not asked."""
+    with pytest.raises(DataFormatError, match=r"-p name is given twice \('糖尿病', '2型糖尿病'\)"):
+        parse_params(["name=糖尿病", "name=2型糖尿病"])
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

@@ -129,6 +129,28 @@ def test_view_takes_a_key_as_queries_print_it(drawn: Path, neo4j_settings: Neo4j
     assert other.exit_code == 1 and "the graph has it as Drug" in other.stderr, other.output
 
 
+def test_view_takes_a_key_typed_by_hand(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """A key pasted with a space before it or typed with a full-width colon draws its entity (the type was
+    kept with its space, and the error said the graph had it as its own type)."""
+    for typed in (" Drug:二甲双胍", "Drug：二甲双胍"):
+        done = CliRunner().invoke(app, ["view", typed, "--out", str(drawn)], env=_env(neo4j_settings))
+        assert done.exit_code == 0 and "around 二甲双胍 (Drug)" in done.stdout, done.output
+
+
+def test_a_wrong_type_names_each_type_once(
+    clean_graph: neo4j.Driver, drawn: Path, neo4j_settings: Neo4jSettings
+) -> None:
+    """Two entities of one type, the name in each script, are one type in the message, not `Drug, Drug`."""
+    clean_graph.execute_query(
+        "CREATE (:Entity:Drug {key: 'Drug:二甲雙胍', name: '二甲雙胍', type: 'Drug'})",
+        database_=neo4j_settings.database,
+    )
+    done = CliRunner().invoke(
+        app, ["view", "二甲双胍", "--type", "Disease", "--out", str(drawn)], env=_env(neo4j_settings)
+    )
+    assert done.exit_code == 1 and "the graph has it as Drug. Ask" in done.stderr, done.output
+
+
 def test_view_finds_a_name_typed_in_the_other_script(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
     """The graph holds `二甲双胍` (simplified): typed in traditional characters, as a name or a key, it is
     drawn all the same."""
@@ -140,6 +162,17 @@ def test_view_finds_a_name_typed_in_the_other_script(drawn: Path, neo4j_settings
 def test_view_counts_one_relationship_as_one(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
     done = CliRunner().invoke(app, ["view", "ACEI", "--out", str(drawn)], env=_env(neo4j_settings))
     assert done.exit_code == 0 and "2 entities, 1 relationship around ACEI (Drug)" in done.stdout, done.output
+
+
+def test_view_says_when_limit_left_relationships_out(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
+    """2型糖尿病 has 7 relationships: drawn with --limit 3 the line says the 3 are the strongest of more, so
+    it does not read as all it has; drawn whole it says nothing of the kind."""
+    env = _env(neo4j_settings)
+    cut = CliRunner().invoke(app, ["view", "2型糖尿病", "--limit", "3", "--out", str(drawn)], env=env)
+    assert cut.exit_code == 0, cut.output
+    assert "4 entities, 3 relationships (the strongest; more with --limit) around 2型糖尿病" in cut.stdout
+    whole = CliRunner().invoke(app, ["view", "2型糖尿病", "--limit", "7", "--out", str(drawn)], env=env)
+    assert "8 entities, 7 relationships around" in whole.stdout, whole.output
 
 
 def test_view_says_when_it_cannot_write_the_page(drawn: Path, neo4j_settings: Neo4jSettings) -> None:
