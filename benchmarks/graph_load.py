@@ -35,7 +35,7 @@ from graph.connection import driver as open_driver
 from graph.identifiers import check_relationship_type
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
-from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
+from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
 from graph.writer import Statement, plan_statements, remove_documents, replace_documents
 
 log = logging.getLogger("benchmarks.graph_load")
@@ -115,7 +115,8 @@ class Measurement:
 
 
 def synthetic_batch(size: Size) -> GraphBatch:
-    """`size.triples` distinct (head, relation, tail) rows, each with one piece of evidence."""
+    """`size.triples` distinct (head, relation, tail) rows, each with one piece of evidence, and the
+    mentions of their heads and tails, spelt as their names, as the pipeline gives them."""
     per_relation = math.ceil(size.triples / len(RELATIONS))
     pool = math.isqrt(per_relation) + 1  # heads per type; (k % pool, k // pool) is a distinct pair per k
     names: set[tuple[str, str]] = set()
@@ -140,7 +141,12 @@ def synthetic_batch(size: Size) -> GraphBatch:
             SentenceNode(sent_id=f"d{s % DOCUMENTS}:{s}", doc_id=f"d{s % DOCUMENTS}", text=f"合成句子 {s}")
             for s in range(size.sentences)
         ],
-        entities=[EntityNode(key=f"{t}:{n}", name=n, type=t, surface_forms=[n]) for t, n in sorted(names)],
+        entities=[EntityNode(key=f"{t}:{n}", name=n, type=t) for t, n in sorted(names)],
+        mentions=[
+            Mention(entity_key=key, sent_id=r.evidence[0].sent_id, surface_forms=[key.split(":", 1)[1]])
+            for r in relations
+            for key in (r.head_key, r.tail_key)
+        ],
         relations=relations,
     )
 
@@ -228,11 +234,10 @@ def measure(drv: neo4j.Driver, database: str, size: Size) -> list[Measurement]:
 
 def dense_head_batch(dense: DenseHead, doc: int) -> GraphBatch:
     """Document `doc` of the dense head: every relationship read in each of its sentences, at confidence 0.99
-    in document 0 and 0.5 elsewhere."""
+    in document 0 and 0.5 elsewhere, and every entity mentioned there under its name."""
     n = dense.places_per_document
-    entities = [EntityNode(key="Drug:H", name="H", type="Drug", surface_forms=["H"])] + [
-        EntityNode(key=f"Disease:T{t}", name=f"T{t}", type="Disease", surface_forms=[f"T{t}"])
-        for t in range(dense.tails)
+    entities = [EntityNode(key="Drug:H", name="H", type="Drug")] + [
+        EntityNode(key=f"Disease:T{t}", name=f"T{t}", type="Disease") for t in range(dense.tails)
     ]
     places = [
         Evidence(sent_id=f"h{doc}:{i}", head_start=0, head_end=1, tail_start=2, tail_end=3,
@@ -243,6 +248,11 @@ def dense_head_batch(dense: DenseHead, doc: int) -> GraphBatch:
         documents=[DocumentNode(doc_id=f"h{doc}", source=f"dense/{doc}.txt")],
         sentences=[SentenceNode(sent_id=f"h{doc}:{i}", doc_id=f"h{doc}", text="H T") for i in range(n)],
         entities=entities,
+        mentions=[
+            Mention(entity_key=e.key, sent_id=ev.sent_id, surface_forms=[e.name])
+            for e in entities
+            for ev in places
+        ],
         relations=[
             RelationEdge(head_key="Drug:H", relation="Drug_Disease", tail_key=f"Disease:T{t}", count=n,
                          model_version=MODEL_VERSION, evidence=places)

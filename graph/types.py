@@ -74,17 +74,21 @@ class SentenceNode(_Frozen):
 
 
 class EntityNode(_Frozen):
-    """One node per (normalised name, type); `key` is computed by the pipeline, e.g. "Drug:二甲双胍"."""
+    """One node per (normalised name, type); `key` is computed by the pipeline, e.g. "Drug:二甲双胍". Its
+    surface forms are those of its mentions, counted by the graph (`graph.write_statements`)."""
 
     key: str = Field(min_length=1)
     name: str = Field(min_length=1)
     type: str = Field(min_length=1)
-    surface_forms: list[str] = Field(default_factory=list)
 
 
 class Mention(_Frozen):
+    """The entity read in the sentence, spelt there as `surface_forms`: a document taken back takes back
+    the spellings only its mentions used."""
+
     entity_key: str = Field(min_length=1)
     sent_id: str = Field(min_length=1)
+    surface_forms: list[str] = Field(default_factory=list)
 
 
 class Evidence(_Frozen):

@@ -34,23 +34,58 @@ MATCH (d:Document {doc_id: id})
 SET d.model_version = $model_version, d.min_confidence = $min_confidence, d.loaded_at = $now
 """
 
-MERGE_MENTIONS = """
-UNWIND $rows AS row
-MATCH (e:Entity {key: row.entity_key})
-MATCH (s:Sentence {sent_id: row.sent_id})
-MERGE (e)-[:MENTIONED_IN]->(s)
+# An entity's surface forms are the spellings of its mentions: each MENTIONED_IN link keeps the forms read in
+# its sentence, and the entity keeps, sorted, every form of its links with the number of links using it
+# (`surface_forms` and the parallel `surface_form_counts`). Writing and taking back links adds to and takes
+# from these counts, a form leaving with its last link, so the cost is that of the links written, never of all
+# of an entity's mentions.
+# An entity written before forms were counted (no `surface_form_counts`) starts counting when a batch next
+# writes it: its links then, which hold no forms, are `uncounted_mentions`, and its forms so far are kept, at
+# count 0, until the last of those links is taken back (re-extracted or removed).
+#
+# Applies `deltas` (maps {form, n}, a form possibly more than once) to the counts of `e`.
+_COUNT_FORMS = """
+CALL (e, deltas) {
+  WITH e, deltas, coalesce(e.uncounted_mentions, 0) > 0 AS uncounted_left
+  UNWIND [i IN range(0, size(e.surface_forms) - 1) | {form: e.surface_forms[i], n: e.surface_form_counts[i]}]
+         + deltas AS d
+  WITH d.form AS form, sum(d.n) AS n, uncounted_left
+  WHERE n > 0 OR (n = 0 AND uncounted_left)
+  WITH form, n ORDER BY form
+  RETURN collect(form) AS forms, collect(n) AS counts
+}
+SET e.surface_forms = forms, e.surface_form_counts = counts
 """
+
+# A link already holding some of the row's forms counts only the others, so re-loading rows changes nothing.
+MERGE_MENTIONS = f"""
+UNWIND $rows AS row
+MATCH (e:Entity {{key: row.entity_key}})
+MATCH (s:Sentence {{sent_id: row.sent_id}})
+MERGE (e)-[m:MENTIONED_IN]->(s)
+WITH e, m, row, coalesce(m.surface_forms, []) AS had
+SET m.surface_forms = had + [form IN row.surface_forms WHERE NOT form IN had]
+WITH e, collect([form IN row.surface_forms WHERE NOT form IN had | {{form: form, n: 1}}]) AS added
+WITH e, reduce(all = [], d IN added | all + d) AS deltas
+WHERE e.surface_form_counts IS NOT NULL AND size(deltas) > 0
+{_COUNT_FORMS}"""
 
 
 def merge_entities(label: str) -> str:
-    """MERGE on the constrained `:Entity {key}`, then add the static type label; surface forms form a set."""
+    """MERGE on the constrained `:Entity {key}`, then add the static type label; an entity written before
+    surface forms were counted starts counting (see `_COUNT_FORMS`), its links so far uncounted."""
     return f"""
 UNWIND $rows AS row
 MERGE (e:Entity {{key: row.key}})
-ON CREATE SET e.name = row.name, e.type = row.type
+ON CREATE SET e.name = row.name, e.type = row.type, e.surface_forms = [], e.surface_form_counts = []
 SET e:{check_label(label)}
-WITH e, row, coalesce(e.surface_forms, []) AS known
-SET e.surface_forms = known + [form IN row.surface_forms WHERE NOT form IN known]
+WITH e
+WHERE e.surface_form_counts IS NULL
+WITH e, COUNT {{ (e)-[:MENTIONED_IN]->() }} AS uncounted
+WITH e, uncounted, CASE WHEN uncounted > 0 THEN coalesce(e.surface_forms, []) ELSE [] END AS forms
+SET e.uncounted_mentions = CASE WHEN uncounted > 0 THEN uncounted END,
+    e.surface_forms = forms,
+    e.surface_form_counts = [form IN forms | 0]
 """
 
 
@@ -161,11 +196,22 @@ WHERE elementId(r) = id AND r.count <= 0
 DELETE r
 """
 
-DELETE_DOCUMENT_MENTIONS = """
+# The links' forms are taken back from their entities' counts (`_COUNT_FORMS`); links without forms, written
+# before forms were counted, from `uncounted_mentions`.
+DELETE_DOCUMENT_MENTIONS = f"""
 MATCH (d:Document)<-[:IN]-(:Sentence)<-[m:MENTIONED_IN]-(e:Entity)
 WHERE d.doc_id IN $doc_ids
+WITH e, m, m.surface_forms AS forms
 DELETE m
-RETURN collect(DISTINCT e.key) AS keys
+WITH e, collect(forms) AS taken, count(*) - count(forms) AS uncounted_taken
+CALL (e, taken, uncounted_taken) {{
+  WITH e, taken, uncounted_taken
+  WHERE e.surface_form_counts IS NOT NULL
+  SET e.uncounted_mentions = CASE WHEN e.uncounted_mentions - uncounted_taken > 0
+                                  THEN e.uncounted_mentions - uncounted_taken END
+  WITH e, reduce(all = [], forms IN taken | all + [form IN forms | {{form: form, n: -1}}]) AS deltas
+{_COUNT_FORMS}}}
+RETURN collect(e.key) AS keys
 """
 
 # An edited document may have fewer sentences than its old version: those left over go (their EVIDENCE links

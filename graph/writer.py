@@ -47,11 +47,6 @@ class Statement:
     what: str
 
 
-def _unique(items: Iterable[Any]) -> list[Any]:
-    """Order-preserving de-duplication: the rows then already hold sets, as the graph will."""
-    return list(dict.fromkeys(items))
-
-
 def _places(evidence: Iterable[Evidence]) -> list[Evidence]:
     """One piece of evidence per place, in first-seen order, keeping the highest confidence read there."""
     best: dict[tuple[str, int, int, int, int], Evidence] = {}
@@ -75,17 +70,14 @@ def plan_statements(
 
     entity_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in batch.entities:
-        row = {
-            "key": graph_key(e.key),
-            "name": e.name,
-            "type": e.type,
-            "surface_forms": _unique(e.surface_forms),
-        }
-        entity_rows[schema.label(e.type)].append(row)
+        entity_rows[schema.label(e.type)].append({"key": graph_key(e.key), "name": e.name, "type": e.type})
 
     relation_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    # Head and tail of every evidence sentence are mentioned there; re-extraction relies on that link.
-    mentions = [(m.entity_key, m.sent_id) for m in batch.mentions]
+    # One link per (entity, sentence), with every form read there. Head and tail of every evidence sentence
+    # are mentioned there; re-extraction relies on that link.
+    mentions: dict[tuple[str, str], list[str]] = {}
+    for m in batch.mentions:
+        mentions.setdefault((m.entity_key, m.sent_id), []).extend(m.surface_forms)
     for r in batch.relations:
         relation_rows[schema.relationship_type(r.relation)].append(
             {
@@ -99,7 +91,9 @@ def plan_statements(
                 ],
             }
         )
-        mentions += [(key, ev.sent_id) for ev in r.evidence for key in (r.head_key, r.tail_key)]
+        for ev in r.evidence:
+            for key in (r.head_key, r.tail_key):
+                mentions.setdefault((key, ev.sent_id), [])
 
     # (what, statement, rows, parameters besides $rows)
     kinds: list[tuple[str, str, Sequence[dict[str, Any]], dict[str, Any]]] = [
@@ -109,7 +103,10 @@ def plan_statements(
     kinds += [
         (f"entities:{label}", cypher.merge_entities(label), rows, {}) for label, rows in entity_rows.items()
     ]
-    mention_rows = [{"entity_key": graph_key(key), "sent_id": sent_id} for key, sent_id in _unique(mentions)]
+    mention_rows = [
+        {"entity_key": graph_key(key), "sent_id": sent_id, "surface_forms": sorted(set(forms))}
+        for (key, sent_id), forms in mentions.items()
+    ]
     kinds.append(("mentions", cypher.MERGE_MENTIONS, mention_rows, {}))
     kinds += [
         (f"relations:{t}", cypher.merge_relationships(t), rows, {"now": now, "sample": EVIDENCE_SAMPLE})

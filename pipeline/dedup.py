@@ -19,7 +19,7 @@ from pipeline.keys import entity_key
 
 log = logging.getLogger(__name__)
 
-ENTITY_COLUMNS = ["key", "name", "type", "surface_forms", "mentions", "n_mentions"]
+ENTITY_COLUMNS = ["key", "name", "type", "surface_forms", "mentions", "mention_forms", "n_mentions"]
 RELATION_COLUMNS = [
     "head_key", "relation", "tail_key", "count", "confidence_max", "evidence", "model_version", "doc_ids",
 ]  # fmt: skip
@@ -98,7 +98,11 @@ def _drop_window_repeats(frame: pd.DataFrame, sentences: pd.DataFrame) -> pd.Dat
 
 
 def entities_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per entity key from the heads and tails of prepared triples (`prepare_triples`)."""
+    """One row per entity key from the heads and tails of prepared triples (`prepare_triples`).
+
+    `mentions` lists the sentences the entity is read in, and `mention_forms` (in the same order) the forms
+    read in each: the graph counts an entity's forms per sentence, so that a document taken back takes back
+    the spellings only it used."""
     # Heads and tails alike as mentions: `head_key`, `head`, ... become `key`, `surface`, ...
     own = {"_key": "key", "": "surface", "_type": "type", "_start": "start", "_end": "end"}
     mentions = pd.concat(
@@ -118,12 +122,15 @@ def entities_table(frame: pd.DataFrame) -> pd.DataFrame:
     sentences = mentions.drop_duplicates(["key", "sent_id"]).sort_values(
         ["key", "_doc", "_index"], kind="stable"
     )
+    spelt = mentions.groupby(["key", "sent_id"])["surface"].agg(lambda forms: sorted(set(forms)))
+    sentences = sentences.join(spelt.rename("forms"), on=["key", "sent_id"])
     table = pd.DataFrame(
         {
             "name": surfaces.drop_duplicates("key").set_index("key")["surface"],
             "type": by_key["type"].first(),
             "surface_forms": surfaces.sort_values(["key", "surface"]).groupby("key")["surface"].agg(list),
             "mentions": sentences.groupby("key")["sent_id"].agg(list),
+            "mention_forms": sentences.groupby("key")["forms"].agg(list),
             "n_mentions": places.groupby("key").size(),
         }
     )

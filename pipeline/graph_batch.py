@@ -41,13 +41,12 @@ def to_graph_batch(
             for row in sentences[SENTENCE_FIELDS].itertuples(index=False)
         ],
         entities=[
-            EntityNode(key=row.key, name=row.name, type=row.type, surface_forms=list(row.surface_forms))
-            for row in entities.itertuples(index=False)
+            EntityNode(key=row.key, name=row.name, type=row.type) for row in entities.itertuples(index=False)
         ],
         mentions=[
-            Mention(entity_key=row.key, sent_id=sent_id)
+            Mention(entity_key=row.key, sent_id=sent_id, surface_forms=list(forms))
             for row in entities.itertuples(index=False)
-            for sent_id in row.mentions
+            for sent_id, forms in zip(row.mentions, row.mention_forms, strict=True)
         ],
         relations=[
             RelationEdge(

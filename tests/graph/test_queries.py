@@ -17,7 +17,7 @@ from graph.queries import COOKBOOK, COOKBOOK_BY_NAME
 from graph.read import read_table
 from graph.schema import GraphSchema, ensure_schema
 from graph.settings import Neo4jSettings
-from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, RelationEdge, SentenceNode
+from graph.types import DocumentNode, EntityNode, Evidence, GraphBatch, Mention, RelationEdge, SentenceNode
 from graph.writer import replace_documents
 from nrskg.errors import GraphError, ReadOnlyQueryError
 from pipeline.keys import cookbook_parameters, entity_key
@@ -81,8 +81,9 @@ def small_graph() -> GraphBatch:
             SentenceNode(sent_id=s, doc_id=s.split(":")[0], text=t, source_start=a, source_end=a + len(t))
             for (s, t), a in zip(SENTENCES.items(), source_starts(), strict=True)
         ],
-        entities=[EntityNode(key=entity_key(n, t), name=n, type=t, surface_forms=[n])
-                  for t, n in sorted(names)],
+        entities=[EntityNode(key=entity_key(n, t), name=n, type=t) for t, n in sorted(names)],
+        mentions=[Mention(entity_key=entity_key(n, t), sent_id=s, surface_forms=[n])
+                  for ht, h, _, tt, t_, sents in TRIPLES for s in sents for t, n in ((ht, h), (tt, t_))],
         relations=[
             RelationEdge(
                 head_key=entity_key(h, ht), relation=rel, tail_key=entity_key(t, tt), count=len(sents),
@@ -220,8 +221,10 @@ def traditional_document() -> GraphBatch:
     return GraphBatch(
         documents=[DocumentNode(doc_id="d3", source="guides/hk.txt")],
         sentences=[SentenceNode(sent_id="d3:0", doc_id="d3", text=HK_SENTENCE)],
-        entities=[EntityNode(key=entity_key(h, "Drug"), name=h, type="Drug", surface_forms=[h]),
-                  EntityNode(key=entity_key(t, "Disease"), name=t, type="Disease", surface_forms=[t])],
+        entities=[EntityNode(key=entity_key(h, "Drug"), name=h, type="Drug"),
+                  EntityNode(key=entity_key(t, "Disease"), name=t, type="Disease")],
+        mentions=[Mention(entity_key=entity_key(h, "Drug"), sent_id="d3:0", surface_forms=[h]),
+                  Mention(entity_key=entity_key(t, "Disease"), sent_id="d3:0", surface_forms=[t])],
         relations=[RelationEdge(head_key=entity_key(h, "Drug"), relation="Drug_Disease",
                                 tail_key=entity_key(t, "Disease"), count=1,
                                 model_version="v1", evidence=[place])],

@@ -41,10 +41,14 @@ def make_batch(relation: str = "Drug_Disease", model_version: str = "v1") -> Gra
             SentenceNode(sent_id="d1:1", doc_id="d1", text="2型糖尿病"),
         ],
         entities=[
-            EntityNode(key=DRUG, name="二甲双胍", type="Drug", surface_forms=["二甲双胍", "二甲双胍", "格"]),
-            EntityNode(key=DISEASE, name="2型糖尿病", type="Disease", surface_forms=["2型糖尿病"]),
+            EntityNode(key=DRUG, name="二甲双胍", type="Drug"),
+            EntityNode(key=DISEASE, name="2型糖尿病", type="Disease"),
         ],
-        mentions=[Mention(entity_key=DISEASE, sent_id="d1:1")],
+        mentions=[
+            Mention(entity_key=DISEASE, sent_id="d1:1", surface_forms=["2型糖尿病"]),
+            Mention(entity_key=DRUG, sent_id="d1:0", surface_forms=["格", "二甲双胍"]),
+            Mention(entity_key=DRUG, sent_id="d1:0", surface_forms=["二甲双胍"]),
+        ],
         relations=[
             RelationEdge(
                 head_key=DRUG, relation=relation, tail_key=DISEASE, count=2,
@@ -89,15 +93,14 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
         "source_start": None,
         "source_end": None,
     }
-    assert drugs == {
-        "rows": [{"key": DRUG, "name": "二甲双胍", "type": "Drug", "surface_forms": ["二甲双胍", "格"]}]
-    }
-    # The explicit mention first, then head and tail of every evidence sentence, each once.
+    assert drugs == {"rows": [{"key": DRUG, "name": "二甲双胍", "type": "Drug"}]}
+    # The explicit mentions first, then head and tail of every evidence sentence: one row per (entity,
+    # sentence), with the forms read there as a sorted set (none known for a bare evidence end).
     assert mentions == {
         "rows": [
-            {"entity_key": DISEASE, "sent_id": "d1:1"},
-            {"entity_key": DRUG, "sent_id": "d1:0"},
-            {"entity_key": DISEASE, "sent_id": "d1:0"},
+            {"entity_key": DISEASE, "sent_id": "d1:1", "surface_forms": ["2型糖尿病"]},
+            {"entity_key": DRUG, "sent_id": "d1:0", "surface_forms": ["二甲双胍", "格"]},
+            {"entity_key": DISEASE, "sent_id": "d1:0", "surface_forms": []},
         ]
     }
     # Each place once, with its offsets and highest confidence for the EVIDENCE link and its string for the

@@ -29,7 +29,7 @@ def rows(graph: tuple[neo4j.Driver, str], cypher: str, **params: Any) -> list[di
 
 
 def entity(name: str, type_: str = "Drug") -> EntityNode:
-    return EntityNode(key=f"{type_}:{name}", name=name, type=type_, surface_forms=[name])
+    return EntityNode(key=f"{type_}:{name}", name=name, type=type_)
 
 
 def relation(head: str, tail: str, sents: list[str], version: str, conf: float = 0.8) -> RelationEdge:
@@ -185,6 +185,92 @@ def test_a_graph_whose_places_have_no_confidence_keeps_its_highest_until_they_ar
     assert rows(graph, "MATCH ()-[r:DRUG_DISEASE]->() RETURN r.confidence AS c") == [{"c": 0.6}]
 
 
+def spelt(doc_id: str, forms: dict[str, list[str]]) -> GraphBatch:
+    """Document `doc_id` reading 二甲双胍 treating 2型糖尿病 in its sentence 0, the drug spelt there as each
+    of `forms[doc_id]`."""
+    rel = relation("二甲双胍", "2型糖尿病", [f"{doc_id}:0"], "v1")
+    mentions = [
+        Mention(entity_key="Drug:二甲双胍", sent_id=f"{doc_id}:0", surface_forms=forms[doc_id]),
+        Mention(entity_key="Disease:2型糖尿病", sent_id=f"{doc_id}:0", surface_forms=["2型糖尿病"]),
+    ]
+    return docs_batch(
+        [doc_id], [entity("二甲双胍"), entity("2型糖尿病", "Disease")], [rel], mentions=mentions
+    )
+
+
+def drug_forms(graph: tuple[neo4j.Driver, str]) -> dict[str, Any]:
+    [drug] = rows(
+        graph,
+        """MATCH (e:Drug) RETURN e.name AS name, e.surface_forms AS forms, e.surface_form_counts AS counts,
+                                 e.uncounted_mentions AS uncounted""",
+    )
+    return drug
+
+
+def test_a_spelling_goes_with_the_last_document_that_used_it(graph: tuple[neo4j.Driver, str]) -> None:
+    forms = {"d1": ["二甲双胍"], "d2": ["二甲双胍", "二甲双胍片"], "d3": ["Metformin"]}
+    for doc_id in forms:
+        replace_documents(graph[0], [doc_id], spelt(doc_id, forms), "v1", SCHEMA, database=graph[1])
+    assert drug_forms(graph) == {
+        "name": "二甲双胍",
+        "forms": ["Metformin", "二甲双胍", "二甲双胍片"],
+        "counts": [1, 2, 1],
+        "uncounted": None,
+    }
+
+    remove_documents(graph[0], ["d2"], database=graph[1])
+    assert drug_forms(graph) == {
+        "name": "二甲双胍",
+        "forms": ["Metformin", "二甲双胍"],
+        "counts": [1, 1],
+        "uncounted": None,
+    }
+
+    again = replace_documents(graph[0], ["d3"], spelt("d3", forms), "v1", SCHEMA, database=graph[1])
+    assert drug_forms(graph)["forms"] == ["Metformin", "二甲双胍"] and drug_forms(graph)["counts"] == [1, 1]
+    assert (again.nodes_created, again.nodes_deleted) == (0, 0)
+
+    forms["d3"] = ["二甲双胍"]  # d3 edited: its spelling goes, the name stays as first written
+    replace_documents(graph[0], ["d3"], spelt("d3", forms), "v1", SCHEMA, database=graph[1])
+    assert drug_forms(graph) == {"name": "二甲双胍", "forms": ["二甲双胍"], "counts": [2], "uncounted": None}
+
+
+def test_a_graph_written_before_forms_were_counted_keeps_its_forms_until_its_mentions_are_re_extracted(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    forms = {"d1": ["二甲双胍"], "d2": ["二甲双胍片"], "d3": ["Metformin"]}
+    for doc_id in ("d1", "d2"):
+        replace_documents(graph[0], [doc_id], spelt(doc_id, forms), "v1", SCHEMA, database=graph[1])
+    # As written before: forms as a set on the entity, none on the links.
+    rows(graph, "MATCH (e:Entity) REMOVE e.surface_form_counts")
+    rows(graph, "MATCH ()-[m:MENTIONED_IN]->() REMOVE m.surface_forms")
+
+    remove_documents(graph[0], ["d1"], database=graph[1])  # nothing counted: nothing taken back
+    assert drug_forms(graph) == {
+        "name": "二甲双胍",
+        "forms": ["二甲双胍", "二甲双胍片"],
+        "counts": None,
+        "uncounted": None,
+    }
+
+    replace_documents(graph[0], ["d3"], spelt("d3", forms), "v1", SCHEMA, database=graph[1])
+    # Counting starts: d2's link is uncounted, the old forms kept at 0 while it stays.
+    assert drug_forms(graph) == {
+        "name": "二甲双胍",
+        "forms": ["Metformin", "二甲双胍", "二甲双胍片"],
+        "counts": [1, 0, 0],
+        "uncounted": 1,
+    }
+
+    replace_documents(graph[0], ["d2"], spelt("d2", forms), "v1", SCHEMA, database=graph[1])  # re-extracted
+    assert drug_forms(graph) == {
+        "name": "二甲双胍",
+        "forms": ["Metformin", "二甲双胍片"],
+        "counts": [1, 1],
+        "uncounted": None,
+    }
+
+
 HOSTILE_NAMES = [
     'it\'s "quoted"',
     "back`tick`",
@@ -202,8 +288,9 @@ def test_injection_like_and_huge_names_are_stored_verbatim_and_harm_nothing(
 ) -> None:
     ents = [entity(n) for n in HOSTILE_NAMES] + [entity("2型糖尿病", "Disease")]
     rels = [relation(n, "2型糖尿病", ["d1:0"], "v1") for n in HOSTILE_NAMES]
+    spelt = [Mention(entity_key=f"Drug:{n}", sent_id="d1:0", surface_forms=[n]) for n in HOSTILE_NAMES]
     counters = replace_documents(
-        graph[0], ["d1"], docs_batch(["d1"], ents, rels), "v1", SCHEMA, database=graph[1]
+        graph[0], ["d1"], docs_batch(["d1"], ents, rels, mentions=spelt), "v1", SCHEMA, database=graph[1]
     )
     assert counters.nodes_created == 3 + len(ents) and counters.nodes_deleted == 0
     stored = rows(
@@ -444,7 +531,8 @@ def test_ten_thousand_mentions_of_one_triple_stay_bounded_in_size_and_time(
 ) -> None:
     """A triple that a corpus repeats 10,000 times: loaded like the flows do (chunks of documents, each
     replaced in one transaction), the relationship keeps count and a bounded sample, each place one EVIDENCE
-    link, and the last chunk takes no longer than the first (no property that grows with every mention)."""
+    link, the drug's one spelling counted per sentence, and the last chunk takes no longer than the first (no
+    property that grows with every mention, no count of forms that looks at all of them)."""
     docs_per_chunk, sentences_per_doc, chunks = 10, 100, 10
     ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
 
@@ -458,6 +546,9 @@ def test_ten_thousand_mentions_of_one_triple_stay_bounded_in_size_and_time(
                 for s in sent_ids
             ],
             entities=ents,
+            mentions=[
+                Mention(entity_key="Drug:二甲双胍", sent_id=s, surface_forms=["二甲双胍"]) for s in sent_ids
+            ],
             relations=[relation("二甲双胍", "2型糖尿病", sent_ids, "v1")],
         )
         return doc_ids, batch
@@ -481,5 +572,6 @@ def test_ten_thousand_mentions_of_one_triple_stay_bounded_in_size_and_time(
     assert rel["count"] == mentions == 10_000, "every place counted once, the reloaded chunk not twice"
     assert rel["sample"] == EVIDENCE_SAMPLE and rel["chars"] < 40 * EVIDENCE_SAMPLE
     assert rows(graph, "MATCH (:Sentence)-[e:EVIDENCE]->(:Drug) RETURN count(e) AS n") == [{"n": mentions}]
+    assert drug_forms(graph)["counts"] == [mentions]  # one spelling, counted once per sentence
     first, last = sorted(seconds[1:4])[1], max(seconds[-3:])  # chunk 0 also compiles the plans
     assert last < 3 * first + 1.0, f"loads slow down as mentions accumulate: {[round(s, 2) for s in seconds]}"

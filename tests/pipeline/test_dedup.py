@@ -60,10 +60,12 @@ def test_entities_collapse_surface_forms_and_list_mentions(triples: pd.DataFrame
     assert row["name"] == "二甲双胍"  # 2 places against 1 for "二甲双胍 "
     assert row["surface_forms"] == ["二甲双胍", "二甲双胍 "]
     assert row["mentions"] == [f"{D1}:0", f"{D1}:10"]  # document order, not string order
+    assert row["mention_forms"] == [["二甲双胍"], ["二甲双胍 "]]  # the forms read in each of them
     assert row["n_mentions"] == 2
     metformin = entities.set_index("key").loc["Drug:metformin"]
     assert metformin["name"] == "Metformin"  # 1-1-1 tie: the smallest string
     assert metformin["n_mentions"] == 3
+    assert metformin["mention_forms"] == [["Metformin"], ["metformin", "ＭＥＴＦＯＲＭＩＮ"]]  # 2 in D2:3
     disease = entities.set_index("key").loc["Disease:2型糖尿病"]
     assert disease["surface_forms"] == ["2型糖尿病", "２型糖尿病"]
     # Insulin is a Drug as a head and as a tail: one entity.
@@ -166,6 +168,8 @@ def test_graph_batch_carries_every_table(triples: pd.DataFrame) -> None:
     ]
     assert len(batch.entities) == len(entities)
     assert len(batch.mentions) == sum(len(m) for m in entities["mentions"])
+    forms = {(m.entity_key, m.sent_id): m.surface_forms for m in batch.mentions}
+    assert forms[("Drug:二甲双胍", f"{D1}:10")] == ["二甲双胍 "]
     edge = next(r for r in batch.relations if r.head_key == "Drug:二甲双胍")
     assert (edge.count, edge.confidence, edge.model_version) == (2, 0.95, "v1")
     assert edge.evidence[0].sent_id == f"{D1}:0" and edge.evidence[0].head_end == 4
