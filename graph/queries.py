@@ -252,6 +252,37 @@ def unknown_entities(
     return [forms[0] for forms in entities if forms and not known.intersection(forms)]
 
 
+# How two entities are related, whichever way round they were given: an empty answer about one relationship
+# (a misspelt relation, head and tail swapped) must not read as "no sentence supports it".
+_RELATIONS_BETWEEN = """MATCH (a:Entity)-[r]-(b:Entity)
+WHERE a.key IN $head_keys AND b.key IN $tail_keys
+RETURN startNode(r) = a AS forward, collect(DISTINCT r.relation) AS relations"""
+
+RELATIONSHIP_PARAMS = frozenset({"head_key", "relation", "tail_key"})
+"""The parameters of a question about one relationship (`evidence-for-relationship`)."""
+
+
+def missing_relationship_note(
+    driver: neo4j.Driver, params: Mapping[str, Any], *, timeout: float, database: str | None = None
+) -> str:
+    """Why a question about one relationship, between two entities the graph holds, found nothing: the
+    relations the graph has between them, either way round, or that it has none."""
+    head, tail = params["head_keys"][0], params["tail_keys"][0]
+    found = read_table(driver, _RELATIONS_BETWEEN, params, timeout=timeout, limit=2, database=database).rows
+    relations = {row["forward"]: sorted(row["relations"]) for row in found}
+    asked = f"no {params['relation']} relationship from {head} to {tail} in the graph"
+    if str(params["relation"]).upper() in {relation.upper() for relation in relations.get(True, [])}:
+        return f"the {params['relation']} relationship from {head} to {tail} keeps no evidence sentences"
+    if True in relations:
+        return f"{asked}; from {head} to {tail} it has: {', '.join(relations[True])}"
+    if False in relations:
+        return (
+            f"{asked}; it has them the other way round, from {tail} to {head}: {', '.join(relations[False])} "
+            "(swap head_key and tail_key)"
+        )
+    return f"{asked}; it holds no relationship between the two"
+
+
 def find_names_hint(name: str) -> str:
     """What to run to see the names the graph has like `name` (normalised): the cookbook's name search."""
     return f"find names with `nrskg query --cookbook entities-by-name -p text={name[:2]}`"

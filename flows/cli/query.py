@@ -10,7 +10,14 @@ import typer
 
 from flows.cli._app import app, cli_errors
 from graph.connection import driver, missing_password_named
-from graph.queries import COOKBOOK, cookbook_query, find_names_hint, unknown_entities
+from graph.queries import (
+    COOKBOOK,
+    RELATIONSHIP_PARAMS,
+    cookbook_query,
+    find_names_hint,
+    missing_relationship_note,
+    unknown_entities,
+)
 from graph.read import format_table, read_table
 from graph.settings import Neo4jSettings
 from nrskg.errors import DataFormatError
@@ -91,6 +98,7 @@ def query_cli(
     # exactly at the row limit, and a cut answer would read as the whole one.
     asked = settings.row_limit + 1
     about: list[list[str]] = []  # the entities a cookbook question names, each as the keys it may have
+    one_relationship = False  # a question about one relationship between two entities
     if cookbook is None:
         params = {"limit": asked, **parse_params(param or [])}
     else:
@@ -98,15 +106,21 @@ def query_cli(
         given = parse_params(param or [], text=[lookup.param for lookup in query.lookups])
         cypher, params = query.cypher, cookbook_parameters(query, given, asked)
         about = query.entity_keys(params)
+        one_relationship = RELATIONSHIP_PARAMS <= query.params.keys()
     read = {"timeout": settings.query_timeout_s, "database": settings.database}
     with missing_password_named(settings), driver(settings) as drv:
         result = read_table(drv, cypher, params, limit=settings.row_limit, **read)
         unknown = unknown_entities(drv, about, **read) if not result.rows else []
+        notes = [
+            f"no entity {key} in the graph, so no answer; {find_names_hint(key.partition(KEY_SEPARATOR)[2])}"
+            for key in unknown
+        ]
+        if not result.rows and not unknown and one_relationship:
+            notes.append(missing_relationship_note(drv, params, **read))
     if as_json:
         payload = {"columns": result.columns, "rows": result.rows, "truncated": result.truncated}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
         typer.echo(format_table(result))
-    for key in unknown:
-        hint = find_names_hint(key.partition(KEY_SEPARATOR)[2])
-        typer.echo(f"note: no entity {key} in the graph, so no answer; {hint}", err=True)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)

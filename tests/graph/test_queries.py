@@ -498,6 +498,37 @@ def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
         assert known.exit_code == 0 and "(0 rows)" in known.stdout and known.stderr == "", known.output
 
 
+def test_cli_evidence_question_says_how_the_two_entities_are_related_when_it_finds_nothing(
+    neo4j_settings: Neo4jSettings, loaded: str
+) -> None:
+    """No evidence for a misspelt relation, or for head and tail swapped, must not read as "no sentence
+    supports that relationship": the note names the relations the graph has between the two."""
+    runner = CliRunner()
+    env = _env(neo4j_settings)
+    acei, kidney = "Drug:acei", "Disease:糖尿病肾病"
+    for head, relation, tail, note in (
+        (acei, "Drug_Diseas", kidney,
+         f"note: no Drug_Diseas relationship from {acei} to {kidney} in the graph; from {acei} to "
+         f"{kidney} it has: Drug_Disease"),
+        (kidney, "Drug_Disease", acei,
+         f"it has them the other way round, from {acei} to {kidney}: Drug_Disease "
+         "(swap head_key and tail_key)"),
+        (acei, "Drug_Disease", "Disease:2型糖尿病",
+         f"note: no Drug_Disease relationship from {acei} to Disease:2型糖尿病 in the graph; it holds no "
+         "relationship between the two"),
+    ):  # fmt: skip
+        asked = ["query", "--cookbook", "evidence-for-relationship", "-p", f"head_key={head}",
+                 "-p", f"relation={relation}", "-p", f"tail_key={tail}"]  # fmt: skip
+        done = runner.invoke(app, asked, env=env)
+        assert done.exit_code == 0 and "(0 rows)" in done.stdout, done.output
+        assert note in done.stderr, done.output
+    found = runner.invoke(
+        app, ["query", "--cookbook", "evidence-for-relationship", "-p", f"head_key={acei}",
+              "-p", "relation=drug_disease", "-p", f"tail_key={kidney}"], env=env,
+    )  # fmt: skip
+    assert found.exit_code == 0 and "(1 row" in found.stdout and found.stderr == "", found.output
+
+
 def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
     neo4j_settings: Neo4jSettings, loaded: str
 ) -> None:
