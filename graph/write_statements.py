@@ -34,6 +34,14 @@ MATCH (d:Document {doc_id: id})
 SET d.model_version = $model_version, d.min_confidence = $min_confidence, d.loaded_at = $now
 """
 
+# Neo4j reads a property under a write lock only where a SET reads it directly; a count or list read in a WITH
+# and written back later would lose what another transaction wrote to the same node or relationship meanwhile
+# (the manual's "lost updates": loads of different documents at once share entities and relationships). So a
+# statement that reads and writes back such properties first takes the write lock, as the manual does, and
+# removes the marker property after its last SET (`_LOCK`, `_UNLOCK`).
+_LOCK = "SET {0}._lock = true"
+_UNLOCK = "REMOVE {0}._lock"
+
 # An entity's surface forms are the spellings of its mentions: each MENTIONED_IN link keeps the forms read in
 # its sentence, and the entity keeps, sorted, every form of its links with the number of links using it
 # (`surface_forms` and the parallel `surface_form_counts`). Writing and taking back links adds to and takes
@@ -44,17 +52,20 @@ SET d.model_version = $model_version, d.min_confidence = $min_confidence, d.load
 # count 0, until the last of those links is taken back (re-extracted or removed).
 #
 # Applies `deltas` (maps {form, n}, a form possibly more than once) to the counts of `e`.
-_COUNT_FORMS = """
-CALL (e, deltas) {
+_COUNT_FORMS = f"""
+{_LOCK.format("e")}
+WITH e, deltas
+CALL (e, deltas) {{
   WITH e, deltas, coalesce(e.uncounted_mentions, 0) > 0 AS uncounted_left
-  UNWIND [i IN range(0, size(e.surface_forms) - 1) | {form: e.surface_forms[i], n: e.surface_form_counts[i]}]
-         + deltas AS d
+  UNWIND [i IN range(0, size(e.surface_forms) - 1)
+          | {{form: e.surface_forms[i], n: e.surface_form_counts[i]}}] + deltas AS d
   WITH d.form AS form, sum(d.n) AS n, uncounted_left
   WHERE n > 0 OR (n = 0 AND uncounted_left)
   WITH form, n ORDER BY form
   RETURN collect(form) AS forms, collect(n) AS counts
-}
+}}
 SET e.surface_forms = forms, e.surface_form_counts = counts
+{_UNLOCK.format("e")}
 """
 
 # A link already holding some of the row's forms counts only the others, so re-loading rows changes nothing.
@@ -106,6 +117,7 @@ MATCH (t:Entity {{key: row.tail_key}})
 MERGE (h)-[r:{check_relationship_type(rel_type)}]->(t)
 ON CREATE SET r.relation = row.relation, r.first_seen = $now, r.confidence = row.confidence,
               r.count = 0, r.evidence = []
+{_LOCK.format("r")}
 WITH h, r, row
 CALL (h, row) {{
   UNWIND row.evidence AS ev
@@ -127,6 +139,7 @@ SET r.count = coalesce(r.count, 0) + added,
     r.confidence = CASE WHEN row.confidence > r.confidence THEN row.confidence ELSE r.confidence END,
     r.model_version = row.model_version,
     r.last_seen = $now
+{_UNLOCK.format("r")}
 """
 
 
@@ -156,6 +169,7 @@ CALL (e, h) {{
   RETURN r, t
 }}
 WITH r, h, t, sent_ids, collect(e) AS taken_back
+{_LOCK.format("r")}
 WITH r, h, t, sent_ids, taken_back, r.count - size(taken_back) AS left,
      any(e IN taken_back WHERE coalesce(e.confidence, 1.0) >= r.confidence) AS highest_taken
 FOREACH (e IN taken_back | DELETE e)
@@ -184,6 +198,7 @@ SET r.count = left,
     r.model_version = CASE WHEN size(kept) > 0
                            THEN split(last(kept), '{_SEP}')[{_MODEL_VERSION}] ELSE r.model_version END,
     r.confidence = CASE WHEN left <= 0 THEN 0.0 ELSE highest_left END
+{_UNLOCK.format("r")}
 WITH r, left
 WHERE left <= 0
 RETURN collect(elementId(r)) AS emptied
