@@ -1,5 +1,6 @@
-"""Loads of different documents at once that share entities and relationships: what each transaction adds to
-and takes from a shared node or relationship (surface-form counts, `count`, the evidence sample) must add up."""
+"""Loads of different documents at once that share entities and relationships: what each transaction adds
+to and takes from a shared node or relationship (surface-form counts, `count`, the evidence sample) must add
+up."""
 
 from __future__ import annotations
 
