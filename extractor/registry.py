@@ -97,16 +97,18 @@ def _updating(root: Path) -> Iterator[Registry]:
         save(root, registry)
 
 
-def model_config(model_dir: str | Path) -> NRSOneRelConfig:
-    """The config of a checkpoint directory written by `nrskg train`."""
+_MODEL_OPTION = "Pass --model a directory written by `nrskg train`, or omit it to use the registry's model"
+
+
+def model_config(model_dir: str | Path, hint: str = _MODEL_OPTION) -> NRSOneRelConfig:
+    """The config of a checkpoint directory written by `nrskg train`; `hint` says what to pass instead, in
+    the terms of the command that was given the directory."""
     from extractor.model import CONFIG_NAME  # imports torch: only where a checkpoint is read
 
     path = Path(model_dir) / CONFIG_NAME
     if not path.is_file():
-        raise ModelError(
-            f"{model_dir} is not a model directory (no {CONFIG_NAME})",
-            hint="Pass --model a directory written by `nrskg train`, or omit it to use the registry's model",
-        )
+        why = f"no {CONFIG_NAME}" if Path(model_dir).is_dir() else "no such folder"
+        raise ModelError(f"{model_dir} is not a model directory ({why})", hint=hint)
     return load_config(path)[0]
 
 
@@ -117,7 +119,7 @@ def register(root: Path, model_dir: Path) -> ModelEntry:
     (interrupted: uncalibrated, unscored) is refused."""
     from extractor.train import METRICS_FILE
 
-    version = model_config(model_dir).model_version
+    version = model_config(model_dir, "Register the --out folder of a finished `nrskg train`").model_version
     if not version:
         raise ModelError(f"{model_dir}: its config names no model_version")
     metrics_path = Path(model_dir) / METRICS_FILE
@@ -264,11 +266,10 @@ def resolve(model: str | None, root: Path) -> ModelEntry:
     """`model` (a checkpoint directory) when given, else the current version of the registry at `root`."""
     if model:
         return ModelEntry(version=model_config(model).model_version, path=str(Path(model).resolve()))
-    entry = current(root)
-    if entry is None:
-        raise ModelError(
-            f"no current model in the registry at {root}: train one (`nrskg train`) or pass --model DIR"
-        )
+    registry = load(root)
+    if registry.current is None:
+        raise _no_current_model(Path(root), len(registry.versions))
+    entry = registry.versions[registry.current]
     if not Path(entry.path).is_dir():  # a registry copied without a model registered from outside it
         raise ModelError(
             f"the current model {entry.version} of the registry at {root} is not at {entry.path}",
@@ -276,3 +277,24 @@ def resolve(model: str | None, root: Path) -> ModelEntry:
             "--promote`), or pass --model DIR",
         )
     return entry
+
+
+def _no_current_model(root: Path, versions: int) -> ModelError:
+    """Why the registry at `root` names no model to use, and the step that is missing: a mistyped folder, a
+    model never registered, or registered versions none of which was promoted."""
+    if not root.is_dir():
+        return ModelError(
+            f"no model registry at {root} (no such folder)",
+            hint="Pass --registry the folder `nrskg models register` wrote to, or --model DIR",
+        )
+    if not versions:
+        return ModelError(
+            f"the registry at {root} holds no model",
+            hint="Train one (`nrskg train --out DIR`), then `nrskg models register DIR --promote`; "
+            "or pass --model DIR",
+        )
+    return ModelError(
+        f"the registry at {root} has no current model among its {versions} versions",
+        hint="Make one current (`nrskg models promote VERSION`; `nrskg models list` shows them), "
+        "or pass --model DIR",
+    )

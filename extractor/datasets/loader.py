@@ -42,6 +42,12 @@ def load(path: Path | str, fmt: str, window: WindowConfig | None = None) -> list
     if fmt == "ruijin" and root.suffix == ".ann":
         root = root.with_suffix(".txt")
     window = window or WindowConfig.of(NRSOneRelConfig())
-    docs = [doc for file in files_of(root, suffixes) for doc in read(file, window)]
+    try:
+        docs = [doc for file in files_of(root, suffixes) for doc in read(file, window)]
+    except DataFormatError as e:
+        if e.hint is None and root.exists():  # data of another format fails on its first record or file
+            others = ", ".join(other for other in FORMATS if other != fmt)
+            e.hint = f"If the data is not {fmt}, pass its format as --format: one of {others}"
+        raise
     log.debug("read %d %s documents from %s", len(docs), fmt, root)
     return docs

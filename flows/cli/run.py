@@ -25,7 +25,11 @@ from pipeline.settings import ReadSettings
 
 Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
 Model = Annotated[
-    str | None, typer.Option("--model", help="A model directory (default: the registry's current model).")
+    str | None,
+    typer.Option(
+        "--model",
+        help="A model directory, used instead of the current model of --registry (which is then not read).",
+    ),
 ]
 RunsRoot = Annotated[str, typer.Option("--runs-root", "--runs", help="Where run folders go.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]

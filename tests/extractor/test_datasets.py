@@ -109,7 +109,7 @@ def test_diakg_malformed_records_are_named_by_file_and_record_path(tmp_path, mut
     path = _write_diakg(tmp_path, mutate)
     with pytest.raises(DataFormatError) as error:
         load(path, "diakg")
-    assert str(error.value) == f"{path}: {where}: {message}"
+    assert error.value.args[0] == f"{path}: {where}: {message}"
 
 
 def test_diakg_invalid_json_names_the_line(tmp_path: Path) -> None:
@@ -177,7 +177,7 @@ def test_ruijin_malformed_lines_are_named_by_file_and_line(tmp_path: Path, line:
     ann.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DataFormatError) as error:
         load(tmp_path, "ruijin")
-    assert str(error.value) == f"{ann}: line 4: {message}"
+    assert error.value.args[0] == f"{ann}: line 4: {message}"
 
 
 def test_ruijin_needs_both_files(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_spo_malformed_lines_are_named_by_file_and_line(tmp_path: Path, line: st
     )
     with pytest.raises(DataFormatError) as error:
         load(path, "cmeie")
-    assert str(error.value) == f"{path}: {message}"
+    assert error.value.args[0] == f"{path}: {message}"
 
 
 # --- plain JSONL ---------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def test_jsonl_bad_triples_are_named_by_line_and_index(tmp_path: Path, triple: d
     path.write_text(f"{json.dumps(good)}\n\n{json.dumps(bad_line, ensure_ascii=False)}\n", encoding="utf-8")
     with pytest.raises(DataFormatError) as error:
         load(path, "jsonl")
-    assert str(error.value) == f"{path}: line 3: triples[1]: {message}"
+    assert error.value.args[0] == f"{path}: line 3: triples[1]: {message}"
 
 
 # --- dispatch ------------------------------------------------------------------------------------------
@@ -316,3 +316,16 @@ def test_undecodable_bytes_name_the_file(tmp_path: Path) -> None:
     path.write_bytes(b'{"text": "\xff"}\n')
     with pytest.raises(DataFormatError, match=re.escape(f"{path}: byte 10: not utf-8-sig text")):
         load(path, "jsonl")
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [("jsonl/users.jsonl", "diakg"), ("jsonl/users.jsonl", "cmeie"), ("diakg", "jsonl"), ("diakg", "ruijin")],
+)
+def test_data_read_as_another_format_names_the_format_option(data: str, fmt: str) -> None:
+    """`nrskg evaluate --data x.jsonl --format diakg` said only "line 2: invalid JSON": nothing pointed at
+    --format, the likely mistake."""
+    with pytest.raises(DataFormatError) as error:
+        load(FIXTURES / data, fmt)
+    remedy = f". If the data is not {fmt}, pass its format as --format: one of "
+    assert remedy in str(error.value), error.value

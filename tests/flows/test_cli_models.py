@@ -80,3 +80,34 @@ def test_a_registry_copied_without_its_current_model_names_the_missing_folder(tm
     assert "(missing)" not in runner.invoke(app, ["models", "list", "--registry", str(models)]).output
     with pytest.raises(ModelError, match=r"the current model v-a of the registry at .* is not at .*/runs/a"):
         registry.resolve(None, copy)
+
+
+def test_registering_a_folder_that_is_not_a_model_says_what_register_takes(tmp_path: Path) -> None:
+    """The error once told `register`, which has no --model option, to "pass --model a directory"."""
+    (tmp_path / "notes").mkdir()
+    for folder in (tmp_path / "notes", tmp_path / "no-such-folder"):
+        result = runner.invoke(app, ["models", "register", str(folder), "--registry", str(tmp_path / "m")])
+        assert result.exit_code == 1 and "--model" not in result.output, result.output
+        assert "Register the --out folder of a finished `nrskg train`" in result.output, result.output
+    assert "no such folder" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("missing", r"no model registry at .*/models \(no such folder\)\. Pass --registry"),
+        ("empty", r"the registry at .*/models holds no model\. .*nrskg models register DIR --promote"),
+        ("unpromoted", r"the registry at .*/models has no current model among its 1 versions\. "
+                       r"Make one current \(`nrskg models promote VERSION"),
+    ],
+)  # fmt: skip
+def test_a_registry_without_current_model_says_what_to_do(tmp_path: Path, state: str, expected: str) -> None:
+    """A trained model is not yet the current one: "train one (`nrskg train`)" sent a user who had trained
+    and registered one to train again, and named a mistyped --registry as if it existed."""
+    models = tmp_path / "models"
+    if state != "missing":
+        models.mkdir()
+    if state == "unpromoted":
+        registry.register(models, checkpoint(tmp_path / "runs" / "a", "v-a", {"train_f1": 0.9}))
+    with pytest.raises(ModelError, match=expected):
+        registry.resolve(None, models)
