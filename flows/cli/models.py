@@ -37,9 +37,9 @@ def list_cli(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Every registered version, oldest first; * marks the current one."""
-    from extractor.registry import load
+    from extractor.registry import existing
 
-    loaded = load(registry)
+    loaded = existing(registry)
     entries = sorted(loaded.versions.values(), key=lambda e: (e.registered_at, e.version))
     if as_json:
         payload = {"current": loaded.current, "versions": [vars(e) for e in entries]}
