@@ -53,7 +53,8 @@ class Registry:
 
 
 def load(root: Path) -> Registry:
-    """Read the registry under `root`; an absent file is an empty registry."""
+    """Read the registry under `root`; an absent file is an empty registry (`existing` says when the folder
+    itself must be there)."""
     path = Path(root) / REGISTRY_FILE
     if not path.exists():
         return Registry()
@@ -70,6 +71,14 @@ def load(root: Path) -> Registry:
     for entry in versions.values():  # older registries hold absolute paths; both read the same
         entry.path = str((Path(root) / entry.path).resolve())
     return Registry(current=raw.get("current"), versions=versions)
+
+
+def existing(root: Path) -> Registry:
+    """The registry under `root` for a command that reads or changes one but never makes one: a folder that is
+    not there is a mistyped --registry, named as such (only `register` creates a registry)."""
+    if not Path(root).is_dir():
+        raise _no_registry(Path(root))
+    return load(root)
 
 
 def save(root: Path, registry: Registry) -> None:
@@ -173,11 +182,13 @@ def register_staged(root: Path, staged: Path) -> ModelEntry:
 
 
 def promote(root: Path, version: str) -> None:
-    """Make `version` the current model."""
+    """Make `version` the current model of the registry at `root`, which must exist (`existing`)."""
+    existing(root)  # before the lock, which would create the folder
     with _updating(root) as registry:
         if version not in registry.versions:
             raise ModelError(
-                f"cannot promote {version!r}: not in the registry at {root} ({sorted(registry.versions)})"
+                f"cannot promote {version!r}: not in the registry at {root} ({sorted(registry.versions)})",
+                hint="Promote one of them, or register it first (`nrskg models register DIR`)",
             )
         registry.current = version
         registry.versions[version].promoted_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -283,10 +294,7 @@ def _no_current_model(root: Path, versions: int) -> ModelError:
     """Why the registry at `root` names no model to use, and the step that is missing: a mistyped folder, a
     model never registered, or registered versions none of which was promoted."""
     if not root.is_dir():
-        return ModelError(
-            f"no model registry at {root} (no such folder)",
-            hint="Pass --registry the folder `nrskg models register` wrote to, or --model DIR",
-        )
+        return _no_registry(root, ", or --model DIR")
     if not versions:
         return ModelError(
             f"the registry at {root} holds no model",
@@ -297,4 +305,13 @@ def _no_current_model(root: Path, versions: int) -> ModelError:
         f"the registry at {root} has no current model among its {versions} versions",
         hint="Make one current (`nrskg models promote VERSION`; `nrskg models list` shows them), "
         "or pass --model DIR",
+    )
+
+
+def _no_registry(root: Path, instead: str = "") -> ModelError:
+    """No registry folder at `root`: a mistyped --registry, or no model registered yet; `instead` names
+    another option of the command that was given it."""
+    return ModelError(
+        f"no model registry at {root} (no such folder)",
+        hint=f"Pass --registry the folder `nrskg models register` wrote to{instead}",
     )

@@ -20,6 +20,7 @@ from graph.connection import driver
 from graph.queries import cookbook_query
 from graph.read import ReadResult, read_table
 from graph.settings import Neo4jSettings
+from nrskg.contracts import DEFAULT_REGISTRY
 from pipeline.keys import cookbook_parameters
 from pipeline.summary import IngestSummary
 from pipeline.summary import summary_rows as ingest_rows
@@ -36,7 +37,7 @@ ANSWER_ROWS = 10
 class DemoSettings:
     """Where the demo keeps its registry and run folders; the sample trains with the tiny preset."""
 
-    registry: str = "models"
+    registry: str = DEFAULT_REGISTRY
     runs_root: str = "runs"
     seed: int = 13
     val_fraction: float = 0.0  # 105 sentences: select on training F1 and keep every sentence for training

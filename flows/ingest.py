@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import logs, tasks
 from graph.settings import Neo4jSettings
+from nrskg.contracts import DEFAULT_REGISTRY
 from pipeline.ingest import ingest_corpus
 from pipeline.reading import check_corpus
 from pipeline.settings import PipelineSettings
@@ -57,7 +58,7 @@ def with_dask(workers: int) -> Any:
 def ingest(
     corpus: str,
     model: str | None = None,
-    registry: str = "models",
+    registry: str = DEFAULT_REGISTRY,
     runs_root: str = "runs",
     device: str = "auto",
     batch_size: int = 0,

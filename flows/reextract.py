@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import logs, tasks
 from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
+from nrskg.contracts import DEFAULT_REGISTRY
 from pipeline.stages import Extraction, extracted, graph_schema
 
 log = logging.getLogger("flows.reextract")  # not __name__: a Prefect worker imports this file as "reextract"
@@ -37,7 +38,7 @@ class ReextractSummary:
 @flow(name="reextract", log_prints=True)
 def reextract(
     model: str | None = None,
-    registry: str = "models",
+    registry: str = DEFAULT_REGISTRY,
     doc_ids: list[str] | None = None,
     device: str = "auto",
     batch_size: int = 0,

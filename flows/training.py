@@ -22,6 +22,7 @@ from extractor.datasets.corpora import Corpus
 from extractor.encoders import TINY
 from extractor.train import TrainResult, train
 from flows import logs
+from nrskg.contracts import DEFAULT_REGISTRY
 
 log = logging.getLogger("flows.training")  # not __name__: a Prefect worker imports this file as "training"
 logs.send_to_flow_runs()
@@ -58,7 +59,7 @@ def train_flow(
     data: str,
     format: str,
     encoder: str = TINY,
-    registry: str = "models",
+    registry: str = DEFAULT_REGISTRY,
     settings: dict[str, Any] | None = None,
     extra: list[str] | None = None,
     min_improvement: float = 0.0,

@@ -17,6 +17,9 @@ TRIPLE_DTYPES = {
 """Their types, also where there are no rows: an empty table's untyped columns are written to parquet as type
 null, and a folder of outputs with one of those then cannot be read as one table."""
 
+DEFAULT_REGISTRY = "models"
+"""The model registry folder of every command and flow that is given none."""
+
 # Sentence ids are `doc_id:index`, the index counting the document's sentences (or windows) from 0.
 SENTENCE_ID_SEPARATOR = ":"
 

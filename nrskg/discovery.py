@@ -41,6 +41,15 @@ def discover(paths: Path | str | Iterable[Path | str]) -> list[Path]:
     return found
 
 
+def same_files(files: list[Path]) -> dict[Path, Path]:
+    """The inputs that are another path (a symlink) to a file among `files`, mapped to that file: every reader
+    reads a file once, as itself (ingest's document is its resolved path)."""
+    kept: dict[Path, Path] = {}
+    for path in sorted(files, key=lambda p: p.absolute() != p.resolve()):  # the file itself before a link
+        kept.setdefault(path.resolve(), path)
+    return {path: path.resolve() for path in files if kept[path.resolve()] is not path}
+
+
 def _files_under(folder: Path) -> Iterator[Path]:
     """Every entry but a folder under `folder`, through linked folders too (a batch linked into a corpus is
     part of it), except a link back to a folder it lies in, which would never end."""

@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, UNSUPPORTED, failed, record_id
-from nrskg.discovery import discover
+from nrskg.discovery import discover, same_files
 from nrskg.errors import DataFormatError, PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -124,6 +124,18 @@ def decode_text(data: bytes, where: str) -> str:
         raise DataFormatError(e.reason) from e
 
 
+def json_document_texts(text: str, where: str) -> list[tuple[str, str]]:
+    """The texts of a `.json` file as ingest reads them, for readers outside ingest (`nrskg extract`): each
+    keyed by what follows `#` in its ingest source (`[2]`, `L3`, `id=ID`; "" for a file of one object); an
+    input ingest records as failed raises `DataFormatError`."""
+    texts = []
+    for source, outcome in _json_document(text, where, "", ReadSettings().text_field):
+        if isinstance(outcome, _Failed):
+            raise DataFormatError(outcome.reason)
+        texts.append((source[len(where) :].removeprefix("#"), outcome[0]))
+    return texts
+
+
 def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     """Decode file bytes to `(text, encoding)`, or raise `_Failed` naming `where`."""
     if data.startswith(codecs.BOM_UTF8):
@@ -210,7 +222,7 @@ def read_corpus(
     documents: list[Document] = []
     rows: list[tuple] = []  # in MANIFEST_COLUMNS order
     files = discover(paths)
-    links = _links(files)
+    links = same_files(files)
     for path in tqdm(files, desc="read", unit="file", disable=None):
         if path in links:
             reason = f"same file as {links[path]}"
@@ -235,15 +247,6 @@ def read_corpus(
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).astype({"n_chars": "int64"})
     _log_read(manifest, len(files), settings)
     return Corpus(documents, manifest)
-
-
-def _links(files: list[Path]) -> dict[Path, Path]:
-    """The inputs that are another path (a symlink) to a file among `files`, mapped to that file: a document
-    is its resolved path, so the file is read once, as itself."""
-    kept: dict[Path, Path] = {}
-    for path in sorted(files, key=lambda p: p.absolute() != p.resolve()):  # the file itself before a link
-        kept.setdefault(path.resolve(), path)
-    return {path: path.resolve() for path in files if kept[path.resolve()] is not path}
 
 
 def _log_read(manifest: pd.DataFrame, files: int, settings: ReadSettings) -> None:

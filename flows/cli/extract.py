@@ -10,7 +10,7 @@ import typer
 from extractor.infer import AUTO_BATCH, extract_file
 from flows.cli._app import app, cli_errors
 from flows.cli._options import BatchSize, Checkpoint, Device, MinConfidence
-from pipeline.reading import decode_text
+from pipeline.reading import decode_text, json_document_texts
 
 
 @app.command("extract")
@@ -21,11 +21,12 @@ def extract_cli(
         Path,
         typer.Option(
             "--input",
-            help='.txt or .md (one text per line), .jsonl ("text", optional "id") or a folder of those; '
-            "decoded as ingest decodes them. A folder is read as ingest reads a corpus: hidden files are no "
-            "inputs, and a file of another suffix or one that is not text is named in a warning while the "
-            "others are read; a folder with nothing to read gives an empty output and a warning, exit "
-            "code 0.",
+            help='.txt or .md (one text per line), .jsonl ("text", optional "id"), .json (an object or '
+            'a list of objects with "text", as ingest reads it) or a folder of those; decoded as ingest '
+            "decodes them. A folder is read as ingest reads a corpus: hidden files are no inputs, a link to "
+            "a file in it is read once, and a file of another suffix or one that is not text is named in a "
+            "warning while the others are read; a folder with nothing to read gives an empty output and a "
+            "warning, exit code 0.",
         ),
     ],
     out: Annotated[
@@ -44,5 +45,15 @@ def extract_cli(
     min_confidence: MinConfidence = None,
 ) -> None:
     """Batched, length-bucketed extraction over all relation types."""
-    frame = extract_file(model, input_path, out, device, batch_size, row_block, min_confidence, decode_text)
+    frame = extract_file(
+        model,
+        input_path,
+        out,
+        device,
+        batch_size,
+        row_block,
+        min_confidence,
+        decode_text,
+        json_document_texts,
+    )
     typer.echo(f"{out}: {len(frame)} triples from {frame['sent_id'].nunique()} texts with triples")

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from flows.cli._app import app, cli_errors
+from nrskg.contracts import DEFAULT_REGISTRY
 
 models_app = typer.Typer(
     help="The model registry: list, register a trained directory, promote.", no_args_is_help=True
@@ -17,13 +18,12 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 
 Registry = Annotated[Path, typer.Option("--registry", help="Model registry folder.")]
-DEFAULT_REGISTRY = Path("models")
 
 
 def _registry_option(registry: Path) -> str:
     """` --registry PATH` for a registry other than the default, so that the next command printed runs on the
     registry just written, not on `models/`."""
-    return "" if registry == DEFAULT_REGISTRY else f" --registry {shlex.quote(str(registry))}"
+    return "" if registry == Path(DEFAULT_REGISTRY) else f" --registry {shlex.quote(str(registry))}"
 
 
 def _f1(value: float | None) -> str:
@@ -33,13 +33,13 @@ def _f1(value: float | None) -> str:
 @models_app.command("list")
 @cli_errors
 def list_cli(
-    registry: Registry = DEFAULT_REGISTRY,
+    registry: Registry = Path(DEFAULT_REGISTRY),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Every registered version, oldest first; * marks the current one."""
-    from extractor.registry import load
+    from extractor.registry import existing
 
-    loaded = load(registry)
+    loaded = existing(registry)
     entries = sorted(loaded.versions.values(), key=lambda e: (e.registered_at, e.version))
     if as_json:
         payload = {"current": loaded.current, "versions": [vars(e) for e in entries]}
@@ -60,7 +60,7 @@ def list_cli(
 @cli_errors
 def register_cli(
     model_dir: Annotated[Path, typer.Argument(help="A directory written by `nrskg train --out DIR`.")],
-    registry: Registry = DEFAULT_REGISTRY,
+    registry: Registry = Path(DEFAULT_REGISTRY),
     promote: Annotated[bool, typer.Option("--promote", help="Also make it the current model.")] = False,
 ) -> None:
     """Record a trained model directory in the registry; it stays where it is."""
@@ -81,7 +81,7 @@ def register_cli(
 @cli_errors
 def promote_cli(
     version: Annotated[str, typer.Argument(help="A registered version (see `nrskg models list`).")],
-    registry: Registry = DEFAULT_REGISTRY,
+    registry: Registry = Path(DEFAULT_REGISTRY),
 ) -> None:
     """Make VERSION the current model; `nrskg reextract` then updates what older versions loaded."""
     from extractor.registry import promote

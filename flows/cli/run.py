@@ -20,15 +20,25 @@ from graph.connection import check
 from graph.process import MAX_PORT
 from graph.server import DEFAULT_HTTP_PORT
 from graph.settings import Neo4jSettings
+from nrskg.contracts import DEFAULT_REGISTRY
+from nrskg.errors import ModelError
 from pipeline.reading import check_corpus
 from pipeline.settings import ReadSettings
 
-Registry = Annotated[str, typer.Option("--registry", help="Model registry folder.")]
+Registry = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help=f"Model registry folder whose current model is used (default: {DEFAULT_REGISTRY}); "
+        "not with --model.",
+    ),
+]
 Model = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="A model directory, used instead of the current model of --registry (which is then not read).",
+        help="A model directory, used instead of the current model of the registry (which is then not read); "
+        "not with --registry.",
     ),
 ]
 RunsRoot = Annotated[str, typer.Option("--runs-root", "--runs", help="Where run folders go.")]
@@ -46,7 +56,7 @@ def table_lines(rows: list[tuple[str, str]]) -> list[str]:
 def ingest_cli(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder or a single file.")],
     model: Model = None,
-    registry: Registry = "models",
+    registry: Registry = None,
     runs_root: RunsRoot = "runs",
     device: Device = "auto",
     batch_size: BatchSize = 0,
@@ -58,6 +68,7 @@ def ingest_cli(
 ) -> None:
     """Read, split, extract, deduplicate and load a corpus into Neo4j (NEO4J_URI, default: local)."""
     with json_on_failure(as_json):
+        registry = _registry(model, registry)
         check_corpus(corpus, ReadSettings())  # before Neo4j is asked anything
         prefect = _check_first(model, registry, device)
         from flows.ingest import with_dask
@@ -79,7 +90,7 @@ def ingest_cli(
 @cli_errors
 def reextract_cli(
     model: Model = None,
-    registry: Registry = "models",
+    registry: Registry = None,
     doc_ids: Annotated[
         list[str] | None,
         typer.Option(
@@ -97,6 +108,7 @@ def reextract_cli(
     """Re-extract, with the current model, documents an older model version or another minimum confidence
     loaded; stale triples go."""
     with json_on_failure(as_json):
+        registry = _registry(model, registry)
         prefect = _check_first(model, registry, device)
         from flows.reextract import reextract
 
@@ -107,6 +119,17 @@ def reextract_cli(
         return
     values = {k: v for k, v in asdict(summary).items() if k != "graph"} | summary.graph
     typer.echo("\n".join(table_lines([(k.replace("_", " "), str(v)) for k, v in values.items()])))
+
+
+def _registry(model: str | None, registry: str | None) -> str:
+    """The registry to pass on (read only without `model`): giving both says two things about which model to
+    run, so it is refused rather than one of them ignored."""
+    if model is not None and registry is not None:
+        raise ModelError(
+            f"--model {model} and --registry {registry} both name the model to run",
+            hint="Give one of them: --model DIR for that directory, --registry FOLDER for its current model",
+        )
+    return registry or DEFAULT_REGISTRY
 
 
 def _check_first(model: str | None, registry: str, device: str) -> PrefectApi:

@@ -9,7 +9,7 @@ import pytest
 
 from extractor.texts import read_texts
 from nrskg.errors import DataFormatError
-from pipeline.reading import decode_text
+from pipeline.reading import decode_text, json_document_texts
 
 
 def test_lines_and_json_records_with_their_ids(tmp_path: Path) -> None:
@@ -101,3 +101,33 @@ def test_a_file_of_a_folder_that_cannot_be_read_is_named_and_the_others_are_read
     assert "b.jsonl: line 1: not JSON" in caplog.text and "c.txt: NUL byte at offset 2" in caplog.text
     with pytest.raises(DataFormatError, match="c.txt: NUL byte at offset 2"):
         read_texts(tmp_path / "c.txt", decode_text)
+
+
+def test_a_link_to_a_file_of_the_folder_is_read_once_as_ingest_reads_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each text was extracted twice, under the file's name and the link's; a link to a file outside the
+    folder is that file's only path there, so it is read."""
+    (tmp_path / "a.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (tmp_path / "latest.txt").symlink_to("a.txt")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("胰岛素\n", encoding="utf-8")
+    (tmp_path / "b.txt").symlink_to(outside)
+    assert read_texts(tmp_path) == [("a.txt:1", "二甲双胍"), ("b.txt:1", "胰岛素")]
+    assert (
+        f"1 files not read, links to files read as themselves: latest.txt (same file as {tmp_path / 'a.txt'})"
+        in caplog.text
+    )
+
+
+def test_a_json_document_is_read_as_ingest_reads_it_where_its_reader_is_given(tmp_path: Path) -> None:
+    """Keyed as ingest sources it (a file of one object by its name); a record ingest fails is an error."""
+    (tmp_path / "a.json").write_text(json.dumps({"text": "二甲双胍"}, ensure_ascii=False), encoding="utf-8")
+    assert read_texts(tmp_path / "a.json", decode_text, json_document_texts) == [("a.json", "二甲双胍")]
+    (tmp_path / "b.json").write_text('{"id": 7, "text": "血糖"}\n{"text": "胰岛素"}\n', encoding="utf-8")
+    assert read_texts(tmp_path, decode_text, json_document_texts) == [
+        ("a.json", "二甲双胍"), ("b.json:id=7", "血糖"), ("b.json:L2", "胰岛素")
+    ]  # fmt: skip
+    (tmp_path / "c.json").write_text('{"title": "no text"}', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"c.json: no string field 'text' \(fields: title\)"):
+        read_texts(tmp_path / "c.json", decode_text, json_document_texts)

@@ -136,7 +136,8 @@ def test_evaluate_names_the_sentences_the_model_was_trained_on_and_can_leave_the
 
 def test_extract_reads_a_folder_as_ingest_does_and_names_each_file_it_does_not_read(tmp_path):
     """A binary file among the texts stopped the whole extraction with one error; ingest skips it and goes on.
-    Hidden files are no inputs; a file of another suffix and one that is not text are named, not dropped."""
+    Hidden files are no inputs; a file of another suffix and one that is not text are named, not dropped. A
+    .json document is read as ingest reads it (it was not read), a link to a file once (it was read twice)."""
     model = untrained_model(tmp_path)  # random weights: at confidence 0 every text gives triples
     corpus = tmp_path / "corpus"
     (corpus / ".ipynb_checkpoints").mkdir(parents=True)
@@ -144,14 +145,20 @@ def test_extract_reads_a_folder_as_ingest_does_and_names_each_file_it_does_not_r
     (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (corpus / "table.csv").write_text("a,b\n", encoding="utf-8")
     (corpus / ".ipynb_checkpoints" / "a-checkpoint.txt").write_text("二甲双胍\n", encoding="utf-8")
+    (corpus / "latest.txt").symlink_to("a.txt")
+    paper = [{"text": "胰岛素治疗2型糖尿病"}, {"text": "二甲双胍降低血糖"}]
+    (corpus / "paper.json").write_text(json.dumps(paper, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "triples.jsonl"
     args = ["extract", "--model", str(model), "--input", str(corpus), "--out", str(out), "--device", "cpu"]
     extracted = runner.invoke(app, [*args, "--min-confidence", "0"])
     assert extracted.exit_code == 0, extracted.output
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert rows and {row["sent_id"] for row in rows} == {"a.txt:1"}
+    assert rows and {row["sent_id"] for row in rows} == {"a.txt:1", "paper.json:[0]", "paper.json:[1]"}
     assert f"{corpus / 'image.txt'}: NUL byte at offset 8: binary, not text" in extracted.stderr
-    assert "1 files not read, their suffix is not one of .txt, .md, .jsonl: table.csv" in extracted.stderr
+    assert (
+        "1 files not read, their suffix is not one of .txt, .md, .jsonl, .json: table.csv" in extracted.stderr
+    )
+    assert f"latest.txt (same file as {(corpus / 'a.txt').resolve()})" in extracted.stderr
     assert "checkpoint" not in extracted.output
 
 

@@ -27,6 +27,7 @@ def test_register_list_promote(tmp_path: Path) -> None:
         {"selected_on": "training sample", "best_val_f1": 0.99, "train_f1": 0.99},
     )
 
+    models.mkdir()
     empty = runner.invoke(app, ["models", "list", "--registry", str(models)])
     assert empty.exit_code == 0 and "nrskg models register DIR" in empty.output
 
@@ -62,6 +63,28 @@ def test_unknown_version_and_non_model_directory_are_one_line_errors(tmp_path: P
     assert unknown.exit_code == 1 and "not in the registry" in unknown.output
     not_a_model = runner.invoke(app, ["models", "register", str(tmp_path), "--registry", str(tmp_path / "m")])
     assert not_a_model.exit_code == 1 and "not a model directory" in not_a_model.output
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["promote", "v-a"]])
+def test_a_missing_registry_folder_is_named_and_not_created(tmp_path: Path, command: list[str]) -> None:
+    """`promote` created the mistyped folder, holding only its lock file, and said the version was "not in the
+    registry at ... ([])"; `list` called it empty and sent the user to train a model."""
+    missing = tmp_path / "mistyped"
+    result = runner.invoke(app, ["models", *command, "--registry", str(missing)])
+    assert result.exit_code == 1, result.output
+    assert f"no model registry at {missing} (no such folder)" in result.output, result.output
+    assert "Pass --registry the folder `nrskg models register` wrote to" in result.output, result.output
+    assert "--model" not in result.output  # not an option of `nrskg models`
+    assert not missing.exists()
+
+
+def test_register_creates_a_missing_registry_folder(tmp_path: Path) -> None:
+    """Registering the first model is how a registry comes to be."""
+    new = tmp_path / "new" / "models"
+    model = checkpoint(tmp_path / "runs" / "a", "v-a", {"train_f1": 0.9})
+    result = runner.invoke(app, ["models", "register", str(model), "--registry", str(new), "--promote"])
+    assert result.exit_code == 0, result.output
+    assert registry.current(new).version == "v-a"
 
 
 def test_a_registry_copied_without_its_current_model_names_the_missing_folder(tmp_path: Path) -> None:
