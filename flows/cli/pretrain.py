@@ -13,7 +13,7 @@ from extractor.pretrain import PretrainConfig, entity_words, pretrain, write_use
 from extractor.texts import read_texts
 from flows.cli._app import app, cli_errors
 from nrskg.errors import DataFormatError
-from pipeline.reading import decode_text
+from pipeline.reading import decode_text, json_document_texts
 
 DEFAULTS = PretrainConfig()
 
@@ -23,7 +23,12 @@ DEFAULTS = PretrainConfig()
 def pretrain_cli(
     encoder: Annotated[Path, typer.Option("--encoder", help="HuggingFace encoder directory to continue.")],
     texts: Annotated[
-        Path, typer.Option("--texts", help=".txt (a text per line), .jsonl ('text' or 'words') or a folder.")
+        Path,
+        typer.Option(
+            "--texts",
+            help=".txt (a text per line), .jsonl ('text' or 'words'), .json (read as ingest reads it) "
+            "or a folder.",
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Directory for the pretrained encoder.")],
     steps: Annotated[int, typer.Option(min=1)] = DEFAULTS.steps,
@@ -54,7 +59,7 @@ def pretrain_cli(
     with tempfile.TemporaryDirectory() as work:
         if user_dict_from is not None:
             user_dict = write_user_dict(entity_words(load(user_dict_from, fmt)), Path(work) / "user_dict.txt")
-        texts_read = [text for _, text in read_texts(texts, decode_text)]
+        texts_read = [text for _, text in read_texts(texts, decode_text, json_document_texts)]
         result = pretrain(encoder, texts_read, out, config, user_dict)
     typer.echo(
         f"MLM loss {result.first_loss:.3f} -> {result.last_loss:.3f} over {result.steps} steps "

@@ -132,3 +132,19 @@ def test_an_encoder_without_a_bert_or_roberta_head_is_refused(tiny_dir: Path, tm
     with pytest.raises(ModelError, match="head"):
         pretrain(tmp_path / "enc", [WORDS], tmp_path / "out", PretrainConfig(steps=1), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_pretrain_command_reads_a_folder_as_ingest_does(tiny_dir: Path, tmp_path: Path) -> None:
+    """`nrskg pretrain --texts DIR` reads what `nrskg ingest DIR` reads, `.json` documents included."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "guide.json").write_text(json.dumps({"text": "".join(WORDS)}, ensure_ascii=False), "utf-8")
+    out = tmp_path / "out"
+    args = ["pretrain", "--encoder", str(tiny_dir), "--texts", str(texts), "--out", str(out)]
+    done = CliRunner().invoke(app, [*args, "--steps", "1", "--batch-size", "1", "--max-chars", "24"])
+    assert done.exit_code == 0, done.output
+    assert "over 1 steps (2 chunks" in done.stdout and (out / METRICS_FILE).is_file(), done.output
