@@ -295,6 +295,16 @@ def with_status(
     return out
 
 
+def sources_in(path: Path, settings: ReadSettings | None = None) -> set[str] | None:
+    """The sources reading gives the inputs of one file now (`path#id=a`, `path#L2`, ...), so a record deleted
+    from a JSON file can be told from one still there; None when the file as a whole cannot be read, where
+    nothing can be told."""
+    inputs = list(_read_file(path, settings or ReadSettings()))
+    if any(source == str(path) and isinstance(outcome, _Failed) for source, outcome in inputs):
+        return None
+    return {source for source, _ in inputs}
+
+
 def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
     """Each input in one file as `(source, (text, encoding))` or `(source, _Failed)`."""
     source = str(path)
