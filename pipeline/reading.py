@@ -397,6 +397,9 @@ def _text_field(record: object, where: str, encoding: str, field: str) -> tuple[
         reason = f"{where}: expected a JSON object, got {type(record).__name__}"
         return _Failed("invalid-json", reason, encoding)
     texts = _strings_at(record, field)
+    if not texts and field in record:  # a plain name whose value is a number, null, an object...
+        kind = type(record[field]).__name__
+        return _Failed("no-text", f"{where}: field {field!r} is {kind}, not a string", encoding)
     if not texts:
         keys = ", ".join(sorted(map(str, record))[:10])
         return _Failed("no-text", f"{where}: no string field {field!r} (fields: {keys})", encoding)

@@ -285,3 +285,14 @@ def test_a_linked_folder_is_part_of_the_corpus_and_a_link_to_a_folder_above_is_n
     (corpus / "linked").symlink_to(batch)
     (corpus / "own" / "up").symlink_to(corpus)
     assert discover(corpus) == [corpus / "linked" / "b.txt", corpus / "own" / "a.txt"]
+
+
+def test_a_text_field_that_is_no_string_says_what_it_is(tmp_path: Path) -> None:
+    """`{"text": 12}` failed as `no string field 'text' (fields: text)`, which reads as a contradiction."""
+    path = tmp_path / "lines.jsonl"
+    path.write_text('{"text": 12}\n{"body": "血糖"}\n', encoding="utf-8")
+    reasons = read_corpus(path).manifest["reason"].tolist()
+    assert reasons == [
+        f"{path}#L1: field 'text' is int, not a string",
+        f"{path}#L2: no string field 'text' (fields: body)",
+    ]
