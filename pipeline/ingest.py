@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
@@ -71,7 +72,9 @@ def ingest_corpus(
     chunk's extraction and returns the call that waits for the triples.
     """
     steps.graph_ready(neo4j)
-    run = _Run(runs_root, extraction, neo4j, settings or PipelineSettings(), steps)
+    run = _Run(
+        runs_root, str(Path(corpus).resolve()), extraction, neo4j, settings or PipelineSettings(), steps
+    )
     try:
         chunks = run.plan(corpus, chunk_documents)
         in_flight: deque[_Chunk] = deque()
@@ -89,16 +92,18 @@ def ingest_corpus(
     return run.finish(folder=bool(chunks))  # a run that loads nothing leaves no folder behind
 
 
-def unfinished_run(runs_root: str) -> str | None:
-    """The latest run folder, if that run stopped or never finished (the next run resumes its work)."""
-    latest = runs.latest_run(runs_root)
-    if latest is None:
-        return None
-    try:
-        finished = runs.read_summary(latest).get("status", COMPLETED) == COMPLETED
-    except PipelineError:  # no summary: killed before it could write one
-        finished = False
-    return None if finished else str(latest)
+def unfinished_run(runs_root: str, corpus: str) -> str | None:
+    """The latest run folder of `corpus` (resolved), if that run stopped or never finished (this run resumes
+    its work). A run of another corpus in between neither hides it nor is resumed; a folder that does not say
+    its corpus (no summary: killed before it could write one) is taken for this corpus's."""
+    for run_dir in runs.run_folders(runs_root):
+        try:
+            summary = runs.read_summary(run_dir)
+        except PipelineError:
+            return str(run_dir)
+        if summary.get("corpus", corpus) == corpus:
+            return None if summary.get("status", COMPLETED) == COMPLETED else str(run_dir)
+    return None
 
 
 def _nothing_to_read(corpus: str, manifest: pd.DataFrame, settings: PipelineSettings) -> str:
@@ -129,8 +134,8 @@ class _Run:
     stop can say which chunk and stage it hit."""
 
     def __init__(
-        self, runs_root: str, extraction: Extraction, neo4j: Neo4jSettings, settings: PipelineSettings,
-        steps: ModuleType,
+        self, runs_root: str, corpus: str, extraction: Extraction, neo4j: Neo4jSettings,
+        settings: PipelineSettings, steps: ModuleType,
     ) -> None:  # fmt: skip
         self.runs_root, self.extraction, self.neo4j, self.settings, self.steps = (
             runs_root, extraction, neo4j, settings, steps
@@ -138,8 +143,9 @@ class _Run:
         self.schema = stages.graph_schema(extraction.model_dir)
         self.extracted = stages.extracted(extraction)
         self.summary = IngestSummary(
-            None, extraction.model_version, self.extracted.min_confidence, resumes=unfinished_run(runs_root)
-        )
+            None, extraction.model_version, self.extracted.min_confidence,
+            resumes=unfinished_run(runs_root, corpus), corpus=corpus,
+        )  # fmt: skip
         self.manifest = pd.DataFrame(columns=MANIFEST_COLUMNS)
         self.sentences: list[pd.DataFrame] = []
         self.triples: list[pd.DataFrame] = []

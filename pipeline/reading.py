@@ -12,7 +12,8 @@ A document is identified by its source (the absolute path, plus the record's `id
 the hash of its normalised text is its version: an edited file keeps its `doc_id` and changes its
 `content_hash`, so the flows replace its old extraction instead of adding a second document.
 
-Encodings are detected without guessing on short files: strict UTF-8 (with or without BOM) first,
+Encodings are detected without guessing on short files: strict UTF-8 (with or without BOM; a file cut inside
+its last character loses that character, with a warning) first,
 then strict GB18030 (a superset of GBK and GB2312) if the result looks like simplified Chinese text, then
 strict Big5 if it looks like traditional Chinese text, and only then charset-normalizer, whose answer is
 accepted above a confidence bar; below it the file is `failed:undecodable` rather than mojibake.
@@ -139,12 +140,17 @@ def json_document_texts(text: str, where: str) -> list[tuple[str, str]]:
 def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     """Decode file bytes to `(text, encoding)`, or raise `_Failed` naming `where`."""
     if data.startswith(codecs.BOM_UTF8):
-        return _strict(data[len(codecs.BOM_UTF8) :], "utf-8", where), "utf-8-sig"
+        return _strict(
+            _without_cut_character(data[len(codecs.BOM_UTF8) :], where), "utf-8", where
+        ), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", where), "utf-16"
     nul = data.find(b"\x00")
     if nul >= 0:
         raise _Failed("binary", f"{where}: NUL byte at offset {nul}: binary, not text")
+    whole = _without_cut_character(data, where)
+    if whole is not data:
+        return _check_text(whole.decode("utf-8"), where, "utf-8", settings), "utf-8"
     for encoding, plausible in _STRICT_ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -166,6 +172,22 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
             f"< {settings.min_detect_coherence})",
         )
     return _check_text(str(best), where, best.encoding, settings), best.encoding
+
+
+def _without_cut_character(data: bytes, where: str) -> bytes:
+    """UTF-8 `data` cut inside its last character (at a byte count: `head -c`, a size-capped export) without
+    that character's bytes, named in a warning; any other `data` as it is. The rest is whole UTF-8: failing
+    the file would lose it all for a character already lost."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and e.end == len(data):
+            log.warning(
+                "%s: ends inside a UTF-8 character (cut at a byte count?); its last %d bytes are left out",
+                where, len(data) - e.start,
+            )  # fmt: skip
+            return data[: e.start]
+    return data
 
 
 def _strict(data: bytes, encoding: str, where: str) -> str:
@@ -298,6 +320,16 @@ def with_status(
     return out
 
 
+def sources_in(path: Path, settings: ReadSettings | None = None) -> set[str] | None:
+    """The sources reading gives the inputs of one file now (`path#id=a`, `path#L2`, ...), so a record deleted
+    from a JSON file can be told from one still there; None when the file as a whole cannot be read, where
+    nothing can be told."""
+    inputs = list(_read_file(path, settings or ReadSettings()))
+    if any(source == str(path) and isinstance(outcome, _Failed) for source, outcome in inputs):
+        return None
+    return {source for source, _ in inputs}
+
+
 def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
     """Each input in one file as `(source, (text, encoding))` or `(source, _Failed)`."""
     source = str(path)
@@ -390,6 +422,9 @@ def _text_field(record: object, where: str, encoding: str, field: str) -> tuple[
         reason = f"{where}: expected a JSON object, got {type(record).__name__}"
         return _Failed("invalid-json", reason, encoding)
     texts = _strings_at(record, field)
+    if not texts and field in record:  # a plain name whose value is a number, null, an object...
+        kind = type(record[field]).__name__
+        return _Failed("no-text", f"{where}: field {field!r} is {kind}, not a string", encoding)
     if not texts:
         keys = ", ".join(sorted(map(str, record))[:10])
         return _Failed("no-text", f"{where}: no string field {field!r} (fields: {keys})", encoding)

@@ -44,12 +44,12 @@ def create_run(root: Path | str, run_id: str | None = None) -> Path:
     return run_dir
 
 
-def latest_run(root: Path | str) -> Path | None:
-    """The most recent run folder under `root` (run ids sort by time), or None."""
+def run_folders(root: Path | str) -> list[Path]:
+    """The run folders under `root`, newest first (run ids sort by time)."""
     root = Path(root)
     if not root.is_dir():
-        return None
-    return max((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), default=None)
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
 
 
 def _atomic_write(path: Path, write: Any) -> Path:

@@ -2,12 +2,14 @@
 
 A renamed file is a new document to ingest (its source is its identity), so the old one stays in the graph,
 its evidence counted beside the new one's, until it is removed here; `--missing` finds those whose file is
-gone.
+gone, or whose record is no longer in its JSON file.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 
@@ -21,18 +23,25 @@ from graph.settings import Neo4jSettings
 from graph.types import WriteCounters
 from graph.writer import remove_documents
 from nrskg.errors import DataFormatError
+from pipeline.reading import sources_in
 
 
-def file_exists(source: str) -> bool:
-    """Whether the file a document's source names is there: the source itself, or a file named by what comes
-    before a `#` for one record of a JSON file (`/data/a.jsonl#L12`, `/data/a.jsonl#id=7`). A `#` may be in
-    the file's name or in the record's id (`#id=PMID#123`), so each split is tried."""
-    return Path(source).exists() or any(Path(source[:i]).is_file() for i, c in enumerate(source) if c == "#")
+def source_exists(source: str, read: Callable[[Path], set[str] | None]) -> bool:
+    """Whether the input a document was read from is there: its file, or for one record of a JSON file
+    (`/data/a.jsonl#L12`, `/data/a.jsonl#id=7`) that record in its file as `read` reads it now (a record
+    deleted, or the old last `#L` line after a line above it went, is gone with its file still there). A `#`
+    may be in the file's name or in the record's id (`#id=PMID#123`), so each split is tried."""
+    if Path(source).exists():
+        return True
+    files = [Path(source[:i]) for i, c in enumerate(source) if c == "#" and Path(source[:i]).is_file()]
+    return any((sources := read(file)) is None or source in sources for file in files)
 
 
 def gone(documents: pd.DataFrame) -> pd.DataFrame:
-    """The documents whose source file no longer exists (`.loc`: `frame[[]]` would pick no columns)."""
-    return documents.loc[[not file_exists(s) for s in documents["source"]]]
+    """The documents whose source file or record no longer exists (`.loc`: `frame[[]]` would pick no
+    columns); each file is read once."""
+    read = cache(sources_in)
+    return documents.loc[[not source_exists(s, read) for s in documents["source"]]]
 
 
 @app.command("remove")
@@ -42,7 +51,8 @@ def remove_cli(
         list[Path], typer.Argument(help="Files or folders as ingest was given them; they need not exist.")
     ],
     missing: Annotated[
-        bool, typer.Option("--missing", help="Only documents whose file is gone (renamed or deleted).")
+        bool,
+        typer.Option("--missing", help="Only documents whose file or JSON record is gone."),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Name the documents and remove nothing.")

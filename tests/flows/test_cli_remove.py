@@ -83,3 +83,21 @@ def test_a_record_whose_file_is_there_is_not_missing_whatever_its_id(tmp_path: P
     sources = [f"{tmp_path}/x.jsonl#id=PMID#1", f"{tmp_path}/a#b.txt", f"{tmp_path}/y.jsonl#id=PMID#1"]
     documents = pd.DataFrame([[s[-12:], s, "v1"] for s in sources], columns=DOCUMENT_FIELDS)
     assert gone(documents)["source"].tolist() == [sources[2]]
+
+
+def test_a_record_gone_from_its_file_is_missing(tmp_path: Path) -> None:
+    """A line deleted from a JSON lines file: its record (by id, or the last `#L` after the lines moved up)
+    is gone although the file is there; a file that cannot be read now is not taken for an empty one."""
+    records = tmp_path / "r.jsonl"
+    records.write_text('{"id": "a", "text": "血糖"}\n{"text": "胰岛素"}\n', encoding="utf-8")
+    unreadable = tmp_path / "u.jsonl"
+    unreadable.write_bytes(b"\x00\x01")
+    sources = [
+        f"{records}#id=a",
+        f"{records}#id=b",  # deleted
+        f"{records}#L2",
+        f"{records}#L3",  # the old last line, after a line above it was deleted
+        f"{unreadable}#L1",
+    ]
+    documents = pd.DataFrame([[s[-12:], s, "v1"] for s in sources], columns=DOCUMENT_FIELDS)
+    assert gone(documents)["source"].tolist() == [sources[1], sources[3]]

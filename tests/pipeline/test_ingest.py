@@ -91,6 +91,29 @@ def test_ctrl_c_is_recorded_as_interrupted_the_next_run_resumes_and_the_one_afte
     assert again.graph["nodes_created"] == 0
 
 
+def test_a_run_of_another_corpus_does_not_say_it_resumes_the_stopped_one(
+    extraction, corpus, clean_graph, neo4j_settings, tmp_path, monkeypatch
+):
+    """A stopped nightly run of one folder, then a run of another folder into the same runs root: the second
+    said `resumes <the stopped run>`, which it does not, and the stopped folder's rerun after it did not say
+    it resumed."""
+    runs_root = str(tmp_path / "runs")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("糖尿病足需要定期检查。", encoding="utf-8")
+    stop_at_second_load(monkeypatch, KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt) as stop:
+        ingest_corpus(corpus, extraction, neo4j_settings, runs_root=runs_root, chunk_documents=1)
+    stopped = record_of(stop.value).summary
+    assert stopped.corpus == str(Path(corpus).resolve())
+    monkeypatch.undo()
+
+    elsewhere = ingest_corpus(str(other), extraction, neo4j_settings, runs_root=runs_root).summary
+    assert (elsewhere.resumes, elsewhere.corpus) == (None, str(other.resolve()))
+    resumed = ingest_corpus(corpus, extraction, neo4j_settings, runs_root=runs_root).summary
+    assert resumed.resumes == stopped.run_dir
+
+
 def test_a_scheduler_s_sigterm_is_an_interruption_not_a_failure_of_the_documents(
     extraction, corpus, clean_graph, neo4j_settings, tmp_path, monkeypatch
 ):

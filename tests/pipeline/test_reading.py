@@ -285,3 +285,39 @@ def test_a_linked_folder_is_part_of_the_corpus_and_a_link_to_a_folder_above_is_n
     (corpus / "linked").symlink_to(batch)
     (corpus / "own" / "up").symlink_to(corpus)
     assert discover(corpus) == [corpus / "linked" / "b.txt", corpus / "own" / "a.txt"]
+
+
+def test_a_text_field_that_is_no_string_says_what_it_is(tmp_path: Path) -> None:
+    """`{"text": 12}` failed as `no string field 'text' (fields: text)`, which reads as a contradiction."""
+    path = tmp_path / "lines.jsonl"
+    path.write_text('{"text": 12}\n{"body": "血糖"}\n', encoding="utf-8")
+    reasons = read_corpus(path).manifest["reason"].tolist()
+    assert reasons == [
+        f"{path}#L1: field 'text' is int, not a string",
+        f"{path}#L2: no string field 'text' (fields: body)",
+    ]
+
+
+def test_a_utf8_file_cut_inside_its_last_character_is_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file cut at a byte count (`head -c`, a size-capped export) ends inside a character: it failed whole
+    as `not UTF-8, GB18030 or Big5`; it is read without the broken character, named in a warning.
+    """
+    text = "二甲双胍是2型糖尿病的一线用药。" * 3
+    cut, bom = tmp_path / "cut.txt", tmp_path / "bom.txt"
+    cut.write_bytes(text.encode("utf-8")[:-1])
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8")[:-2])
+    documents, manifest = read_corpus(tmp_path)
+    assert manifest["status"].tolist() == ["new", "new"]
+    assert [d.text for d in documents] == [text[:-1], text[:-1]]
+    assert manifest["encoding"].tolist() == ["utf-8-sig", "utf-8"]
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [str(bom), str(cut)]
+
+
+def test_a_file_broken_before_its_end_is_still_undecodable(tmp_path: Path) -> None:
+    """Only a cut at the very end is forgiven: a broken character inside the text is no UTF-8."""
+    path = tmp_path / "broken.txt"
+    data = "二甲双胍是2型糖尿病的一线用药。".encode()
+    path.write_bytes(data[:4] + data[5:])
+    assert read_corpus(path).manifest["status"].tolist() == ["failed:undecodable"]

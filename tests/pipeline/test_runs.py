@@ -16,9 +16,9 @@ from pipeline.dedup import deduplicate
 from pipeline.reading import read_corpus
 from pipeline.runs import (
     create_run,
-    latest_run,
     new_run_id,
     read_summary,
+    run_folders,
     write_summary,
     write_table,
 )
@@ -82,8 +82,8 @@ def test_run_ids_sort_by_time_and_folders_are_not_reused(tmp_path: Path) -> None
     assert same_second == sorted(same_second)  # runs of one second sort in the order they started
     create_run(tmp_path, early)
     create_run(tmp_path, late)
-    assert latest_run(tmp_path) == tmp_path / late
-    assert latest_run(tmp_path / "nothing") is None
+    assert run_folders(tmp_path) == [tmp_path / late, tmp_path / early]
+    assert run_folders(tmp_path / "nothing") == []
     with pytest.raises(PipelineError, match="already exists"):
         create_run(tmp_path, early)
 
