@@ -99,13 +99,23 @@ def submit(sentences: pd.DataFrame, extraction: Extraction) -> Callable[[], pd.D
 
 @contextlib.contextmanager
 def _gpu_slot() -> Iterator[None]:
-    """Hold a `gpu` slot where the limit exists; elsewhere Prefect warns on every run that it does not."""
+    """Hold a `gpu` slot where the limit exists; elsewhere Prefect warns on every run that it does not.
+
+    A run that has to wait says so: waiting is silent in Prefect, and a slot can stay taken for good (a run
+    killed while holding it, on a server that kept its lease only in memory), which would look like a hang."""
     try:
         with get_client(sync_client=True) as client:
-            client.read_global_concurrency_limit_by_name(GPU_LIMIT)
+            limit = client.read_global_concurrency_limit_by_name(GPU_LIMIT)
     except ObjectNotFound:
         log.debug("no %r concurrency limit on this Prefect server: extraction takes no slot", GPU_LIMIT)
         yield
         return
+    if limit.active_slots >= limit.limit:
+        log.warning(
+            "waiting for a slot of Prefect's %r concurrency limit (%d of %d taken) before extracting; if no "
+            "other run is extracting, a run stopped while holding one left it taken: `prefect gcl update "
+            "%s --active-slots 0` frees it",
+            GPU_LIMIT, limit.active_slots, limit.limit, GPU_LIMIT,
+        )  # fmt: skip
     with concurrency(GPU_LIMIT, occupy=1):
         yield

@@ -62,3 +62,41 @@ def test_the_extraction_cache_key_changes_with_sentences_model_and_threshold() -
         dict(base, sentences=sentences.assign(text=["二甲双胍降低血糖。", "胰岛素。"])),
     ]
     assert len({key, *(_extract_cache_key(None, p) for p in others)}) == 4
+
+
+def test_extraction_waiting_for_a_taken_gpu_slot_says_so_and_goes_on_once_it_is_freed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A `gpu` slot left taken (a run killed while holding it) made every later extraction wait in silence,
+    which reads as a hang; the wait is named with the command that frees the slot."""
+    import threading
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.tasks import GPU_LIMIT, _gpu_slot
+
+    def hold() -> None:
+        with _gpu_slot():
+            extracted.set()
+
+    extracted = threading.Event()
+    with prefect_test_harness(), get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=GPU_LIMIT, limit=1, active_slots=1)
+        )
+        waiting = threading.Thread(target=hold, daemon=True)
+        try:
+            with caplog.at_level("WARNING", logger="flows.tasks"):
+                waiting.start()
+                assert not extracted.wait(3)
+            assert "waiting for a slot of Prefect's 'gpu' concurrency limit (1 of 1 taken)" in caplog.text
+            assert "`prefect gcl update gpu --active-slots 0` frees it" in caplog.text
+        finally:  # freed as the message says, also where an assertion failed: no thread left waiting
+            client.update_global_concurrency_limit(GPU_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=0))
+            assert extracted.wait(60)
+            waiting.join(60)
