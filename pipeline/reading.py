@@ -141,7 +141,7 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     """Decode file bytes to `(text, encoding)`, or raise `_Failed` naming `where`."""
     if data.startswith(codecs.BOM_UTF8):
         return _strict(
-            _without_cut_character(data[len(codecs.BOM_UTF8) :], where), "utf-8", where
+            _without_cut_character(data[len(codecs.BOM_UTF8) :], where, marked=True), "utf-8", where
         ), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", where), "utf-16"
@@ -174,14 +174,20 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     return _check_text(str(best), where, best.encoding, settings), best.encoding
 
 
-def _without_cut_character(data: bytes, where: str) -> bytes:
+def _without_cut_character(data: bytes, where: str, *, marked: bool = False) -> bytes:
     """UTF-8 `data` cut inside its last character (at a byte count: `head -c`, a size-capped export) without
     that character's bytes, named in a warning; any other `data` as it is. The rest is whole UTF-8: failing
-    the file would lose it all for a character already lost."""
+    the file would lose it all for a character already lost. Only where the rest holds a multibyte character
+    or a BOM `marked` the bytes as UTF-8: bytes whose one non-ASCII character ends them (啖 in GB18030) would
+    read as cut UTF-8 too."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.reason == "unexpected end of data" and e.end == len(data):
+        if (
+            e.reason == "unexpected end of data"
+            and e.end == len(data)
+            and (marked or not data[: e.start].isascii())
+        ):
             log.warning(
                 "%s: ends inside a UTF-8 character (cut at a byte count?); its last %d bytes are left out",
                 where, len(data) - e.start,

@@ -315,6 +315,17 @@ def test_a_utf8_file_cut_inside_its_last_character_is_read(
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [str(bom), str(cut)]
 
 
+def test_a_gb18030_file_whose_one_chinese_character_ends_it_is_not_taken_for_cut_utf8(tmp_path: Path) -> None:
+    """Bytes whose only non-ASCII character ends them can read as UTF-8 cut inside that character (啖 in
+    GB18030 is a UTF-8 lead byte and a continuation byte): without a whole multibyte UTF-8 character before
+    the end there is no sign of UTF-8, and the strict decodings decide."""
+    text = "HbA1c 7.0%, metformin 500mg bid 啖"
+    texts, row = _read_bytes(tmp_path, text.encode("gb18030"))
+    assert (texts, row["encoding"]) == ([normalise(text).text], "gb18030")
+    texts, row = _read_bytes(tmp_path, b"\xef\xbb\xbf" + text.encode("utf-8")[:-1])  # a BOM says UTF-8
+    assert (texts, row["encoding"]) == ([normalise(text[:-1]).text], "utf-8-sig")
+
+
 def test_a_file_broken_before_its_end_is_still_undecodable(tmp_path: Path) -> None:
     """Only a cut at the very end is forgiven: a broken character inside the text is no UTF-8."""
     path = tmp_path / "broken.txt"
