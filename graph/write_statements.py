@@ -84,7 +84,8 @@ WHERE e.surface_form_counts IS NOT NULL AND size(deltas) > 0
 
 def merge_entities(label: str) -> str:
     """MERGE on the constrained `:Entity {key}`, then add the static type label; an entity written before
-    surface forms were counted starts counting (see `_COUNT_FORMS`), its links so far uncounted."""
+    surface forms were counted starts counting (see `_COUNT_FORMS`), its links so far uncounted. That start
+    is checked again under the lock: another load may be starting it, its links not yet committed."""
     return f"""
 UNWIND $rows AS row
 MERGE (e:Entity {{key: row.key}})
@@ -92,11 +93,18 @@ ON CREATE SET e.name = row.name, e.type = row.type, e.surface_forms = [], e.surf
 SET e:{check_label(label)}
 WITH e
 WHERE e.surface_form_counts IS NULL
-WITH e, COUNT {{ (e)-[:MENTIONED_IN]->() }} AS uncounted
-WITH e, uncounted, CASE WHEN uncounted > 0 THEN coalesce(e.surface_forms, []) ELSE [] END AS forms
-SET e.uncounted_mentions = CASE WHEN uncounted > 0 THEN uncounted END,
-    e.surface_forms = forms,
-    e.surface_form_counts = [form IN forms | 0]
+{_LOCK.format("e")}
+WITH e
+CALL (e) {{
+  WITH e
+  WHERE e.surface_form_counts IS NULL
+  WITH e, COUNT {{ (e)-[:MENTIONED_IN]->() }} AS uncounted
+  WITH e, uncounted, CASE WHEN uncounted > 0 THEN coalesce(e.surface_forms, []) ELSE [] END AS forms
+  SET e.uncounted_mentions = CASE WHEN uncounted > 0 THEN uncounted END,
+      e.surface_forms = forms,
+      e.surface_form_counts = [form IN forms | 0]
+}}
+{_UNLOCK.format("e")}
 """
 
 

@@ -94,13 +94,14 @@ def test_plan_is_one_unwind_statement_per_kind_label_and_type_in_dependency_orde
         "source_end": None,
     }
     assert drugs == {"rows": [{"key": DRUG, "name": "二甲双胍", "type": "Drug"}]}
-    # The explicit mentions first, then head and tail of every evidence sentence: one row per (entity,
-    # sentence), with the forms read there as a sorted set (none known for a bare evidence end).
+    # The explicit mentions and head and tail of every evidence sentence: one row per (entity, sentence), in
+    # key order (the order loads at once take the locks in), with the forms read there as a sorted set (none
+    # known for a bare evidence end).
     assert mentions == {
         "rows": [
+            {"entity_key": DISEASE, "sent_id": "d1:0", "surface_forms": []},
             {"entity_key": DISEASE, "sent_id": "d1:1", "surface_forms": ["2型糖尿病"]},
             {"entity_key": DRUG, "sent_id": "d1:0", "surface_forms": ["二甲双胍", "格"]},
-            {"entity_key": DISEASE, "sent_id": "d1:0", "surface_forms": []},
         ]
     }
     # Each place once, with its offsets and highest confidence for the EVIDENCE link and its string for the
