@@ -328,10 +328,13 @@ def with_status(
 
 def sources_in(path: Path, settings: ReadSettings | None = None) -> set[str] | None:
     """The sources reading gives the inputs of one file now (`path#id=a`, `path#L2`, ...), so a record deleted
-    from a JSON file can be told from one still there; None when the file as a whole cannot be read, where
-    nothing can be told."""
+    from a JSON file can be told from one still there; an emptied file holds none. None when the file as a
+    whole cannot be read, where nothing can be told."""
     inputs = list(_read_file(path, settings or ReadSettings()))
-    if any(source == str(path) and isinstance(outcome, _Failed) for source, outcome in inputs):
+    whole = [outcome for source, outcome in inputs if source == str(path) and isinstance(outcome, _Failed)]
+    if any(failed.kind == "empty" for failed in whole):
+        return set()
+    if whole:
         return None
     return {source for source, _ in inputs}
 

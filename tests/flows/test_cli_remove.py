@@ -92,12 +92,15 @@ def test_a_record_gone_from_its_file_is_missing(tmp_path: Path) -> None:
     records.write_text('{"id": "a", "text": "血糖"}\n{"text": "胰岛素"}\n', encoding="utf-8")
     unreadable = tmp_path / "u.jsonl"
     unreadable.write_bytes(b"\x00\x01")
+    emptied = tmp_path / "e.jsonl"  # every record deleted
+    emptied.write_text("\n", encoding="utf-8")
     sources = [
         f"{records}#id=a",
         f"{records}#id=b",  # deleted
         f"{records}#L2",
         f"{records}#L3",  # the old last line, after a line above it was deleted
         f"{unreadable}#L1",
+        f"{emptied}#id=x",
     ]
     documents = pd.DataFrame([[s[-12:], s, "v1"] for s in sources], columns=DOCUMENT_FIELDS)
-    assert gone(documents)["source"].tolist() == [sources[1], sources[3]]
+    assert gone(documents)["source"].tolist() == [sources[1], sources[3], sources[5]]
