@@ -256,7 +256,8 @@ def unknown_entities(
 # (a misspelt relation, head and tail swapped) must not read as "no sentence supports it".
 _RELATIONS_BETWEEN = """MATCH (a:Entity)-[r]-(b:Entity)
 WHERE a.key IN $head_keys AND b.key IN $tail_keys
-RETURN startNode(r) = a AS forward, collect(DISTINCT r.relation) AS relations"""
+RETURN startNode(r) = a AS forward, collect(DISTINCT r.relation) AS relations,
+       collect(DISTINCT type(r)) AS types"""
 
 RELATIONSHIP_PARAMS = frozenset({"head_key", "relation", "tail_key"})
 """The parameters of a question about one relationship (`evidence-for-relationship`)."""
@@ -270,8 +271,10 @@ def missing_relationship_note(
     head, tail = params["head_keys"][0], params["tail_keys"][0]
     found = read_table(driver, _RELATIONS_BETWEEN, params, timeout=timeout, limit=2, database=database).rows
     relations = {row["forward"]: sorted(row["relations"]) for row in found}
+    # As the question matches it: the relation in any case, or its relationship type.
+    names = {name.upper() for row in found if row["forward"] for name in row["relations"] + row["types"]}
     asked = f"no {params['relation']} relationship from {head} to {tail} in the graph"
-    if str(params["relation"]).upper() in {relation.upper() for relation in relations.get(True, [])}:
+    if str(params["relation"]).upper() in names:
         return f"the {params['relation']} relationship from {head} to {tail} keeps no evidence sentences"
     if True in relations:
         return f"{asked}; from {head} to {tail} it has: {', '.join(relations[True])}"

@@ -499,7 +499,7 @@ def test_cli_cookbook_says_when_the_entity_it_asks_about_is_not_in_the_graph(
 
 
 def test_cli_evidence_question_says_how_the_two_entities_are_related_when_it_finds_nothing(
-    neo4j_settings: Neo4jSettings, loaded: str
+    neo4j_settings: Neo4jSettings, neo4j_driver: neo4j.Driver, loaded: str
 ) -> None:
     """No evidence for a misspelt relation, or for head and tail swapped, must not read as "no sentence
     supports that relationship": the note names the relations the graph has between the two."""
@@ -527,6 +527,14 @@ def test_cli_evidence_question_says_how_the_two_entities_are_related_when_it_fin
               "-p", "relation=drug_disease", "-p", f"tail_key={kidney}"], env=env,
     )  # fmt: skip
     assert found.exit_code == 0 and "(1 row" in found.stdout and found.stderr == "", found.output
+    neo4j_driver.execute_query(  # a relationship whose sample is empty, asked for by its type
+        "MATCH (:Drug {key: $key})-[r]->() SET r.evidence = []", {"key": acei}, database_=loaded
+    )
+    by_type = runner.invoke(
+        app, ["query", "--cookbook", "evidence-for-relationship", "-p", f"head_key={acei}",
+              "-p", "relation=DRUG_DISEASE", "-p", f"tail_key={kidney}"], env=env,
+    )  # fmt: skip
+    assert f"note: the DRUG_DISEASE relationship from {acei} to {kidney} keeps no evidence" in by_type.stderr
 
 
 def test_cli_fills_limit_in_raw_cypher_and_names_a_missing_parameter(
