@@ -313,5 +313,7 @@ def _no_registry(root: Path, instead: str = "") -> ModelError:
     another option of the command that was given it."""
     return ModelError(
         f"no model registry at {root} (no such folder)",
-        hint=f"Pass --registry the folder `nrskg models register` wrote to{instead}",
+        hint=f"Pass --registry the folder `nrskg models register` wrote to{instead}; with no model "
+        "registered yet, train one (`nrskg train --out DIR`): `nrskg models register DIR --promote` makes "
+        "the registry",
     )

@@ -110,7 +110,7 @@ def _gpu_slot() -> Iterator[None]:
         log.debug("no %r concurrency limit on this Prefect server: extraction takes no slot", GPU_LIMIT)
         yield
         return
-    if limit.active_slots >= limit.limit:
+    if limit.active and limit.active_slots >= limit.limit:
         log.warning(
             "waiting for a slot of Prefect's %r concurrency limit (%d of %d taken) before extracting; if no "
             "other run is extracting, a run stopped while holding one left it taken: `prefect gcl update "

@@ -432,12 +432,19 @@ def _text_field(record: object, where: str, encoding: str, field: str) -> tuple[
         return _Failed("invalid-json", reason, encoding)
     texts = _strings_at(record, field)
     if not texts and field in record:  # a plain name whose value is a number, null, an object...
-        kind = type(record[field]).__name__
+        kind = _JSON_KINDS.get(type(record[field]), type(record[field]).__name__)
         return _Failed("no-text", f"{where}: field {field!r} is {kind}, not a string", encoding)
     if not texts:
         keys = ", ".join(sorted(map(str, record))[:10])
         return _Failed("no-text", f"{where}: no string field {field!r} (fields: {keys})", encoding)
     return PARAGRAPH_BREAK.join(texts), encoding
+
+
+_JSON_KINDS = {
+    type(None): "null", bool: "true or false", int: "a number", float: "a number", dict: "an object",
+    list: "an array",
+}  # fmt: skip
+"""JSON's names of the values `json.loads` gives, for messages about a record."""
 
 
 def _strings_at(record: dict, field: str) -> list[str]:

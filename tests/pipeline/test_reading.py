@@ -290,11 +290,12 @@ def test_a_linked_folder_is_part_of_the_corpus_and_a_link_to_a_folder_above_is_n
 def test_a_text_field_that_is_no_string_says_what_it_is(tmp_path: Path) -> None:
     """`{"text": 12}` failed as `no string field 'text' (fields: text)`, which reads as a contradiction."""
     path = tmp_path / "lines.jsonl"
-    path.write_text('{"text": 12}\n{"body": "血糖"}\n', encoding="utf-8")
+    path.write_text('{"text": 12}\n{"body": "血糖"}\n{"text": null}\n', encoding="utf-8")
     reasons = read_corpus(path).manifest["reason"].tolist()
     assert reasons == [
-        f"{path}#L1: field 'text' is int, not a string",
+        f"{path}#L1: field 'text' is a number, not a string",
         f"{path}#L2: no string field 'text' (fields: body)",
+        f"{path}#L3: field 'text' is null, not a string",
     ]
 
 
