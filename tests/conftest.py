@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,6 +25,31 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # No model hub in tests: a hub id that is not cached must fail at once, not after network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+# --- Logging ------------------------------------------------------------------------------------------------
+# A command run in-process (typer's CliRunner) sets up the console as `nrskg` does: a handler on the root
+# logger that writes to whatever stderr is at the time, and the project's loggers at INFO. Left in place,
+# every later test would see those lines in its captured stderr and its caplog, depending on which ran first.
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Put back the root logger's handlers and every logger's level as they were before the test."""
+    root = logging.getLogger()
+    handlers, root_level = list(root.handlers), root.level
+    levels = {
+        name: logger.level
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(root_level)
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
 
 
 # --- The user's home ----------------------------------------------------------------------------------------
