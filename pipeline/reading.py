@@ -140,17 +140,17 @@ def json_document_texts(text: str, where: str) -> list[tuple[str, str]]:
 def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     """Decode file bytes to `(text, encoding)`, or raise `_Failed` naming `where`."""
     if data.startswith(codecs.BOM_UTF8):
-        return _strict(
-            _without_cut_character(data[len(codecs.BOM_UTF8) :], where, marked=True), "utf-8", where
-        ), "utf-8-sig"
+        body = data[len(codecs.BOM_UTF8) :]
+        text = _utf8(body, where, marked=True)
+        return (_strict(body, "utf-8", where) if text is None else text), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", where), "utf-16"
     nul = data.find(b"\x00")
     if nul >= 0:
         raise _Failed("binary", f"{where}: NUL byte at offset {nul}: binary, not text")
-    whole = _without_cut_character(data, where)
-    if whole is not data:
-        return _check_text(whole.decode("utf-8"), where, "utf-8", settings), "utf-8"
+    text = _utf8(data, where)
+    if text is not None:
+        return _check_text(text, where, "utf-8", settings), "utf-8"
     for encoding, plausible in _STRICT_ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -174,14 +174,14 @@ def _decode(data: bytes, where: str, settings: ReadSettings) -> tuple[str, str]:
     return _check_text(str(best), where, best.encoding, settings), best.encoding
 
 
-def _without_cut_character(data: bytes, where: str, *, marked: bool = False) -> bytes:
-    """UTF-8 `data` cut inside its last character (at a byte count: `head -c`, a size-capped export) without
-    that character's bytes, named in a warning; any other `data` as it is. The rest is whole UTF-8: failing
-    the file would lose it all for a character already lost. Only where the rest holds a multibyte character
-    or a BOM `marked` the bytes as UTF-8: bytes whose one non-ASCII character ends them (啖 in GB18030) would
-    read as cut UTF-8 too."""
+def _utf8(data: bytes, where: str, *, marked: bool = False) -> str | None:
+    """`data` as UTF-8, or None where it is not UTF-8. Bytes cut inside their last character (at a byte count:
+    `head -c`, a size-capped export) are read without that character, named in a warning: failing the file
+    would lose it all for a character already lost. Only where the rest holds a multibyte character or a BOM
+    `marked` the bytes as UTF-8: bytes whose one non-ASCII character ends them (啖 in GB18030) would read as
+    cut UTF-8 too."""
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         if (
             e.reason == "unexpected end of data"
@@ -192,8 +192,8 @@ def _without_cut_character(data: bytes, where: str, *, marked: bool = False) -> 
                 "%s: ends inside a UTF-8 character (cut at a byte count?); its last %d bytes are left out",
                 where, len(data) - e.start,
             )  # fmt: skip
-            return data[: e.start]
-    return data
+            return data[: e.start].decode("utf-8")
+    return None
 
 
 def _strict(data: bytes, encoding: str, where: str) -> str:
@@ -217,10 +217,9 @@ def _looks_traditional(text: str) -> bool:
     return common >= _MIN_BIG5_COMMON_SHARE * len(non_ascii)
 
 
-# Decoded strictly in this order, each kept where its text is plausible: UTF-8 always (its bytes rarely decode
-# by chance), GB18030 and Big5 only where the text looks like Chinese of their script.
+# After UTF-8 (`_utf8`: its bytes rarely decode by chance), decoded strictly in this order, each kept only
+# where the text looks like Chinese of its script.
 _STRICT_ENCODINGS: tuple[tuple[str, Callable[[str], bool]], ...] = (
-    ("utf-8", lambda text: True),
     ("gb18030", _looks_chinese),
     ("big5", _looks_traditional),
 )
