@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
-from itertools import islice
+from collections.abc import Callable
 from pathlib import Path
 
 from nrskg.contracts import record_id
-from nrskg.discovery import discover, same_files
+from nrskg.discovery import discover, same_files, some_names
 from nrskg.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -70,14 +69,14 @@ def _folder_records(
     files = discover(root)
     other = [f for f in files if f.suffix.lower() not in suffixes]
     if other:
-        names = _names(f.relative_to(root).as_posix() for f in other)
+        names = some_names(f.relative_to(root).as_posix() for f in other)
         log.warning(
             "%d files not read, their suffix is not one of %s: %s", len(other), ", ".join(suffixes), names
         )
     readable = [f for f in files if f.suffix.lower() in suffixes]
     links = same_files(readable)
     if links:
-        names = _names(f"{f.relative_to(root).as_posix()} (same file as {to})" for f, to in links.items())
+        names = some_names(f"{f.relative_to(root).as_posix()} (same file as {to})" for f, to in links.items())
         log.warning("%d files not read, links to files read as themselves: %s", len(links), names)
     records: list[tuple[str, str | list[str]]] = []
     failed = 0
@@ -97,12 +96,6 @@ def _folder_records(
             "nothing to read in %s: %s; texts are read from %s files", root, found, ", ".join(suffixes)
         )
     return records
-
-
-def _names(names: Iterable[str]) -> str:
-    """The first five of `names` for a warning: a folder may hold thousands."""
-    first = list(islice(names, 6))
-    return ", ".join(first[:5]) + (", ..." if len(first) > 5 else "")
 
 
 def _records(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from nrskg.errors import PipelineError
@@ -48,6 +49,13 @@ def same_files(files: list[Path]) -> dict[Path, Path]:
     for path in sorted(files, key=lambda p: p.absolute() != p.resolve()):  # the file itself before a link
         kept.setdefault(path.resolve(), path)
     return {path: path.resolve() for path in files if kept[path.resolve()] is not path}
+
+
+def some_names(names: Iterable[str]) -> str:
+    """The first five of `names` for a message about the files a reader did not read: a folder may hold
+    thousands."""
+    first = list(islice(names, 6))
+    return ", ".join(first[:5]) + (", ..." if len(first) > 5 else "")
 
 
 def _files_under(folder: Path) -> Iterator[Path]:

@@ -36,7 +36,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from nrskg.contracts import FAILED_PREFIX, NEW, SKIPPED, UNSUPPORTED, failed, record_id
-from nrskg.discovery import discover, same_files
+from nrskg.discovery import discover, same_files, some_names
 from nrskg.errors import DataFormatError, PipelineError
 from pipeline.normalise import Normalised, normalise
 from pipeline.settings import NormaliseSettings, ReadSettings
@@ -287,9 +287,7 @@ def _log_read(manifest: pd.DataFrame, files: int, settings: ReadSettings) -> Non
         len(unsupported),
     )  # fmt: skip
     if len(unsupported):
-        names = ", ".join(Path(s).name for s in unsupported.head(5)) + (
-            ", ..." if len(unsupported) > 5 else ""
-        )
+        names = some_names(Path(s).name for s in unsupported)
         suffixes = accepted_suffixes(settings)
         log.warning("%d files not read, their suffix is not one of %s: %s", len(unsupported), suffixes, names)
 
