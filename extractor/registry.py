@@ -74,11 +74,16 @@ def load(root: Path) -> Registry:
 
 
 def existing(root: Path) -> Registry:
-    """The registry under `root` for a command that reads or changes one but never makes one: a folder that is
-    not there is a mistyped --registry, named as such (only `register` creates a registry)."""
+    """The registry under `root` for a command that reads one but never makes one (`_require_folder`)."""
+    _require_folder(root)
+    return load(root)
+
+
+def _require_folder(root: Path) -> None:
+    """A registry folder that is not there is a mistyped --registry, named as such (only `register` creates a
+    registry)."""
     if not Path(root).is_dir():
         raise _no_registry(Path(root))
-    return load(root)
 
 
 def save(root: Path, registry: Registry) -> None:
@@ -182,8 +187,8 @@ def register_staged(root: Path, staged: Path) -> ModelEntry:
 
 
 def promote(root: Path, version: str) -> None:
-    """Make `version` the current model of the registry at `root`, which must exist (`existing`)."""
-    existing(root)  # before the lock, which would create the folder
+    """Make `version` the current model of the registry at `root`, which must exist (`_require_folder`)."""
+    _require_folder(root)  # before the lock, which would create the folder
     with _updating(root) as registry:
         if version not in registry.versions:
             raise ModelError(
@@ -277,10 +282,9 @@ def resolve(model: str | None, root: Path) -> ModelEntry:
     """`model` (a checkpoint directory) when given, else the current version of the registry at `root`."""
     if model:
         return ModelEntry(version=model_config(model).model_version, path=str(Path(model).resolve()))
-    registry = load(root)
-    if registry.current is None:
-        raise _no_current_model(Path(root), len(registry.versions))
-    entry = registry.versions[registry.current]
+    entry = current(root)
+    if entry is None:
+        raise _no_current_model(Path(root), len(load(root).versions))
     if not Path(entry.path).is_dir():  # a registry copied without a model registered from outside it
         raise ModelError(
             f"the current model {entry.version} of the registry at {root} is not at {entry.path}",
