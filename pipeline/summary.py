@@ -33,9 +33,8 @@ class IngestSummary:
     status: str = COMPLETED
     error: str | None = None
     warning: str | None = None
-    resumes: str | None = (
-        None  # the last run of this corpus, unfinished, whose loaded documents are skipped now
-    )
+    # The last run of this corpus, unfinished, whose loaded documents are skipped now.
+    resumes: str | None = None
     corpus: str | None = None  # the folder or file read, resolved: which runs a later one resumes
     documents_seen: int = 0
     documents_new: int = 0
