@@ -53,6 +53,12 @@ class NRSOneRelConfig:
         "Buckets of the signed token distance j - i whose learnt vector joins W_s h_i + W_o h_j + b "
         "(0: OneRel's formula, no distance).",
     )
+    between_context: bool = setting(
+        False,
+        "Add W_c times the mean of the token vectors strictly between i and j to the pair features: what "
+        "separates two mentions (a clause, a full stop, a list) says whether they relate, most of all when "
+        "they are far apart.",
+    )
     mention_column: bool = setting(
         True,
         "Train one more column of the relation matrix on every annotated mention, paired with itself, beside "

@@ -88,6 +88,10 @@ class OneRelHead(nn.Module):
         if config.distance_buckets:
             self.distance = nn.Embedding(config.distance_buckets, config.d_e)
             nn.init.zeros_(self.distance.weight)
+        self.between = None
+        if config.between_context:  # starts at zero too: training starts from the formula without it
+            self.between = nn.Linear(hidden_size, config.d_e, bias=False)
+            nn.init.zeros_(self.between.weight)
         # R: one (d_e, C) block per relation, stored flat (d_e, K * C) like the paper's d_e x 4K matrix; with
         # `mention_column` one more block after the K, trained on mentions and never extracted.
         self.relation_matrix = nn.Parameter(torch.empty(config.d_e, config.num_columns * config.num_labels))
@@ -116,14 +120,34 @@ class OneRelHead(nn.Module):
         if self.distance is not None:  # bucket ids once per call, their vectors block by block
             positions = torch.arange(length, device=hidden.device)
             buckets = distance_bucket(positions[None, :] - positions[:, None], self.distance.num_embeddings)
+        if self.between is not None:  # prefix sums: sums[:, k] = c_0 + ... + c_(k-1), so each mean is O(1)
+            sums = nn.functional.pad(self.between(hidden).cumsum(dim=1), (0, 0, 1, 0))  # (B, L + 1, d_e)
         for i in range(0, length, step):
             pair = s[:, i : i + step, None, :] + o[:, None, :, :]  # (B, rows, L, d_e)
             if self.distance is not None:
                 pair += self.distance(buckets[i : i + step])  # (rows, L, d_e): D_(j-i), shared by the batch
+            if self.between is not None:
+                pair += between_means(sums, i, min(i + step, length))
             pair = pair.relu_()  # in place
             if self.pair_dropout is not None:
                 pair = self.pair_dropout(pair)
             yield torch.einsum(product, pair, r)  # (B, rows, L, NS, C)
+
+
+def between_means(sums: torch.Tensor, first: int, stop: int) -> torch.Tensor:
+    """(B, rows, L, d_e): for head rows i in [first, stop) and every column j, the mean of c_t over the
+    tokens strictly between i and j (0 where none), from the prefix sums (B, L + 1, d_e) of c.
+
+    Tokens i < t < j sum to sums[j] - sums[i + 1], tokens j < t < i to sums[i] - sums[j + 1]: both are
+    broadcast differences, so the backward pass is a sum, not a scatter over L^2 cells."""
+    length = sums.shape[1] - 1
+    rows = torch.arange(first, stop, device=sums.device)[:, None]  # (rows, 1)
+    cols = torch.arange(length, device=sums.device)[None, :]  # (1, L)
+    after = sums[:, None, :length] - sums[:, first + 1 : stop + 1, None]  # j > i
+    before = sums[:, first:stop, None] - sums[:, None, 1:]  # j < i
+    gap = (cols - rows).abs()
+    scale = (gap > 1) / (gap - 1).clamp(min=1)  # 1 / the tokens between; 0 where none
+    return torch.where((cols > rows)[..., None], after, before).mul_(scale[..., None].to(sums.dtype))
 
 
 def table_mask(attention_mask: torch.Tensor) -> torch.Tensor:

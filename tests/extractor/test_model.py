@@ -19,6 +19,7 @@ from extractor.model import (
     MAX_DISTANCE,
     WEIGHTS_NAME,
     NRSOneRelModel,
+    between_means,
     distance_bucket,
     table_mask,
 )
@@ -28,7 +29,11 @@ K, C, B, T = 5, 3, 2, 9  # C: the default loss scores 3 marks per cell
 
 
 def tiny_model(
-    dropout: float = 0.0, loss: str = "mcce", distance_buckets: int = 0, mention_column: bool = False
+    dropout: float = 0.0,
+    loss: str = "mcce",
+    distance_buckets: int = 0,
+    mention_column: bool = False,
+    between_context: bool = False,
 ) -> NRSOneRelModel:
     torch.manual_seed(0)
     encoder = BertModel(
@@ -45,6 +50,7 @@ def tiny_model(
         loss=loss,
         distance_buckets=distance_buckets,
         mention_column=mention_column,
+        between_context=between_context,
     )
     return NRSOneRelModel(config, encoder).eval()
 
@@ -186,9 +192,37 @@ def test_distance_term_starts_at_zero_then_tells_pairs_apart_by_distance():
     torch.testing.assert_close(apart[0, 1], apart[2, 3])  # only the distance tells them apart
 
 
-@pytest.mark.parametrize("distance_buckets", [0, 32])
-def test_row_blocks_give_the_same_scores_as_the_full_table(distance_buckets: int):
-    model = tiny_model(distance_buckets=distance_buckets)
+@pytest.mark.parametrize("first, stop", [(0, 7), (2, 5), (6, 7)])
+def test_between_means_are_the_means_of_the_tokens_strictly_between(first: int, stop: int):
+    c = torch.randn(2, 7, 4, dtype=torch.float64)
+    sums = F.pad(c.cumsum(dim=1), (0, 0, 1, 0))
+    expected = torch.zeros(2, stop - first, 7, 4, dtype=torch.float64)
+    for i in range(first, stop):
+        for j in range(7):
+            inside = c[:, min(i, j) + 1 : max(i, j)]
+            if inside.shape[1]:
+                expected[:, i - first, j] = inside.mean(dim=1)
+    torch.testing.assert_close(between_means(sums, first, stop), expected)
+
+
+def test_between_context_starts_at_zero_and_learns():
+    plain, between = tiny_model(distance_buckets=32), tiny_model(distance_buckets=32, between_context=True)
+    between.load_state_dict(plain.state_dict(), strict=False)  # the same weights, W_c at 0
+    input_ids, attention_mask = inputs()
+    torch.testing.assert_close(
+        between(input_ids, attention_mask).logits, plain(input_ids, attention_mask).logits
+    )
+    labels = torch.zeros(B, T - 1, T - 1, K, dtype=torch.long)
+    labels[:, 0, 4, 1] = 1
+    between(input_ids, attention_mask, labels=labels).loss.backward()
+    assert float(between.head.between.weight.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("distance_buckets, between_context", [(0, False), (32, False), (32, True)])
+def test_row_blocks_give_the_same_scores_as_the_full_table(distance_buckets: int, between_context: bool):
+    model = tiny_model(distance_buckets=distance_buckets, between_context=between_context)
+    if between_context:
+        torch.nn.init.normal_(model.head.between.weight)
     input_ids, attention_mask = inputs()
     full = model(input_ids, attention_mask).logits
     torch.testing.assert_close(model(input_ids, attention_mask, row_block=3).logits, full)
@@ -217,8 +251,8 @@ def test_predict_returns_the_non_empty_text_cells_with_their_classes(loss: str):
     assert bool((cells.mark_probs.max(dim=1).values > 0.0).all())
 
 
-@pytest.mark.parametrize("distance_buckets", [0, 32])
-def test_save_then_load_gives_identical_scores(tmp_path, distance_buckets: int):
+@pytest.mark.parametrize("distance_buckets, between_context", [(0, False), (32, False), (32, True)])
+def test_save_then_load_gives_identical_scores(tmp_path, distance_buckets: int, between_context: bool):
     encoder_dir = build_tiny_encoder(["糖尿病患者服用二甲双胍"], tmp_path / "enc")
     config = NRSOneRelConfig(
         encoder="tiny",
@@ -226,10 +260,12 @@ def test_save_then_load_gives_identical_scores(tmp_path, distance_buckets: int):
         head_types=["X", "X"],
         tail_types=["Y", "Y"],
         distance_buckets=distance_buckets,
+        between_context=between_context,
     )
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir)).eval()
-    if model.head.distance is not None:  # trained, not its zero start
-        torch.nn.init.normal_(model.head.distance.weight)
+    for zero_start in (model.head.distance, model.head.between):  # trained, not their zero start
+        if zero_start is not None:
+            torch.nn.init.normal_(zero_start.weight)
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
     model.save_pretrained(tmp_path / "model", tokenizer)
     loaded, loaded_tokenizer = NRSOneRelModel.from_pretrained(tmp_path / "model")
