@@ -13,6 +13,8 @@ server, which went away with its process and left this one hanging.
 A start that fails is stopped here and reported before the flow runs. Left to the flow, Prefect would start a
 second uvicorn on the same port and forget the first (a start that times out leaves its process running),
 which then outlived the command and held its stdout and stderr open: `nrskg ingest ... | tee log` never ended.
+For the same reason the server has a watchdog (`flows.cli._watchdog`, Linux only) that stops it when the CLI
+process dies without stopping it, killed with SIGKILL for one.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ class PrefectApi(threading.Thread):
     def run(self) -> None:
         server = None
         try:
-            from prefect.server.api.server import SubprocessASGIServer
             from prefect.settings import get_current_settings
+
+            from flows.cli._prefect_server import WatchedServer
 
             settings = get_current_settings()
             if settings.api.url:
@@ -48,7 +51,7 @@ class PrefectApi(threading.Thread):
                 return
             if not settings.server.ephemeral.enabled:
                 return  # ephemeral mode off and no server: the flow says what it needs
-            server = SubprocessASGIServer()  # the one the flow finds later (Prefect keys it by port None)
+            server = WatchedServer()  # the one the flow finds later (Prefect keys it by port None)
             if not server.running:
                 server.port = free_port()
             # The command imports torch meanwhile: on a busy machine the two outlast Prefect's own wait.
