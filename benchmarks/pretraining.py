@@ -27,6 +27,7 @@ from benchmarks.study import Arm, StudyConfig
 from extractor.encoders import TINY, build_tiny_encoder
 from extractor.pretrain import PretrainConfig, pretrain
 from extractor.texts import read_texts
+from pipeline.reading import json_texts
 
 TINY_PRETRAIN_LR = 1e-3  # a random 2-layer encoder needs far more than BERT's continued-pretraining 5e-5
 LOSS_POINTS = 50  # the MLM loss curve is stored at this many evenly spaced steps
@@ -44,7 +45,7 @@ def pretraining_study(config: StudyConfig, pre: PretrainConfig, out: Path, argv:
         settings = study.train_config(config, Arm("corpus"), seed=0)  # the split fine-tuning makes
         paths = [study.data(config, name, Path(work))[0] for name in ("diakg", "ruijin")]
         corpus = build_corpus(*paths, words, settings)
-        texts = [segmented for _, segmented in read_texts(words)]
+        texts = [segmented for _, segmented in read_texts(words, json_texts=json_texts)]
         original = config.encoder
         if original == TINY:  # one random encoder for both arms, with every character of the corpus
             original = str(build_tiny_encoder(["".join(w) for w in texts], Path(work) / "original"))

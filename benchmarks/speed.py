@@ -40,6 +40,7 @@ from extractor.sampling import sample_relations
 from extractor.splitting import window_spans
 from extractor.texts import read_texts
 from nrskg.errors import ModelError
+from pipeline.reading import json_texts
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ def autocast(device: torch.device, amp: bool, training: bool = False):
 def load_texts(path: str | None, seed: int) -> tuple[list[str], str]:
     """The unlabelled CMeIE sentences when the file is there, else synthetic CJK text of similar lengths."""
     if path and Path(path).is_file():
-        texts = [text for _, text in read_texts(path) if text.strip()]
+        texts = [text for _, text in read_texts(path, json_texts=json_texts) if text.strip()]
         return texts, str(path)
     rng = np.random.default_rng(seed)
     lengths = np.clip(rng.normal(90, 45, size=2000), 8, 400).astype(int)

@@ -32,7 +32,7 @@ from extractor.device import autocast, free_memory, resolve_device
 from extractor.model import CellPredictions, NRSOneRelModel
 from extractor.schema import Entity, Triple
 from extractor.splitting import window_spans
-from extractor.texts import Decode, JsonDocument, read_texts, utf8
+from extractor.texts import Decode, JsonTexts, read_texts, utf8
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS, TRIPLE_DTYPES
 from nrskg.errors import DataFormatError
@@ -239,10 +239,10 @@ def extract_file(
     row_block: int | None = None,
     min_confidence: float | None = None,
     decode: Decode = utf8,
-    json_document: JsonDocument | None = None,
+    json_texts: JsonTexts | None = None,
 ) -> pd.DataFrame:
-    """Extract from a .txt/.md/.jsonl file, a .json document where `json_document` reads it, or a folder of
-    those into a .jsonl or .parquet file of triple rows; return the rows.
+    """Extract from a .txt/.md file, a .jsonl or .json file where `json_texts` reads it, or a folder of those
+    into a .jsonl or .parquet file of triple rows named by their texts' sources; return the rows.
 
     `min_confidence` None uses the model's calibrated threshold (`Extractor.extract`); `decode` turns each
     file's bytes into text (`extractor.texts.read_texts`).
@@ -251,7 +251,7 @@ def extract_file(
     if out.suffix not in (".jsonl", ".parquet"):
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
     _check_writable(out)
-    records = read_texts(input_path, decode, json_document)
+    records = read_texts(input_path, decode, json_texts)
     if any(isinstance(text, list) for _, text in records):
         raise DataFormatError(f'{input_path}: extraction reads raw "text", not segmented "words"')
     extractor = Extractor.load(model_dir, device, batch_size, row_block)

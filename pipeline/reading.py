@@ -44,6 +44,7 @@ from pipeline.settings import NormaliseSettings, ReadSettings
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["doc_id", "source", "content_hash", "status", "reason", "n_chars", "encoding"]
+WORDS_FIELD = "words"  # pre-segmented text (a list of words) that `json_texts` reads for `pretrain`
 PARAGRAPH_BREAK = "\n\n"  # between the texts a dotted `text_field` collects from one record
 
 # Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are in
@@ -125,15 +126,24 @@ def decode_text(data: bytes, where: str) -> str:
         raise DataFormatError(e.reason) from e
 
 
-def json_document_texts(text: str, where: str) -> list[tuple[str, str]]:
-    """The texts of a `.json` file as ingest reads them, for readers outside ingest (`nrskg extract`): each
-    keyed by what follows `#` in its ingest source (`[2]`, `L3`, `id=ID`; "" for a file of one object); an
-    input ingest records as failed raises `DataFormatError`."""
-    texts = []
-    for source, outcome in _json_document(text, where, "", ReadSettings().text_field):
+def json_texts(text: str, where: str) -> list[tuple[str, str | list[str]]]:
+    """The texts of a `.json` or `.jsonl` file (`where`, by its suffix) as ingest reads them, for readers
+    outside ingest (`nrskg extract`, `pretrain`), each with its ingest source (`where#L3`, `where#id=ID`,
+    `where#[2]`; `where` for a file of one object), so their output names what the graph names. A record of
+    pre-segmented `words` (a list of strings, for `pretrain`) is that list. As in ingest a bad record fails
+    alone: it is named in a warning and left out; a file with no readable record raises `DataFormatError`."""
+    read = _json_lines if where.lower().endswith(".jsonl") else _json_document
+    texts, problems = [], []
+    for source, outcome in read(text, where, "", ReadSettings().text_field, words=True):
         if isinstance(outcome, _Failed):
-            raise DataFormatError(outcome.reason)
-        texts.append((source[len(where) :].removeprefix("#"), outcome[0]))
+            problems.append(outcome.reason)
+        else:
+            texts.append((source, outcome[0]))
+    if problems and not texts:
+        others = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise DataFormatError(f"{problems[0]}{others}")
+    for reason in problems:
+        log.warning("%s", reason)
     return texts
 
 
@@ -369,8 +379,8 @@ def _read_file(path: Path, settings: ReadSettings) -> Iterator[tuple[str, tuple[
 
 
 def _json_lines(
-    text: str, source: str, encoding: str, field: str
-) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
+    text: str, source: str, encoding: str, field: str, *, words: bool = False
+) -> Iterator[tuple[str, tuple[str | list[str], str] | _Failed]]:
     """One input per non-blank line; a bad line fails alone, named `path#L<line>`.
 
     A line whose object has an `id` (a string or a number) is sourced as `path#id=<id>`, so it keeps its
@@ -397,20 +407,20 @@ def _json_lines(
                 continue
             first_line[given_id] = number
             where = f"{source}#id={given_id}"
-        yield where, _text_field(record, where, encoding, field)
+        yield where, _text_field(record, where, encoding, field, words=words)
     if not any_line:
         yield source, _Failed("empty", f"{source}: no JSON lines", encoding)
 
 
 def _json_document(
-    text: str, source: str, encoding: str, field: str
-) -> Iterator[tuple[str, tuple[str, str] | _Failed]]:
+    text: str, source: str, encoding: str, field: str, *, words: bool = False
+) -> Iterator[tuple[str, tuple[str | list[str], str] | _Failed]]:
     """A `.json` file holds one object or a list of them; many `.json` files in the wild are JSON lines."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as e:
         if e.msg == "Extra data":
-            yield from _json_lines(text, source, encoding, field)
+            yield from _json_lines(text, source, encoding, field, words=words)
         else:
             reason = f"{source}: line {e.lineno} column {e.colno}: invalid JSON ({e.msg})"
             yield source, _Failed("invalid-json", reason, encoding)
@@ -418,15 +428,21 @@ def _json_document(
     if isinstance(record, list):
         for index, item in enumerate(record):
             where = f"{source}#[{index}]"
-            yield where, _text_field(item, where, encoding, field)
+            yield where, _text_field(item, where, encoding, field, words=words)
     else:
-        yield source, _text_field(record, source, encoding, field)
+        yield source, _text_field(record, source, encoding, field, words=words)
 
 
-def _text_field(record: object, where: str, encoding: str, field: str) -> tuple[str, str] | _Failed:
+def _text_field(
+    record: object, where: str, encoding: str, field: str, *, words: bool = False
+) -> tuple[str | list[str], str] | _Failed:
+    """The record's text; with `words`, a list of strings at `words` (pre-segmented text) comes first."""
     if not isinstance(record, dict):
         reason = f"{where}: expected a JSON object, got {type(record).__name__}"
         return _Failed("invalid-json", reason, encoding)
+    segmented = record.get(WORDS_FIELD)
+    if words and isinstance(segmented, list) and all(isinstance(w, str) for w in segmented):
+        return segmented, encoding
     texts = _strings_at(record, field)
     if not texts and field in record:  # a plain name whose value is a number, null, an object...
         kind = _JSON_KINDS.get(type(record[field]), type(record[field]).__name__)

@@ -10,7 +10,7 @@ import typer
 from extractor.infer import AUTO_BATCH, extract_file
 from flows.cli._app import app, cli_errors
 from flows.cli._options import BatchSize, Checkpoint, Device, MinConfidence
-from pipeline.reading import decode_text, json_document_texts
+from pipeline.reading import decode_text, json_texts
 
 
 @app.command("extract")
@@ -22,8 +22,10 @@ def extract_cli(
         typer.Option(
             "--input",
             help='.txt or .md (one text per line), .jsonl ("text", optional "id"), .json (an object or '
-            'a list of objects with "text", as ingest reads it) or a folder of those; decoded as ingest '
-            "decodes them. A folder is read as ingest reads a corpus: hidden files are no inputs, a link to "
+            'a list of objects with "text") or a folder of those; read and decoded as ingest reads and '
+            "decodes them, a bad JSON line named in a warning and left out. Each text is named by its source "
+            "as ingest names documents: /abs/a.jsonl#id=ID, /abs/a.jsonl#L3 (a line with no id), "
+            "/abs/a.txt#L3. A folder is read as ingest reads a corpus: hidden files are no inputs, a link to "
             "a file in it is read once, and a file of another suffix or one that is not text is named in a "
             "warning while the others are read; a folder with nothing to read gives an empty output and a "
             "warning, exit code 0.",
@@ -33,7 +35,8 @@ def extract_cli(
         Path,
         typer.Option(
             "--out",
-            help="Output .jsonl or .parquet, one row per triple; offsets index the text (a line as written).",
+            help="Output .jsonl or .parquet, one row per triple, sent_id its text's source; offsets index "
+            "the text (a line as written).",
         ),
     ],
     device: Device = "auto",
@@ -54,6 +57,6 @@ def extract_cli(
         row_block,
         min_confidence,
         decode_text,
-        json_document_texts,
+        json_texts,
     )
     typer.echo(f"{out}: {len(frame)} triples from {frame['sent_id'].nunique()} texts with triples")

@@ -13,7 +13,7 @@ from extractor.pretrain import PretrainConfig, entity_words, pretrain, write_use
 from extractor.texts import read_texts
 from flows.cli._app import app, cli_errors
 from nrskg.errors import DataFormatError
-from pipeline.reading import decode_text, json_document_texts
+from pipeline.reading import decode_text, json_texts
 
 DEFAULTS = PretrainConfig()
 
@@ -59,7 +59,7 @@ def pretrain_cli(
     with tempfile.TemporaryDirectory() as work:
         if user_dict_from is not None:
             user_dict = write_user_dict(entity_words(load(user_dict_from, fmt)), Path(work) / "user_dict.txt")
-        texts_read = [text for _, text in read_texts(texts, decode_text, json_document_texts)]
+        texts_read = [text for _, text in read_texts(texts, decode_text, json_texts)]
         result = pretrain(encoder, texts_read, out, config, user_dict)
     typer.echo(
         f"MLM loss {result.first_loss:.3f} -> {result.last_loss:.3f} over {result.steps} steps "

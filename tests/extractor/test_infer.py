@@ -21,6 +21,7 @@ from extractor.texts import read_texts
 from extractor.tokenization import TextTokenizer
 from nrskg.contracts import TRIPLE_COLUMNS
 from nrskg.errors import DataFormatError
+from pipeline.reading import json_texts
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
 
@@ -168,9 +169,9 @@ def test_extract_file_writes_jsonl_and_parquet_rows(model_dir, texts, tmp_path):
         ),
         encoding="utf-8",
     )
-    frame = extract_file(model_dir, source, tmp_path / "out.parquet", device="cpu")
+    frame = extract_file(model_dir, source, tmp_path / "out.parquet", "cpu", json_texts=json_texts)
     assert list(frame.columns) == TRIPLE_COLUMNS
-    assert len(frame) > 0 and set(frame["sent_id"]) <= {f"s{n}" for n in range(5)}
+    assert len(frame) > 0 and set(frame["sent_id"]) <= {f"{source.resolve()}#id=s{n}" for n in range(5)}
     assert pd.read_parquet(tmp_path / "out.parquet").equals(frame)
     assert set(frame["model_version"]) == {"test-version"}
 
@@ -180,24 +181,24 @@ def test_extract_file_writes_jsonl_and_parquet_rows(model_dir, texts, tmp_path):
     rows = extract_file(model_dir, plain_text, tmp_path / "out.jsonl", device="cpu")
     written = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(written) == len(rows) > 0
-    assert {r["sent_id"] for r in written} <= {"1", "2", "3", "4", "5"}  # line numbers
+    assert {r["sent_id"] for r in written} <= {f"{plain_text.resolve()}#L{n}" for n in range(1, 6)}
     for row in written:
-        text = lines[int(row["sent_id"]) - 1]
+        text = lines[int(row["sent_id"].rpartition("#L")[2]) - 1]
         assert text[row["head_start"] : row["head_end"]] == row["head"]
         assert text[row["tail_start"] : row["tail_end"]] == row["tail"]
 
 
 def test_bad_input_files_name_the_file_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "好"}\n{"id": 2}\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"bad.jsonl: line 2"):
-        read_texts(bad)
+    bad.write_text('\n{"title": 2}\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"bad.jsonl#L2: no string field 'text'"):
+        read_texts(bad, json_texts=json_texts)
     with pytest.raises(DataFormatError, match="must end in .jsonl or .parquet"):
         extract_file(tmp_path, bad, tmp_path / "out.csv")
     words = tmp_path / "words.jsonl"
     words.write_text('{"words": ["糖尿", "病"]}\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match='not segmented "words"'):
-        extract_file(tmp_path, words, tmp_path / "out.jsonl")
+        extract_file(tmp_path, words, tmp_path / "out.jsonl", json_texts=json_texts)
 
 
 def test_min_confidence_keeps_the_triples_at_or_above_it_and_defaults_to_the_models(model_dir, texts):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from flows.cli import app
+from pipeline.reading import read_corpus
 from tests.conftest import untrained_model
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "sample" / "annotated.jsonl"
@@ -153,7 +154,10 @@ def test_extract_reads_a_folder_as_ingest_does_and_names_each_file_it_does_not_r
     extracted = runner.invoke(app, [*args, "--min-confidence", "0"])
     assert extracted.exit_code == 0, extracted.output
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert rows and {row["sent_id"] for row in rows} == {"a.txt:1", "paper.json:[0]", "paper.json:[1]"}
+    paper = (corpus / "paper.json").resolve()
+    assert rows and {row["sent_id"] for row in rows} == {
+        f"{(corpus / 'a.txt').resolve()}#L1", f"{paper}#[0]", f"{paper}#[1]"
+    }  # fmt: skip
     assert f"{corpus / 'image.txt'}: NUL byte at offset 8: binary, not text" in extracted.stderr
     assert (
         "1 files not read, their suffix is not one of .txt, .md, .jsonl, .json: table.csv" in extracted.stderr
@@ -175,3 +179,25 @@ def test_extract_from_a_folder_with_nothing_readable_completes_with_a_warning_as
     assert f"nothing to read in {corpus}: 0 files of other suffixes, 1 files failed" in extracted.stderr
     assert not out.read_text(encoding="utf-8").strip()
     assert f"{out}: 0 triples from 0 texts" in extracted.stdout
+
+
+def test_extract_names_json_lines_as_ingest_names_their_documents(tmp_path):
+    """A preview's rows are matched to the graph by their ids: extract named line 3 `3` (`file:3` in a
+    folder) where ingest's source is `/abs/file#L3`, and failed the whole file at a bad line ingest leaves out
+    alone."""
+    model = untrained_model(tmp_path)  # random weights: at confidence 0 every text gives triples
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = "糖尿病患者服用二甲双胍"  # one that gives triples, on every line
+    records = [{"id": "p7", "text": text}, {"text": text}, {"id": None, "text": text}]
+    lines = [json.dumps(records[0]), "{not json", *(json.dumps(r) for r in records[1:])]
+    (corpus / "papers.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingested = {document.source for document in read_corpus(corpus).documents}
+    for given in (corpus, corpus / "papers.jsonl"):
+        out = tmp_path / "triples.jsonl"
+        args = ["extract", "--model", str(model), "--input", str(given), "--out", str(out), "--device", "cpu"]
+        extracted = runner.invoke(app, [*args, "--min-confidence", "0"])
+        assert extracted.exit_code == 0, extracted.output
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert {row["sent_id"] for row in rows} == ingested
+        assert f"{(corpus / 'papers.jsonl').resolve()}#L2: column 2: invalid JSON" in extracted.stderr
