@@ -131,9 +131,15 @@ def register(root: Path, model_dir: Path) -> ModelEntry:
     `val_f1` only when it was selected on held-out documents: a training F1 is no evidence that one model is
     better than another. Registering a version again updates it. A checkpoint whose training did not finish
     (interrupted: uncalibrated, unscored) is refused."""
+    version = model_config(model_dir, "Register the --out folder of a finished `nrskg train`").model_version
+    return _record(root, model_dir, version)
+
+
+def _record(root: Path, model_dir: Path, version: str) -> ModelEntry:
+    """`register` for a checkpoint whose config names `version`, read once by the caller (`register_staged`
+    reads it before moving the checkpoint)."""
     from extractor.train import METRICS_FILE
 
-    version = model_config(model_dir, "Register the --out folder of a finished `nrskg train`").model_version
     if not version:
         raise ModelError(f"{model_dir}: its config names no model_version")
     metrics_path = Path(model_dir) / METRICS_FILE
@@ -183,7 +189,7 @@ def register_staged(root: Path, staged: Path) -> ModelEntry:
             raise
         message = f"model {version} is in {folder} already: another run trained the same weights"
         raise ModelError(message) from e
-    return register(root, folder)
+    return _record(root, folder, version)
 
 
 def promote(root: Path, version: str) -> None:

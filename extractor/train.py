@@ -31,8 +31,8 @@ from extractor.augment import adversarial_embeddings, mask_tokens, mention_pool,
 from extractor.averaging import moving_average
 from extractor.batching import EncodedExample, collate, encode_examples, length_batches
 from extractor.configuration import LOSSES, NRSOneRelConfig, NSScope, TrainConfig, save_config
-from extractor.datasets import Document, relation_schema, split_documents, window_examples
-from extractor.datasets.corpora import Corpus, check_aliases, load_extra, load_renamed, merged_schema
+from extractor.datasets import Document, load, relation_schema, split_documents, window_examples
+from extractor.datasets.corpora import Corpus, check_aliases, extra_documents, merged_schema, renamed
 from extractor.device import autocast, hand_back_freed_memory, keep_freed_memory, resolve_device
 from extractor.encoders import TinyEncoderConfig, resolve_encoder
 from extractor.evaluate import (
@@ -103,16 +103,17 @@ def train(
             f"--out {out} already holds a model ({CONFIG_NAME})",
             hint="Train into a new folder, or remove this one first",
         )
-    check_aliases(config.relation_aliases, [Corpus(Path(data_path), fmt), *extra])
+    window = WindowConfig.of(config.model)
+    target, *extra_read = [(c, load(c.path, c.fmt, window)) for c in (Corpus(Path(data_path), fmt), *extra)]
+    check_aliases(config.relation_aliases, [target, *extra_read])
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
     # ---- data: split by document, then window long sentences ----
-    window = WindowConfig.of(config.model)
-    train_docs, val_docs = split_as_trained(data_path, fmt, config)
-    extra_docs = load_extra(extra, config.relation_aliases, val_docs, window)
+    train_docs, val_docs = _split_read(target[1], fmt, config)
+    extra_docs = extra_documents(extra_read, config.relation_aliases, val_docs)
     train_sentences = _examples(train_docs)
     val_sentences = _examples(val_docs)
     corpora = [train_docs, *extra_docs.values()]  # the target first: its windows come first in `data`
@@ -419,8 +420,14 @@ def split_as_trained(
 ) -> tuple[list[Document], list[Document]]:
     """(train, validation) documents of a data set read and split as `train` reads and splits it (its
     renamings, its windows, its seed), so that a trained model is scored on the documents it never saw."""
-    docs = load_renamed(data_path, fmt, config.relation_aliases, WindowConfig.of(config.model))
-    return validation_split(docs, config)
+    return _split_read(load(data_path, fmt, WindowConfig.of(config.model)), fmt, config)
+
+
+def _split_read(
+    docs: Sequence[Document], fmt: str, config: TrainConfig
+) -> tuple[list[Document], list[Document]]:
+    """`split_as_trained` for a data set already read (not renamed): `train` reads it once."""
+    return validation_split(renamed(docs, fmt, config.relation_aliases), config)
 
 
 def _step(

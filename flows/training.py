@@ -34,13 +34,7 @@ class TrainOutcome:
     model_dir: str
     candidate_f1: float
     held_out: bool  # False: `candidate_f1` is F1 on the training sample (no documents were held out)
-    current_version: str | None
-    current_f1: float | None  # on the held-out sentences the current model was not trained on
-    compared_f1: float | None  # the new model's F1 on those same sentences
-    compared_on: int  # how many sentences that is
-    left_out: int  # held-out sentences the current model was trained on
-    promoted: bool
-    not_compared: str  # why the current model was kept without a comparison ("" where there was one)
+    comparison: model_registry.Comparison  # with the current model (`not_compared` says why there was none)
 
 
 @task(name="train-model")
@@ -80,11 +74,7 @@ def train_flow(
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # gone once registered; a failed run's files help no one
     compared = compare_and_promote(root, entry, result.held_out, min_improvement)
-    outcome = TrainOutcome(
-        entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics,
-        compared.current.version if compared.current else None, compared.current_f1, compared.candidate_f1,
-        compared.sentences, compared.left_out, compared.promoted, compared.not_compared,
-    )  # fmt: skip
+    outcome = TrainOutcome(entry.version, entry.path, result.best_val_f1, "val_f1" in entry.metrics, compared)
     _report(outcome, sum(len(doc.examples) for doc in result.held_out))
     return outcome
 
@@ -96,25 +86,26 @@ def _report(outcome: TrainOutcome, n_examples: int) -> None:
         if outcome.held_out
         else f"training F1 {outcome.candidate_f1:.4f} (no documents held out, so not a quality estimate)"
     )
-    current = outcome.current_version
-    where = f"the {outcome.compared_on} of them {current} was not trained on" if outcome.left_out else "them"
+    compared = outcome.comparison
+    current = compared.current.version if compared.current else None
+    where = f"the {compared.sentences} of them {current} was not trained on" if compared.left_out else "them"
     versus = (
-        f"; on {where}: {outcome.compared_f1:.4f} against {current}'s {outcome.current_f1:.4f}"
-        if outcome.current_f1 is not None
-        else f"; {outcome.not_compared}, so no comparison"
-        if outcome.not_compared
+        f"; on {where}: {compared.candidate_f1:.4f} against {current}'s {compared.current_f1:.4f}"
+        if compared.current_f1 is not None
+        else f"; {compared.not_compared}, so no comparison"
+        if compared.not_compared
         else ""
     )
-    verdict = "promoted to current" if outcome.promoted else f"kept {current} as current"
+    verdict = "promoted to current" if compared.promoted else f"kept {current} as current"
     log.info("model %s: %s%s; %s", outcome.version, what, versus, verdict)
     column = "held-out F1" if outcome.held_out else "training F1"
     table = f"| model | {column} |\n|---|---|\n| {outcome.version} (new) | {outcome.candidate_f1:.4f} |\n"
-    if outcome.current_f1 is not None:
+    if compared.current_f1 is not None:
         table += (
-            f"\nOn {where} ({outcome.compared_on} sentences):\n\n| model | F1 |\n|---|---|\n"
-            f"| {outcome.version} (new) | {outcome.compared_f1:.4f} |\n"
-            f"| {current} (current) | {outcome.current_f1:.4f} |\n"
+            f"\nOn {where} ({compared.sentences} sentences):\n\n| model | F1 |\n|---|---|\n"
+            f"| {outcome.version} (new) | {compared.candidate_f1:.4f} |\n"
+            f"| {current} (current) | {compared.current_f1:.4f} |\n"
         )
-    if outcome.not_compared:
-        table += f"\n{outcome.not_compared[0].upper()}{outcome.not_compared[1:]}, so no comparison.\n"
+    if compared.not_compared:
+        table += f"\n{compared.not_compared[0].upper()}{compared.not_compared[1:]}, so no comparison.\n"
     create_markdown_artifact(key="train-summary", markdown=f"# Model {outcome.version}: {verdict}\n\n{table}")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from graph.process import HOST, status
+from graph.process import HOST, ServerInfo, status
 from nrskg.errors import GraphError
 
 PASSWORD_FILE = "nrskg-neo4j.password"
@@ -81,7 +81,12 @@ def local_password(uri: str, data_dir: Path | None = None) -> SecretStr | None:
     127.0.0.1 or localhost, at its port): the password is never sent to whatever else might listen on a port
     after our server stopped.
     """
-    info = status(data_dir)
+    return server_password(uri, status(data_dir))
+
+
+def server_password(uri: str, info: ServerInfo | None) -> SecretStr | None:
+    """`local_password` for a caller that has read the server record (`info`, None where no server runs)
+    already, so that it is read once."""
     address = _address(uri)
     if info is None or not info.auth or address is None or address != _address(info.uri):
         return None

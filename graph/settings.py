@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from graph.passwords import local_password
+from graph.passwords import server_password
 from graph.process import default_data_dir, status
 from nrskg.errors import GraphError, PermanentGraphError
 
@@ -89,13 +89,15 @@ class Neo4jSettings(BaseModel):
         if alias:
             values["user"] = environ[USERNAME_ALIAS]
         values.update({key: value for key, value in overrides.items() if value is not None})
-        running = None if "uri" in values else status(default_data_dir(environ))
+        data_dir = default_data_dir(environ)
+        given_uri = "uri" in values
+        running = None if given_uri else status(data_dir)
         if running is not None:  # the local server, on whatever port `nrskg neo4j start --port` gave it
             values["uri"] = running.uri
         settings = cls(**values)
         if settings.password is not None:
             return settings
-        password = local_password(settings.uri, default_data_dir(environ))
+        password = server_password(settings.uri, status(data_dir) if given_uri else running)
         return settings.model_copy(update={"password": password}) if password else settings
 
     def auth(self) -> tuple[str, str] | None:

@@ -17,9 +17,14 @@ from nrskg.errors import DataFormatError
 
 # Evidence items are stored as "sent_id|head_start|head_end|tail_start|tail_end|model_version" strings,
 # because Neo4j properties cannot hold maps and a list of strings can be merged as a set in plain Cypher.
+# Each field bears the name of the property that holds it in the graph: the Sentence's `sent_id`, the
+# EVIDENCE link's others; `Evidence.encode` and the Cypher that encodes a link (`write_statements`) join them.
+EVIDENCE_FIELDS = ("sent_id", "head_start", "head_end", "tail_start", "tail_end", "model_version")
 EVIDENCE_SEPARATOR = "|"
 # Where each field sits in an evidence string, for the Cypher that splits one: split(item, '|')[EV_SENT_ID].
-EV_SENT_ID, EV_HEAD_START, EV_HEAD_END, EV_TAIL_START, EV_TAIL_END, EV_MODEL_VERSION = range(6)
+EV_SENT_ID, EV_HEAD_START, EV_HEAD_END, EV_TAIL_START, EV_TAIL_END, EV_MODEL_VERSION = range(
+    len(EVIDENCE_FIELDS)
+)
 # Ids that end up in a uniqueness index must stay far below Neo4j's 8 kB index key limit: 1024 characters are
 # at most 4 kB of UTF-8.
 MAX_ID_LENGTH = 1024
@@ -118,8 +123,9 @@ class Evidence(_Frozen):
 
     def encode(self, model_version: str) -> str:
         """The stored form, with the model version so that re-extraction can tell old evidence from new; the
-        fields in the order of the EV_* positions."""
-        return EVIDENCE_SEPARATOR.join(str(f) for f in (*self.place, model_version))
+        fields of EVIDENCE_FIELDS in their order."""
+        values = {**vars(self), "model_version": model_version}
+        return EVIDENCE_SEPARATOR.join(str(values[name]) for name in EVIDENCE_FIELDS)
 
 
 class RelationEdge(_Frozen):

@@ -9,7 +9,17 @@ from __future__ import annotations
 from graph.identifiers import check_label, check_relationship_type
 from graph.types import EV_MODEL_VERSION as _MODEL_VERSION
 from graph.types import EV_SENT_ID as _SENT_ID
+from graph.types import EVIDENCE_FIELDS
 from graph.types import EVIDENCE_SEPARATOR as _SEP
+
+
+def encoded_evidence(sentence: str, link: str) -> str:
+    """`Evidence.encode` in Cypher, for the variables of a Sentence and of its EVIDENCE link, which hold the
+    fields under their names: the stored form has one definition."""
+    return f" + '{_SEP}' + ".join(
+        f"{sentence if i == _SENT_ID else link}.{name}" for i, name in enumerate(EVIDENCE_FIELDS)
+    )
+
 
 MERGE_DOCUMENTS = """
 UNWIND $rows AS row
@@ -193,8 +203,7 @@ CALL (r, h, t, left, kept) {{
   WITH r, h, t, kept
   WHERE size(kept) < left AND size(kept) < $sample
   MATCH (s:Sentence)-[e:EVIDENCE {{head_key: h.key, relation: r.relation, tail_key: t.key}}]->()
-  WITH kept, s.sent_id + '{_SEP}' + e.head_start + '{_SEP}' + e.head_end + '{_SEP}' +
-             e.tail_start + '{_SEP}' + e.tail_end + '{_SEP}' + e.model_version AS item
+  WITH kept, {encoded_evidence("s", "e")} AS item
   WHERE NOT item IN kept
   WITH item LIMIT $sample
   RETURN collect(item) AS refill

@@ -78,14 +78,15 @@ def aliases_for(aliases: Mapping[str, str], fmt: str) -> dict[str, str]:
     return everywhere | here
 
 
-def check_aliases(aliases: Mapping[str, str], corpora: Sequence[Corpus]) -> None:
+def check_aliases(aliases: Mapping[str, str], corpora: Sequence[tuple[Corpus, Sequence[Document]]]) -> None:
     """Refuse renamings (keys as given, `OLD` or `FORMAT:OLD`) whose old name is no relation type of any
-    corpus they apply to: a misspelt name would otherwise train for an hour with its type left as it was."""
+    corpus they apply to (each given with its documents as read, not renamed): a misspelt name would
+    otherwise train for an hour with its type left as it was."""
     if not aliases:
         return
     annotated: dict[str, set[str]] = {}  # format -> relation types as the corpora of that format name them
-    for corpus in corpora:
-        names = {r.name for r in relation_schema(load(corpus.path, corpus.fmt))}
+    for corpus, docs in corpora:
+        names = {r.name for r in relation_schema(docs)}
         annotated[corpus.fmt] = annotated.get(corpus.fmt, set()) | names
     everywhere = set().union(*annotated.values())
     unmatched = []
@@ -106,7 +107,12 @@ def load_renamed(
 ) -> list[Document]:
     """A corpus's documents (`load`) with the renamings that apply to its format: how training, the train
     flow's held-out documents and the studies all read a corpus."""
-    return rename_relations(load(path, fmt, window), aliases_for(aliases, fmt))
+    return renamed(load(path, fmt, window), fmt, aliases)
+
+
+def renamed(docs: Sequence[Document], fmt: str, aliases: Mapping[str, str]) -> list[Document]:
+    """Documents read with `fmt`, with the renamings that apply to that format."""
+    return rename_relations(docs, aliases_for(aliases, fmt))
 
 
 def load_extra(
@@ -118,13 +124,22 @@ def load_extra(
     Document ids and groups are prefixed with the corpus (`ruijin:12`), so that DiaKG's document 12 and
     Ruijin's file 12 are not taken for parts of one source.
     """
+    return extra_documents([(c, load(c.path, c.fmt, window)) for c in corpora], aliases, held_out)
+
+
+def extra_documents(
+    corpora: Sequence[tuple[Corpus, Sequence[Document]]],
+    aliases: Mapping[str, str],
+    held_out: Sequence[Document],
+) -> dict[Corpus, list[Document]]:
+    """`load_extra` for corpora already read (each with its documents, not renamed)."""
     docs, source = [], {}
-    for corpus in corpora:
-        for doc in load_renamed(corpus.path, corpus.fmt, aliases, window):
+    for corpus, read in corpora:
+        for doc in renamed(read, corpus.fmt, aliases):
             docs.append(replace(doc, doc_id=f"{corpus}#{doc.doc_id}", group=f"{corpus}#{doc.group}"))
             source[docs[-1].doc_id] = corpus
     kept = apart_from(docs, held_out)
-    return {corpus: [d for d in kept if source[d.doc_id] == corpus] for corpus in corpora}
+    return {corpus: [d for d in kept if source[d.doc_id] == corpus] for corpus, _ in corpora}
 
 
 def apart_from(extra: Sequence[Document], held_out: Sequence[Document]) -> list[Document]:

@@ -321,7 +321,7 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     settings = {"max_steps": 20, "batch_size": 4, "device": "cpu", "val_fraction": 0.5}
     state = train_flow(str(data), "jsonl", registry=str(registry), settings=settings, return_state=True)
     first = state.result()
-    assert first.promoted and model_registry.current(registry).version == first.version
+    assert first.comparison.promoted and model_registry.current(registry).version == first.version
     assert first.held_out and any(
         m.startswith(f"model {first.version}: held-out F1 ") and "promoted to current" in m
         for m in run_logs(state)
@@ -336,14 +336,15 @@ def test_train_flow_promotes_the_first_model_and_keeps_a_better_current(workspac
     state = train_flow(str(grown), "jsonl", registry=str(registry), settings=again, min_improvement=1.0,
                        return_state=True)  # fmt: skip
     second = state.result()
-    assert not second.promoted and second.current_version == first.version
-    assert second.current_f1 is not None and second.compared_f1 is not None
-    assert (second.compared_on, second.left_out) == (
+    compared = second.comparison
+    assert (compared.promoted, compared.current and compared.current.version) == (False, first.version)
+    assert compared.current_f1 is not None and compared.candidate_f1 is not None
+    assert (compared.sentences, compared.left_out) == (
         len(_sample_lines({"sample-01"})),
         len(_sample_lines({"sample-02"})),
     )
     assert any(
-        f"on the {second.compared_on} of them {first.version} was not trained on: " in m
+        f"on the {compared.sentences} of them {first.version} was not trained on: " in m
         for m in run_logs(state)
     )
     assert model_registry.current(registry).version == first.version
@@ -375,8 +376,10 @@ def test_train_flow_compares_on_the_documents_training_held_out_while_the_data_g
 
     monkeypatch.setattr(training, "train", train_while_annotators_add)
     outcome = train_flow(str(data), "jsonl", registry=str(root), settings=settings)
-    assert outcome.current_version == "old" and outcome.current_f1 is not None
-    assert (outcome.compared_on, outcome.left_out) == (sum(len(d.examples) for d in validated), 0)
+    compared = outcome.comparison
+    assert compared.current is not None and compared.current.version == "old"
+    assert compared.current_f1 is not None
+    assert (compared.sentences, compared.left_out) == (sum(len(d.examples) for d in validated), 0)
 
 
 def test_two_train_flow_runs_at_once_each_register_their_own_checkpoint(tmp_path, monkeypatch):

@@ -162,6 +162,19 @@ def test_removing_the_places_that_filled_the_sample_refills_it_from_the_places_l
     assert (rel["n"], sorted(rel["ev"]), rel["v"]) == (2, ["d2:0|0|1|2|3|v2", "d2:1|0|1|2|3|v2"], "v2")
 
 
+def test_the_cypher_that_encodes_an_evidence_link_spells_what_evidence_encode_does(
+    graph: tuple[neo4j.Driver, str],
+) -> None:
+    """The refill of a relationship's sample encodes its places in Cypher: as the writer stores them."""
+    rel = relation("二甲双胍", "2型糖尿病", ["d1:0", "d1:1"], "v1")
+    ents = [entity("二甲双胍"), entity("2型糖尿病", "Disease")]
+    replace_documents(graph[0], ["d1"], docs_batch(["d1"], ents, [rel]), "v1", SCHEMA, database=graph[1])
+    encoded = rows(
+        graph, f"MATCH (s:Sentence)-[e:EVIDENCE]->() RETURN {cypher.encoded_evidence('s', 'e')} AS item"
+    )
+    assert sorted(row["item"] for row in encoded) == sorted(ev.encode("v1") for ev in rel.evidence)
+
+
 def test_a_graph_whose_places_have_no_confidence_keeps_its_highest_until_they_are_re_extracted(
     graph: tuple[neo4j.Driver, str],
 ) -> None:
