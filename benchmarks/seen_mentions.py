@@ -1,5 +1,6 @@
 """Where a trained model's recall comes from: its validation triples by whether their mentions, and the triple
-itself, occur in the documents it was trained on; and how near its errors come to a right triple.
+itself, occur in the documents it was trained on, and by how far apart their two mentions stand; and how near
+its errors come to a right triple.
 
 A model that generalises finds new mentions in familiar contexts; one that memorises finds what it saw. A
 wrong triple that differs from a gold one only in its boundaries or its relation is a near miss a reader can
@@ -23,11 +24,13 @@ from extractor.datasets import Document
 from extractor.evaluate import Key, predictions
 from extractor.infer import Extractor
 from extractor.model import CONFIG_NAME
+from extractor.schema import Example, Triple
 from extractor.train import split_as_trained
 
 SEEN = ("neither mention", "one mention", "both mentions")
 NEARNESS = ("other relation", "reversed", "other boundaries", "one mention", "nothing near")
 ERRORS = ("false positives", "missed")
+GAPS = ((0, "overlapping or touching"), (9, "1-9"), (29, "10-29"), (59, "30-59"), (None, "60 or more"))
 
 
 def mentions(docs: list[Document]) -> set[str]:
@@ -50,6 +53,30 @@ def recall_by_familiarity(
         total = counts[(group, True)] + counts[(group, False)]
         rows.append({"validation triples": group, "gold": total, "found": counts[(group, True)],
                      "recall": round(counts[(group, True)] / total, 3) if total else None})  # fmt: skip
+    return rows
+
+
+def gap(triple: Triple) -> int:
+    """Characters between a triple's two mentions; 0 or less where they touch or one lies inside the other."""
+    return max(triple.head.start, triple.tail.start) - min(triple.head.end, triple.tail.end)
+
+
+def recall_by_gap(examples: list[Example], predicted: list[set[Key]]) -> list[dict[str, object]]:
+    """Recall of the gold triples grouped by the characters between their mentions (a triple annotated twice
+    in one sentence counts once, at its nearest), with `predicted` per example as `predictions` keys them."""
+    counts: Counter[tuple[str, bool]] = Counter()
+    for example, found in zip(examples, predicted, strict=True):
+        nearest: dict[Key, int] = {}
+        for triple in example.triples:
+            nearest[triple.key()] = min(gap(triple), nearest.get(triple.key(), gap(triple)))
+        for key, apart in nearest.items():
+            label = next(name for most, name in GAPS if most is None or apart <= most)
+            counts[(label, key in found)] += 1
+    rows = []
+    for _, label in GAPS:
+        total = counts[(label, True)] + counts[(label, False)]
+        rows.append({"characters between": label, "gold": total, "found": counts[(label, True)],
+                     "recall": round(counts[(label, True)] / total, 3) if total else None})  # fmt: skip
     return rows
 
 
@@ -109,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     found = [set(p) for p in predicted]
     rows = recall_by_familiarity(gold, found, seen, seen_triples)
     print(text_table(rows, ["validation triples", "gold", "found", "recall"]))
+    apart = recall_by_gap(examples, found)
+    print(text_table(apart, ["characters between", "gold", "found", "recall"]))
     errors = errors_by_nearness(gold, found)
     print(text_table(errors, ["nearest", *ERRORS]))
     val_mentions = mentions(val_docs)
@@ -119,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         result = {"model": str(args.model), "validation_documents": [d.doc_id for d in val_docs],
                   "validation_mentions": len(val_mentions), "unseen_mentions": unseen, "rows": rows,
-                  "errors": errors, "machine": machine()}  # fmt: skip
+                  "by_gap": apart, "errors": errors, "machine": machine()}  # fmt: skip
         write_json(args.out, result)
     return 0
 

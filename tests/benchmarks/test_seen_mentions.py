@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from benchmarks.seen_mentions import errors_by_nearness, nearness, recall_by_familiarity
+from benchmarks.seen_mentions import errors_by_nearness, nearness, recall_by_familiarity, recall_by_gap
+from extractor.schema import Entity, Example, Triple
 
 
 def test_recall_is_split_by_how_familiar_each_gold_triple_is():
@@ -43,3 +44,23 @@ def test_false_positives_and_misses_are_counted_against_their_own_sentence():
     assert (rows["other boundaries"]["false positives"], rows["other boundaries"]["missed"]) == (1, 1)
     assert (rows["one mention"]["false positives"], rows["one mention"]["missed"]) == (1, 1)
     assert (rows["all"]["false positives"], rows["all"]["missed"]) == (2, 2)
+
+
+def test_recall_is_split_by_the_characters_between_the_two_mentions():
+    text = "糖尿病肾病用二甲双胍，" + "。" * 30 + "二甲双胍高血压"
+    disease, drug = Entity(0, 5, "糖尿病肾病"), Entity(6, 10, "二甲双胍")
+    later_drug, pressure = Entity(41, 45, "二甲双胍"), Entity(45, 48, "高血压")
+    kidney = Triple(Entity(3, 4, "肾"), "Anatomy_Disease", disease)  # inside the disease
+    treats = [
+        Triple(drug, "Drug_Disease", disease),
+        Triple(later_drug, "Drug_Disease", disease),
+    ]  # 1 and 36 apart
+    lowers = [
+        Triple(drug, "Drug_Disease", pressure),
+        Triple(later_drug, "Drug_Disease", pressure),
+    ]  # 35 and 0
+    examples = [Example(text, [kidney, *treats, *lowers])]
+    rows = {r["characters between"]: r for r in recall_by_gap(examples, [{treats[0].key(), lowers[0].key()}])}
+    assert (rows["overlapping or touching"]["gold"], rows["overlapping or touching"]["found"]) == (2, 1)
+    assert (rows["1-9"]["gold"], rows["1-9"]["recall"]) == (1, 1.0)
+    assert rows["30-59"]["gold"] == 0 and rows["30-59"]["recall"] is None
