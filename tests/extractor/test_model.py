@@ -18,8 +18,8 @@ from extractor.model import (
     CONFIG_NAME,
     MAX_DISTANCE,
     WEIGHTS_NAME,
+    BetweenMeans,
     NRSOneRelModel,
-    between_means,
     distance_bucket,
     table_mask,
 )
@@ -202,7 +202,13 @@ def test_between_means_are_the_means_of_the_tokens_strictly_between(first: int, 
             inside = c[:, min(i, j) + 1 : max(i, j)]
             if inside.shape[1]:
                 expected[:, i - first, j] = inside.mean(dim=1)
-    torch.testing.assert_close(between_means(sums, first, stop), expected)
+    torch.testing.assert_close(BetweenMeans.apply(sums, first, stop), expected)
+
+
+@pytest.mark.parametrize("first, stop", [(0, 7), (2, 5), (6, 7)])
+def test_between_means_backward_is_the_gradient(first: int, stop: int):
+    sums = torch.randn(2, 8, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s: BetweenMeans.apply(s, first, stop), (sums,))
 
 
 def test_between_context_starts_at_zero_and_learns():
