@@ -35,7 +35,7 @@ RECIPE_ARMS=(
   "encoder-lr-1e-4:encoder_lr=1e-4"
   "fgm:adversarial=1.0"
   "no-distance:distance_buckets=0"
-  "between-context:between_context=true"
+  "no-between:between_context=false"
   "no-mention-column:mention_column=false,epochs=30"
   "ruijin-first:first=ruijin,first_steps=1000,relation_aliases=SideEff-Drug=ADE_Drug;ruijin:Test_Disease="
 )

@@ -54,7 +54,7 @@ class NRSOneRelConfig:
         "(0: OneRel's formula, no distance).",
     )
     between_context: bool = setting(
-        False,
+        True,
         "Add W_c times the mean of the token vectors strictly between i and j to the pair features: what "
         "separates two mentions (a clause, a full stop, a list) says whether they relate, most of all when "
         "they are far apart.",
@@ -325,5 +325,6 @@ def load_config(path: Path) -> tuple[NRSOneRelConfig, TrainConfig | None]:
     data.setdefault("loss", "softmax")  # checkpoints written before the loss option all used the softmax
     data.setdefault("distance_buckets", 0)  # nor did those written before it score distances
     data.setdefault("mention_column", False)  # nor have a mention column
+    data.setdefault("between_context", False)  # nor add the tokens between a pair
     model = from_json(NRSOneRelConfig, data)
     return model, (replace(from_json(TrainConfig, train), model=model) if train is not None else None)

@@ -68,14 +68,17 @@ def distance_bucket(distance: torch.Tensor, buckets: int) -> torch.Tensor:
 
 
 class OneRelHead(nn.Module):
-    """v_ij = R^T ReLU(W_s s_i + W_o o_j + b [+ D_(j-i)]): OneRel's W[s_i; o_j] split into two projections.
+    """v_ij = R^T ReLU(W_s s_i + W_o o_j + b [+ D_(j-i)] [+ W_c mean_(i<t<j) h_t]): OneRel's W[s_i; o_j]
+    split into two projections.
 
     W[s;o] is linear, so it equals W_s s + W_o o. Projecting tokens once, broadcast-adding over (i, j), costs
     O(L d d_e + L^2 d_e) instead of the O(L^2 d d_e) of materialising the L x L x 2d concatenation. With
     `distance_buckets` (the default; 0 is OneRel's formula), a learnt vector per bucket of the signed
     distance j - i joins the sum: the projections of two tokens say what they are, not how far apart. It
     starts at zero, so training starts from OneRel's formula; on DiaKG it reaches the F1 OneRel's formula
-    plateaus at in about half the epochs (docs/results.md).
+    plateaus at in about half the epochs (docs/results.md). With `between_context` (the default), the mean of
+    the projected token vectors strictly between i and j joins it too, from zero: what separates two mentions
+    (a clause, a full stop, a list) says whether they relate, and recall fell with the distance between them.
     """
 
     def __init__(self, hidden_size: int, config: NRSOneRelConfig) -> None:

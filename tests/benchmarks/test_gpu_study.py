@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 RECIPE_ARMS = {"default", "d768", "d1536", "no-ema", "all-windows", "onerel-dropout", "frozen-embeddings",
                "ruijin", "nsK", "mention-replace", "mask-tokens", "encoder-lr-1e-4", "fgm",
-               "no-distance", "between-context", "no-mention-column", "ruijin-first"}  # fmt: skip
+               "no-distance", "no-between", "no-mention-column", "ruijin-first"}  # fmt: skip
 
 
 def test_every_arm_of_the_gpu_study_trains_and_is_scored(shared_data: Path, tmp_path: Path) -> None:

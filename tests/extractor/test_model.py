@@ -309,17 +309,19 @@ def test_a_checkpoint_from_before_the_loss_option_loads_as_the_softmax_model(tmp
         loss="softmax",
         distance_buckets=0,
         mention_column=False,
+        between_context=False,
     )  # what such a checkpoint was
     model = NRSOneRelModel(config, AutoModel.from_pretrained(encoder_dir))
     model.save_pretrained(tmp_path / "model", AutoTokenizer.from_pretrained(encoder_dir))
     written = json.loads((tmp_path / "model" / CONFIG_NAME).read_text())
-    del written["loss"], written["distance_buckets"], written["mention_column"]
+    del written["loss"], written["distance_buckets"], written["mention_column"], written["between_context"]
     written["num_labels"] = 8  # what such a checkpoint carried instead
     (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps(written))
     loaded, _ = NRSOneRelModel.from_pretrained(tmp_path / "model")
     assert loaded.config.loss == "softmax" and loaded.config.num_labels == 8
     assert loaded.config.distance_buckets == 0 and loaded.head.distance is None
     assert not loaded.config.mention_column and loaded.head.relation_matrix.shape[1] == 8
+    assert not loaded.config.between_context and loaded.head.between is None
 
 
 def test_inconsistent_config_and_bad_directory_raise_model_error(tmp_path):
