@@ -57,7 +57,9 @@ GOAL_TRAIN_RATIO = 0.35  # goal: our NS = 10 step at most 0.35x the reference-st
 GOAL_INFER_RATIO = 0.7  # goal: extraction at least 0.7x the bare encoder's sentences/s
 HEADLINE_NS = 10
 ENCODER_ONLY = "encoder only"
-NO_DISTANCE = "ours, no distance"  # OneRel's pair formula (--distance-buckets 0) at NS = HEADLINE_NS
+NO_DISTANCE = "ours, no distance"  # without the token distance (--distance-buckets 0) at NS = HEADLINE_NS
+NO_BETWEEN = "ours, no between"  # without the mean of the tokens between (--no-between-context), the same NS
+WITHOUT = {NO_DISTANCE: {"distance_buckets": 0}, NO_BETWEEN: {"between_context": False}}  # their settings
 PARTS = ("training", "inference", "row_block")
 GOLD_TRIPLES = 3  # gold triples per synthetic training sentence
 GOLD_RELATIONS = 4  # they use the first few relation types: fewer than the smallest NS, so NS is exact
@@ -209,9 +211,9 @@ def prepare_encoder(spec: str, texts: list[str], workdir: Path) -> str:
 
 
 def model_config(
-    num_relations: int, d_e: int, dropout: float, encoder: str, distance: bool = True
+    num_relations: int, d_e: int, dropout: float, encoder: str, **settings: object
 ) -> NRSOneRelConfig:
-    """Our model's config; `distance=False` drops the token-distance term (OneRel's pair formula)."""
+    """Our model's config, the defaults but for `settings` (an arm's `WITHOUT`)."""
     return NRSOneRelConfig(
         encoder=encoder,
         relations=[f"relation_{k:02d}" for k in range(num_relations)],
@@ -219,7 +221,7 @@ def model_config(
         tail_types=["Tail"] * num_relations,
         d_e=d_e,
         dropout=dropout,
-        **({} if distance else {"distance_buckets": 0}),
+        **settings,
     )
 
 
@@ -277,7 +279,7 @@ def make_arm(
     pad_id: int,
     device: torch.device,
 ) -> Arm:
-    """The reference-style model (all K), ours (`relation_ids` scored, with or without the token distance)
+    """The reference-style model (all K), ours (`relation_ids` scored, with or without a term of `WITHOUT`)
     or the encoder alone, on a copy of `encoder`. The encoder alone (a mean-square loss on its states) is the
     floor the heads add to."""
     torch.manual_seed(config.seed)
@@ -301,7 +303,7 @@ def make_arm(
             return model(batch.input_ids, batch.attention_mask, labels)
     else:
         mc = model_config(
-            config.num_relations, config.d_e, config.dropout, config.encoder, distance=name != NO_DISTANCE
+            config.num_relations, config.d_e, config.dropout, config.encoder, **WITHOUT.get(name, {})
         )
         model = NRSOneRelModel(mc, copy.deepcopy(encoder))
 
@@ -371,7 +373,12 @@ def _training_rows(config: SpeedConfig, encoder_path: str, device: torch.device)
             ("reference", k, np.arange(k)),
         ]
         plan += [("ours", ns, sample_relations(positive, k, ns, rng)) for ns in config.ns_values]
-        plan += [(NO_DISTANCE, ns, ids) for name, ns, ids in plan if name == "ours" and ns == HEADLINE_NS]
+        plan += [
+            (arm, ns, ids)
+            for arm in WITHOUT
+            for name, ns, ids in plan
+            if name == "ours" and ns == HEADLINE_NS
+        ]
         arms = [make_arm(config, name, items, ids, encoder, pad_id, device) for name, _, ids in plan]
         for (name, ns, ids), measured in zip(plan, measure_arms(arms, config, device), strict=True):
             row = {"L": length, "arm": name, "ns": ns, "ns_scored": len(ids)} | measured
@@ -545,12 +552,7 @@ def headline(result: dict[str, object]) -> dict[str, object]:
     ours = [r for r in result["training"] if r["arm"] == "ours" and r["ns"] == HEADLINE_NS]
     train = {str(r["L"]): r.get("time_ratio") for r in ours}
     head = {str(r["L"]): r.get("head_ratio") for r in ours}
-    plain = {r["L"]: r for r in result["training"] if r["arm"] == NO_DISTANCE and "step_ms" in r}
-    distance = {
-        str(r["L"]): round(r["step_ms"] / plain[r["L"]]["step_ms"], 3)
-        for r in ours
-        if "step_ms" in r and r["L"] in plain
-    }
+    distance, between = (_step_ratio(ours, result["training"], arm) for arm in (NO_DISTANCE, NO_BETWEEN))
     infer_rows = {r["batching"]: r["ratio"] for r in result["inference"]}
     blocks = {r["row_block"]: r for r in result["row_block"] if "delta_mb" in r}
     full, capped = blocks.get(None), next((r for k, r in blocks.items() if k is not None), None)
@@ -558,6 +560,7 @@ def headline(result: dict[str, object]) -> dict[str, object]:
         f"train_time_ratio_ns{HEADLINE_NS}_by_L": train,
         f"head_time_ratio_ns{HEADLINE_NS}_by_L": head,
         f"distance_time_ratio_ns{HEADLINE_NS}_by_L": distance,  # our step / the same step without distance
+        f"between_time_ratio_ns{HEADLINE_NS}_by_L": between,  # our step / the same without the tokens between
         "train_goal": GOAL_TRAIN_RATIO,
         "extract_vs_encoder": infer_rows,
         "infer_goal": GOAL_INFER_RATIO,
@@ -566,6 +569,16 @@ def headline(result: dict[str, object]) -> dict[str, object]:
             if full and capped and full["delta_mb"] > 0
             else None
         ),
+    }
+
+
+def _step_ratio(ours: list[dict[str, object]], rows: list[dict[str, object]], arm: str) -> dict[str, float]:
+    """Per L, our step's median time over `arm`'s (one of `WITHOUT`), measured on the same batch."""
+    without = {r["L"]: r for r in rows if r["arm"] == arm and "step_ms" in r}
+    return {
+        str(r["L"]): round(r["step_ms"] / without[r["L"]]["step_ms"], 3)
+        for r in ours
+        if "step_ms" in r and r["L"] in without
     }
 
 

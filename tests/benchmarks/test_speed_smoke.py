@@ -40,14 +40,15 @@ def test_toy_run_has_every_row_and_ratio(tmp_path) -> None:
         (L, arm, ns)
         for L in (8, 16)
         for arm, ns in (
-            ("encoder only", 0), ("reference", 6), ("ours", 5), ("ours", 10), ("ours, no distance", 10)
+            ("encoder only", 0), ("reference", 6), ("ours", 5), ("ours", 10), ("ours, no distance", 10),
+            ("ours, no between", 10),
         )
     ]  # fmt: skip
     for row in training:
         assert "error" not in row
         assert row["step_ms"] > 0 and len(row["step_ms_all"]) == TOY.timed_steps
         assert row["time_ratio"] > 0 and row["peak_mb"] > 0
-    assert [r["ns_scored"] for r in training if r["L"] == 8] == [0, 6, 5, 6, 6]
+    assert [r["ns_scored"] for r in training if r["L"] == 8] == [0, 6, 5, 6, 6, 6]
     assert all(r["time_ratio"] == 1.0 for r in training if r["arm"] == "reference")
     # The heads' own cost: each step minus the encoder-only step of the same L.
     assert all("head_ratio" in r for r in training if r["arm"] != "encoder only")
@@ -71,20 +72,18 @@ def test_toy_run_has_every_row_and_ratio(tmp_path) -> None:
         set(headline["train_time_ratio_ns10_by_L"])
         == set(headline["head_time_ratio_ns10_by_L"])
         == set(headline["distance_time_ratio_ns10_by_L"])
+        == set(headline["between_time_ratio_ns10_by_L"])
         == {"8", "16"}
     )
-    # The distance arm scores the same relation types as our NS = 10 arm, on the same batch.
+    # The arms without a term score the same relation types as our NS = 10 arm, on the same batch.
     by_arm = {(r["L"], r["arm"], r["ns"]): r for r in training}
-    assert all(
-        by_arm[L, "ours, no distance", 10]["ns_scored"] == by_arm[L, "ours", 10]["ns_scored"] for L in (8, 16)
-    )
-    assert all(
-        headline["distance_time_ratio_ns10_by_L"][str(L)]
-        == pytest.approx(
-            by_arm[L, "ours", 10]["step_ms"] / by_arm[L, "ours, no distance", 10]["step_ms"], abs=1e-3
+    for arm, key in (("ours, no distance", "distance"), ("ours, no between", "between")):
+        assert all(by_arm[L, arm, 10]["ns_scored"] == by_arm[L, "ours", 10]["ns_scored"] for L in (8, 16))
+        assert all(
+            headline[f"{key}_time_ratio_ns10_by_L"][str(L)]
+            == pytest.approx(by_arm[L, "ours", 10]["step_ms"] / by_arm[L, arm, 10]["step_ms"], abs=1e-3)
+            for L in (8, 16)
         )
-        for L in (8, 16)
-    )
     assert set(headline["extract_vs_encoder"]) == {"length buckets", "input order"}
     assert "training step" in report(result)
 
