@@ -134,7 +134,7 @@ class OneRelHead(nn.Module):
             if self.distance is not None:
                 pair += self.distance(buckets[i : i + step])  # (rows, L, d_e): D_(j-i), shared by the batch
             if self.between is not None:
-                pair += BetweenMeans.apply(sums, i, min(i + step, length))
+                pair = AddBetweenMeans.apply(pair, sums, i, min(i + step, length))
             pair = pair.relu_()  # in place
             if self.pair_dropout is not None:
                 pair = self.pair_dropout(pair)
@@ -151,39 +151,46 @@ def between_weights(first: int, stop: int, length: int, device: torch.device) ->
     return scale * (cols > rows), scale * (cols < rows)
 
 
-class BetweenMeans(torch.autograd.Function):
-    """(B, rows, L, d_e): for head rows i in [first, stop) and every column j, the mean of c_t over the tokens
-    strictly between i and j (0 where none), from the prefix sums (B, L + 1, d_e) of c.
+class AddBetweenMeans(torch.autograd.Function):
+    """Adds to the pair features `pair` (B, rows, L, d_e) of head rows i in [first, stop), in place, the mean
+    of c_t over the tokens strictly between i and each column j (0 where none), from the prefix sums
+    (B, L + 1, d_e) of c.
 
-    Tokens i < t < j sum to sums[j] - sums[i + 1], tokens j < t < i to sums[i] - sums[j + 1]. The backward
-    pass contracts the table's gradient with the (rows, L) weights row-wise and column-wise, reading it
-    once each, where autograd would write it out masked twice: 3x faster on a CPU."""
+    Tokens i < t < j sum to sums[j] - sums[i + 1], tokens j < t < i to sums[i] - sums[j + 1]: four
+    broadcast multiply-adds into `pair`, no table-sized temporary. The backward pass contracts the table's
+    gradient with the (rows, L) weights row-wise and column-wise, reading it once each, where autograd would
+    write it out masked twice. Its step cost: docs/results_speed.md (`ours, no between`)."""
 
     @staticmethod
-    def forward(ctx: Any, sums: torch.Tensor, first: int, stop: int) -> torch.Tensor:
-        ctx.first, ctx.stop = first, stop
+    def forward(ctx: Any, pair: torch.Tensor, sums: torch.Tensor, first: int, stop: int) -> torch.Tensor:
+        ctx.first, ctx.stop, ctx.sums_dtype = first, stop, sums.dtype
         length = sums.shape[1] - 1
-        after, before = between_weights(first, stop, length, sums.device)
-        from_row = sums[:, None, :length] - sums[:, first + 1 : stop + 1, None]  # j > i
-        to_row = sums[:, first:stop, None] - sums[:, None, 1:]  # j < i
-        both = torch.where((after > 0)[..., None], from_row, to_row)
-        return both.mul_((after + before).to(sums.dtype)[..., None])
+        after, before = (
+            w.to(sums.dtype)[..., None] for w in between_weights(first, stop, length, sums.device)
+        )
+        pair.addcmul_(sums[:, None, :length], after)  # j > i: + sums[j] ...
+        pair.addcmul_(sums[:, first + 1 : stop + 1, None], after, value=-1)  # ... - sums[i + 1]
+        pair.addcmul_(sums[:, first:stop, None], before)  # j < i: + sums[i] ...
+        pair.addcmul_(sums[:, None, 1:], before, value=-1)  # ... - sums[j + 1]
+        ctx.mark_dirty(pair)
+        return pair
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
         first, stop = ctx.first, ctx.stop
-        length = grad.shape[2]
-        weights = torch.stack(between_weights(first, stop, length, grad.device)).to(
-            grad.dtype
+        table = grad.to(ctx.sums_dtype)  # the sums stay fp32 where the pair features are bf16
+        length = table.shape[2]
+        weights = torch.stack(between_weights(first, stop, length, table.device)).to(
+            table.dtype
         )  # (2, rows, L)
-        by_row = torch.matmul(weights.transpose(0, 1), grad)  # (B, rows, 2, d_e): sums over j
-        by_column = torch.einsum("bijd,kij->bkjd", grad, weights)  # (B, 2, L, d_e): sums over i
-        sums = grad.new_zeros(grad.shape[0], length + 1, grad.shape[3])
+        by_row = torch.matmul(weights.transpose(0, 1), table)  # (B, rows, 2, d_e): sums over j
+        by_column = torch.einsum("bijd,kij->bkjd", table, weights)  # (B, 2, L, d_e): sums over i
+        sums = table.new_zeros(table.shape[0], length + 1, table.shape[3])
         sums[:, :length] += by_column[:, 0]
         sums[:, 1:] -= by_column[:, 1]
         sums[:, first + 1 : stop + 1] -= by_row[:, :, 0]
         sums[:, first:stop] += by_row[:, :, 1]
-        return sums, None, None
+        return grad, sums, None, None
 
 
 def table_mask(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from extractor.model import (
     CONFIG_NAME,
     MAX_DISTANCE,
     WEIGHTS_NAME,
-    BetweenMeans,
+    AddBetweenMeans,
     NRSOneRelModel,
     distance_bucket,
     table_mask,
@@ -202,13 +202,15 @@ def test_between_means_are_the_means_of_the_tokens_strictly_between(first: int, 
             inside = c[:, min(i, j) + 1 : max(i, j)]
             if inside.shape[1]:
                 expected[:, i - first, j] = inside.mean(dim=1)
-    torch.testing.assert_close(BetweenMeans.apply(sums, first, stop), expected)
+    pair = torch.randn(2, stop - first, 7, 4, dtype=torch.float64)
+    torch.testing.assert_close(AddBetweenMeans.apply(pair.clone(), sums, first, stop), pair + expected)
 
 
 @pytest.mark.parametrize("first, stop", [(0, 7), (2, 5), (6, 7)])
 def test_between_means_backward_is_the_gradient(first: int, stop: int):
+    pair = torch.randn(2, stop - first, 7, 3, dtype=torch.float64, requires_grad=True)
     sums = torch.randn(2, 8, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda s: BetweenMeans.apply(s, first, stop), (sums,))
+    assert torch.autograd.gradcheck(lambda p, s: AddBetweenMeans.apply(p * 1, s, first, stop), (pair, sums))
 
 
 def test_between_context_starts_at_zero_and_learns():
