@@ -18,6 +18,7 @@ import logging
 import sys
 import tempfile
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from benchmarks import study
@@ -45,7 +46,7 @@ def pretraining_study(config: StudyConfig, pre: PretrainConfig, out: Path, argv:
         settings = study.train_config(config, Arm("corpus"), seed=0)  # the split fine-tuning makes
         paths = [study.data(config, name, Path(work))[0] for name in ("diakg", "ruijin")]
         corpus = build_corpus(*paths, words, settings)
-        texts = [segmented for _, segmented in read_texts(words, json_texts=json_texts)]
+        texts = [segmented for _, segmented in read_texts(words, json_texts=partial(json_texts, words=True))]
         original = config.encoder
         if original == TINY:  # one random encoder for both arms, with every character of the corpus
             original = str(build_tiny_encoder(["".join(w) for w in texts], Path(work) / "original"))

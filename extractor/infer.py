@@ -252,8 +252,6 @@ def extract_file(
         raise DataFormatError(f"{out}: the output must end in .jsonl or .parquet")
     _check_writable(out)
     records = read_texts(input_path, decode, json_texts)
-    if any(isinstance(text, list) for _, text in records):
-        raise DataFormatError(f'{input_path}: extraction reads raw "text", not segmented "words"')
     extractor = Extractor.load(model_dir, device, batch_size, row_block)
     triples = extractor.extract([text for _, text in records], progress=True, min_confidence=min_confidence)
     frame = triples_frame([i for i, _ in records], triples, extractor.model_version)

@@ -156,10 +156,11 @@ class AddBetweenMeans(torch.autograd.Function):
     of c_t over the tokens strictly between i and each column j (0 where none), from the prefix sums
     (B, L + 1, d_e) of c.
 
-    Tokens i < t < j sum to sums[j] - sums[i + 1], tokens j < t < i to sums[i] - sums[j + 1]: four
-    broadcast multiply-adds into `pair`, no table-sized temporary. The backward pass contracts the table's
-    gradient with the (rows, L) weights row-wise and column-wise, reading it once each, where autograd would
-    write it out masked twice. Its step cost: docs/results_speed.md (`ours, no between`)."""
+    Tokens i < t < j sum to sums[j] - sums[i + 1], tokens j < t < i to sums[i] - sums[j + 1]: four broadcast
+    multiply-adds into `pair`, no table-sized temporary (in fp32 first where `pair` is bf16). The backward
+    pass contracts the table's gradient with the (rows, L) weights row-wise and column-wise, reading it once
+    each, where autograd would write it out masked twice. Its step cost: docs/results_speed.md (`ours, no
+    between`)."""
 
     @staticmethod
     def forward(ctx: Any, pair: torch.Tensor, sums: torch.Tensor, first: int, stop: int) -> torch.Tensor:
@@ -168,10 +169,14 @@ class AddBetweenMeans(torch.autograd.Function):
         after, before = (
             w.to(sums.dtype)[..., None] for w in between_weights(first, stop, length, sums.device)
         )
-        pair.addcmul_(sums[:, None, :length], after)  # j > i: + sums[j] ...
-        pair.addcmul_(sums[:, first + 1 : stop + 1, None], after, value=-1)  # ... - sums[i + 1]
-        pair.addcmul_(sums[:, first:stop, None], before)  # j < i: + sums[i] ...
-        pair.addcmul_(sums[:, None, 1:], before, value=-1)  # ... - sums[j + 1]
+        if pair.dtype == sums.dtype:
+            pair.addcmul_(sums[:, None, :length], after)  # j > i: + sums[j] ...
+            pair.addcmul_(sums[:, first + 1 : stop + 1, None], after, value=-1)  # ... - sums[i + 1]
+            pair.addcmul_(sums[:, first:stop, None], before)  # j < i: + sums[i] ...
+            pair.addcmul_(sums[:, None, 1:], before, value=-1)  # ... - sums[j + 1]
+        else:  # bf16 pair features: the two sums cancel in fp32 first, or rounding would swamp the mean
+            term = (sums[:, None, :length] - sums[:, first + 1 : stop + 1, None]).mul_(after)
+            pair.add_(term.add_((sums[:, first:stop, None] - sums[:, None, 1:]).mul_(before)))
         ctx.mark_dirty(pair)
         return pair
 

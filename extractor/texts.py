@@ -39,12 +39,12 @@ def read_texts(
     """(id, text) records from a .txt or .md (a text per line), a .jsonl or .json where `json_texts` reads it,
     or a folder of those, each file's bytes decoded by `decode`.
 
-    Ids are sources as ingest names them, so an output row can be matched to the graph and `nrskg remove`:
-    the file's absolute path, `#id=ID` or `#L3` for a JSON record (`#[2]` for one of a list), `#L3` for line 3
-    of a .txt. A folder is walked as ingest walks a corpus (`nrskg.discovery`), a link to a file of it read
-    once, and as there one file that cannot be read does not stop the others: each is named in a warning, with
-    the reason. A file named alone is read or is an error. Texts are raw strings or, where every record is
-    pre-segmented, word lists.
+    A JSON record's id is its source as ingest names it, so an output row can be matched to the graph and
+    `nrskg remove`: the file's absolute path, `#id=ID` or `#L3` (`#[2]` for one of a list). Line 3 of a .txt
+    is `path#L3` (ingest reads a .txt whole, as one document named by its path). A folder is walked as
+    ingest walks a corpus (`nrskg.discovery`), a link to a file of it read once, and as there one file that
+    cannot be read does not stop the others: each is named in a warning, with the reason. A file named alone
+    is read or is an error. Texts are raw strings or, where every record is pre-segmented, word lists.
     """
     root = Path(path)
     suffixes = (*_LINES, *_JSON) if json_texts else _LINES

@@ -46,25 +46,31 @@ def watch(child: subprocess.Popen[bytes]) -> subprocess.Popen[bytes] | None:
             pass_fds=(pidfd,),
             start_new_session=True,
         )
+    except OSError:  # no process to spare (EMFILE, ENOMEM): the child runs on unwatched, as without a pidfd
+        log.debug("no watchdog: the child %s may outlive a killed CLI", child.pid, exc_info=True)
+        return None
     finally:
         os.close(pidfd)
 
 
 def release(watchdog: subprocess.Popen[bytes]) -> None:
-    """End `watchdog` once its child has stopped (the stop it then sends finds no process)."""
+    """End `watchdog` once its child has stopped (the stop it then sends finds no process). A process forked
+    without exec since would hold the pipe open and the watchdog with it: waited for a bounded time only."""
     watchdog.stdin.close()
-    watchdog.wait()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        watchdog.wait(timeout=STOP_WAIT_S + 1)
 
 
 def _stop(pidfd: int) -> None:
     """SIGTERM the process behind `pidfd`, SIGKILL if it has not ended STOP_WAIT_S later."""
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-    except ProcessLookupError:
-        return  # stopped and reaped already
-    ended, _, _ = select.select([pidfd], [], [], STOP_WAIT_S)  # a pidfd is readable once its process ended
-    if not ended:
-        with contextlib.suppress(ProcessLookupError):
+    except OSError:
+        return  # stopped and reaped already (ESRCH), or signalling refused: nothing more to try
+    ended = select.poll()  # a pidfd is readable once its process ended (poll: any fd number, unlike select)
+    ended.register(pidfd, select.POLLIN)
+    if not ended.poll(STOP_WAIT_S * 1000):
+        with contextlib.suppress(OSError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -59,7 +60,7 @@ def pretrain_cli(
     with tempfile.TemporaryDirectory() as work:
         if user_dict_from is not None:
             user_dict = write_user_dict(entity_words(load(user_dict_from, fmt)), Path(work) / "user_dict.txt")
-        texts_read = [text for _, text in read_texts(texts, decode_text, json_texts)]
+        texts_read = [text for _, text in read_texts(texts, decode_text, partial(json_texts, words=True))]
         result = pretrain(encoder, texts_read, out, config, user_dict)
     typer.echo(
         f"MLM loss {result.first_loss:.3f} -> {result.last_loss:.3f} over {result.steps} steps "

@@ -197,7 +197,7 @@ def test_bad_input_files_name_the_file_and_line(tmp_path):
         extract_file(tmp_path, bad, tmp_path / "out.csv")
     words = tmp_path / "words.jsonl"
     words.write_text('{"words": ["糖尿", "病"]}\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match='not segmented "words"'):
+    with pytest.raises(DataFormatError, match=r"words.jsonl#L1: no string field 'text' \(fields: words\)"):
         extract_file(tmp_path, words, tmp_path / "out.jsonl", json_texts=json_texts)
 
 

@@ -206,6 +206,17 @@ def test_between_means_are_the_means_of_the_tokens_strictly_between(first: int, 
     torch.testing.assert_close(AddBetweenMeans.apply(pair.clone(), sums, first, stop), pair + expected)
 
 
+def test_between_means_into_bf16_pair_features_keep_the_precision_of_a_near_pair_far_along():
+    # Token vectors share a direction, so the prefix sums grow along the sentence; a mean over one token at
+    # position 100 is the difference of two sums near 100: taken in bf16 it would lose a fifth of its size.
+    c = 1.0 + 0.1 * torch.randn(1, 129, 8, dtype=torch.float64)
+    sums = F.pad(c.cumsum(dim=1), (0, 0, 1, 0))
+    pair = torch.zeros(1, 29, 129, 8, dtype=torch.bfloat16)
+    added = AddBetweenMeans.apply(pair, sums.float(), 100, 129)  # rows 100..128
+    torch.testing.assert_close(added[0, 0, 102].double(), c[0, 101], rtol=0.01, atol=0.0)
+    torch.testing.assert_close(added[0, 28, 126].double(), c[0, 127], rtol=0.01, atol=0.0)
+
+
 @pytest.mark.parametrize("first, stop", [(0, 7), (2, 5), (6, 7)])
 def test_between_means_backward_is_the_gradient(first: int, stop: int):
     pair = torch.randn(2, stop - first, 7, 3, dtype=torch.float64, requires_grad=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,11 @@ def test_segmented_words_and_folders(tmp_path: Path) -> None:
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / "b.jsonl").write_text(json.dumps({"words": ["糖尿", "病"]}) + "\n", encoding="utf-8")
     b = tmp_path.resolve() / "w" / "b.jsonl"
-    assert read_texts(tmp_path / "w", decode_text, json_texts) == [(f"{b}#L1", ["糖尿", "病"])]
+    segmented = partial(json_texts, words=True)
+    assert read_texts(tmp_path / "w", decode_text, segmented) == [(f"{b}#L1", ["糖尿", "病"])]
     (tmp_path / "w" / "a.txt").write_text("血糖\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match="mixes raw 'text' and segmented 'words'"):
-        read_texts(tmp_path / "w", decode_text, json_texts)
+        read_texts(tmp_path / "w", decode_text, segmented)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +145,13 @@ def test_a_json_document_is_read_as_ingest_reads_it_where_its_reader_is_given(tm
     (tmp_path / "c.json").write_text('{"title": "no text"}', encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"c.json: no string field 'text' \(fields: title\)"):
         read_texts(tmp_path / "c.json", decode_text, json_texts)
+
+
+def test_a_record_with_text_and_words_is_its_text_for_extract_and_its_words_for_pretrain(
+    tmp_path: Path,
+) -> None:
+    both = tmp_path / "both.jsonl"
+    both.write_text(json.dumps({"text": "糖尿病", "words": ["糖尿", "病"]}) + "\n", encoding="utf-8")
+    source = f"{both.resolve()}#L1"
+    assert read_texts(both, decode_text, json_texts) == [(source, "糖尿病")]
+    assert read_texts(both, decode_text, partial(json_texts, words=True)) == [(source, ["糖尿", "病"])]

@@ -112,3 +112,19 @@ def test_a_child_deaf_to_sigterm_is_killed() -> None:
         release(watchdog)  # its stdin ends as if the CLI had died
         assert child.wait(timeout=GONE_S) == -signal.SIGKILL
         assert time.monotonic() - started >= STOP_WAIT_S
+
+
+def test_no_process_for_a_watchdog_leaves_the_child_unwatched_and_no_fd_open(monkeypatch) -> None:
+    """Where the watchdog cannot start (EMFILE, ENOMEM), the server runs on as it would without a pidfd: the
+    start of the server must not fail, or its process would be left with no one to stop it."""
+
+    def no_process(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        raise OSError(24, "Too many open files")
+
+    with sleeper(ignore_sigterm=False) as child:
+        open_before = len(os.listdir("/proc/self/fd"))
+        monkeypatch.setattr(subprocess, "Popen", no_process)
+        assert watch(child) is None
+        monkeypatch.undo()
+        assert len(os.listdir("/proc/self/fd")) == open_before  # the pidfd was closed
+        child.terminate()
