@@ -185,9 +185,8 @@ class AddBetweenMeans(torch.autograd.Function):
         first, stop = ctx.first, ctx.stop
         table = grad.to(ctx.sums_dtype)  # the sums stay fp32 where the pair features are bf16
         length = table.shape[2]
-        weights = torch.stack(between_weights(first, stop, length, table.device)).to(
-            table.dtype
-        )  # (2, rows, L)
+        weights = torch.stack(between_weights(first, stop, length, table.device)).to(table.dtype)
+        # weights (2, rows, L): the `after` and `before` weights of `forward`
         by_row = torch.matmul(weights.transpose(0, 1), table)  # (B, rows, 2, d_e): sums over j
         by_column = torch.einsum("bijd,kij->bkjd", table, weights)  # (B, 2, L, d_e): sums over i
         sums = table.new_zeros(table.shape[0], length + 1, table.shape[3])

@@ -44,9 +44,7 @@ from pipeline.settings import NormaliseSettings, ReadSettings
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["doc_id", "source", "content_hash", "status", "reason", "n_chars", "encoding"]
-WORDS_FIELD = (
-    "words"  # pre-segmented text (a list of words) that `json_texts(words=True)` reads for `pretrain`
-)
+WORDS_FIELD = "words"  # pre-segmented text (a list of words), read by `json_texts(words=True)` for `pretrain`
 PARAGRAPH_BREAK = "\n\n"  # between the texts a dotted `text_field` collects from one record
 
 # Text that decodes as GB18030 is accepted only if most of its non-ASCII characters are in
@@ -133,8 +131,8 @@ def json_texts(text: str, where: str, words: bool = False) -> list[tuple[str, st
     outside ingest (`nrskg extract`, `pretrain`), each with its ingest source (`where#L3`, `where#id=ID`,
     `where#[2]`; `where` for a file of one object), so their output names what the graph names. With `words`
     (for `pretrain`) a record's pre-segmented `words` (a list of strings) come before its text; without, the
-    text is read as ingest reads it. As in ingest a bad record fails
-    alone: it is named in a warning and left out; a file with no readable record raises `DataFormatError`."""
+    text is read as ingest reads it. As in ingest a bad record fails alone: it is named in a warning and left
+    out; a file with no readable record raises `DataFormatError`."""
     read = _json_lines if where.lower().endswith(".jsonl") else _json_document
     texts, problems = [], []
     for source, outcome in read(text, where, "", ReadSettings().text_field, words=words):
